@@ -1,0 +1,3 @@
+"""snnc: a compiler from spiking neural networks (ONNX / NIR) to neuromorphic and MCU targets."""
+
+__version__ = "0.1.0"

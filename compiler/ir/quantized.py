@@ -1,0 +1,100 @@
+"""Integer parameters of a layer view under a target's numeric profile.
+
+A :class:`QuantizedGraph` is what integer backends consume: the float layer view (for structure
+and shapes), the target's :class:`NumericProfile`, and per layer a :class:`QuantLayer` holding
+the integer parameters. ``snnc.reference.integer`` defines what those integers compute; the
+fixed-point equations are written out there and in ``docs/numerics.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from snnc.ir.layers import Graph
+
+Overflow = Literal["saturate", "wrap"]
+Rounding = Literal["trunc", "floor"]
+
+
+@dataclass(frozen=True)
+class NumericProfile:
+    """Fixed-point conventions of a target (the ``[numeric]`` table of its TOML file).
+
+    ``decay_bits`` D: a decay ``d`` in [0, 2^D] scales a state by ``(2^D - d) / 2^D``, the
+    product rounded by ``rounding``. ``current_decay_offset`` is added to the current decay
+    (Lava's ``ds_offset``). Synaptic input is shifted left by ``input_shift`` before it reaches
+    the current; the effective threshold is ``vth << threshold_shift``. ``synapse_delay`` is
+    the number of steps each synaptic stage (the weights between two neuron layers) adds.
+    """
+
+    weight_bits: int = 8
+    decay_bits: int = 12
+    current_decay_offset: int = 0
+    state_bits: int = 32
+    current_bits: int = 32
+    voltage_overflow: Overflow = "saturate"
+    current_overflow: Overflow = "saturate"
+    rounding: Rounding = "floor"
+    input_shift: int = 0
+    threshold_shift: int = 0
+    threshold_bits: int = 31
+    bias_bits: int = 31
+    input_bits: int = 8
+    synapse_delay: int = 0
+    alpha_frac_bits: int = 16
+    mask_frac_bits: int = 15
+    reset_kinds: tuple[str, ...] = ("zero", "subtract", "none")
+
+    @property
+    def weight_max(self) -> int:
+        return (1 << (self.weight_bits - 1)) - 1
+
+    @property
+    def input_max(self) -> int:
+        return (1 << (self.input_bits - 1)) - 1
+
+
+@dataclass(frozen=True, eq=False)
+class QuantLayer:
+    """Integer parameters of one layer; fields a layer type does not use stay ``None``.
+
+    Synapses: ``weight`` (int64, same layout as the float weight) and ``bias`` in current units.
+    LIF/CubaLIF: ``du``, ``dv`` (decays in [0, 2^D]), ``vth`` (threshold mantissa), ``bias``
+    (membrane bias, added after ``<< input_shift``). MultiLevelSpike: ``alpha_mant`` (alpha as
+    ``alpha_mant / 2^alpha_frac_bits``) or ``vth`` for a constant threshold. Attention:
+    ``mask`` (heads, L, L) fixed-point decay mask with ``mask_frac_bits`` fraction bits.
+    ``unit`` is the real value of one integer unit of the layer's output.
+    """
+
+    unit: float = 1.0
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    du: np.ndarray | None = None
+    dv: np.ndarray | None = None
+    vth: np.ndarray | None = None
+    alpha_mant: int | None = None
+    mask: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedGraph:
+    """A layer view plus integer parameters for one numeric profile."""
+
+    graph: Graph
+    profile: NumericProfile
+    layers: Mapping[str, QuantLayer] = field(default_factory=dict)
+    input_scale: float = 1.0
+    target: str = "generic"
+
+    def q(self, name: str) -> QuantLayer:
+        return self.layers[name]
+
+    def quantize_input(self, drive: np.ndarray) -> np.ndarray:
+        """Float drive -> int64 input units (spike trains stay 0/1 when the scale is 1)."""
+        lim = self.profile.input_max
+        q = np.rint(np.asarray(drive, np.float64) / self.input_scale)
+        return np.clip(q, -lim, lim).astype(np.int64)

@@ -1,0 +1,69 @@
+"""Dtype-generic synapse kernels shared by the float and integer executors.
+
+They accept float32 or int64 arrays with a leading batch axis and keep the dtype, so the integer
+executor gets exact integer arithmetic from the very same code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """``x @ W.T + b`` over the last axis."""
+    y = np.matmul(x, weight.T.astype(x.dtype, copy=False))
+    if bias is not None:
+        y = y + bias.astype(x.dtype, copy=False)
+    return y
+
+
+def _pad(x: np.ndarray, padding: tuple[int, int, int, int], value: float = 0) -> np.ndarray:
+    top, left, bottom, right = padding
+    if not any(padding):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
+
+
+def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+             dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """(B, C, H, W) -> (B, C, Ho, Wo, kh, kw) view of the receptive fields."""
+    kh, kw = kernel
+    dh, dw = dilation
+    span = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    win = sliding_window_view(x, span, axis=(2, 3))
+    return win[:, :, :: stride[0], :: stride[1], ::dh, ::dw]
+
+
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+           stride: tuple[int, int], padding: tuple[int, int, int, int],
+           dilation: tuple[int, int], groups: int) -> np.ndarray:
+    """ONNX Conv (NCHW, OIHW) for one batch of samples."""
+    out_c, in_per_group, kh, kw = weight.shape
+    win = _windows(_pad(x, padding), (kh, kw), stride, dilation)
+    w = weight.astype(x.dtype, copy=False)
+    out_per_group = out_c // groups
+    parts = []
+    for g in range(groups):
+        wg = w[g * out_per_group:(g + 1) * out_per_group]
+        xg = win[:, g * in_per_group:(g + 1) * in_per_group]
+        parts.append(np.einsum("bchwij,ocij->bohw", xg, wg, optimize=True))
+    y = parts[0] if groups == 1 else np.concatenate(parts, axis=1)
+    if bias is not None:
+        y = y + bias.astype(x.dtype, copy=False)[None, :, None, None]
+    return y
+
+
+def pool2d(x: np.ndarray, pool: str, kernel: tuple[int, int], stride: tuple[int, int],
+           padding: tuple[int, int, int, int], integer: bool = False) -> np.ndarray:
+    """Max / sum / average pooling. In integer mode average pooling returns the window *sum*
+    (the 1/area factor is folded into the next layer's scale by the quantizer)."""
+    if pool == "max":
+        fill = np.iinfo(np.int64).min if x.dtype.kind == "i" else -np.inf
+        win = _windows(_pad(x, padding, fill), kernel, stride)
+        return win.max(axis=(-2, -1))
+    win = _windows(_pad(x, padding), kernel, stride)
+    total = win.sum(axis=(-2, -1))
+    if pool == "avg" and not integer:
+        return (total / np.float32(kernel[0] * kernel[1])).astype(x.dtype)
+    return total.astype(x.dtype, copy=False)

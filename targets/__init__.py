@@ -1,0 +1,1 @@
+"""Target description files (TOML), shipped as package data; read by ``snnc.target``."""

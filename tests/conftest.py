@@ -1,0 +1,37 @@
+"""Shared fixtures and the ``needs`` marker.
+
+``@pytest.mark.needs("arm-none-eabi-gcc" | "qemu" | "lava" | "valgrind")`` skips a test on a bare
+developer machine, but when ``CI`` is set a missing toolchain is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+
+import pytest
+
+_TOOLS = {
+    "arm-none-eabi-gcc": lambda: shutil.which("arm-none-eabi-gcc") is not None,
+    "qemu": lambda: shutil.which("qemu-system-arm") is not None,
+    "gcc": lambda: shutil.which("gcc") is not None,
+    "valgrind": lambda: shutil.which("valgrind") is not None,
+    "lava": lambda: importlib.util.find_spec("lava") is not None,
+}
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers(name="needs"):
+        for tool in marker.args:
+            if tool not in _TOOLS:
+                raise pytest.UsageError(f"unknown toolchain '{tool}' in needs marker")
+            if _TOOLS[tool]():
+                continue
+            if _in_ci():
+                pytest.fail(f"CI is set but the required toolchain '{tool}' is missing")
+            pytest.skip(f"toolchain '{tool}' not installed")
