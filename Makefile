@@ -1,0 +1,51 @@
+# snnc: `make demo` and `make test` do all set-up on a fresh Debian machine (root, Python 3.11).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install demo test test-fast fuzz bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.txt Makefile
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	fi
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	# lava-nc 0.10.0 declares Python < 3.11 but is pure Python; its dependencies come from
+	# requirements.txt and the 3.11 compatibility shim lives in snnc.backends.loihi.
+	$(BIN)/pip install -q --no-deps --ignore-requires-python lava-nc==0.10.0
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/python examples/digits/demo.py
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -n 2 tests
+
+test-fast: install
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests
+
+fuzz: install
+	$(BIN)/python -m pytest -q -n 2 tests/fuzz --hypothesis-profile=fuzz
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) build out *.egg-info
