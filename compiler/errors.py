@@ -60,7 +60,8 @@ class UnsupportedError(SnncError):
 class ResourceError(SnncError):
     """The model does not fit the target: what, how much is needed, and the limit."""
 
-    def __init__(self, target: str, resource: str, need: float, have: float, detail: str = "") -> None:
+    def __init__(self, target: str, resource: str, need: float, have: float,
+                 detail: str = "") -> None:
         self.target, self.resource, self.need, self.have = target, resource, need, have
         extra = f" ({detail})" if detail else ""
         super().__init__(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from snnc.errors import QuantizationError
 from snnc.ir.layers import (
     LIF,
@@ -164,9 +163,9 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
         elif isinstance(lay, MultiLevelSpike):
             s_in = unit[lay.inputs[0]]
             out[lay.name] = QuantLayer(
-                unit=1.0, alpha_mant=int(round(lay.alpha * (1 << p.alpha_frac_bits))),
+                unit=1.0, alpha_mant=round(lay.alpha * (1 << p.alpha_frac_bits)),
                 vth=None if lay.axis is not None else
-                np.asarray(max(1, int(round((lay.theta or 1.0) / s_in))), np.int64))
+                np.asarray(max(1, round((lay.theta or 1.0) / s_in)), np.int64))
             unit[lay.name] = 1.0
         elif isinstance(lay, SpikingSelfAttention):
             length = graph.shape(lay.inputs[0])[0]
