@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from snnc.backends import RUNNERS, Artifact, backend_module
 from snnc.errors import InputError, UnsupportedError
 from snnc.ir.layers import Graph

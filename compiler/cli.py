@@ -23,6 +23,7 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+
 from snnc import api
 from snnc.errors import InputError, SnncError
 from snnc.ir.layers import LIF, CubaLIF, Graph, Layer, MultiLevelSpike, SpikingSelfAttention

@@ -358,16 +358,31 @@ class Graph:
         self._shapes.update(self._infer_shapes())
 
     def _infer_shapes(self) -> dict[str, Shape]:
+        # Recurrent synapses read layers defined later, so sweep until every shape is known.
+        # A recurrent Dense on a loop is first assumed to read a flat vector of its input
+        # width; every assumption is checked once the loop's shapes are known.
         shapes: dict[str, Shape] = {}
-        pending = []
-        for layer in self.layers:
-            if any(src not in shapes for src in layer.inputs):
-                pending.append(layer)  # recurrent source defined later
-                shapes[layer.name] = ()
-                continue
-            shapes[layer.name] = layer.out_shape([shapes[s] for s in layer.inputs])
-        for layer in pending:
-            shapes[layer.name] = layer.out_shape([shapes[s] for s in layer.inputs])
+        assumed: list[Layer] = []
+        for _ in range(2 * len(self.layers) + 1):
+            progress = False
+            for layer in self.layers:
+                if layer.name not in shapes and all(s in shapes for s in layer.inputs):
+                    shapes[layer.name] = layer.out_shape([shapes[s] for s in layer.inputs])
+                    progress = True
+            if len(shapes) == len(self.layers):
+                break
+            if not progress:
+                loop = next((lay for lay in self.layers if lay.name not in shapes
+                             and isinstance(lay, Dense) and lay.recurrent), None)
+                if loop is None:
+                    stuck = next(lay.name for lay in self.layers if lay.name not in shapes)
+                    raise InvalidModelError("shape depends on itself (a cycle without state)",
+                                            stuck)
+                shapes[loop.name] = (loop.weight.shape[0],)
+                assumed.append(loop)
+        for layer in assumed:
+            if layer.out_shape([shapes[s] for s in layer.inputs]) != shapes[layer.name]:
+                raise ShapeError("recurrent projection must read a flat (1-D) layer", layer.name)
         return shapes
 
     @property

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from snnc.errors import QuantizationError
 from snnc.ir.layers import (
     LIF,
