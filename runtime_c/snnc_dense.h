@@ -1,0 +1,60 @@
+/* snnc runtime: fully connected synapses, dense and event-driven.
+ *
+ * y = x @ W.T + b over the last axis of a (rows, n_in) tensor. Two ways to compute it:
+ * - dense: every weight of W (n_out, n_in, row-major) is multiplied with its input. The int8
+ *   input / int32 output case uses the Cortex-M DSP instruction SMLAD (two 16-bit MACs per
+ *   instruction) when the compiler targets a core that has it.
+ * - event-driven: only the active inputs (non-zero, listed once per step by snnc_events_s8) add
+ *   their weight column. Columns are stored either densely (W transposed, n_in x n_out) or
+ *   compressed (CSR by input: row_ptr, cols, vals). Work is proportional to the spike count.
+ * Accumulators have the output's type; the compiler chose that type so no partial sum overflows.
+ */
+#ifndef SNNC_DENSE_H
+#define SNNC_DENSE_H
+
+#include "snnc_types.h"
+
+/* The (input, output) type pairs of the synapse kernels. */
+#define SNNC_SYNAPSE_TYPES(M)                                                                 \
+    M(s8, int8_t, s32, int32_t)                                                               \
+    M(s8, int8_t, s64, int64_t)                                                               \
+    M(s32, int32_t, s32, int32_t)                                                             \
+    M(s32, int32_t, s64, int64_t)                                                             \
+    M(s64, int64_t, s32, int32_t)                                                             \
+    M(s64, int64_t, s64, int64_t)
+
+/* The output types of the event-driven kernels (their input is always int8 spikes/levels). */
+#define SNNC_EVENT_TYPES(M) M(s32, int32_t) M(s64, int64_t)
+
+#define SNNC_DENSE_PROTO(X, XT, Y, YT)                                                        \
+    void SNNC_CAT3(snnc_dense, X, Y)(const XT *x, const int8_t *w, const int32_t *bias,       \
+                                     YT *y, int32_t rows, int32_t n_in, int32_t n_out)
+
+/* x == NULL: binary events (every listed input is 1), no multiplication. */
+#define SNNC_EVENT_DENSE_PROTO(Y, YT)                                                         \
+    void SNNC_CAT2(snnc_event_dense, Y)(const uint16_t *idx, int32_t count, const int8_t *x,  \
+                                        const int8_t *wt, const int32_t *bias, YT *y,          \
+                                        int32_t rows, int32_t n_in, int32_t n_out)
+
+#define SNNC_EVENT_CSR_PROTO(Y, YT)                                                           \
+    void SNNC_CAT2(snnc_event_csr, Y)(const uint16_t *idx, int32_t count, const int8_t *x,    \
+                                      const int32_t *row_ptr, const uint16_t *cols,           \
+                                      const int8_t *vals, const int32_t *bias, YT *y,          \
+                                      int32_t rows, int32_t n_in, int32_t n_out)
+
+#define SNNC_DENSE_DECLARE_(X, XT, Y, YT) SNNC_DENSE_PROTO(X, XT, Y, YT);
+#define SNNC_EVENT_DECLARE_(Y, YT) SNNC_EVENT_DENSE_PROTO(Y, YT); SNNC_EVENT_CSR_PROTO(Y, YT);
+SNNC_SYNAPSE_TYPES(SNNC_DENSE_DECLARE_)
+SNNC_EVENT_TYPES(SNNC_EVENT_DECLARE_)
+
+/* Writes the flat indices of the non-zero entries of x[0..n) in ascending order to idx and
+ * returns their number: the address-event list of one step. */
+int32_t snnc_events_s8(const int8_t *x, int32_t n, uint16_t *idx);
+
+/* Sets each of the rows x n_out outputs to its bias (or 0). */
+#define SNNC_FILL_BIAS_PROTO(Y, YT)                                                           \
+    void SNNC_CAT2(snnc_fill_bias, Y)(YT *y, const int32_t *bias, int32_t rows, int32_t n_out)
+#define SNNC_FILL_DECLARE_(Y, YT) SNNC_FILL_BIAS_PROTO(Y, YT);
+SNNC_EVENT_TYPES(SNNC_FILL_DECLARE_)
+
+#endif /* SNNC_DENSE_H */

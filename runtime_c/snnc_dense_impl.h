@@ -1,0 +1,97 @@
+/* Template body of the typed fully connected kernels; see snnc_dense.h.
+ *
+ * Included by snnc_dense.c once per type combination with these macros defined:
+ *   SNNC_X / SNNC_X_T   input suffix and type (dense kernel only, when SNNC_DENSE_GENERIC)
+ *   SNNC_Y / SNNC_Y_T   output (= accumulator) suffix and type
+ *   SNNC_P_T            type of one product x * w (int64_t when either side is 64-bit)
+ * No include guard on purpose; every macro is undefined at the end.
+ */
+
+#ifdef SNNC_DENSE_GENERIC
+SNNC_DENSE_PROTO(SNNC_X, SNNC_X_T, SNNC_Y, SNNC_Y_T)
+{
+    for (int32_t r = 0; r < rows; ++r) {
+        const SNNC_X_T *xr = x + (size_t)r * (size_t)n_in;
+        SNNC_Y_T *yr = y + (size_t)r * (size_t)n_out;
+        const int8_t *wo = w;
+        for (int32_t o = 0; o < n_out; ++o, wo += n_in) {
+            SNNC_Y_T acc = bias != NULL ? (SNNC_Y_T)bias[o] : 0;
+            for (int32_t i = 0; i < n_in; ++i) {
+                acc += (SNNC_Y_T)((SNNC_P_T)xr[i] * (SNNC_P_T)wo[i]);
+            }
+            yr[o] = acc;
+        }
+    }
+}
+#undef SNNC_DENSE_GENERIC
+#endif
+
+#ifdef SNNC_EVENT_FAMILY
+SNNC_FILL_BIAS_PROTO(SNNC_Y, SNNC_Y_T)
+{
+    for (int32_t r = 0; r < rows; ++r) {
+        SNNC_Y_T *yr = y + (size_t)r * (size_t)n_out;
+        for (int32_t o = 0; o < n_out; ++o) {
+            yr[o] = bias != NULL ? (SNNC_Y_T)bias[o] : 0;
+        }
+    }
+}
+
+SNNC_EVENT_DENSE_PROTO(SNNC_Y, SNNC_Y_T)
+{
+    int32_t row_end = n_in;
+    SNNC_Y_T *yr = y;
+    SNNC_CAT2(snnc_fill_bias, SNNC_Y)(y, bias, rows, n_out);
+    for (int32_t e = 0; e < count; ++e) {
+        const int32_t i = (int32_t)idx[e];
+        while (i >= row_end) { /* events are sorted: advance to the row holding input i */
+            row_end += n_in;
+            yr += n_out;
+        }
+        const int8_t *col = wt + (size_t)(i - (row_end - n_in)) * (size_t)n_out;
+        if (x == NULL) {
+            for (int32_t o = 0; o < n_out; ++o) {
+                yr[o] += col[o];
+            }
+        } else {
+            const SNNC_Y_T value = x[i];
+            for (int32_t o = 0; o < n_out; ++o) {
+                yr[o] += value * col[o];
+            }
+        }
+    }
+}
+
+SNNC_EVENT_CSR_PROTO(SNNC_Y, SNNC_Y_T)
+{
+    int32_t row_end = n_in;
+    SNNC_Y_T *yr = y;
+    SNNC_CAT2(snnc_fill_bias, SNNC_Y)(y, bias, rows, n_out);
+    for (int32_t e = 0; e < count; ++e) {
+        const int32_t i = (int32_t)idx[e];
+        while (i >= row_end) {
+            row_end += n_in;
+            yr += n_out;
+        }
+        const int32_t local = i - (row_end - n_in);
+        const int32_t end = row_ptr[local + 1];
+        if (x == NULL) {
+            for (int32_t k = row_ptr[local]; k < end; ++k) {
+                yr[cols[k]] += vals[k];
+            }
+        } else {
+            const SNNC_Y_T value = x[i];
+            for (int32_t k = row_ptr[local]; k < end; ++k) {
+                yr[cols[k]] += value * vals[k];
+            }
+        }
+    }
+}
+#undef SNNC_EVENT_FAMILY
+#endif
+
+#undef SNNC_X
+#undef SNNC_X_T
+#undef SNNC_Y
+#undef SNNC_Y_T
+#undef SNNC_P_T

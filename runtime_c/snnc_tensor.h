@@ -1,0 +1,39 @@
+/* snnc runtime: operators without weights: pooling, widening copy and elementwise add.
+ *
+ * Pooling follows snnc.reference.kernels.pool2d in integer mode: max over the real (non-padding)
+ * elements of each window, or their sum (average pooling is a sum pool; its 1/area factor lives
+ * in the next layer's scale). The compiler rejects windows made only of padding.
+ */
+#ifndef SNNC_TENSOR_H
+#define SNNC_TENSOR_H
+
+#include "snnc_types.h"
+
+/* The (input, output) pairs of the widening kernels: the output is never narrower. */
+#define SNNC_WIDEN_TYPES(M)                                                                   \
+    M(s8, int8_t, s8, int8_t)                                                                 \
+    M(s8, int8_t, s32, int32_t)                                                               \
+    M(s8, int8_t, s64, int64_t)                                                               \
+    M(s32, int32_t, s32, int32_t)                                                             \
+    M(s32, int32_t, s64, int64_t)                                                             \
+    M(s64, int64_t, s64, int64_t)
+
+#define SNNC_POOL_MAX_PROTO(X, XT, Y, YT)                                                     \
+    void SNNC_CAT3(snnc_pool_max, X, Y)(const snnc_geom *g, const XT *x, YT *y)
+#define SNNC_POOL_SUM_PROTO(X, XT, Y, YT)                                                     \
+    void SNNC_CAT3(snnc_pool_sum, X, Y)(const snnc_geom *g, const XT *x, YT *y)
+/* y[i] = x[i] */
+#define SNNC_COPY_PROTO(X, XT, Y, YT)                                                         \
+    void SNNC_CAT3(snnc_copy, X, Y)(const XT *x, YT *y, int32_t n)
+/* y[i] += x[i] */
+#define SNNC_ADD_PROTO(X, XT, Y, YT)                                                          \
+    void SNNC_CAT3(snnc_add, X, Y)(const XT *x, YT *y, int32_t n)
+
+#define SNNC_TENSOR_DECLARE_(X, XT, Y, YT)                                                    \
+    SNNC_POOL_MAX_PROTO(X, XT, Y, YT);                                                        \
+    SNNC_POOL_SUM_PROTO(X, XT, Y, YT);                                                        \
+    SNNC_COPY_PROTO(X, XT, Y, YT);                                                            \
+    SNNC_ADD_PROTO(X, XT, Y, YT);
+SNNC_WIDEN_TYPES(SNNC_TENSOR_DECLARE_)
+
+#endif /* SNNC_TENSOR_H */
