@@ -1,1 +1,42 @@
-"""spinnaker2."""
+"""SpiNNaker 2 backend: partition, place, route, per-PE images, and a layout simulator.
+
+``emit`` writes ``layout.json``, ``resources.json`` and ``pe_XXX.bin`` images (format in
+``docs/targets/spinnaker2.md``); ``simulate`` runs them on :mod:`.simulate`'s machine model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from snnc.backends.spinnaker2.check import check_resources
+from snnc.backends.spinnaker2.emit import emit
+from snnc.backends.spinnaker2.simulate import run_layout
+from snnc.errors import UnsupportedError
+from snnc.ir.layers import Layer
+from snnc.ir.quantized import QuantizedGraph
+from snnc.reference.simulate import Trace
+from snnc.target import Target
+
+__all__ = ["check_resources", "emit", "simulate", "unsupported_reason"]
+
+
+def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
+             work_dir: Path) -> Trace:
+    """Emit into ``work_dir/spinnaker2`` and run the layout simulator on the float drive."""
+    if runner != "spinnaker2":
+        raise UnsupportedError(f"runner '{runner}' cannot run a SpiNNaker 2 layout; use "
+                               "spinnaker2", target=target.name)
+    folder = Path(work_dir) / "spinnaker2"
+    emit(qg, target, folder)
+    trace, _ = run_layout(folder, qg.quantize_input(drive))
+    return trace
+
+
+def unsupported_reason(layer: Layer, target: Target) -> str | None:
+    """Every layer type maps to event or MAC PEs; only graph-level patterns are refused, and
+    those are reported by ``check_resources`` with the layer's name."""
+    del layer, target
+    return None
+

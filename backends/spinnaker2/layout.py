@@ -1,0 +1,257 @@
+"""From a quantized graph to a complete SpiNNaker 2 layout: the pipeline of this backend.
+
+``build_layout`` runs, in order: populations and stages (:mod:`.network`), partitioning
+(:mod:`.partition`), placement (:mod:`.place`), connectivity between slices, key allocation,
+multicast trees and router tables with compression (:mod:`.route`), and the per-PE images
+(:mod:`.image`). It is pure: ``check_resources`` and ``emit`` both call it, and identical input
+gives an identical layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from snnc.backends.spinnaker2 import image as img
+from snnc.backends.spinnaker2.machine import Chip, Machine, machine_from_limits
+from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_of
+from snnc.backends.spinnaker2.network import (
+    EventStage,
+    MacStage,
+    Model,
+    Network,
+    Population,
+    build_network,
+)
+from snnc.backends.spinnaker2.partition import Partition, Slice, partition
+from snnc.backends.spinnaker2.place import Site, place
+from snnc.backends.spinnaker2.route import (
+    Entry,
+    KeySpace,
+    TreeNode,
+    compress,
+    index_bits,
+    key_spaces,
+    multicast_tree,
+    tree_hops,
+    verify_equivalent,
+)
+from snnc.errors import ResourceError, VerifyError
+from snnc.ir.quantized import QuantizedGraph
+from snnc.target import Target
+
+Pair = tuple[Slice, Slice]
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """Everything ``emit`` writes, computed. Tables are per chip, sorted as the router holds
+    them; ``tables_before`` are the uncompressed tables."""
+
+    target: str
+    machine: Machine
+    net: Network
+    parts: Partition
+    sites: dict[Slice, Site]
+    keys: dict[Slice, KeySpace]
+    index_bits: int
+    targets: dict[Slice, tuple[Slice, ...]]
+    trees: dict[Slice, dict[Chip, TreeNode]]
+    tables_before: dict[Chip, list[Entry]]
+    tables: dict[Chip, list[Entry]]
+    images: dict[Slice, bytes]
+    sram_bytes: dict[Slice, int]
+    synapse_counts: dict[Slice, int]
+    total_hops: int
+
+    def slices(self) -> list[Slice]:
+        return [s for pop in sorted(self.parts) for s in self.parts[pop]]
+
+
+def _slice_index(parts: tuple[Slice, ...], idx: np.ndarray) -> np.ndarray:
+    los = np.array([s.lo for s in parts], np.int64)
+    return np.searchsorted(los, idx, side="right") - 1
+
+
+def _event_blocks(stage: EventStage, parts: Partition) -> dict[Pair, img.SynapticBlock]:
+    """Synaptic blocks keyed by (source slice, target slice): rows of the source slice's
+    neurons, synapse word = int16 weight << 16 | target neuron index in the target slice."""
+    blocks: dict[Pair, img.SynapticBlock] = {}
+    dst_parts = parts[stage.sink]
+    for src, mat in stage.synapses.items():
+        if mat.nnz == 0:
+            continue
+        src_parts = parts[src]
+        ss = _slice_index(src_parts, mat.rows)
+        ts = _slice_index(dst_parts, mat.cols)
+        order = np.lexsort((mat.cols, mat.rows, ss, ts))
+        rows, cols, vals = mat.rows[order], mat.cols[order], mat.vals[order]
+        group = (ts * len(src_parts) + ss)[order]
+        starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+        ends = np.concatenate((starts[1:], [group.size]))
+        for a, b in zip(starts, ends, strict=True):
+            s_sl = src_parts[int(group[a]) % len(src_parts)]
+            t_sl = dst_parts[int(group[a]) // len(src_parts)]
+            local_rows = rows[a:b] - s_sl.lo
+            lengths = np.bincount(local_rows, minlength=s_sl.n).astype(np.int64)
+            offsets = np.cumsum(lengths) - lengths
+            words = ((vals[a:b] & 0xFFFF) << 16) | (cols[a:b] - t_sl.lo)
+            blocks[(s_sl, t_sl)] = img.SynapticBlock(offsets, lengths, words)
+    return blocks
+
+
+def _connectivity(net: Network, parts: Partition) -> tuple[dict[Pair, img.SynapticBlock],
+                                                           set[Pair]]:
+    """Event blocks and the full set of (source slice, target slice) pairs that talk."""
+    blocks: dict[Pair, img.SynapticBlock] = {}
+    pairs: set[Pair] = set()
+    for stage in net.stages.values():
+        if isinstance(stage, EventStage):
+            found = _event_blocks(stage, parts)
+            blocks.update(found)
+            pairs.update(found)
+        else:
+            for src in stage.sources:
+                pairs.update((s, t) for s in parts[src] for t in parts[stage.sink])
+    return blocks, pairs
+
+
+def _parm(net: Network, pop: Population, sl: Slice) -> dict[str, int]:
+    p = net.profile
+    parm = {"model": int(pop.model), "decay_bits": p.decay_bits,
+            "rounding": 1 if p.rounding == "trunc" else 0,
+            "v_overflow": 1 if p.voltage_overflow == "wrap" else 0,
+            "u_overflow": 1 if p.current_overflow == "wrap" else 0,
+            "state_bits": p.state_bits, "current_bits": p.current_bits,
+            "input_shift": p.input_shift, "threshold_shift": p.threshold_shift,
+            "alpha_frac_bits": p.alpha_frac_bits, "synapse_delay": p.synapse_delay,
+            "current_decay_offset": p.current_decay_offset, "inject_population": -1}
+    parm.update({k: int(v) for k, v in pop.settings.items()})
+    if pop.index in net.injections:
+        parm["inject_population"] = net.injections[pop.index]
+        parm["inject_offset"] = sl.lo
+    return parm
+
+
+def _flags(net: Network, pop: Population, keyed: bool) -> int:
+    flags = img.HAS_KEY if keyed else 0
+    flags |= img.PAYLOAD if pop.payload else 0
+    flags |= img.RECORD_SPIKES if pop.is_neuron else 0
+    flags |= img.RECORD_V if pop.records_v else 0
+    flags |= img.RECORD_VALUE if pop.model == Model.READOUT else 0
+    flags |= img.MAC_STAGE if isinstance(net.stages.get(pop.index), MacStage) else 0
+    flags |= img.INJECT if pop.index in net.injections else 0
+    return flags
+
+
+def _pe_image(net: Network, sl: Slice, site: Site, key: KeySpace | None,
+              incoming: list[tuple[Slice, img.SynapticBlock | None]],
+              keys: dict[Slice, KeySpace], stage_slots: dict[int, int]) -> img.PeImage:
+    pop = net.populations[sl.pop]
+    stage = net.stages.get(pop.index)
+    nprm = {name: arr[sl.lo:sl.hi] for name, arr in pop.params.items()}
+    bias = None
+    if isinstance(stage, EventStage) and np.any(stage.bias):
+        bias = stage.bias[sl.lo:sl.hi]
+    mpop: list[img.MpopEntry] = []
+    blocks: list[img.SynapticBlock] = []
+    address = 0
+    for src_sl, block in sorted(incoming, key=lambda item: keys[item[0]].key):
+        space = keys[src_sl]
+        if block is None:
+            mpop.append(img.MpopEntry(space.key, space.mask, img.KIND_BUFFER,
+                                      stage_slots[src_sl.pop], src_sl.lo))
+        else:
+            mpop.append(img.MpopEntry(space.key, space.mask, img.KIND_ROWS, src_sl.n, address))
+            blocks.append(block)
+            address += block.nbytes
+    program = None
+    if isinstance(stage, MacStage):
+        program = img.decode_program(program_of(stage))
+    return img.PeImage(
+        pe_id=site.pe_id, chip=site.chip, core=site.core, population=pop.index, lo=sl.lo,
+        n=sl.n, key=key.key if key else 0, mask=key.mask if key else 0,
+        flags=_flags(net, pop, key is not None),
+        bss_bytes=bss_bytes(pop, sl.n, stage, net.profile.synapse_delay),
+        parm=_parm(net, pop, sl), nprm=nprm, bias=bias, mpop=tuple(mpop), blocks=tuple(blocks),
+        program=program)
+
+
+def _tables(machine: Machine, trees: dict[Slice, dict[Chip, TreeNode]],
+            keys: dict[Slice, KeySpace]) -> tuple[dict[Chip, list[Entry]],
+                                                  dict[Chip, list[Entry]]]:
+    before: dict[Chip, list[Entry]] = {}
+    for sl, tree in trees.items():
+        space = keys[sl]
+        for chip, node in tree.items():
+            if node.needs_entry:
+                before.setdefault(chip, []).append(Entry(space.key, space.mask, node.route))
+    points = np.array(sorted(s.key for s in keys.values()), np.int64)
+    all_keys = np.concatenate([s.keys() for s in keys.values()]) if keys else np.zeros(0)
+    after: dict[Chip, list[Entry]] = {}
+    for chip in sorted(before):
+        table = sorted(before[chip])
+        before[chip] = table
+        small = compress(table, points)
+        verify_equivalent(table, small, all_keys, str(chip))
+        if len(small) > machine.router_entries:
+            raise ResourceError(machine.target, "routing table entries", len(small),
+                                machine.router_entries, f"chip {chip} after compression")
+        after[chip] = small
+    return before, after
+
+
+def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
+    """The full layout, or ResourceError / UnsupportedError before anything is written."""
+    machine = machine_from_limits(target.name, target.limits)
+    net = build_network(qg, target.name)
+    parts = partition(net, machine)
+    sites = place(parts, machine)
+    blocks, pairs = _connectivity(net, parts)
+    dests: dict[Slice, set[Slice]] = {}
+    for s, t in pairs:
+        dests.setdefault(s, set()).add(t)
+    ordered = [s for pop in sorted(parts) for s in parts[pop] if s in dests]
+    bits = index_bits(s.n for s in ordered)
+    if len(ordered) << bits > 1 << 32:
+        raise ResourceError(machine.target, "routing keys (32-bit)", len(ordered) << bits,
+                            1 << 32, f"{len(ordered)} slices x 2^{bits} neuron indices")
+    keys = dict(zip(ordered, key_spaces([s.n for s in ordered], bits), strict=True))
+    targets = {s: tuple(sorted(dests[s], key=lambda t: (t.pop, t.index))) for s in ordered}
+    trees: dict[Slice, dict[Chip, TreeNode]] = {}
+    for s in ordered:
+        chips: dict[Chip, set[int]] = {}
+        for t in targets[s]:
+            chips.setdefault(sites[t].chip, set()).add(sites[t].core)
+        trees[s] = multicast_tree(sites[s].chip, chips)
+    before, after = _tables(machine, trees, keys)
+    incoming: dict[Slice, list[tuple[Slice, img.SynapticBlock | None]]] = {}
+    for s, t in sorted(pairs, key=lambda p: (p[1].pop, p[1].index, p[0].pop, p[0].index)):
+        incoming.setdefault(t, []).append((s, blocks.get((s, t))))
+    images: dict[Slice, bytes] = {}
+    sram: dict[Slice, int] = {}
+    synapses: dict[Slice, int] = {}
+    for sl, site in sites.items():
+        pop = net.populations[sl.pop]
+        stage = net.stages.get(sl.pop)
+        slots = {src: i for i, src in enumerate(stage.sources)} if stage else {}
+        pe = _pe_image(net, sl, site, keys.get(sl), incoming.get(sl, []), keys, slots)
+        data = img.encode_image(pe)
+        n_syn = sum(int(b.words.size) for b in pe.blocks)
+        expect = image_bytes(pop, sl.n, stage, len(pe.mpop),
+                             sum(int(b.offsets.size) for b in pe.blocks), n_syn,
+                             pe.bias is not None,
+                             len(program_of(stage)) if isinstance(stage, MacStage) else 0)
+        if len(data) != expect:
+            raise VerifyError(f"PE {site.pe_id}: image is {len(data)} bytes but the memory "
+                              f"model predicts {expect}")
+        used = len(data) + pe.bss_bytes + machine.reserve_bytes
+        if used > machine.sram_per_pe_bytes:
+            raise ResourceError(machine.target, "SRAM per PE (bytes)", used,
+                                machine.sram_per_pe_bytes,
+                                f"PE {site.pe_id}, population '{pop.name}'")
+        images[sl], sram[sl], synapses[sl] = data, used, n_syn
+    hops = sum(tree_hops(tree) for tree in trees.values())
+    return Layout(target.name, machine, net, parts, sites, keys, bits, targets, trees, before,
+                  after, images, sram, synapses, hops)

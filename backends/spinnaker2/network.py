@@ -1,0 +1,425 @@
+"""The model as SpiNNaker sees it: populations of neurons and the synaptic stages between them.
+
+Every neuron layer is a population, and so is the graph input (a spike source whose packets carry
+the integer input value). When the graph's output is not a neuron layer, a *readout* population
+holds the output layer's value: a PE that records its synaptic input every step.
+
+Each non-source population is driven by one synaptic stage: all weight, pooling, reshape and add
+layers between it and the source populations it reads. Sources are read ``synapse_delay`` steps
+late, which is exactly the delay of a multicast packet consumed from the PE's ring buffer. A stage
+is mapped one of two ways:
+
+- **event** (the SNN mapping): the stage is affine, so it is composed into one synapse matrix per
+  source population plus a constant input per target neuron; PEs process one synaptic row per
+  received packet. Used when every weight of the composed matrix fits the 16-bit synapse word and
+  the summed input of every neuron fits the 32-bit ring-buffer accumulator.
+- **mac** (the QNN / MAC-accelerator mapping): the PE keeps its sources' latest outputs in dense
+  input buffers and runs the stage's layers as a small program on the MAC accelerator. Used for
+  max pooling, spiking self-attention, layers annotated ``mapping="qnn"`` and stages whose
+  composed weights do not fit the synapse word.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from types import MappingProxyType
+
+import numpy as np
+
+from snnc.backends.spinnaker2 import sparse
+from snnc.backends.spinnaker2.sparse import Coo
+from snnc.errors import UnsupportedError
+from snnc.ir.layers import (
+    LIF,
+    Add,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    Layer,
+    MultiLevelSpike,
+    Pool2d,
+    Reshape,
+    SpikingSelfAttention,
+)
+from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
+
+I64 = np.int64
+WEIGHT_LIMIT = (1 << 15) - 1    # synapse word: signed 16-bit weight
+ACCUMULATOR_LIMIT = (1 << 31) - 1  # ring buffer slots are int32
+
+
+class Model(IntEnum):
+    """Neuron model a PE runs (the ``model`` byte of its image)."""
+
+    SOURCE = 0
+    LIF = 1
+    CUBA = 2
+    MULTILEVEL = 3
+    READOUT = 4
+
+
+RESET_CODES = {"zero": 0, "subtract": 1, "none": 2}
+TIMING_CODES = {"same": 0, "next": 1}
+COMPARE_CODES = {"gt": 0, "ge": 1}
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """A layer's neurons, flattened row-major. Slices are multiples of ``block`` neurons (the
+    groups an input-aware multi-level threshold averages over must stay on one PE).
+
+    ``params`` holds per-neuron int64 arrays (``du``, ``dv``, ``vth``, ``bias``); ``settings``
+    holds the per-population integers of the neuron model.
+    """
+
+    index: int
+    name: str
+    model: Model
+    shape: tuple[int, ...]
+    block: int = 1
+    params: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
+    settings: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def payload(self) -> bool:
+        """Packets carry a value (input values, spike levels) rather than meaning "one spike"."""
+        return self.model in (Model.SOURCE, Model.MULTILEVEL)
+
+    @property
+    def records_v(self) -> bool:
+        return self.model in (Model.LIF, Model.CUBA)
+
+    @property
+    def is_neuron(self) -> bool:
+        return self.model in (Model.LIF, Model.CUBA, Model.MULTILEVEL)
+
+
+@dataclass(frozen=True, eq=False)
+class EventStage:
+    """Affine stage: ``current = sum_s synapses[s].T @ out_s + bias``. ``synapses[s]`` has one
+    row per source neuron and one column per target neuron (the PE's synaptic rows)."""
+
+    sink: int
+    synapses: Mapping[int, Coo]
+    bias: np.ndarray
+
+    @property
+    def sources(self) -> tuple[int, ...]:
+        return tuple(sorted(self.synapses))
+
+
+@dataclass(frozen=True, eq=False)
+class MacOp:
+    """One layer of a MAC program: reads slots ``inputs``, writes a tensor of ``shape``.
+
+    Slots ``0..len(sources)-1`` are the sources' input buffers; op ``k`` writes slot
+    ``len(sources) + k``. ``params`` are small integers, ``tensors`` int64 arrays.
+    """
+
+    opcode: str
+    inputs: tuple[int, ...]
+    shape: tuple[int, ...]
+    params: Mapping[str, tuple[int, ...]]
+    tensors: Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class MacStage:
+    sink: int
+    sources: tuple[int, ...]
+    source_shapes: tuple[tuple[int, ...], ...]
+    ops: tuple[MacOp, ...]
+
+
+Stage = EventStage | MacStage
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """Populations (index = position), the stage driving each non-source population, direct
+    input injections (a neuron layer reading the graph input with no synapse in between), the
+    output population and whether the output is its spikes or its value."""
+
+    populations: tuple[Population, ...]
+    stages: Mapping[int, Stage]
+    injections: Mapping[int, int]
+    output: int
+    profile: NumericProfile
+    name: str = "model"
+
+    def max_payload(self, pop: int) -> int:
+        p = self.populations[pop]
+        if p.model == Model.SOURCE:
+            return self.profile.input_max
+        if p.model == Model.MULTILEVEL:
+            return int(p.settings["levels"])
+        return 1
+
+    def targets_of(self, pop: int) -> list[int]:
+        return sorted(sink for sink, st in self.stages.items() if pop in st.sources)
+
+
+def _is_source(layer: Layer) -> bool:
+    return layer.is_neuron or isinstance(layer, Input)
+
+
+def _per_neuron(value: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    if value is None:
+        return np.zeros(math.prod(shape), I64)
+    return np.broadcast_to(np.asarray(value, I64), shape).reshape(-1).copy()
+
+
+def _population(index: int, layer: Layer, q: QuantLayer, shape: tuple[int, ...],
+                profile: NumericProfile, target: str) -> Population:
+    if isinstance(layer, Input):
+        return Population(index, layer.name, Model.SOURCE, shape)
+    if isinstance(layer, LIF | CubaLIF):
+        if layer.reset not in RESET_CODES:
+            raise UnsupportedError(f"reset kind '{layer.reset}' is not implemented",
+                                   layer.name, target)
+        params = {"dv": _per_neuron(q.dv, shape), "vth": _per_neuron(q.vth, shape),
+                  "bias": _per_neuron(q.bias, shape)}
+        if isinstance(layer, CubaLIF):
+            params["du"] = _per_neuron(q.du, shape)
+        settings = {"reset": RESET_CODES[layer.reset], "timing": TIMING_CODES[layer.reset_timing],
+                    "compare": COMPARE_CODES[layer.compare]}
+        model = Model.CUBA if isinstance(layer, CubaLIF) else Model.LIF
+        return Population(index, layer.name, model, shape,
+                          params=MappingProxyType(params), settings=MappingProxyType(settings))
+    if isinstance(layer, MultiLevelSpike):
+        settings = {"levels": layer.levels}
+        block = 1
+        if layer.axis is None:
+            settings |= {"adaptive": 0, "vth": int(np.asarray(q.vth)), "group_len": 1,
+                         "group_inner": 1, "alpha_mant": 0}
+        else:
+            axis = layer.axis % len(shape)
+            inner = math.prod(shape[axis + 1:])
+            settings |= {"adaptive": 1, "vth": 0, "group_len": shape[axis],
+                         "group_inner": inner, "alpha_mant": int(q.alpha_mant or 0)}
+            block = shape[axis] * inner
+        return Population(index, layer.name, Model.MULTILEVEL, shape, block=block,
+                          settings=MappingProxyType(settings))
+    raise UnsupportedError(f"{type(layer).__name__} is not a population", layer.name, target)
+
+
+def _stage_layers(graph: Graph, root: str) -> tuple[list[Layer], list[str]]:
+    """Non-source layers feeding ``root`` (graph order) and the source layers they read."""
+    inside: set[str] = set()
+    sources: set[str] = set()
+    todo = [root]
+    while todo:
+        name = todo.pop()
+        layer = graph.layer(name)
+        if _is_source(layer):
+            sources.add(name)
+            continue
+        if name in inside:
+            continue
+        inside.add(name)
+        todo.extend(layer.inputs)
+    return [lay for lay in graph.layers if lay.name in inside], sorted(sources)
+
+
+def _needs_mac(layers: list[Layer]) -> str | None:
+    """Why a stage cannot be one affine map (None when it can)."""
+    for lay in layers:
+        if isinstance(lay, Pool2d) and lay.pool == "max":
+            return f"max pooling '{lay.name}'"
+        if isinstance(lay, SpikingSelfAttention):
+            return f"attention '{lay.name}'"
+        if lay.attrs.get("mapping") == "qnn":
+            return f"layer '{lay.name}' is mapped to the QNN (MAC) path"
+    return None
+
+
+LinearMap = tuple[dict[str, Coo], np.ndarray]
+
+
+class _Composer:
+    """Composes the affine map of each layer from its inputs' maps (memoised per layer)."""
+
+    def __init__(self, qg: QuantizedGraph) -> None:
+        self.qg = qg
+        self.graph = qg.graph
+        self.memo: dict[str, LinearMap] = {}
+
+    def map_of(self, name: str) -> LinearMap:
+        if name not in self.memo:
+            self.memo[name] = self._build(self.graph.layer(name))
+        return self.memo[name]
+
+    def _build(self, layer: Layer) -> LinearMap:
+        g = self.graph
+        n = g.size(layer.name)
+        if _is_source(layer):
+            return {layer.name: sparse.identity(n)}, np.zeros(n, I64)
+        q = self.qg.layers.get(layer.name, QuantLayer())
+        if isinstance(layer, Add):
+            maps: dict[str, Coo] = {}
+            bias = np.zeros(n, I64)
+            for src in layer.inputs:
+                part, b = self.map_of(src)
+                for key, mat in part.items():
+                    maps[key] = sparse.add(maps[key], mat) if key in maps else mat
+                bias = bias + b
+            return maps, bias
+        if isinstance(layer, Flatten | Reshape):
+            return self.map_of(layer.inputs[0])
+        (src,) = layer.inputs
+        in_shape = g.shape(src)
+        out_shape = g.shape(layer.name)
+        if isinstance(layer, Dense):
+            weight = np.asarray(q.weight, I64)
+            lead = math.prod(in_shape[:-1])
+            mat = sparse.dense_matrix(weight, lead)
+            layer_bias = None if q.bias is None else np.tile(np.asarray(q.bias, I64), lead)
+        elif isinstance(layer, Conv2d):
+            mat = sparse.conv_matrix(np.asarray(q.weight, I64), in_shape, out_shape,
+                                     layer.stride, layer.padding, layer.dilation, layer.groups)
+            layer_bias = None if q.bias is None else np.repeat(
+                np.asarray(q.bias, I64), out_shape[1] * out_shape[2])
+        elif isinstance(layer, Pool2d):
+            mat = sparse.sum_pool_matrix(in_shape, out_shape, layer.kernel, layer.stride,
+                                         layer.padding)
+            layer_bias = None
+        else:  # pragma: no cover - stages with other layers take the MAC path
+            raise TypeError(f"no affine form for {type(layer).__name__}")
+        maps_in, bias_in = self.map_of(src)
+        maps = {key: sparse.matmul(mat, m) for key, m in maps_in.items()}
+        bias = mat.apply(bias_in)
+        if layer_bias is not None:
+            bias = bias + layer_bias
+        return maps, bias
+
+
+def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[Layer], sources: list[str],
+               pop_of: dict[str, int], target: str) -> MacStage:
+    graph, p = qg.graph, qg.profile
+    slot = {name: i for i, name in enumerate(sources)}
+    ops: list[MacOp] = []
+    for lay in layers:
+        q = qg.layers.get(lay.name, QuantLayer())
+        ins = tuple(slot[s] for s in lay.inputs)
+        shape = graph.shape(lay.name)
+        params: dict[str, tuple[int, ...]] = {}
+        tensors: dict[str, np.ndarray] = {}
+        if isinstance(lay, Dense):
+            opcode = "dense"
+            tensors["weight"] = np.asarray(q.weight, I64)
+            if q.bias is not None:
+                tensors["bias"] = np.asarray(q.bias, I64)
+        elif isinstance(lay, Conv2d):
+            opcode = "conv"
+            tensors["weight"] = np.asarray(q.weight, I64)
+            if q.bias is not None:
+                tensors["bias"] = np.asarray(q.bias, I64)
+            params = {"stride": lay.stride, "padding": lay.padding, "dilation": lay.dilation,
+                      "groups": (lay.groups,)}
+        elif isinstance(lay, Pool2d):
+            opcode = "maxpool" if lay.pool == "max" else "sumpool"
+            params = {"kernel": lay.kernel, "stride": lay.stride, "padding": lay.padding}
+        elif isinstance(lay, Flatten | Reshape):
+            opcode = "reshape"
+        elif isinstance(lay, Add):
+            opcode = "add"
+        elif isinstance(lay, SpikingSelfAttention):
+            opcode = "attention"
+            params = {"heads": (lay.heads,), "mask_frac_bits": (p.mask_frac_bits,)}
+            tensors["mask"] = np.asarray(q.mask, I64)
+        else:
+            raise UnsupportedError(f"{type(lay).__name__} cannot run on a PE", lay.name, target)
+        slot[lay.name] = len(sources) + len(ops)
+        ops.append(MacOp(opcode, ins, tuple(shape), MappingProxyType(params),
+                         MappingProxyType(tensors)))
+    return MacStage(sink, tuple(pop_of[s] for s in sources),
+                    tuple(tuple(graph.shape(s)) for s in sources), tuple(ops))
+
+
+def _event_fits(net_pops: list[Population], profile: NumericProfile, synapses: dict[int, Coo],
+                bias: np.ndarray) -> bool:
+    """Composed weights fit the synapse word and worst-case input fits the accumulator."""
+    bound = np.abs(bias)
+    for src, mat in synapses.items():
+        if mat.nnz and int(np.abs(mat.vals).max()) > WEIGHT_LIMIT:
+            return False
+        pop = net_pops[src]
+        top = profile.input_max if pop.model == Model.SOURCE else (
+            int(pop.settings["levels"]) if pop.model == Model.MULTILEVEL else 1)
+        part = np.zeros(bound.size, I64)
+        np.add.at(part, mat.cols, np.abs(mat.vals) * top)
+        bound = bound + part
+    return bool(bound.size == 0 or int(bound.max()) <= ACCUMULATOR_LIMIT)
+
+
+def build_network(qg: QuantizedGraph, target: str) -> Network:
+    """Populations and stages of a quantized graph; raises UnsupportedError naming the layer."""
+    graph, profile = qg.graph, qg.profile
+    if profile.synapse_delay < 1:
+        raise UnsupportedError("SpiNNaker 2 delivers every packet at least one step later; "
+                               f"synapse_delay={profile.synapse_delay} cannot be met",
+                               target=target)
+    if profile.state_bits > 32 or profile.current_bits > 32:
+        raise UnsupportedError("neuron state wider than 32 bits does not fit a PE's registers",
+                               target=target)
+    pops: list[Population] = []
+    pop_of: dict[str, int] = {}
+    for lay in graph.layers:
+        if _is_source(lay):
+            q = qg.layers.get(lay.name, QuantLayer())
+            pops.append(_population(len(pops), lay, q, graph.shape(lay.name), profile, target))
+            pop_of[lay.name] = pops[-1].index
+    out_layer = graph.layer(graph.output)
+    if isinstance(out_layer, Input):
+        raise UnsupportedError("the graph output is its input; nothing runs on the machine",
+                               graph.output, target)
+    if not _is_source(out_layer):
+        pops.append(Population(len(pops), out_layer.name, Model.READOUT,
+                               tuple(graph.shape(out_layer.name))))
+        pop_of[out_layer.name] = pops[-1].index
+    composer = _Composer(qg)
+    stages: dict[int, Stage] = {}
+    injections: dict[int, int] = {}
+    for pop in pops:
+        if pop.model == Model.SOURCE:
+            continue
+        layer = graph.layer(pop.name)
+        root = layer.inputs[0] if pop.is_neuron else layer.name
+        root_layer = graph.layer(root)
+        if pop.is_neuron and _is_source(root_layer):
+            if isinstance(root_layer, Input):
+                injections[pop.index] = pop_of[root]
+                continue
+            raise UnsupportedError(
+                f"reads neuron layer '{root}' directly; packets arrive one step late, so put a "
+                "weight layer (Dense/Conv) between the two neuron layers", layer.name, target)
+        stages[pop.index] = _stage(qg, composer, pops, pop.index, root, pop_of, target)
+    return Network(tuple(pops), MappingProxyType(stages), MappingProxyType(injections),
+                   pop_of[graph.output], profile, graph.name)
+
+
+def _stage(qg: QuantizedGraph, composer: _Composer, pops: list[Population], sink: int,
+           root: str, pop_of: dict[str, int], target: str) -> Stage:
+    graph = qg.graph
+    layers, sources = _stage_layers(graph, root)
+    for lay in layers:
+        for src in lay.inputs:
+            if getattr(lay, "recurrent", False) and not _is_source(graph.layer(src)):
+                raise UnsupportedError("a recurrent synapse must read a neuron layer",
+                                       lay.name, target)
+    if _needs_mac(layers) is None:
+        maps, bias = composer.map_of(root)
+        synapses = {pop_of[name]: mat.transpose() for name, mat in maps.items()}
+        if _event_fits(pops, qg.profile, synapses, bias):
+            return EventStage(sink, MappingProxyType(dict(sorted(synapses.items()))), bias)
+    return _mac_stage(qg, sink, layers, sources, pop_of, target)
