@@ -1,0 +1,545 @@
+"""Lower a :class:`QuantizedGraph` to a Loihi network: populations, synapses and links.
+
+The integer reference (``snnc.reference.integer``) runs *synaptic stages*: all the linear layers
+(Dense, Conv2d, sum/average pooling, Flatten, Reshape, Add) between the sources (the input and the
+neuron layers) and the next neuron layer. With ``synapse_delay = 1`` a stage reads its sources one
+step late, exactly like Lava's ``Dense``, which sends at step t what it accumulated at t-1. So
+each stage becomes, per source, one integer matrix (the stage composed into a single linear map,
+found by probing it with unit vectors through the reference's own kernels) plus a constant
+bias, and each matrix becomes one or two Lava ``Dense``/``Sparse`` processes:
+
+- Lava's bit-accurate Dense drops the least significant weight bit of mixed-sign matrices. A
+  weight ``w`` is therefore stored as ``2*w`` with ``weight_exp = -1``: the doubled weight has a
+  zero LSB, and the accumulated sum is shifted right by one, which is exact because it is even.
+- A composed weight that needs more than 8 bits (a Dense after a sum pool, two Dense layers in a
+  row) is split as ``w = lo + 128*hi`` into two synapse processes onto the same target (Lava sums
+  every connection into an InPort), the high one with ``weight_exp = 6`` on ``2*hi``.
+
+A neuron layer whose input is a source itself (no synapse in between) is read without delay in
+the reference, and is connected port to port in Lava. Attention (two dynamic operands) has no
+synapse form: its stage runs in a host-side Lava Python process (off-chip).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+
+from snnc.errors import QuantizationError, UnsupportedError
+from snnc.ir.layers import (
+    LIF,
+    Add,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    Layer,
+    MultiLevelSpike,
+    Pool2d,
+    Reshape,
+    SpikingSelfAttention,
+)
+from snnc.ir.names import identifiers
+from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
+from snnc.reference import kernels
+
+I64 = np.int64
+PopKind = Literal["input", "lif", "lif_variant", "multilevel", "attention", "readout"]
+
+DIGIT_MAX = 127          # one synapse process holds weights in [-127, 127] (stored doubled)
+HIGH_SHIFT = 7           # the second process of a wide weight carries the bits above DIGIT_MAX
+BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # Lava LIF bias_mant: signed 13 bits
+BIAS_EXP_BASE = 6        # bias_mant << 6 lines the bias up with input << 6 (act_shift)
+DU_MAX = DV_MAX = 4095   # 12-bit unsigned decays
+VTH_MAX = (1 << 17) - 1  # 17-bit threshold mantissa
+PAYLOAD_BITS = 24        # graded spike payload of Lava's fixed-point ports
+PROBE_BUDGET = 1 << 22   # entries per probing chunk (batch x stage output)
+# Generated names end in "_"; sanitized layer identifiers never do, so they cannot collide.
+READOUT = "readout_"
+
+_LINEAR = (Dense, Conv2d, Pool2d, Flatten, Reshape, Add)
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """One Lava process holding a layer's neurons (per sample; the simulation tiles the batch).
+
+    ``params`` holds scalars and per-neuron int64 arrays (see :func:`lower` for each kind);
+    ``message_bits`` is 0 for binary spikes, else the graded payload width.
+    """
+
+    name: str
+    layer: str
+    kind: PopKind
+    shape: tuple[int, ...]
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    message_bits: int = 0
+    on_chip: bool = True
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Synapse:
+    """One Lava Dense/Sparse process: per-sample integer weights in COO form.
+
+    The current it delivers is ``(W @ s) << shift`` with ``W`` in [-127, 127]; Lava stores
+    ``2*W`` with ``weight_exp = shift - 1`` (see the module docstring).
+    """
+
+    name: str
+    source: str
+    target: str
+    shape: tuple[int, int]
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    shift: int
+    message_bits: int
+
+    @property
+    def weight_exp(self) -> int:
+        return self.shift - 1
+
+    @property
+    def count(self) -> int:
+        return int(self.values.size)
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(self.shape, I64)
+        out[self.rows, self.cols] = self.values
+        return out
+
+
+@dataclass(frozen=True)
+class Link:
+    """A direct port connection without delay: ``source.s_out -> target.<port>``."""
+
+    source: str
+    target: str
+    port: str = "a_in"
+
+
+@dataclass(frozen=True, eq=False)
+class LoihiNet:
+    """Everything the emitter, the resource check and the simulation need, in one place."""
+
+    model: str
+    populations: tuple[Population, ...]
+    synapses: tuple[Synapse, ...]
+    links: tuple[Link, ...]
+    output: str                      # population whose values are the graph output
+    output_layer: str
+    input_scale: float
+    input_max: int
+    encoding: str
+    timesteps: int
+
+    def population(self, name: str) -> Population:
+        for pop in self.populations:
+            if pop.name == name:
+                return pop
+        raise KeyError(name)
+
+    def incoming(self, name: str) -> list[Synapse]:
+        return [s for s in self.synapses if s.target == name]
+
+    def by_layer(self) -> dict[str, Population]:
+        return {p.layer: p for p in self.populations if p.kind != "readout"}
+
+
+# ---------------------------------------------------------------------------------------------
+# What Loihi (via Lava) can run
+
+
+def unsupported_reason(layer: Layer, target_name: str = "loihi2") -> str | None:
+    """Why ``layer`` cannot run on Loihi, or None. Attention runs, but off-chip (host process)."""
+    del target_name
+    if isinstance(layer, Pool2d) and layer.pool == "max":
+        return ("max pooling is not linear, so it has no Loihi synapse form; use average or sum "
+                "pooling")
+    return None
+
+
+def _check_layer(layer: Layer, target: str) -> None:
+    reason = unsupported_reason(layer, target)
+    if reason:
+        raise UnsupportedError(reason, layer.name, target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage composition by probing
+
+
+def _is_source(layer: Layer) -> bool:
+    return layer.is_neuron or isinstance(layer, Input)
+
+
+def _linear_value(layer: Layer, q: QuantLayer, args: list[np.ndarray]) -> np.ndarray:
+    """The reference's integer synapse kernels, for the linear layer types only."""
+    if isinstance(layer, Dense):
+        return kernels.dense(args[0], np.asarray(q.weight, I64), _i64(q.bias))
+    if isinstance(layer, Conv2d):
+        return kernels.conv2d(args[0], np.asarray(q.weight, I64), _i64(q.bias), layer.stride,
+                              layer.padding, layer.dilation, layer.groups)
+    if isinstance(layer, Pool2d):
+        return kernels.pool2d(args[0], layer.pool, layer.kernel, layer.stride, layer.padding,
+                              integer=True)
+    if isinstance(layer, Flatten):
+        return args[0].reshape(args[0].shape[0], -1)
+    if isinstance(layer, Reshape):
+        return args[0].reshape((args[0].shape[0], *layer.shape))
+    total = args[0]
+    for a in args[1:]:
+        total = total + a
+    return total
+
+
+def _i64(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.asarray(a, I64)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """The frontier of a stage: where the walk back from its value stopped."""
+
+    sources: tuple[str, ...]          # source layers (input / neurons), sorted
+    attention: tuple[str, ...]        # attention layers met on the way, sorted
+
+
+def _frontier(graph: Graph, node: str, target: str) -> _Stage:
+    sources: set[str] = set()
+    attention: set[str] = set()
+    seen: set[str] = set()
+    stack = [node]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        layer = graph.layer(name)
+        _check_layer(layer, target)
+        if _is_source(layer):
+            sources.add(name)
+        elif isinstance(layer, SpikingSelfAttention):
+            attention.add(name)
+        elif isinstance(layer, _LINEAR):
+            for src in layer.inputs:
+                if getattr(layer, "recurrent", False) and not _is_source(graph.layer(src)):
+                    raise UnsupportedError(
+                        f"a recurrent synapse must read a neuron layer, not '{src}'",
+                        layer.name, target)
+                stack.append(src)
+        else:  # pragma: no cover - every layer type is handled above
+            raise UnsupportedError(f"no Loihi mapping for {type(layer).__name__}", name, target)
+    return _Stage(tuple(sorted(sources)), tuple(sorted(attention)))
+
+
+def _evaluate(graph: Graph, qg: QuantizedGraph, node: str,
+              given: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The value of ``node`` given the values of its frontier (batch-first int64)."""
+    memo: dict[str, np.ndarray] = dict(given)
+
+    def value(name: str) -> np.ndarray:
+        if name not in memo:
+            layer = graph.layer(name)
+            args = [value(s) for s in layer.inputs]
+            memo[name] = _linear_value(layer, qg.layers.get(name, QuantLayer()), args)
+        return memo[name]
+
+    return value(node)
+
+
+def compose_stage(graph: Graph, qg: QuantizedGraph, node: str,
+                  frontier: tuple[str, ...]) -> tuple[dict[str, tuple[np.ndarray, ...]],
+                                                      np.ndarray]:
+    """``value(node) = sum_f M_f @ flat(f) + b`` over the frontier ``f``; exact in integers.
+
+    Returns per frontier layer its matrix as COO ``(rows, cols, values)`` of shape
+    (size(node), size(f)) and the bias ``b`` (size(node),). Probing pushes unit vectors through
+    the very kernels the integer reference runs, so the map cannot drift from the reference.
+    """
+    out_size = graph.size(node)
+    zeros = {f: np.zeros((1, *graph.shape(f)), I64) for f in frontier}
+    bias = _evaluate(graph, qg, node, zeros).reshape(-1)
+    maps: dict[str, tuple[np.ndarray, ...]] = {}
+    for f in frontier:
+        n = graph.size(f)
+        chunk = max(1, min(n, PROBE_BUDGET // max(out_size, 1)))
+        rows, cols, vals = [], [], []
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            basis = np.zeros((stop - start, n), I64)
+            basis[np.arange(stop - start), np.arange(start, stop)] = 1
+            given = {g: np.zeros((stop - start, *graph.shape(g)), I64) for g in frontier}
+            given[f] = basis.reshape((stop - start, *graph.shape(f)))
+            cols_block = _evaluate(graph, qg, node, given).reshape(stop - start, -1) - bias
+            j, i = np.nonzero(cols_block)
+            rows.append(i.astype(I64))
+            cols.append((j + start).astype(I64))
+            vals.append(cols_block[j, i].astype(I64))
+        r, c, v = (np.concatenate(a) for a in (rows, cols, vals))
+        order = np.lexsort((c, r))
+        maps[f] = (r[order], c[order], v[order])
+    return maps, bias.astype(I64)
+
+
+def split_digits(values: np.ndarray, what: str, layer: str,
+                 target: str) -> list[tuple[int, np.ndarray]]:
+    """``values = sum (digit << shift)`` with every digit in [-127, 127]; at most two digits."""
+    if values.size == 0 or np.max(np.abs(values)) <= DIGIT_MAX:
+        return [(0, values)]
+    high = np.sign(values) * (np.abs(values) >> HIGH_SHIFT)
+    low = values - (high << HIGH_SHIFT)
+    if np.max(np.abs(high)) > DIGIT_MAX:
+        raise QuantizationError(
+            f"layer '{layer}': composed {what} weight {int(np.max(np.abs(values)))} needs more "
+            f"than {HIGH_SHIFT + 7} bits, the most two Loihi synapse processes represent on "
+            f"target '{target}'")
+    return [(0, low), (HIGH_SHIFT, high)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Populations
+
+
+def _uniform(a: np.ndarray) -> bool:
+    return bool(np.all(a == a.reshape(-1)[0])) if a.size else True
+
+
+def _per_neuron(value: Any, shape: tuple[int, ...], default: int = 0) -> np.ndarray:
+    if value is None:
+        return np.full(math.prod(shape), default, I64)
+    return np.broadcast_to(np.asarray(value, I64), shape).reshape(-1).copy()
+
+
+def _bias_parts(total: np.ndarray, layer: str, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """``bias_mant << bias_exp == total << 6`` with bias_exp in {6, 7} (13-bit mantissa)."""
+    exp = np.full(total.shape, BIAS_EXP_BASE, I64)
+    mant = total.copy()
+    wide = (total < BIAS_MANT_MIN) | (total > BIAS_MANT_MAX)
+    halvable = wide & (total % 2 == 0)
+    mant[halvable] //= 2
+    exp[halvable] += 1
+    bad = (mant < BIAS_MANT_MIN) | (mant > BIAS_MANT_MAX)
+    if np.any(bad):
+        worst = int(total[bad][np.argmax(np.abs(total[bad]))])
+        raise QuantizationError(
+            f"layer '{layer}': bias {worst} does not fit Loihi's 13-bit bias mantissa "
+            f"[{BIAS_MANT_MIN}, {BIAS_MANT_MAX}] on target '{target}'")
+    return mant, exp
+
+
+def _check_range(name: str, values: np.ndarray, low: int, high: int, layer: str,
+                 target: str) -> None:
+    if values.size and (values.min() < low or values.max() > high):
+        bad = int(values.min() if values.min() < low else values.max())
+        raise QuantizationError(
+            f"layer '{layer}': {name} = {bad} is outside Loihi's range [{low}, {high}] "
+            f"on target '{target}'")
+
+
+def _neuron_population(layer: LIF | CubaLIF, q: QuantLayer, ident: str,
+                       shape: tuple[int, ...], stage_bias: np.ndarray,
+                       target: str) -> Population:
+    """A LIF/CubaLIF layer as Lava's LIF (stock, when it can) or the variant process model.
+
+    Lava's LIF has one du/dv/vth per process, resets v to 0 when ``v > vth << 6``, at the same
+    step. Anything else (per-neuron decays or thresholds, reset by subtraction or none, ``>=``,
+    snnTorch's reset from the previous membrane, a constant synaptic current into a CUBA
+    current) uses ``VariantLIF`` from ``snnc_processes.py``: Lava's own fixed-point dynamics
+    with those choices made explicit.
+    """
+    du = _per_neuron(q.du, shape, DU_MAX) if isinstance(layer, CubaLIF) else \
+        np.full(math.prod(shape), DU_MAX, I64)
+    dv = _per_neuron(q.dv, shape)
+    vth = _per_neuron(q.vth, shape)
+    _check_range("du", du, 0, DU_MAX, layer.name, target)
+    _check_range("dv", dv, 0, DV_MAX, layer.name, target)
+    _check_range("vth", vth, 0, VTH_MAX, layer.name, target)
+    own_bias = _per_neuron(q.bias, shape)
+    # A constant stage current is a membrane bias when u has no memory (du = 4095: u = a << 6).
+    current_bias = np.zeros_like(stage_bias)
+    if np.all(du == DU_MAX):
+        total_bias = own_bias + stage_bias
+    else:
+        total_bias = own_bias
+        current_bias = stage_bias
+    mant, exp = _bias_parts(total_bias, layer.name, target)
+    stock = (_uniform(du) and _uniform(dv) and _uniform(vth) and layer.reset == "zero"
+             and layer.reset_timing == "same" and layer.compare == "gt"
+             and not np.any(current_bias))
+    if stock:
+        params = {"du": int(du[0]), "dv": int(dv[0]), "vth": int(vth[0]), "bias_mant": mant,
+                  "bias_exp": exp}
+        return Population(ident, layer.name, "lif", shape, MappingProxyType(params))
+    params = {"du": du, "dv": dv, "vth": vth, "bias_mant": mant, "bias_exp": exp,
+              "current_bias": current_bias, "reset": layer.reset,
+              "reset_timing": layer.reset_timing, "compare": layer.compare}
+    return Population(ident, layer.name, "lif_variant", shape, MappingProxyType(params))
+
+
+def _level_bits(levels: int) -> int:
+    return max(1, int(levels).bit_length())
+
+
+def _multilevel_population(layer: MultiLevelSpike, q: QuantLayer, p: NumericProfile,
+                           ident: str, shape: tuple[int, ...],
+                           stage_bias: np.ndarray) -> Population:
+    axis = None if layer.axis is None else layer.axis % len(shape)
+    params = {"levels": int(layer.levels), "axis": -1 if axis is None else axis,
+              "alpha_mant": int(q.alpha_mant or 0), "alpha_frac_bits": p.alpha_frac_bits,
+              "vth": 0 if q.vth is None else int(np.asarray(q.vth)),
+              "bias": stage_bias.astype(I64)}
+    return Population(ident, layer.name, "multilevel", shape, MappingProxyType(params),
+                      message_bits=_level_bits(layer.levels), on_chip=axis is None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole network
+
+
+@dataclass
+class _Builder:
+    graph: Graph
+    qg: QuantizedGraph
+    target: str
+    idents: dict[str, str]
+    populations: dict[str, Population] = field(default_factory=dict)
+    synapses: list[Synapse] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+    def message_bits(self, layer: str) -> int:
+        return self.populations[self.idents[layer]].message_bits
+
+    def stage(self, value_node: str, target_pop: str) -> np.ndarray:
+        """Wire the stage producing ``value_node`` into ``target_pop``; returns its bias."""
+        graph = self.graph
+        value_layer = graph.layer(value_node)
+        size = graph.size(value_node)
+        if _is_source(value_layer):
+            self.links.append(Link(self.idents[value_node], target_pop))
+            return np.zeros(size, I64)
+        front = _frontier(graph, value_node, self.target)
+        if front.attention:
+            return self.attention_stage(value_node, front, target_pop)
+        maps, bias = compose_stage(graph, self.qg, value_node, front.sources)
+        for src in front.sources:
+            rows, cols, vals = maps[src]
+            digits = split_digits(vals, "synaptic", value_node, self.target)
+            for shift, digit in digits:
+                keep = digit != 0
+                self.synapses.append(Synapse(
+                    name=f"syn{len(self.synapses)}_",
+                    source=self.idents[src], target=target_pop,
+                    shape=(size, graph.size(src)), rows=rows[keep], cols=cols[keep],
+                    values=digit[keep], shift=shift, message_bits=self.message_bits(src)))
+        return bias
+
+    def attention_stage(self, value_node: str, front: _Stage, target_pop: str) -> np.ndarray:
+        graph = self.graph
+        if len(front.attention) > 1 or front.sources:
+            raise UnsupportedError(
+                "an attention stage must reach the next neuron layer through linear layers "
+                "only (one attention, no other sources); put a neuron layer in between",
+                front.attention[0], self.target)
+        attn_name = front.attention[0]
+        attn = graph.layer(attn_name)
+        assert isinstance(attn, SpikingSelfAttention)
+        for operand in attn.inputs:
+            if not _is_source(graph.layer(operand)):
+                raise UnsupportedError(
+                    f"attention operand '{operand}' must be a neuron layer (spikes) on Loihi",
+                    attn_name, self.target)
+        maps, bias = compose_stage(graph, self.qg, value_node, (attn_name,))
+        rows, cols, vals = maps[attn_name]
+        q = self.qg.layers[attn_name]
+        length, dim = graph.shape(attn.inputs[0])
+        ident = f"{self.idents[attn_name]}_host_"
+        params = {"heads": int(attn.heads), "length": int(length), "dim": int(dim),
+                  "mask": np.asarray(q.mask, I64), "mask_frac_bits": self.qg.profile.mask_frac_bits,
+                  "post_rows": rows, "post_cols": cols, "post_values": vals,
+                  "post_shape": (graph.size(value_node), graph.size(attn_name)),
+                  "post_bias": bias}
+        self.populations[ident] = Population(ident, attn_name, "attention",
+                                             graph.shape(value_node), MappingProxyType(params),
+                                             message_bits=PAYLOAD_BITS, on_chip=False)
+        for operand, port in zip(attn.inputs, ("q_in", "k_in", "v_in"), strict=True):
+            self.links.append(Link(self.idents[operand], ident, port))
+        self.links.append(Link(ident, target_pop))
+        return np.zeros(graph.size(value_node), I64)
+
+
+def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
+    """Map every layer of ``qg`` onto Lava processes; raise before anything is written.
+
+    Population params by kind: ``lif`` {du, dv, vth (ints), bias_mant, bias_exp (arrays)};
+    ``lif_variant`` adds per-neuron du/dv/vth, ``current_bias`` and the reset/compare/timing
+    choices; ``multilevel`` {levels, axis (-1 = constant threshold), alpha_mant,
+    alpha_frac_bits, vth, bias}; ``attention`` {heads, length, dim, mask, mask_frac_bits,
+    post_* (the linear map after attention) }; ``readout`` {bias}: the graph output when it is a
+    synaptic value rather than spikes.
+    """
+    graph = qg.graph
+    for layer in graph.layers:
+        _check_layer(layer, target)
+    if qg.profile.synapse_delay != 1:
+        raise UnsupportedError(
+            f"Loihi synapses add exactly one step, the profile says {qg.profile.synapse_delay}",
+            target=target)
+    names = [lay.name for lay in graph.layers]
+    idents = identifiers(names, prefix="p")
+    b = _Builder(graph, qg, target, idents)
+    first = graph.input
+    graded_input = graph.encoding != "rate"
+    b.populations[idents[first.name]] = Population(
+        idents[first.name], first.name, "input", graph.shape(first.name),
+        message_bits=qg.profile.input_bits if graded_input else 0, on_chip=False)
+    neurons = [lay for lay in graph.layers if lay.is_neuron]
+    # Populations first (a recurrent stage may read a later layer), then the stages.
+    placeholders: dict[str, Population] = {}
+    for lay in neurons:
+        bits = _level_bits(lay.levels) if isinstance(lay, MultiLevelSpike) else 0
+        placeholders[lay.name] = Population(idents[lay.name], lay.name, "lif",
+                                            graph.shape(lay.name), message_bits=bits)
+    b.populations.update({p.name: p for p in placeholders.values()})
+    for lay in neurons:
+        ident = idents[lay.name]
+        shape = graph.shape(lay.name)
+        stage_bias = b.stage(lay.inputs[0], ident)
+        q = qg.layers.get(lay.name, QuantLayer())
+        if isinstance(lay, LIF | CubaLIF):
+            pop = _neuron_population(lay, q, ident, shape, stage_bias, target)
+        else:
+            assert isinstance(lay, MultiLevelSpike)
+            pop = _multilevel_population(lay, q, qg.profile, ident, shape, stage_bias)
+        b.populations[ident] = pop
+    out_layer = graph.layer(graph.output)
+    if isinstance(out_layer, Input):
+        raise UnsupportedError("the graph output is its input; nothing runs on the chip",
+                               graph.output, target)
+    if out_layer.is_neuron:
+        output = idents[graph.output]
+    else:
+        output = READOUT
+        bias = b.stage(graph.output, output)
+        b.populations[output] = Population(output, graph.output, "readout",
+                                           graph.shape(graph.output),
+                                           MappingProxyType({"bias": bias}), on_chip=False)
+    order = {lay.name: i for i, lay in enumerate(graph.layers)}
+    pops = sorted(b.populations.values(),
+                  key=lambda p: (order[p.layer], p.kind == "readout", p.name))
+    return LoihiNet(
+        model=graph.name, populations=tuple(pops), synapses=tuple(b.synapses),
+        links=tuple(b.links), output=output, output_layer=graph.output,
+        input_scale=float(qg.input_scale), input_max=qg.profile.input_max,
+        encoding=graph.encoding, timesteps=graph.timesteps)
