@@ -138,7 +138,7 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
                 s = max(need / p.weight_max, theta / vth_max if theta else 0.0)
                 group_unit[root] = s if s > 0 else 1.0
             s_out = group_unit[root]
-            w_unit = s_out / unit[lay.inputs[0]]
+            w_unit = s_out / unit.get(lay.inputs[0], 1.0)  # recurrent: a later neuron, unit 1
             out[lay.name] = QuantLayer(
                 unit=s_out, weight=_round_clip(lay.weight, w_unit, p.weight_bits),
                 bias=_round_clip(lay.bias, s_out, 32))
