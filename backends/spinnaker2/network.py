@@ -372,6 +372,12 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
     if profile.state_bits > 32 or profile.current_bits > 32:
         raise UnsupportedError("neuron state wider than 32 bits does not fit a PE's registers",
                                target=target)
+    for lay in graph.layers:
+        if "twin_of" in lay.attrs:
+            raise UnsupportedError(
+                "a converted QNN twin runs once per inference on spike counts, but a SpiNNaker "
+                "2 layout runs step by step; compile without converting it (QNN-annotated "
+                "stages still run on the PE's MAC accelerator)", lay.name, target)
     pops: list[Population] = []
     pop_of: dict[str, int] = {}
     for lay in graph.layers:
