@@ -1,0 +1,197 @@
+"""Reference execution of a graph with per-layer SNN / QNN mapping (float and integer).
+
+Layers with ``attrs["mapping"] == "qnn"`` (produced by ``snnc.passes.snn_to_qnn.convert``)
+run once per inference on counts; all other layers run step by step as in
+``snnc.reference.simulate`` / ``snnc.reference.integer``, whose kernels this module reuses.
+
+Execution is layer by layer over whole time series, so the graph must be feed-forward when any
+layer is QNN-mapped. At the edges between the two worlds:
+
+- step series -> count: the sum over the run's steps (what a QNN layer reads);
+- count -> step series: the count ``c`` spread evenly, ``floor((t+1) c / T) - floor(t c / T)``
+  at step ``t`` (the deterministic rate code), which an SNN layer downstream of a QNN layer reads.
+
+Reshapes, average/sum pooling and adds stay in count form when all their inputs are counts
+(they commute with summing over time); everything else works on step series. The integer
+profile's synaptic delay shifts step series exactly as in the integer executor; counts have no
+delay (the QNN layer runs after its inputs are complete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from snnc.errors import UnsupportedError
+from snnc.ir.layers import (
+    LIF,
+    Add,
+    CubaLIF,
+    Flatten,
+    Graph,
+    Input,
+    Layer,
+    MultiLevelSpike,
+    Pool2d,
+    Reshape,
+)
+from snnc.ir.quantized import QuantizedGraph, QuantLayer
+from snnc.reference import integer, simulate
+
+# The step executors' private synapse dispatchers are reused on purpose: a mapped run must
+# compute exactly what a step-by-step run computes for every SNN layer.
+from snnc.reference.integer import _synapse as _int_synapse
+from snnc.reference.simulate import _synapse as _float_synapse
+
+SERIES, COUNT = "series", "count"
+
+
+@dataclass(frozen=True)
+class MappedRun:
+    """``counts[name]``: per neuron layer, its output summed over the run (SNN) or its single
+    QNN output (levels); ``output``: the same for the graph output, (batch, *shape)."""
+
+    counts: dict[str, np.ndarray]
+    output: np.ndarray
+
+
+def is_qnn(layer: Layer) -> bool:
+    return layer.attrs.get("mapping") == "qnn"
+
+
+@dataclass(frozen=True)
+class _Ops:
+    """The arithmetic of one executor mode."""
+
+    synapse: Callable[[Layer, list[np.ndarray]], np.ndarray]
+    neuron: Callable[[Layer, np.ndarray], np.ndarray]  # (T, B, ...) current -> outputs
+    twin: Callable[[Layer, np.ndarray], np.ndarray]  # (B, ...) summed current -> levels
+    dtype: type
+    delay: int
+
+
+def run_mapped(graph: Graph, drive: np.ndarray) -> MappedRun:
+    """Float run of ``graph`` on an encoded drive (steps, batch, *input_shape)."""
+
+    def neuron(lay: Layer, current: np.ndarray) -> np.ndarray:
+        out = []
+        v = np.zeros(current.shape[1:], np.float32)
+        u = np.zeros_like(v)
+        for a in current:
+            if isinstance(lay, LIF):
+                s, v = simulate.lif_step(lay, a, v)
+            elif isinstance(lay, CubaLIF):
+                s, u, v = simulate.cuba_step(lay, a, u, v)
+            else:
+                assert isinstance(lay, MultiLevelSpike)
+                s = simulate.multilevel_step(lay, a)
+            out.append(s)
+        return np.stack(out)
+
+    def twin(lay: Layer, current: np.ndarray) -> np.ndarray:
+        assert isinstance(lay, MultiLevelSpike)
+        return simulate.multilevel_step(lay, current)
+
+    ops = _Ops(synapse=lambda lay, args: _float_synapse(lay, args).astype(np.float32),
+               neuron=neuron, twin=twin, dtype=np.float32, delay=0)
+    return _run(graph, np.asarray(drive, np.float32), ops)
+
+
+def run_mapped_quantized(qg: QuantizedGraph, drive: np.ndarray) -> MappedRun:
+    """Integer run of ``qg`` (its profile, including the synaptic delay) on a float drive."""
+    p = qg.profile
+
+    def q(lay: Layer) -> QuantLayer:
+        return qg.layers.get(lay.name, QuantLayer())
+
+    def neuron(lay: Layer, current: np.ndarray) -> np.ndarray:
+        out = []
+        u = np.zeros(current.shape[1:], np.int64)
+        v = np.zeros_like(u)
+        for a in current:
+            if isinstance(lay, LIF | CubaLIF):
+                s, u, v = integer.neuron_step(lay, q(lay), p, a, u, v)
+            else:
+                assert isinstance(lay, MultiLevelSpike)
+                s = integer.multilevel_step(lay, q(lay), p, a)
+            out.append(s)
+        return np.stack(out)
+
+    def twin(lay: Layer, current: np.ndarray) -> np.ndarray:
+        assert isinstance(lay, MultiLevelSpike)
+        return integer.multilevel_step(lay, q(lay), p, current)
+
+    ops = _Ops(synapse=lambda lay, args: _int_synapse(lay, q(lay), p, args),
+               neuron=neuron, twin=twin, dtype=np.int64, delay=p.synapse_delay)
+    x_int = np.stack([qg.quantize_input(d) for d in np.asarray(drive)])
+    return _run(qg.graph, x_int, ops)
+
+
+def _check(graph: Graph) -> None:
+    mapped = [lay for lay in graph.layers if is_qnn(lay)]
+    if not mapped:
+        return
+    for lay in graph.layers:
+        if getattr(lay, "recurrent", False):
+            raise UnsupportedError("QNN-mapped layers need a feed-forward graph; this synapse "
+                                   "is recurrent", layer=lay.name)
+    for lay in mapped:
+        if lay.is_neuron and not (isinstance(lay, MultiLevelSpike) and lay.axis is None):
+            raise UnsupportedError(
+                "mapped to QNN but not converted; run snnc.passes.snn_to_qnn.convert first",
+                layer=lay.name)
+
+
+def spread(count: np.ndarray, steps: int, dtype: type) -> np.ndarray:
+    """(batch, ...) counts -> (steps, batch, ...) evenly spread step values."""
+    c = np.asarray(count, np.float64)
+    t = np.arange(steps + 1, dtype=np.float64).reshape((-1,) + (1,) * c.ndim)
+    return np.diff(np.floor(t * c[None] / steps + 1e-9), axis=0).astype(dtype)
+
+
+def _run(graph: Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
+    _check(graph)
+    steps = drive.shape[0]
+    values: dict[str, tuple[str, np.ndarray]] = {}
+
+    def as_count(name: str) -> np.ndarray:
+        form, arr = values[name]
+        return arr if form == COUNT else arr.sum(axis=0)
+
+    def as_series(consumer: Layer, name: str) -> np.ndarray:
+        form, arr = values[name]
+        series = arr if form == SERIES else spread(arr, steps, ops.dtype)
+        src = graph.layer(name)
+        lag = ops.delay if ((src.is_neuron or isinstance(src, Input))
+                            and not consumer.is_neuron) else 0
+        if lag == 0:
+            return series
+        shifted = np.zeros_like(series)
+        shifted[lag:] = series[: steps - lag]
+        return shifted
+
+    for lay in graph.layers:
+        if isinstance(lay, Input):
+            values[lay.name] = (SERIES, drive)
+        elif is_qnn(lay) and lay.is_neuron:
+            values[lay.name] = (COUNT, ops.twin(lay, as_count(lay.inputs[0])))
+        elif is_qnn(lay) or (_commutes(lay) and all(values[s][0] == COUNT for s in lay.inputs)):
+            values[lay.name] = (COUNT, ops.synapse(lay, [as_count(s) for s in lay.inputs]))
+        elif lay.is_neuron:
+            values[lay.name] = (SERIES, ops.neuron(lay, as_series(lay, lay.inputs[0])))
+        else:
+            args = [as_series(lay, s) for s in lay.inputs]
+            folded = [a.reshape((-1, *a.shape[2:])) for a in args]
+            out = ops.synapse(lay, folded)
+            values[lay.name] = (SERIES, out.reshape((steps, -1, *out.shape[1:])))
+    counts = {lay.name: as_count(lay.name) for lay in graph.layers if lay.is_neuron}
+    return MappedRun(counts=counts, output=as_count(graph.output))
+
+
+def _commutes(layer: Layer) -> bool:
+    """Layers that commute with summing over time."""
+    if isinstance(layer, Pool2d):
+        return layer.pool != "max"
+    return isinstance(layer, Flatten | Reshape | Add)
