@@ -1,0 +1,157 @@
+"""The ONNX frontend: a one-step ONNX model -> raised Relax module -> layer view.
+
+Path (DESIGN.md section 1): read defensively (:mod:`.reader`), validate early
+(:mod:`.validate`: known ops and domains, attributes, finite constants, acyclic, unique names),
+resolve the state pairing (:mod:`.state`), expand ``snnc`` ops into standard primitives
+(:mod:`.expand`), check shapes with strict ONNX shape inference, import with
+``tvm.relax.frontend.onnx.from_onnx``, fold constants, raise ``snn.*`` composites
+(:mod:`.patterns`), name them after their ONNX nodes (:mod:`.relax_import`), and finally read
+the typed layer view out of the module (:mod:`snnc.ir.relax_view`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import tvm
+from onnx import shape_inference
+
+from snnc.errors import InvalidModelError, ShapeError
+from snnc.frontend.expand import expand_snnc_ops
+from snnc.frontend.reader import read_model
+from snnc.frontend.relax_import import composites, import_raised, layer_names
+from snnc.frontend.state import StateLayout, state_layout
+from snnc.frontend.validate import default_opset, validate
+from snnc.ir.layers import Graph
+from snnc.ir.relax_view import graph_from_module
+
+TIMESTEPS_KEY = "snnc.timesteps"
+ENCODING_KEY = "snnc.encoding"
+ENCODINGS = ("direct", "rate")
+BATCH = "N"
+
+
+@dataclass(frozen=True)
+class ImportedModel:
+    """The layer view and the raised Relax module it was read from.
+
+    ``module``'s ``main`` takes the ONNX graph inputs in order (data and state) and returns the
+    graph outputs; ``layout`` says which is which and how state is carried between steps.
+    """
+
+    graph: Graph
+    module: tvm.IRModule
+    layout: StateLayout
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+
+
+def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> ImportedModel:
+    """Read, validate, expand, import and raise an ONNX step model (see the module doc)."""
+    model, label = read_model(model_or_path)
+    validate(model)
+    opset = default_opset(model)
+    graph = model.graph
+    constant = {t.name for t in graph.initializer}
+    inputs = [v.name for v in graph.input if v.name not in constant]
+    outputs = [v.name for v in graph.output]
+    metadata = {p.key: p.value for p in model.metadata_props}
+    layout = state_layout(inputs, outputs, metadata)
+    _check_io_dims(model, inputs)
+    timesteps, encoding = _run_metadata(metadata)
+    expanded, origin = expand_snnc_ops(model, opset)
+    _check_shapes(expanded, layout, origin)
+    state_params = [inputs.index(name) for name, _ in layout.pairs]
+    kinds, names = layer_names(expanded, state_params, origin, {layout.data_input})
+    module = import_raised(expanded, state_params)
+    module = _annotate(module, kinds, names, inputs, outputs, layout, timesteps, encoding,
+                       graph.name or label)
+    return ImportedModel(graph_from_module(module), module, layout, tuple(inputs),
+                         tuple(outputs))
+
+
+def _run_metadata(metadata: dict[str, str]) -> tuple[int, str]:
+    text = metadata.get(TIMESTEPS_KEY, "8").strip()
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < 1:
+        raise InvalidModelError(f"metadata {TIMESTEPS_KEY} must be a positive integer, "
+                                f"got '{text[:40]}'")
+    encoding = metadata.get(ENCODING_KEY, "direct").strip()
+    if encoding not in ENCODINGS:
+        raise InvalidModelError(f"metadata {ENCODING_KEY} must be one of "
+                                f"{', '.join(ENCODINGS)}, got '{encoding[:40]}'")
+    return int(text), encoding
+
+
+def _check_io_dims(model: onnx.ModelProto, inputs: list[str]) -> None:
+    """Only the leading batch axis of a graph input may be dynamic; it is named ``N``."""
+    for value in model.graph.input:
+        if value.name not in inputs:
+            continue
+        tensor = value.type.tensor_type
+        if tensor.elem_type != onnx.TensorProto.FLOAT:
+            raise ShapeError("graph inputs must be float32", value.name)
+        dims = list(tensor.shape.dim)
+        if len(dims) < 2:
+            raise ShapeError("a graph input needs a batch axis and at least one sample axis",
+                             value.name)
+        for d in dims[1:]:
+            if not d.HasField("dim_value") or d.dim_value < 1:
+                raise ShapeError("only the batch axis may be dynamic; sample axes must be "
+                                 "fixed positive sizes", value.name)
+        if not dims[0].HasField("dim_value"):
+            dims[0].dim_param = BATCH
+
+
+def _check_shapes(model: onnx.ModelProto, layout: StateLayout, origin: dict[str, str]) -> None:
+    """Strict ONNX shape inference, and each state output shaped like its state input."""
+    try:
+        inferred = shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except (shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else "shape inference"
+        found = re.search(r"node name: ([^)]*)\)", text)
+        node = found.group(1) if found else None
+        raise ShapeError(text[:300], origin.get(node, node) if node else None) from None
+    graph = inferred.graph
+    shapes = {}
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        tensor = value.type.tensor_type
+        if tensor.HasField("shape"):
+            shapes[value.name] = [d.dim_value if d.HasField("dim_value") else None
+                                  for d in tensor.shape.dim]
+    for state_in, state_out in layout.pairs:
+        got, want = shapes.get(state_out), shapes.get(state_in)
+        if got is not None and want is not None and got[1:] != want[1:]:
+            raise ShapeError(f"state input of shape {want[1:]} is paired with '{state_out}' "
+                             f"of shape {got[1:]}", state_in)
+
+
+def _annotate(module: tvm.IRModule, kinds: list[str], names: list[str], inputs: list[str],
+              outputs: list[str], layout: StateLayout, timesteps: int, encoding: str,
+              model_name: str) -> tvm.IRModule:
+    """Attach layer names to composites and the step contract to ``main`` (relax_view reads
+    them; they survive compilation)."""
+    calls = composites(module)
+    found = [str(module[gv].attrs["Composite"]) for _, gv in calls]
+    if found != kinds:
+        names = [f"{kind.removeprefix('snn.')}_{i}" for i, kind in enumerate(found)]
+    for (_, gv), name in zip(calls, names, strict=True):
+        module[gv] = module[gv].with_attr("snn.layer_name", name)
+    main = module["main"]
+    attrs = {
+        "snn.input_names": inputs,
+        "snn.output_names": outputs,
+        "snn.data_input": inputs.index(layout.data_input),
+        "snn.data_output": outputs.index(layout.data_output),
+        "snn.state_inputs": [inputs.index(i) for i, _ in layout.pairs],
+        "snn.state_outputs": [outputs.index(o) for _, o in layout.pairs],
+        "snn.timesteps": timesteps,
+        "snn.encoding": encoding,
+        "snn.model_name": model_name,
+    }
+    for key, value in attrs.items():
+        main = main.with_attr(key, value)
+    module["main"] = main
+    return module

@@ -1,0 +1,183 @@
+"""Raise exporter idioms in the imported Relax module to ``snn.*`` composite functions.
+
+After ``from_onnx`` and ``FoldConstant`` a spiking step is a soup of ``multiply``/``add``/
+``greater``/``astype``/``where``. :func:`raise_composites` groups each idiom into a private
+composite function (attribute ``Composite = "snn.lif"`` etc.) with
+``relax.transform.FuseOpsByPattern(..., bind_constants=True)``, so parameters live inside the
+composite where ``snnc.ir.relax_view`` reads them. The expanded ``snnc`` ops and snnTorch-style
+primitive neurons are the same idioms, hence one set of patterns.
+
+Patterns are tried in list order and a binding joins at most one composite, so larger idioms
+come first: attention and multi-level spikes, CUBA before LIF (a CUBA membrane looks like a LIF
+fed by a leaky current), reset-from-previous before same-step reset, neurons before synapses.
+State inputs are matched as the exact ``main`` parameters that the state pairing names, so a
+neuron is only raised around a membrane that really is carried between steps.
+
+Composite output conventions (what ``relax_view`` relies on):
+
+=====================  ==================================================================
+``snn.lif``            LIF/IF; charge ``h = [beta*]v + I [+ bias]``, spike test, reset
+``snn.cubalif``        CUBA; ``u = c_u*u + I``, ``h = c_v*v + u [+ bias]``, spike, reset
+``snn.multilevel``     IMLS levels from ``I`` (input-aware or constant threshold)
+``snn.attention``      HD-RepSSA on ``(Q, K, V)``
+``snn.dense``          ``matmul(x, W) [+ b] [-> batch_norm]``
+``snn.conv2d``         ``conv2d(x, W) [+ b] [-> batch_norm]``
+``snn.pool2d``         ``max_pool2d`` / ``avg_pool2d`` / ``avg_pool2d * area`` (sum pool)
+``snn.reshape``        ``reshape`` (ONNX Flatten and Reshape)
+``snn.add``            elementwise ``add`` of two tensors
+=====================  ==================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tvm
+from tvm import relax
+from tvm.relax.dpl import (
+    DFPattern,
+    is_const,
+    is_expr,
+    is_op,
+    is_tuple_get_item,
+    wildcard,
+)
+from tvm.relax.transform import FusionPattern
+
+
+def _op(name: str, *args: DFPattern) -> DFPattern:
+    return is_op(f"relax.{name}")(*args)
+
+
+def _either(name: str, a: DFPattern, b: DFPattern) -> DFPattern:
+    """A commutative op with its operands in either order."""
+    return _op(name, a, b) | _op(name, b, a)
+
+
+def _optional(pattern_with: DFPattern, pattern_without: DFPattern) -> DFPattern:
+    return pattern_with | pattern_without
+
+
+def _fire(x: DFPattern) -> DFPattern:
+    """Boolean spike test: ``x > theta`` or snnTorch's ``(x - theta) > 0`` (also ``>=``)."""
+    alternatives = []
+    for op in ("greater", "greater_equal"):
+        alternatives.append(_op(op, x, is_const()))
+        alternatives.append(_op(op, _op("subtract", x, is_const()), is_const()))
+    pattern = alternatives[0]
+    for alt in alternatives[1:]:
+        pattern = pattern | alt
+    return pattern
+
+
+def _reset(h: DFPattern, fired: DFPattern) -> DFPattern:
+    """The membrane after reset by ``fired``: ``Where`` to zero, ``h - s*h`` (zero, snnTorch)
+    or ``h - s*theta`` (subtract)."""
+    spikes = _op("astype", fired)
+    return (_op("where", fired, is_const(), h)
+            | _op("subtract", h, _either("multiply", spikes, h))
+            | _op("subtract", h, _either("multiply", spikes, is_const())))
+
+
+def _with_bias(charge: DFPattern) -> DFPattern:
+    return _optional(_either("add", charge, is_const()), charge)
+
+
+def _lif_charge(state: DFPattern) -> DFPattern:
+    """``beta*v + I`` (LIF) or ``v + I`` (IF), ``I`` any tensor."""
+    current = wildcard()
+    leak = _either("multiply", state, is_const())
+    return _with_bias(_either("add", leak, current) | _either("add", state, current))
+
+
+def _cuba_charge(state_u: DFPattern, state_v: DFPattern) -> DFPattern:
+    """``c_v*v + (c_u*u + I)``."""
+    current = _either("add", _either("multiply", state_u, is_const()), wildcard())
+    return _with_bias(_either("add", _either("multiply", state_v, is_const()), current))
+
+
+def _neuron_patterns(name: str, charge: DFPattern, membrane: DFPattern) -> list[FusionPattern]:
+    """Reset-from-previous (snnTorch), then same-step reset, then no reset; ``membrane`` is
+    the state input that the next-step variant tests against the threshold."""
+    previous = _reset(charge, _fire(membrane))
+    same_fired = _fire(charge)
+    return [
+        FusionPattern(name, _op("astype", _fire(previous))),
+        FusionPattern(name, _reset(charge, same_fired)),
+        FusionPattern(name, _op("astype", same_fired)),
+    ]
+
+
+def _multilevel_patterns() -> list[FusionPattern]:
+    current = wildcard()
+    theta = _either("multiply", _op("mean", _op("abs", current)), is_const())
+    active = _op("greater", theta, is_const())
+    safe = _op("where", active, theta, is_const())
+
+    def levels(scaled: DFPattern) -> DFPattern:
+        low = _op("nn.relu", _op("floor", _either("add", scaled, is_const())))
+        return _op("where", _op("greater", low, is_const()), is_const(), low)
+
+    adaptive = _op("where", active, levels(_op("divide", current, safe)), is_const())
+    constant = levels(_op("divide", wildcard(), is_const()))
+    return [FusionPattern("snn.multilevel", adaptive),
+            FusionPattern("snn.multilevel", constant)]
+
+
+def _attention_pattern() -> FusionPattern:
+    def heads(x: DFPattern) -> DFPattern:
+        return _op("permute_dims", _op("reshape", x, wildcard()))
+
+    scores = _op("matmul", heads(wildcard()), heads(wildcard()))
+    scaled = _optional(_op("multiply", scores, is_const()), scores)
+    masked = _op("multiply", scaled, is_const())
+    mixed = _op("matmul", masked, heads(wildcard()))
+    return FusionPattern("snn.attention", _op("reshape", _op("permute_dims", mixed), wildcard()))
+
+
+def _synapse_patterns() -> list[FusionPattern]:
+    def affine(core: DFPattern) -> DFPattern:
+        biased = _optional(_either("add", core, is_const()), core)
+        normed = is_tuple_get_item(
+            _op("nn.batch_norm", biased, is_const(), is_const(), is_const(), is_const()), 0)
+        return normed | biased
+
+    dense = affine(_op("matmul", wildcard(), is_const()))
+    conv = affine(_op("nn.conv2d", wildcard(), is_const()))
+    average = _op("nn.avg_pool2d", wildcard())
+    pool = (_op("multiply", average, is_const()) | average | _op("nn.max_pool2d", wildcard()))
+    return [
+        FusionPattern("snn.conv2d", conv),
+        FusionPattern("snn.dense", dense),
+        FusionPattern("snn.pool2d", pool),
+        FusionPattern("snn.reshape", _op("reshape", wildcard(), wildcard())),
+        FusionPattern("snn.add", _op("add", wildcard(), wildcard())),
+    ]
+
+
+def composite_patterns(states: Sequence[relax.Var]) -> list[FusionPattern]:
+    """All patterns in priority order. ``states`` are the ``main`` parameters paired as state;
+    a neuron's membrane (and CUBA current) must be one of them. Each role gets its own pattern
+    object: a reused object must match the very same expression (that is how the membrane in
+    the charge and in the reset-from-previous test are tied together)."""
+    patterns = [_attention_pattern(), *_multilevel_patterns()]
+    if states:
+        membrane, current = _any_of(states), _any_of(states)
+        patterns += _neuron_patterns("snn.cubalif", _cuba_charge(current, membrane), membrane)
+        membrane = _any_of(states)
+        patterns += _neuron_patterns("snn.lif", _lif_charge(membrane), membrane)
+    return patterns + _synapse_patterns()
+
+
+def _any_of(values: Sequence[relax.Var]) -> DFPattern:
+    pattern = is_expr(values[0])
+    for value in values[1:]:
+        pattern = pattern | is_expr(value)
+    return pattern
+
+
+def raise_composites(mod: tvm.IRModule, states: Sequence[relax.Var]) -> tvm.IRModule:
+    """Group every spiking idiom and synapse of ``main`` into ``snn.*`` composites."""
+    patterns = composite_patterns(states)
+    return relax.transform.FuseOpsByPattern(patterns, bind_constants=True,
+                                            annotate_codegen=False)(mod)

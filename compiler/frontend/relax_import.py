@@ -1,0 +1,168 @@
+"""ONNX (standard ops only) -> raised Relax module, and the layer names of its composites.
+
+Relax's ONNX importer keeps only parameter names; values become ``lv``, ``lv1``, ... To give each
+composite the name of the ONNX node(s) it came from, the model is imported a second time with
+every tensor declared a graph output. Then each composite reports the ONNX tensors it absorbed
+(its outputs land in ``main``'s return tuple by name) and hence its nodes. Pattern matching does
+not look at how often a value is used, so both imports group the same bindings into the same
+composites in the same order; the names are copied over by position, and the composite kinds
+are compared to make sure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import warnings
+from collections.abc import Sequence
+
+import onnx
+import tvm
+from tvm import relax
+from tvm.relax.frontend.onnx import from_onnx
+
+from snnc.errors import ModelError
+from snnc.frontend.patterns import raise_composites
+
+# Ops that anchor a layer and name it when a composite has no common name scope.
+_ANCHORS = ("Gemm", "MatMul", "Conv", "MaxPool", "AveragePool", "Flatten", "Reshape", "Add")
+
+
+def import_raised(model: onnx.ModelProto, state_params: Sequence[int]) -> tvm.IRModule:
+    """``from_onnx`` -> ``FoldConstant`` -> ``DeadCodeElimination`` -> ``snn.*`` composites."""
+    sink = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
+        warnings.simplefilter("ignore")
+        try:
+            mod = from_onnx(model, keep_params_in_input=False)
+        except Exception as exc:  # the importer raises bare TVMError/ValueError/KeyError
+            raise ModelError(f"Relax import failed: {_first_line(exc)}") from None
+    mod = relax.transform.FoldConstant()(mod)
+    mod = relax.transform.DeadCodeElimination(["main"])(mod)
+    states = [mod["main"].params[i] for i in state_params]
+    return raise_composites(mod, states)
+
+
+def composites(mod: tvm.IRModule) -> list[tuple[relax.Var, relax.GlobalVar]]:
+    """``(bound var, callee)`` of every composite call in ``main``, in binding order."""
+    found = []
+    for block in mod["main"].body.blocks:
+        for binding in block.bindings:
+            value = binding.value
+            if isinstance(value, relax.Call) and isinstance(value.op, relax.GlobalVar):
+                found.append((binding.var, value.op))
+    return found
+
+
+def output_fields(main: relax.Function) -> list[relax.Expr]:
+    """The values ``main`` returns, looking through the binding of the returned tuple."""
+    result = main.body.body
+    for block in main.body.blocks:
+        for binding in block.bindings:
+            if binding.var.same_as(result):
+                result = binding.value
+    return list(result.fields) if isinstance(result, relax.Tuple) else [result]
+
+
+def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    declared = {o.name for o in out.graph.output}
+    for node in out.graph.node:
+        for name in node.output:
+            if name and name not in declared:
+                out.graph.output.append(onnx.ValueInfoProto(name=name))
+                declared.add(name)
+    return out
+
+
+def layer_names(model: onnx.ModelProto, state_params: Sequence[int],
+                origin: dict[str, str], reserved: set[str]) -> tuple[list[str], list[str]]:
+    """Composite kinds and layer names in binding order (see the module docstring).
+
+    Raises :class:`ModelError` naming the ONNX node of any op no pattern absorbed.
+    """
+    aug = _with_all_outputs(model)
+    mod = import_raised(aug, state_params)
+    main = mod["main"]
+    owner: dict[relax.Var, int] = {}
+    kinds: list[str] = []
+    loose: set[relax.Var] = set()
+    for block in main.body.blocks:
+        for binding in block.bindings:
+            value = binding.value
+            if isinstance(value, relax.Call) and isinstance(value.op, relax.GlobalVar):
+                owner[binding.var] = len(kinds)
+                kinds.append(str(mod[value.op].attrs["Composite"]))
+            elif isinstance(value, relax.TupleGetItem) and value.tuple_value in owner:
+                owner[binding.var] = owner[value.tuple_value]
+            elif isinstance(value, relax.Call) and not _is_spike_cast(value):
+                loose.add(binding.var)
+    fields = output_fields(main)
+    producer = {t: node for node in aug.graph.node for t in node.output}
+    order = {node.name: i for i, node in enumerate(aug.graph.node)}
+    members: list[list[onnx.NodeProto]] = [[] for _ in kinds]
+    for value, out in zip(fields, aug.graph.output, strict=True):
+        node = producer.get(out.name)
+        if node is None:
+            continue
+        if value in loose:
+            raise ModelError(f"{node.op_type} is not part of any neuron, synapse or pooling "
+                             "idiom snnc can raise", origin.get(node.name, node.name))
+        if value in owner:
+            members[owner[value]].append(node)
+    names = []
+    taken = set(reserved)
+    for nodes in members:
+        nodes.sort(key=lambda n: order[n.name])
+        base = _name_of(nodes, origin) or "layer"
+        name, k = base, 1
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        taken.add(name)
+        names.append(name)
+    return kinds, names
+
+
+def _is_spike_cast(call: relax.Call) -> bool:
+    return isinstance(call.op, tvm.ir.Op) and call.op.name == "relax.astype"
+
+
+_TORCH_AUTO = re.compile(r"^[A-Z][A-Za-z]*(_\d+)?$")
+
+
+def _clean(name: str) -> str:
+    """Drop the ``/<OpType>[_n]`` tail exporters add under a scope, and outer slashes."""
+    parts = name.split("/")
+    if len(parts) > 1 and _TORCH_AUTO.match(parts[-1]):
+        parts = parts[:-1]
+    return "/".join(parts).strip("/") or name
+
+
+def _name_of(nodes: list[onnx.NodeProto], origin: dict[str, str]) -> str:
+    """Expanded ``snnc`` nodes keep their node's name; otherwise the common name scope of the
+    nodes, else the first anchor op (MatMul, Conv, ...), else the first node."""
+    for node in nodes:
+        if node.name in origin:
+            return origin[node.name]
+    if not nodes:
+        return ""
+    if len(nodes) > 1:
+        split = [n.name.split("/") for n in nodes]
+        common: list[str] = []
+        for parts in zip(*split, strict=False):
+            if len(set(parts)) != 1:
+                break
+            common.append(parts[0])
+        scope = "/".join(common).strip("/")
+        if scope:
+            return _clean("/".join(common)) if common[-1] and _TORCH_AUTO.match(common[-1]) \
+                else scope
+    anchors = [n for n in nodes if n.op_type in _ANCHORS] or nodes
+    return _clean(anchors[0].name)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
