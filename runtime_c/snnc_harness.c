@@ -1,6 +1,8 @@
 /* snnc runtime: test harness; see snnc_harness.h. */
 #include "snnc_harness.h"
 
+#include <stddef.h>
+
 #include "model.h"
 
 static snnc_input_t snnc_harness_x[SNNC_INPUT_SIZE];

@@ -1,0 +1,851 @@
+"""Lower a :class:`QuantizedGraph` to a static C program: types, kernels, buffers, constants.
+
+The lowering is where every number of the generated project is computed; the templates only lay
+the result out. It guarantees bit-exactness with ``snnc.reference.integer`` by construction:
+
+- **Range analysis.** Every tensor gets an integer interval that contains every value the
+  reference can produce (weights and biases are known, inputs are clipped to ``input_bits``,
+  neuron states are bounded by their overflow mode). The C element type of a tensor and the
+  accumulator of the kernel producing it are the smallest of int8/int32/int64 holding the
+  interval *and every partial sum*, so C never overflows where numpy's int64 would not.
+- **Delays.** A value read ``lag > 0`` steps late (recurrent synapses, ``synapse_delay``) comes
+  from a ring of the source's past outputs, written at the end of each step: exactly the
+  reference's ``history[src][t - lag]`` with zeros before step ``lag``.
+- **Kernels.** Synapses reading int8 spike tensors use the event-driven kernels (address-event
+  list, then weight columns; dense or CSR columns), others the dense kernels. The choice honours
+  the ``kernel`` / ``storage`` layer attributes of the optimisation passes where they apply.
+- **Memory.** Values that live only within a step share a typed static arena (one per element
+  type, so no pointer ever aliases another type) packed by live ranges; neuron states and rings
+  are separate static arrays that ``snnc_init`` clears.
+
+Anything the C runtime cannot reproduce exactly raises :class:`UnsupportedError` naming the layer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from snnc.errors import UnsupportedError
+from snnc.ir.layers import (
+    LIF,
+    Add,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Input,
+    Layer,
+    MultiLevelSpike,
+    Pool2d,
+    Reshape,
+    SpikingSelfAttention,
+)
+from snnc.ir.names import identifiers
+from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
+
+I64_MAX = (1 << 63) - 1
+EVENT_INDEX_LIMIT = 1 << 16  # event lists hold uint16 indices
+MAX_STATE_BITS = 32
+
+
+@dataclass(frozen=True)
+class CType:
+    """A C element type and the integers it holds."""
+
+    suffix: str
+    c: str
+    bytes: int
+    signed: bool = True
+
+    @property
+    def lo(self) -> int:
+        return -(1 << (8 * self.bytes - 1)) if self.signed else 0
+
+    @property
+    def hi(self) -> int:
+        return (1 << (8 * self.bytes - 1)) - 1 if self.signed else (1 << (8 * self.bytes)) - 1
+
+    @property
+    def numpy(self) -> str:
+        return f"<{'i' if self.signed else 'u'}{self.bytes}"
+
+
+S8 = CType("s8", "int8_t", 1)
+S32 = CType("s32", "int32_t", 4)
+S64 = CType("s64", "int64_t", 8)
+U16 = CType("u16", "uint16_t", 2, signed=False)
+VALUE_TYPES = (S8, S32, S64)
+ORDER = {S8: 0, S32: 1, S64: 2}
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed integer interval (Python ints: never overflows)."""
+
+    lo: int
+    hi: int
+
+    @property
+    def mag(self) -> int:
+        return max(abs(self.lo), abs(self.hi))
+
+    def __add__(self, other: Range) -> Range:
+        return Range(self.lo + other.lo, self.hi + other.hi)
+
+    def union(self, other: Range) -> Range:
+        return Range(min(self.lo, other.lo), max(self.hi, other.hi))
+
+    def symmetric(self) -> Range:
+        return Range(-self.mag, self.mag)
+
+
+def fit(rng: Range, smallest: CType = S8) -> CType | None:
+    """The narrowest value type (not below ``smallest``) that holds ``rng``, or None."""
+    for ct in VALUE_TYPES:
+        if ORDER[ct] >= ORDER[smallest] and ct.lo <= rng.lo and rng.hi <= ct.hi:
+            return ct
+    return None
+
+
+def widest(*types: CType) -> CType:
+    return max(types, key=lambda ct: ORDER[ct])
+
+
+@dataclass(eq=False)
+class Buffer:
+    """Storage of one tensor. ``kind``: ``input`` (the step's argument), ``arena`` (lives within a
+    step, placed by the memory planner), ``state`` (membranes, currents) or ``ring`` (``depth``
+    past values of a source read late). ``first``/``last`` are the indices of the calls that
+    touch an arena buffer; ``keep`` pins it until the end of the step (probes, the output)."""
+
+    key: str
+    ctype: CType
+    size: int
+    kind: str
+    depth: int = 1
+    keep: bool = False
+    first: int = -1
+    last: int = -1
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class View:
+    """A pointer a kernel receives: a buffer, or for rings the slot ``lag`` steps back."""
+
+    buffer: Buffer
+    lag: int = 0
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A value of the program: where it is, its per-sample shape, its range, and whether it is
+    made of spikes/levels (so event-driven kernels pay off)."""
+
+    view: View
+    shape: tuple[int, ...]
+    rng: Range
+    spiking: bool
+
+    @property
+    def ctype(self) -> CType:
+        return self.view.buffer.ctype
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+Arg = str | View
+
+
+@dataclass(frozen=True)
+class Call:
+    """One runtime call of ``snnc_step``; ``result`` names a local that receives its value."""
+
+    layer: str
+    fn: str
+    args: tuple[Arg, ...]
+    result: str | None = None
+
+
+@dataclass(frozen=True)
+class ConstArray:
+    """Constant data placed in flash (``weights.c``)."""
+
+    name: str
+    ctype: CType
+    values: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.size) * self.ctype.bytes
+
+
+@dataclass(frozen=True)
+class ConstStruct:
+    """A constant parameter struct of one layer (``model.c``); fields are C expressions."""
+
+    name: str
+    ctype: str
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A value the test harness streams out after every step."""
+
+    name: str
+    kind: str  # output | spikes | v
+    layer: str
+    view: View
+    shape: tuple[int, ...]
+
+    @property
+    def ctype(self) -> CType:
+        return self.view.buffer.ctype
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What the lowering decided for one layer (for comments, memory.json and the docs)."""
+
+    name: str
+    ident: str
+    kind: str
+    kernel: str
+    out_type: str
+    detail: str = ""
+    weight_bytes: int = 0
+
+
+@dataclass
+class Program:
+    """The lowered model; ``emit`` renders it, ``simulate`` reads its probe layout."""
+
+    name: str
+    profile: NumericProfile
+    input: Tensor
+    output: Tensor
+    input_scale: float
+    input_max: int
+    timesteps: int
+    calls: list[Call] = field(default_factory=list)
+    tail: list[Call] = field(default_factory=list)
+    arrays: list[ConstArray] = field(default_factory=list)
+    structs: list[ConstStruct] = field(default_factory=list)
+    buffers: list[Buffer] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
+    layers: list[LayerInfo] = field(default_factory=list)
+    ring_period: int = 1
+    arena_sizes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def functions(self) -> list[str]:
+        return sorted({c.fn for c in [*self.calls, *self.tail]})
+
+    @property
+    def flash_data_bytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays)
+
+    @property
+    def arena_bytes(self) -> int:
+        by_suffix = {ct.suffix: ct.bytes for ct in (*VALUE_TYPES, U16)}
+        return sum(n * by_suffix[s] for s, n in self.arena_sizes.items())
+
+    @property
+    def state_bytes(self) -> int:
+        return sum(b.size * b.depth * b.ctype.bytes for b in self.buffers
+                   if b.kind in ("state", "ring"))
+
+
+def _unsupported(layer: str, target: str, message: str) -> UnsupportedError:
+    return UnsupportedError(message, layer=layer, target=target)
+
+
+def _is_source(layer: Layer) -> bool:
+    """Layers whose outputs cross a synaptic stage (mirrors the reference executor)."""
+    return layer.is_neuron or isinstance(layer, Input)
+
+
+def read_lag(consumer: Layer, source: Layer, profile: NumericProfile) -> int:
+    """Steps between ``source``'s value and what ``consumer`` sees (the reference's ``seen``)."""
+    if getattr(consumer, "recurrent", False):
+        return max(1, profile.synapse_delay)
+    if _is_source(source) and not consumer.is_neuron:
+        return profile.synapse_delay
+    return 0
+
+
+def source_range(layer: Layer, qg: QuantizedGraph) -> Range:
+    """Output interval of a source layer, known without looking at its inputs."""
+    if isinstance(layer, Input):
+        return Range(-qg.profile.input_max, qg.profile.input_max)
+    if isinstance(layer, MultiLevelSpike):
+        return Range(0, max(0, int(layer.levels)))
+    return Range(0, 1)
+
+
+def _flat_param(values: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A neuron parameter as one value (scalar) or one per neuron (broadcast, row-major)."""
+    arr = np.asarray(values, dtype=np.int64)
+    if arr.size == 1:
+        return arr.reshape(1)
+    return np.broadcast_to(arr, shape).reshape(-1).copy()
+
+
+def _sum_sign(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per output row: the sum of positive and the sum of negative weights (int64 is exact)."""
+    w = weights.reshape(weights.shape[0], -1).astype(np.int64)
+    return np.where(w > 0, w, 0).sum(axis=1), np.where(w < 0, w, 0).sum(axis=1)
+
+
+def linear_bounds(weights: np.ndarray, bias: np.ndarray | None, x: Range) -> tuple[Range, int]:
+    """Interval of ``b + sum w*x`` over any subset of terms (zero padding drops terms), and the
+    largest magnitude any partial sum can reach (what the accumulator must hold)."""
+    pos, neg = _sum_sign(weights)
+    hi_x, lo_x = max(x.hi, 0), min(x.lo, 0)
+    b = np.zeros(weights.shape[0], np.int64) if bias is None else np.asarray(bias, np.int64)
+    lo = hi = None
+    acc = 0
+    for p, n, bb in zip(pos.tolist(), neg.tolist(), b.tolist(), strict=True):
+        row_lo, row_hi = p * lo_x + n * hi_x + bb, p * hi_x + n * lo_x + bb
+        lo = row_lo if lo is None else min(lo, row_lo)
+        hi = row_hi if hi is None else max(hi, row_hi)
+        acc = max(acc, (p - n) * x.mag + abs(bb))
+    return Range(lo or 0, hi or 0), acc
+
+
+def _event_values(x: Tensor) -> Arg:
+    """The value pointer of an event kernel: NULL for binary spikes (no multiplications)."""
+    return "NULL" if x.rng.lo >= 0 and x.rng.hi <= 1 else x.view
+
+
+class _Lowering:
+    """Walks the layers once, in order, appending calls and creating buffers."""
+
+    def __init__(self, qg: QuantizedGraph, target: str) -> None:
+        self.qg, self.graph, self.p, self.target = qg, qg.graph, qg.profile, target
+        self.ids = identifiers([lay.name for lay in self.graph.layers])
+        self.values: dict[str, Tensor] = {}
+        self.rings: dict[str, Buffer] = {}
+        self.events: dict[tuple[int, int], tuple[str, View]] = {}
+        self.calls: list[Call] = []
+        self.arrays: list[ConstArray] = []
+        self.structs: list[ConstStruct] = []
+        self.buffers: list[Buffer] = []
+        self.layers: list[LayerInfo] = []
+        self._check_profile()
+        self._make_rings()
+
+    # ----------------------------------------------------------------- helpers
+    def fail(self, layer: str, message: str) -> UnsupportedError:
+        return _unsupported(layer, self.target, message)
+
+    def _check_profile(self) -> None:
+        p = self.p
+        for name, bits in (("state_bits", p.state_bits), ("current_bits", p.current_bits)):
+            if not 2 <= bits <= MAX_STATE_BITS:
+                raise _unsupported(self.graph.name, self.target,
+                                   f"{name} = {bits}; the C runtime keeps states in at most "
+                                   f"{MAX_STATE_BITS} bits")
+        if not 1 <= p.input_bits <= 32:
+            raise _unsupported(self.graph.name, self.target,
+                               f"input_bits = {p.input_bits}; choose 1..32")
+
+    def _make_rings(self) -> None:
+        depth: dict[str, int] = {}
+        for lay in self.graph.layers:
+            for src in lay.inputs:
+                lag = read_lag(lay, self.graph.layer(src), self.p)
+                if lag == 0:
+                    continue
+                if not _is_source(self.graph.layer(src)):
+                    raise self.fail(lay.name, f"reads '{src}' one step late, but only neuron "
+                                    "layers and the input can be read late")
+                depth[src] = max(depth.get(src, 0), lag)
+        for src in sorted(depth, key=lambda s: [x.name for x in self.graph.layers].index(s)):
+            lay = self.graph.layer(src)
+            ct = fit(source_range(lay, self.qg))
+            if ct is None:  # pragma: no cover - source ranges always fit int64
+                raise self.fail(src, "value range does not fit int64")
+            buf = Buffer(f"snnc_ring_{self.ids[src]}", ct, self.graph.size(src), "ring",
+                         depth=depth[src])
+            self.rings[src] = buf
+            self.buffers.append(buf)
+
+    def arena(self, key: str, ct: CType, size: int, keep: bool = False) -> Buffer:
+        buf = Buffer(key, ct, size, "arena", keep=keep)
+        self.buffers.append(buf)
+        return buf
+
+    def state(self, key: str, ct: CType, size: int) -> Buffer:
+        buf = Buffer(key, ct, size, "state")
+        self.buffers.append(buf)
+        return buf
+
+    def const(self, name: str, ct: CType, values: np.ndarray) -> str:
+        flat = np.asarray(values, np.int64).reshape(-1)
+        if flat.size == 0:  # C has no zero-length arrays; nothing ever reads this element
+            flat = np.zeros(1, np.int64)
+        if flat.min() < ct.lo or flat.max() > ct.hi:
+            raise ValueError(f"{name}: values outside {ct.c}")  # guarded by the callers
+        self.arrays.append(ConstArray(name, ct, flat))
+        return name
+
+    def struct(self, name: str, ctype: str, fields: list[tuple[str, Any]]) -> str:
+        self.structs.append(ConstStruct(name, ctype, tuple((k, str(v)) for k, v in fields)))
+        return f"&{name}"
+
+    def call(self, layer: str, fn: str, *args: Arg, result: str | None = None) -> None:
+        self.calls.append(Call(self.ids[layer], fn, tuple(args), result))
+
+    def read(self, consumer: Layer, src: str) -> Tensor:
+        source = self.graph.layer(src)
+        lag = read_lag(consumer, source, self.p)
+        if lag == 0:
+            return self.values[src]
+        ring = self.rings[src]
+        spiking = source.is_neuron or self.graph.encoding == "rate"
+        return Tensor(View(ring, lag), self.graph.shape(src), source_range(source, self.qg),
+                      spiking)
+
+    def event_list(self, layer: str, x: Tensor) -> tuple[str, View]:
+        """The address-event list of ``x`` this step (computed once, shared by consumers)."""
+        key = (id(x.view.buffer), x.view.lag)
+        if key not in self.events:
+            idx = self.arena(f"events_{len(self.events)}", U16, x.size)
+            count = f"snnc_ev_{len(self.events)}"
+            self.call(layer, "snnc_events_s8", x.view, str(x.size), View(idx),
+                      result=f"const int32_t {count}")
+            self.events[key] = (count, View(idx))
+        return self.events[key]
+
+    def weights_int8(self, layer: str, q: QuantLayer) -> np.ndarray:
+        w = np.asarray(q.weight, np.int64)
+        if w.size and (w.min() < S8.lo or w.max() > S8.hi):
+            raise self.fail(layer, f"weights span [{w.min()}, {w.max()}]; the MCU kernels take "
+                            "int8 weights (weight_bits <= 8)")
+        return w
+
+    def bias_int32(self, layer: str, bias: Any) -> np.ndarray | None:
+        if bias is None:
+            return None
+        b = np.asarray(bias, np.int64).reshape(-1)
+        if b.size and (b.min() < S32.lo or b.max() > S32.hi):
+            raise self.fail(layer, "bias does not fit int32")
+        return b
+
+    def out_type(self, layer: str, rng: Range, smallest: CType = S32) -> CType:
+        ct = fit(rng, smallest)
+        if ct is None:
+            raise self.fail(layer, f"values may reach {rng.mag:.3g}, beyond int64; the "
+                            "reference would overflow too (reduce weights or fan-in)")
+        return ct
+
+    def check_i64(self, layer: str, magnitude: int, what: str) -> None:
+        if magnitude > I64_MAX:
+            raise self.fail(layer, f"{what} may reach {magnitude:.3g}, beyond int64")
+
+    def info(self, lay: Layer, kernel: str, out: CType, detail: str = "",
+             weight_bytes: int = 0) -> None:
+        self.layers.append(LayerInfo(lay.name, self.ids[lay.name], lay.kind, kernel, out.c,
+                                     detail, weight_bytes))
+
+    # ----------------------------------------------------------------- layers
+    def lower(self) -> None:
+        handlers = {
+            Input: self.input, Dense: self.dense, Conv2d: self.conv, Pool2d: self.pool,
+            Flatten: self.view_as, Reshape: self.view_as, Add: self.add, LIF: self.neuron,
+            CubaLIF: self.neuron, MultiLevelSpike: self.multilevel,
+            SpikingSelfAttention: self.attention,
+        }
+        for lay in self.graph.layers:
+            handler = handlers.get(type(lay))
+            if handler is None:
+                raise self.fail(lay.name, f"no MCU kernel for layer type {type(lay).__name__}")
+            self.values[lay.name] = handler(lay)
+
+    def input(self, lay: Input) -> Tensor:
+        rng = source_range(lay, self.qg)
+        ct = fit(rng)
+        if ct is None:  # pragma: no cover - input_bits <= 32 checked above
+            raise self.fail(lay.name, "input range does not fit int64")
+        buf = Buffer("x", ct, self.graph.size(lay.name), "input")
+        self.info(lay, "input", ct)
+        return Tensor(View(buf), self.graph.shape(lay.name), rng,
+                      spiking=self.graph.encoding == "rate")
+
+    def _choose_event(self, lay: Layer, x: Tensor) -> tuple[bool, str]:
+        want = lay.attrs.get("kernel")
+        possible = x.ctype is S8 and x.size <= EVENT_INDEX_LIMIT and x.rng.lo >= S8.lo
+        if want == "event" and not possible:
+            return False, "event-driven requested, but its input is not an int8 spike tensor"
+        if want in ("event", "dense"):
+            return want == "event", f"kernel attribute '{want}'"
+        if possible and x.spiking:
+            return True, "spike input"
+        return False, "non-spike input" if not x.spiking else "input too wide for events"
+
+    def dense(self, lay: Dense) -> Tensor:
+        q = self.qg.q(lay.name)
+        x = self.read(lay, lay.inputs[0])
+        w = self.weights_int8(lay.name, q)
+        bias = self.bias_int32(lay.name, q.bias)
+        n_out, n_in = w.shape
+        rows = x.size // n_in
+        rng, acc = linear_bounds(w, bias, x.rng)
+        yt = self.out_type(lay.name, Range(-acc, acc))
+        ident = self.ids[lay.name]
+        out = self.arena(ident, yt, rows * n_out)
+        b_arg = "NULL" if bias is None else self.const(f"snnc_b_{ident}", S32, bias)
+        event, why = self._choose_event(lay, x)
+        if not event:
+            name = self.const(f"snnc_w_{ident}", S8, w)
+            self.call(lay.name, f"snnc_dense_{x.ctype.suffix}_{yt.suffix}", x.view, name, b_arg,
+                      View(out), str(rows), str(n_in), str(n_out))
+            self.info(lay, "dense", yt, f"{n_in}->{n_out}, {why}", w.size)
+        else:
+            count, idx = self.event_list(lay.name, x)
+            x_arg = _event_values(x)
+            csr_bytes = int(np.count_nonzero(w)) * 3 + (n_in + 1) * 4
+            storage = lay.attrs.get("storage")
+            if storage not in ("csr", "dense"):
+                storage = "csr" if csr_bytes < w.size else "dense"
+            if storage == "csr" and n_out < EVENT_INDEX_LIMIT:
+                wt = w.T  # (n_in, n_out): one CSR row per input
+                nz = wt != 0
+                row_ptr = np.concatenate([[0], np.cumsum(nz.sum(axis=1))])
+                self.check_i64(lay.name, int(row_ptr[-1]), "non-zero count")
+                rp = self.const(f"snnc_rp_{ident}", S32, row_ptr)
+                ci = self.const(f"snnc_ci_{ident}", U16, np.nonzero(nz)[1])
+                wv = self.const(f"snnc_wv_{ident}", S8, wt[nz])
+                self.call(lay.name, f"snnc_event_csr_{yt.suffix}", idx, count, x_arg, rp, ci,
+                          wv, b_arg, View(out), str(rows), str(n_in), str(n_out))
+                self.info(lay, "event-csr", yt, f"{n_in}->{n_out}, {why}",
+                          csr_bytes)
+            else:
+                name = self.const(f"snnc_wt_{ident}", S8, w.T)
+                self.call(lay.name, f"snnc_event_dense_{yt.suffix}", idx, count, x_arg, name,
+                          b_arg, View(out), str(rows), str(n_in), str(n_out))
+                self.info(lay, "event", yt, f"{n_in}->{n_out}, {why}", w.size)
+        return Tensor(View(out), self.graph.shape(lay.name), rng, spiking=False)
+
+    def _geom(self, name: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
+              kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, ...],
+              dilation: tuple[int, int], groups: int) -> str:
+        fields = [("in_c", in_shape[0]), ("in_h", in_shape[1]), ("in_w", in_shape[2]),
+                  ("out_c", out_shape[0]), ("out_h", out_shape[1]), ("out_w", out_shape[2]),
+                  ("k_h", kernel[0]), ("k_w", kernel[1]), ("stride_h", stride[0]),
+                  ("stride_w", stride[1]), ("pad_top", padding[0]), ("pad_left", padding[1]),
+                  ("dil_h", dilation[0]), ("dil_w", dilation[1]), ("groups", groups)]
+        return self.struct(name, "snnc_geom", fields)
+
+    def conv(self, lay: Conv2d) -> Tensor:
+        q = self.qg.q(lay.name)
+        x = self.read(lay, lay.inputs[0])
+        w = self.weights_int8(lay.name, q)
+        bias = self.bias_int32(lay.name, q.bias)
+        in_shape, out_shape = self.graph.shape(lay.inputs[0]), self.graph.shape(lay.name)
+        rng, acc = linear_bounds(w, bias, x.rng)
+        yt = self.out_type(lay.name, Range(-acc, acc))
+        ident = self.ids[lay.name]
+        out = self.arena(ident, yt, math.prod(out_shape))
+        o, ipg, kh, kw = w.shape
+        geom = self._geom(f"snnc_g_{ident}", in_shape, out_shape, (kh, kw), lay.stride,
+                          lay.padding, lay.dilation, lay.groups)
+        b_arg = "NULL" if bias is None else self.const(f"snnc_b_{ident}", S32, bias)
+        event, why = self._choose_event(lay, x)
+        detail = f"{in_shape}->{out_shape}, {why}"
+        if event:
+            count, idx = self.event_list(lay.name, x)
+            x_arg = _event_values(x)
+            g = lay.groups
+            # (groups, out/g, in/g, kh, kw) -> (in_c, kh, kw, out/g): one event, one block
+            w_ev = w.reshape(g, o // g, ipg, kh, kw).transpose(0, 2, 3, 4, 1)
+            name = self.const(f"snnc_wt_{ident}", S8, w_ev)
+            self.call(lay.name, f"snnc_conv_event_{yt.suffix}", geom, idx, count, x_arg, name,
+                      b_arg, View(out))
+            self.info(lay, "event", yt, detail, w.size)
+        else:
+            name = self.const(f"snnc_w_{ident}", S8, w)
+            self.call(lay.name, f"snnc_conv_{x.ctype.suffix}_{yt.suffix}", geom, x.view, name,
+                      b_arg, View(out))
+            self.info(lay, "direct", yt, detail, w.size)
+        return Tensor(View(out), out_shape, rng, spiking=False)
+
+    def pool(self, lay: Pool2d) -> Tensor:
+        x = self.read(lay, lay.inputs[0])
+        top, left, bottom, right = lay.padding
+        if max(top, bottom) >= lay.kernel[0] or max(left, right) >= lay.kernel[1]:
+            raise self.fail(lay.name, f"padding {lay.padding} is not smaller than the window "
+                            f"{lay.kernel}: a window could hold only padding")
+        in_shape, out_shape = self.graph.shape(lay.inputs[0]), self.graph.shape(lay.name)
+        if lay.pool == "max":
+            rng, yt, fn = x.rng, x.ctype, "snnc_pool_max"
+        else:  # average pooling is a sum pool in integer mode
+            area = lay.kernel[0] * lay.kernel[1]
+            rng = Range(area * min(x.rng.lo, 0), area * max(x.rng.hi, 0))
+            yt, fn = widest(self.out_type(lay.name, rng, S8), x.ctype), "snnc_pool_sum"
+        ident = self.ids[lay.name]
+        out = self.arena(ident, yt, math.prod(out_shape))
+        geom = self._geom(f"snnc_g_{ident}", in_shape, out_shape, lay.kernel, lay.stride,
+                          lay.padding, (1, 1), in_shape[0])
+        self.call(lay.name, f"{fn}_{x.ctype.suffix}_{yt.suffix}", geom, x.view, View(out))
+        self.info(lay, lay.pool, yt, f"{in_shape}->{out_shape}")
+        return Tensor(View(out), out_shape, rng, x.spiking)
+
+    def view_as(self, lay: Flatten | Reshape) -> Tensor:
+        x = self.read(lay, lay.inputs[0])
+        shape = self.graph.shape(lay.name)
+        if x.view.lag == 0:  # same bytes, new shape: no code
+            self.info(lay, "alias", x.ctype)
+            return Tensor(x.view, shape, x.rng, x.spiking)
+        out = self.arena(self.ids[lay.name], x.ctype, x.size)
+        self.call(lay.name, f"snnc_copy_{x.ctype.suffix}_{x.ctype.suffix}", x.view, View(out),
+                  str(x.size))
+        self.info(lay, "copy", x.ctype, "delayed read")
+        return Tensor(View(out), shape, x.rng, x.spiking)
+
+    def add(self, lay: Add) -> Tensor:
+        xs = [self.read(lay, s) for s in lay.inputs]
+        total = xs[0].rng
+        yt = self.out_type(lay.name, total)
+        for x in xs[1:]:
+            total = total + x.rng
+            yt = widest(yt, self.out_type(lay.name, total))
+        for x in xs:
+            yt = widest(yt, x.ctype)
+        out = self.arena(self.ids[lay.name], yt, xs[0].size)
+        n = str(xs[0].size)
+        self.call(lay.name, f"snnc_copy_{xs[0].ctype.suffix}_{yt.suffix}", xs[0].view,
+                  View(out), n)
+        for x in xs[1:]:
+            self.call(lay.name, f"snnc_add_{x.ctype.suffix}_{yt.suffix}", x.view, View(out), n)
+        self.info(lay, "add", yt, f"{len(xs)} inputs")
+        return Tensor(View(out), self.graph.shape(lay.name), total, spiking=False)
+
+    def _param(self, lay: Layer, tag: str, values: Any) -> tuple[str, int]:
+        if values is None:
+            return "NULL", 0
+        flat = _flat_param(values, self.graph.shape(lay.name))
+        if flat.min() < S32.lo or flat.max() > S32.hi:
+            raise self.fail(lay.name, f"parameter {tag} does not fit int32")
+        name = self.const(f"snnc_{tag}_{self.ids[lay.name]}", S32, flat)
+        return name, 0 if flat.size == 1 else 1
+
+    def neuron(self, lay: LIF | CubaLIF) -> Tensor:
+        q, p = self.qg.q(lay.name), self.p
+        x = self.read(lay, lay.inputs[0])
+        n = x.size
+        cuba = isinstance(lay, CubaLIF)
+        vth = np.asarray(q.vth, np.int64)
+        theta_max = int(vth.max()) << p.threshold_shift
+        if vth.min() < 0:
+            raise self.fail(lay.name, "negative threshold")
+        half_v, half_u = 1 << (p.state_bits - 1), 1 << (p.current_bits - 1)
+        drive = Range(-(half_v - 1), half_v - (p.voltage_overflow == "saturate"))
+        v_rng = drive.union(Range(0, 0))
+        if lay.reset == "subtract" and lay.reset_timing == "next":
+            v_rng = Range(drive.lo - theta_max, drive.hi)
+        u_rng = Range(-(half_u - 1), half_u - (p.current_overflow == "saturate"))
+        st = self.out_type(lay.name, v_rng.union(u_rng) if cuba else v_rng)
+        # int64 intermediates: decay products and the membrane drive before overflow
+        one = 1 << p.decay_bits
+        dv = np.asarray(q.dv if q.dv is not None else 0, np.int64)
+        factor = max(abs(one - int(dv.min())), abs(one - int(dv.max())))
+        a_mag = x.rng.mag << p.input_shift
+        u_mag = u_rng.mag if cuba else a_mag
+        if cuba:
+            du = np.asarray(q.du, np.int64) + p.current_decay_offset
+            factor_u = max(abs(one - int(du.min())), abs(one - int(du.max())))
+            self.check_i64(lay.name, u_rng.mag * factor_u + a_mag, "current update")
+        bias_mag = 0 if q.bias is None else int(np.abs(np.asarray(q.bias, np.int64)).max())
+        self.check_i64(lay.name, v_rng.mag * factor, "membrane decay")
+        self.check_i64(lay.name, v_rng.mag + u_mag + (bias_mag << p.input_shift),
+                       "membrane drive")
+        ident = self.ids[lay.name]
+        dv_arg, dv_stride = self._param(lay, "dv", q.dv if q.dv is not None else 0)
+        du_arg, du_stride = self._param(lay, "du", q.du) if cuba else ("NULL", 0)
+        vth_arg, vth_stride = self._param(lay, "vth", q.vth)
+        bias_arg, bias_stride = self._param(lay, "nb", q.bias)
+        reset = {"zero": "SNNC_RESET_ZERO", "subtract": "SNNC_RESET_SUBTRACT",
+                 "none": "SNNC_RESET_NONE"}[lay.reset]
+        params = self.struct(f"snnc_p_{ident}", "snnc_neuron_params", [
+            ("count", n), ("dv", dv_arg), ("du", du_arg), ("vth", vth_arg), ("bias", bias_arg),
+            ("dv_stride", dv_stride), ("du_stride", du_stride), ("vth_stride", vth_stride),
+            ("bias_stride", bias_stride), ("reset", reset),
+            ("reset_next", int(lay.reset_timing == "next")),
+            ("compare_ge", int(lay.compare == "ge"))])
+        v = self.state(f"snnc_v_{ident}", st, n)
+        u = self.state(f"snnc_u_{ident}", st, n) if cuba else None
+        spikes = self.arena(ident, S8, n, keep=True)
+        self.call(lay.name, f"snnc_neuron_{x.ctype.suffix}_{st.suffix}", params, x.view,
+                  View(v), View(u) if u else "NULL", View(spikes))
+        self.info(lay, "cubalif" if cuba else "lif", S8,
+                  f"{n} neurons, reset {lay.reset}/{lay.reset_timing}, state {st.c}")
+        return Tensor(View(spikes), self.graph.shape(lay.name), Range(0, 1), spiking=True)
+
+    def multilevel(self, lay: MultiLevelSpike) -> Tensor:
+        q, p = self.qg.q(lay.name), self.p
+        x = self.read(lay, lay.inputs[0])
+        shape = self.graph.shape(lay.name)
+        levels = int(lay.levels)
+        if not 0 <= levels <= S32.hi:
+            raise self.fail(lay.name, f"levels = {levels} is out of range")
+        ot = S8 if levels <= S8.hi else S32
+        if lay.axis is None:
+            vth = int(np.asarray(q.vth))
+            self.check_i64(lay.name, 2 * x.rng.mag + abs(vth), "level numerator")
+            outer, n, inner, alpha = 1, x.size, 1, 0
+        else:
+            axis = lay.axis % len(shape)
+            outer, n, inner = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
+            alpha, vth = int(q.alpha_mant or 0), 0
+            theta_num = abs(alpha) * n * x.rng.mag
+            top = 2 * x.rng.mag * (n << p.alpha_frac_bits) + theta_num
+            self.check_i64(lay.name, max(top, 2 * theta_num), "level numerator")
+        ident = self.ids[lay.name]
+        params = self.struct(f"snnc_p_{ident}", "snnc_multilevel_params", [
+            ("outer", outer), ("n", n), ("inner", inner), ("levels", levels),
+            ("constant", int(lay.axis is None)), ("alpha_mant", f"INT64_C({alpha})"),
+            ("vth", f"INT64_C({vth})")])
+        out = self.arena(ident, ot, x.size, keep=True)
+        self.call(lay.name, f"snnc_multilevel_{x.ctype.suffix}_{ot.suffix}", params, x.view,
+                  View(out))
+        self.info(lay, "multilevel", ot, f"levels {levels}")
+        return Tensor(View(out), shape, Range(0, levels), spiking=True)
+
+    def attention(self, lay: SpikingSelfAttention) -> Tensor:
+        q, p = self.qg.q(lay.name), self.p
+        qkv = [self.read(lay, s) for s in lay.inputs]
+        length, dim = self.graph.shape(lay.name)
+        heads = lay.heads
+        mask = np.asarray(q.mask, np.int64)
+        dist = np.abs(np.arange(length)[:, None] - np.arange(length)[None, :])
+        table = mask[:, 0, :]  # mask[h, 0, m] is the value at distance m
+        if mask.shape != (heads, length, length) or not np.array_equal(mask, table[:, dist]):
+            raise self.fail(lay.name, "the decay mask must depend only on |n - m|")
+        if table.size and (table.min() < S32.lo or table.max() > S32.hi):
+            raise self.fail(lay.name, "decay mask does not fit int32")
+        xt = widest(*(t.ctype for t in qkv))
+        ident = self.ids[lay.name]
+        views = []
+        for role, t in zip("qkv", qkv, strict=True):
+            if t.ctype is xt:
+                views.append(t.view)
+                continue
+            cast = self.arena(f"{ident}_{role}", xt, t.size)
+            self.call(lay.name, f"snnc_copy_{t.ctype.suffix}_{xt.suffix}", t.view, View(cast),
+                      str(t.size))
+            views.append(View(cast))
+        d_head = dim // heads
+        mask_mag = int(np.abs(table).max()) if table.size else 0
+        score = d_head * qkv[0].rng.mag * qkv[1].rng.mag * mask_mag
+        acc = length * score * qkv[2].rng.mag
+        self.check_i64(lay.name, max(score, acc), "attention sum")
+        mag = (acc >> p.mask_frac_bits) + 1
+        yt = self.out_type(lay.name, Range(-mag, mag))
+        mask_name = self.const(f"snnc_mask_{ident}", S32, table)
+        params = self.struct(f"snnc_p_{ident}", "snnc_attention_params", [
+            ("length", length), ("dim", dim), ("heads", heads), ("mask", mask_name)])
+        scores = self.arena(f"{ident}_scores", S64, length)
+        out = self.arena(ident, yt, length * dim)
+        self.call(lay.name, f"snnc_attention_{xt.suffix}_{yt.suffix}", params, *views,
+                  View(scores), View(out))
+        self.info(lay, "attention", yt, f"L={length}, D={dim}, heads={heads}")
+        return Tensor(View(out), (length, dim), Range(-mag, mag), spiking=False)
+
+    # ----------------------------------------------------------------- finish
+    def finish(self) -> Program:
+        graph = self.graph
+        output = self.values[graph.output]
+        if output.view.buffer.kind == "input":  # the output must outlive the caller's input
+            buf = self.arena("output", output.ctype, output.size)
+            self.call(graph.output, f"snnc_copy_{output.ctype.suffix}_{output.ctype.suffix}",
+                      output.view, View(buf), str(output.size))
+            output = Tensor(View(buf), output.shape, output.rng, output.spiking)
+        output.view.buffer.keep = True
+        period = math.lcm(*(b.depth for b in self.rings.values())) if self.rings else 1
+        tail = []
+        for src, ring in self.rings.items():
+            value = self.values[src]
+            slot = ring.key if ring.depth == 1 else (
+                f"{ring.key} + (snnc_t % {ring.depth}u) * {ring.size}u")
+            tail.append(Call(self.ids[src], f"snnc_copy_{value.ctype.suffix}_{ring.ctype.suffix}",
+                             (value.view, slot, str(ring.size))))
+        probes = [Probe("output", "output", graph.output, output.view, output.shape)]
+        neurons = sorted((lay for lay in graph.layers if lay.is_neuron), key=lambda x: x.name)
+        for lay in neurons:
+            t = self.values[lay.name]
+            probes.append(Probe(f"{self.ids[lay.name]}/spikes", "spikes", lay.name, t.view,
+                                t.shape))
+        for lay in neurons:
+            if isinstance(lay, LIF | CubaLIF):
+                v = next(b for b in self.buffers if b.key == f"snnc_v_{self.ids[lay.name]}")
+                probes.append(Probe(f"{self.ids[lay.name]}/v", "v", lay.name, View(v),
+                                    self.graph.shape(lay.name)))
+        input_layer = graph.input
+        prog = Program(
+            name=identifiers([graph.name])[graph.name], profile=self.p,
+            input=self.values[input_layer.name], output=output,
+            input_scale=float(self.qg.input_scale), input_max=self.p.input_max,
+            timesteps=graph.timesteps, calls=self.calls, tail=tail, arrays=self.arrays,
+            structs=self.structs, buffers=self.buffers, probes=probes, layers=self.layers,
+            ring_period=period)
+        _plan_memory(prog)
+        return prog
+
+
+def _live_ranges(prog: Program) -> None:
+    """First and last call index touching each arena buffer (probes keep theirs to the end)."""
+    end = len(prog.calls) + len(prog.tail)
+    for i, call in enumerate([*prog.calls, *prog.tail]):
+        for arg in call.args:
+            if isinstance(arg, View) and arg.buffer.kind == "arena":
+                buf = arg.buffer
+                buf.first = i if buf.first < 0 else min(buf.first, i)
+                buf.last = max(buf.last, i)
+    for probe in prog.probes:
+        probe.view.buffer.last = end
+    for buf in prog.buffers:
+        if buf.keep:
+            buf.last = end
+
+
+def pack(buffers: list[Buffer]) -> int:
+    """Place buffers in one array so that no two with overlapping live ranges overlap in memory
+    (largest first, lowest free offset); returns the array length in elements."""
+    placed: list[Buffer] = []
+    for buf in sorted(buffers, key=lambda b: (-b.size, b.first, b.key)):
+        clashes = sorted((p for p in placed if p.first <= buf.last and buf.first <= p.last),
+                         key=lambda p: p.offset)
+        offset = 0
+        for other in clashes:
+            if offset + buf.size <= other.offset:
+                break
+            offset = max(offset, other.offset + other.size)
+        buf.offset = offset
+        placed.append(buf)
+    return max((b.offset + b.size for b in placed), default=0)
+
+
+def _plan_memory(prog: Program) -> None:
+    _live_ranges(prog)
+    used = [b for b in prog.buffers if b.kind == "arena" and b.first >= 0]
+    prog.buffers = [b for b in prog.buffers if b.kind != "arena" or b.first >= 0]
+    for ct in (*VALUE_TYPES, U16):
+        size = pack([b for b in used if b.ctype is ct])
+        if size:
+            prog.arena_sizes[ct.suffix] = size
+
+
+def lower(qg: QuantizedGraph, target: str) -> Program:
+    """The C program for ``qg`` (raises UnsupportedError for what C cannot run exactly)."""
+    lowering = _Lowering(qg, target)
+    lowering.lower()
+    return lowering.finish()
