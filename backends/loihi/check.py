@@ -21,7 +21,11 @@ from snnc.errors import ResourceError
 from snnc.ir.quantized import QuantizedGraph
 from snnc.target import Target
 
-from .lower import PAYLOAD_BITS, LoihiNet, Population, lower
+from .lower import PAYLOAD_BITS, U_HALF, LoihiNet, Population, lower
+
+# Lava corrects u by 2^24 once: modular only while |u_decayed + (a << 6)| <= 3 * 2^23, which
+# |a| <= 2^18 guarantees for any |u_decayed| <= 2^23.
+LAVA_MODULAR_LIMIT = 1 << 18
 
 # Used when the target file leaves a limit out (see targets/loihi2.toml for the sources).
 DEFAULT_LIMITS: Mapping[str, int] = {
@@ -81,32 +85,19 @@ def split_blocks(synapses: np.ndarray, neurons_per_core: int,
     return blocks
 
 
-def _max_source_value(net: LoihiNet, name: str) -> int | None:
-    pop = net.population(name)
-    if pop.kind == "input":
-        return net.input_max if pop.message_bits else 1
-    if pop.kind == "multilevel":
-        return int(pop.params["levels"])
-    if pop.kind in ("lif", "lif_variant"):
-        return 1
-    return None
-
-
-def current_bound(net: LoihiNet, pop: Population) -> int | None:
-    """Largest possible |synaptic input| of any neuron of ``pop`` in one step (None: unknown)."""
-    bound = np.zeros(pop.size, np.int64)
-    for syn in net.incoming(pop.name):
-        peak = _max_source_value(net, syn.source)
-        if peak is None:
-            return None
-        np.add.at(bound, syn.rows, (np.abs(syn.values) << syn.shift) * peak)
-    for link in net.links:
-        if link.target == pop.name:
-            peak = _max_source_value(net, link.source)
-            if peak is None:
-                return None
-            bound += peak
-    return int(bound.max()) if bound.size else 0
+def current_warnings(pop: Population) -> list[str]:
+    """What the worst-case input of a LIF layer means for its 24-bit current ``u``."""
+    peak = pop.params.get("max_input")
+    if pop.kind not in ("lif", "lif_variant") or peak is None:
+        return []
+    if peak > LAVA_MODULAR_LIMIT:
+        return [f"layer '{pop.layer}': a worst-case input of {peak} per step is beyond "
+                f"{LAVA_MODULAR_LIMIT}, where Lava's current wrap stops being modular; "
+                f"its run may then differ from the integer reference"]
+    if peak << 6 >= U_HALF:
+        return [f"layer '{pop.layer}': a worst-case input of {peak} per step overflows the "
+                f"24-bit current, which wraps (as in the integer reference)"]
+    return []
 
 
 def _check_synapses(net: LoihiNet, lim: Mapping[str, int], target: str) -> None:
@@ -145,14 +136,11 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
             cores.append({"core": next_core, "chip": next_core // lim["cores_per_chip"],
                           "first_neuron": first, "neurons": count, "synapses": load})
             next_core += 1
-        bound = current_bound(net, pop)
-        if bound is not None and bound << 6 > 1 << 23:
-            warnings.append(
-                f"layer '{pop.layer}': a worst-case input of {bound} per step exceeds the "
-                f"24-bit current (u wraps, exactly as in the integer reference)")
+        warnings.extend(current_warnings(pop))
         layers.append({"layer": pop.layer, "population": pop.name,
                        "process": PROCESS_NAMES[pop.kind], "neurons": pop.size,
-                       "synapses": int(synapses.sum()), "max_input_per_step": bound,
+                       "synapses": int(synapses.sum()),
+                       "max_input_per_step": pop.params.get("max_input"),
                        "cores": cores})
     available = lim["cores_per_chip"] * lim["chips"]
     if next_core > available:

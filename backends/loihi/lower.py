@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -60,6 +60,7 @@ BIAS_EXP_BASE = 6        # bias_mant << 6 lines the bias up with input << 6 (act
 DU_MAX = DV_MAX = 4095   # 12-bit unsigned decays
 VTH_MAX = (1 << 17) - 1  # 17-bit threshold mantissa
 PAYLOAD_BITS = 24        # graded spike payload of Lava's fixed-point ports
+U_HALF = 1 << 23         # u and v are 24-bit: u wraps beyond +-2^23
 PROBE_BUDGET = 1 << 22   # entries per probing chunk (batch x stage output)
 # Generated names end in "_"; sanitized layer identifiers never do, so they cannot collide.
 READOUT = "readout_"
@@ -350,7 +351,7 @@ def _check_range(name: str, values: np.ndarray, low: int, high: int, layer: str,
 
 def _neuron_population(layer: LIF | CubaLIF, q: QuantLayer, ident: str,
                        shape: tuple[int, ...], stage_bias: np.ndarray,
-                       target: str) -> Population:
+                       bound: np.ndarray | None, target: str) -> Population:
     """A LIF/CubaLIF layer as Lava's LIF (stock, when it can) or the variant process model.
 
     Lava's LIF has one du/dv/vth per process, resets v to 0 when ``v > vth << 6``, at the same
@@ -367,9 +368,11 @@ def _neuron_population(layer: LIF | CubaLIF, q: QuantLayer, ident: str,
     _check_range("dv", dv, 0, DV_MAX, layer.name, target)
     _check_range("vth", vth, 0, VTH_MAX, layer.name, target)
     own_bias = _per_neuron(q.bias, shape)
-    # A constant stage current is a membrane bias when u has no memory (du = 4095: u = a << 6).
+    # A constant stage current b is a membrane bias when u has no memory (du = 4095) and
+    # cannot wrap: then wrap((a + b) << 6) == (a << 6) + (b << 6). Otherwise it must enter u.
     current_bias = np.zeros_like(stage_bias)
-    if np.all(du == DU_MAX):
+    no_wrap = bound is not None and bool(np.all((bound + np.abs(stage_bias)) << 6 < U_HALF))
+    if np.all(du == DU_MAX) and (no_wrap or not np.any(stage_bias)):
         total_bias = own_bias + stage_bias
     else:
         total_bias = own_bias
@@ -421,20 +424,35 @@ class _Builder:
     def message_bits(self, layer: str) -> int:
         return self.populations[self.idents[layer]].message_bits
 
-    def stage(self, value_node: str, target_pop: str) -> np.ndarray:
-        """Wire the stage producing ``value_node`` into ``target_pop``; returns its bias."""
+    def peak(self, layer: str) -> int:
+        """Largest |value| a source sends per step: spikes 1, levels, or graded input units."""
+        lay = self.graph.layer(layer)
+        if isinstance(lay, MultiLevelSpike):
+            return int(lay.levels)
+        if isinstance(lay, Input) and self.message_bits(layer):
+            return self.qg.profile.input_max
+        return 1
+
+    def stage(self, value_node: str, target_pop: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Wire the stage producing ``value_node`` into ``target_pop``.
+
+        Returns the stage's constant bias and, per target neuron, the largest possible
+        |input| of one step without that bias (None when a host process feeds it).
+        """
         graph = self.graph
         value_layer = graph.layer(value_node)
         size = graph.size(value_node)
         if _is_source(value_layer):
             self.links.append(Link(self.idents[value_node], target_pop))
-            return np.zeros(size, I64)
+            return np.zeros(size, I64), np.full(size, self.peak(value_node), I64)
         front = _frontier(graph, value_node, self.target)
         if front.attention:
-            return self.attention_stage(value_node, front, target_pop)
+            return self.attention_stage(value_node, front, target_pop), None
         maps, bias = compose_stage(graph, self.qg, value_node, front.sources)
+        bound = np.zeros(size, I64)
         for src in front.sources:
             rows, cols, vals = maps[src]
+            np.add.at(bound, rows, np.abs(vals) * self.peak(src))
             digits = split_digits(vals, "synaptic", value_node, self.target)
             for shift, digit in digits:
                 keep = digit != 0
@@ -443,7 +461,7 @@ class _Builder:
                     source=self.idents[src], target=target_pop,
                     shape=(size, graph.size(src)), rows=rows[keep], cols=cols[keep],
                     values=digit[keep], shift=shift, message_bits=self.message_bits(src)))
-        return bias
+        return bias, bound
 
     def attention_stage(self, value_node: str, front: _Stage, target_pop: str) -> np.ndarray:
         graph = self.graph
@@ -515,14 +533,16 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
     for lay in neurons:
         ident = idents[lay.name]
         shape = graph.shape(lay.name)
-        stage_bias = b.stage(lay.inputs[0], ident)
+        stage_bias, bound = b.stage(lay.inputs[0], ident)
         q = qg.layers.get(lay.name, QuantLayer())
         if isinstance(lay, LIF | CubaLIF):
-            pop = _neuron_population(lay, q, ident, shape, stage_bias, target)
+            pop = _neuron_population(lay, q, ident, shape, stage_bias, bound, target)
         else:
             assert isinstance(lay, MultiLevelSpike)
             pop = _multilevel_population(lay, q, qg.profile, ident, shape, stage_bias)
-        b.populations[ident] = pop
+        peak = None if bound is None else int(np.max(bound + np.abs(stage_bias), initial=0))
+        b.populations[ident] = replace(pop, params=MappingProxyType(
+            {**pop.params, "max_input": peak}))
     out_layer = graph.layer(graph.output)
     if isinstance(out_layer, Input):
         raise UnsupportedError("the graph output is its input; nothing runs on the chip",
@@ -531,7 +551,7 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
         output = idents[graph.output]
     else:
         output = READOUT
-        bias = b.stage(graph.output, output)
+        bias, _ = b.stage(graph.output, output)
         b.populations[output] = Population(output, graph.output, "readout",
                                            graph.shape(graph.output),
                                            MappingProxyType({"bias": bias}), on_chip=False)

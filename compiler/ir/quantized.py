@@ -29,6 +29,9 @@ class NumericProfile:
     (Lava's ``ds_offset``). Synaptic input is shifted left by ``input_shift`` before it reaches
     the current; the effective threshold is ``vth << threshold_shift``. ``synapse_delay`` is
     the number of steps each synaptic stage (the weights between two neuron layers) adds.
+    ``lif_current_register``: a LIF's input also passes through the current register
+    (``current_bits``, ``current_overflow``), as on Loihi, where a LIF is a CUBA neuron whose
+    current has no memory (du = 4095) but still wraps at 24 bits.
     """
 
     weight_bits: int = 8
@@ -48,6 +51,7 @@ class NumericProfile:
     alpha_frac_bits: int = 16
     mask_frac_bits: int = 15
     reset_kinds: tuple[str, ...] = ("zero", "subtract", "none")
+    lif_current_register: bool = False
 
     @property
     def weight_max(self) -> int:

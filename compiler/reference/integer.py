@@ -84,6 +84,8 @@ def neuron_step(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile, a: np.nd
                      p.current_overflow)
     else:
         u = a
+        if p.lif_current_register:
+            u = overflow(u, p.current_bits, p.current_overflow)
     drive = decay(v, q.dv, p.decay_bits, p.rounding) + u
     if q.bias is not None:
         drive = drive + (np.asarray(q.bias, I64) << p.input_shift)
