@@ -135,7 +135,8 @@ def expand_snnc_ops(model: onnx.ModelProto,
     Neurons need no shapes; attention needs L for its decay mask, so each attention node is
     expanded in a pass of its own, once shape inference can see through everything before it.
     """
-    out = model
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
     origin: dict[str, str] = {}
     while any(node.domain == DOMAIN for node in out.graph.node):
         first = next(node for node in out.graph.node if node.domain == DOMAIN)
@@ -143,7 +144,19 @@ def expand_snnc_ops(model: onnx.ModelProto,
     kept = [o for o in out.opset_import if o.domain != DOMAIN]
     del out.opset_import[:]
     out.opset_import.extend(kept)
+    _drop_unused_initializers(out)
     return out, origin
+
+
+def _drop_unused_initializers(model: onnx.ModelProto) -> None:
+    """Parameter tensors of expanded nodes were copied into new constants; drop the originals
+    nothing reads any more (onnxruntime warns about them)."""
+    used = {name for node in model.graph.node for name in node.input}
+    used |= {o.name for o in model.graph.output}
+    kept = [t for t in model.graph.initializer if t.name in used]
+    if len(kept) != len(model.graph.initializer):
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(kept)
 
 
 def _expand_pass(model: onnx.ModelProto, opset: int, with_shapes: bool,

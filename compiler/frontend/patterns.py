@@ -42,6 +42,7 @@ from tvm.relax.dpl import (
     is_tuple_get_item,
     wildcard,
 )
+from tvm.relax.expr_functor import PyExprMutator, mutator
 from tvm.relax.transform import FusionPattern
 
 
@@ -176,8 +177,33 @@ def _any_of(values: Sequence[relax.Var]) -> DFPattern:
     return pattern
 
 
+@mutator
+class _BindShapeArguments(PyExprMutator):
+    """Move literal shape arguments (a reshape's target) into the composite they feed.
+
+    ``FuseOpsByPattern`` binds constants inside composites but passes a ``ShapeExpr`` in as a
+    parameter, and ``reshape`` can only be lowered with a literal target shape.
+    """
+
+    def visit_call_(self, call: relax.Call) -> relax.Expr:
+        call = self.visit_expr_post_order(call)
+        if not isinstance(call.op, relax.GlobalVar):
+            return call
+        shapes = {i for i, a in enumerate(call.args) if isinstance(a, relax.ShapeExpr)}
+        if not shapes:
+            return call
+        func = self.builder_.get()[call.op]
+        bound = func.bind_params({func.params[i]: call.args[i] for i in shapes})
+        callee = self.builder_.add_func(bound, call.op.name_hint)  # the old one dies in DCE
+        kept = [a for i, a in enumerate(call.args) if i not in shapes]
+        return relax.Call(callee, kept, call.attrs, call.ty_args)
+
+
 def raise_composites(mod: tvm.IRModule, states: Sequence[relax.Var]) -> tvm.IRModule:
     """Group every spiking idiom and synapse of ``main`` into ``snn.*`` composites."""
     patterns = composite_patterns(states)
-    return relax.transform.FuseOpsByPattern(patterns, bind_constants=True,
-                                            annotate_codegen=False)(mod)
+    mod = relax.transform.FuseOpsByPattern(patterns, bind_constants=True,
+                                           annotate_codegen=False)(mod)
+    binder = _BindShapeArguments(mod)
+    binder.builder_.update_func(mod.get_global_var("main"), binder.visit_expr(mod["main"]))
+    return relax.transform.DeadCodeElimination(["main"])(binder.builder_.get())

@@ -337,6 +337,8 @@ class _Walk:
         return found if isinstance(found, list) else [found]
 
     def ref(self, expr: relax.Expr) -> Ref:
+        if isinstance(expr, relax.ShapeExpr):
+            return Ref(slot="shape")  # e.g. a reshape's target, read from the output type
         if not isinstance(expr, relax.Var) or expr not in self.refs:
             raise UnsupportedOpError(type(expr).__name__, "main")
         found = self.refs[expr]
