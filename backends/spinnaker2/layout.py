@@ -83,21 +83,31 @@ def _event_blocks(stage: EventStage, parts: Partition) -> dict[Pair, img.Synapti
         if mat.nnz == 0:
             continue
         src_parts = parts[src]
+        src_lo = np.array([s.lo for s in src_parts], np.int64)
+        src_n = np.array([s.n for s in src_parts], np.int64)
+        dst_lo = np.array([s.lo for s in dst_parts], np.int64)
         ss = _slice_index(src_parts, mat.rows)
         ts = _slice_index(dst_parts, mat.cols)
-        order = np.lexsort((mat.cols, mat.rows, ss, ts))
+        # The matrix is row-major sorted, so a stable sort by block keeps rows in order.
+        order = np.argsort(ts * len(src_parts) + ss, kind="stable")
         rows, cols, vals = mat.rows[order], mat.cols[order], mat.vals[order]
-        group = (ts * len(src_parts) + ss)[order]
+        ss, ts = ss[order], ts[order]
+        group = ts * len(src_parts) + ss
         starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
         ends = np.concatenate((starts[1:], [group.size]))
-        for a, b in zip(starts, ends, strict=True):
-            s_sl = src_parts[int(group[a]) % len(src_parts)]
-            t_sl = dst_parts[int(group[a]) // len(src_parts)]
-            local_rows = rows[a:b] - s_sl.lo
-            lengths = np.bincount(local_rows, minlength=s_sl.n).astype(np.int64)
-            offsets = np.cumsum(lengths) - lengths
-            words = ((vals[a:b] & 0xFFFF) << 16) | (cols[a:b] - t_sl.lo)
-            blocks[(s_sl, t_sl)] = img.SynapticBlock(offsets, lengths, words)
+        # One row index per source neuron of each (source slice, target slice) block, laid
+        # end to end: block b's rows start at row_base[b].
+        g_ss = ss[starts]
+        row_base = np.concatenate(([0], np.cumsum(src_n[g_ss])))
+        block_of = np.repeat(np.arange(starts.size), ends - starts)
+        row_key = row_base[block_of] + rows - src_lo[ss]
+        lengths = np.bincount(row_key, minlength=int(row_base[-1])).astype(np.int64)
+        first_word = np.cumsum(lengths) - lengths
+        words = ((vals & 0xFFFF) << 16) | (cols - dst_lo[ts])
+        for b, (a, z) in enumerate(zip(starts, ends, strict=True)):
+            r0, r1 = int(row_base[b]), int(row_base[b + 1])
+            key = (src_parts[int(ss[a])], dst_parts[int(ts[a])])
+            blocks[key] = img.SynapticBlock(first_word[r0:r1] - a, lengths[r0:r1], words[a:z])
     return blocks
 
 

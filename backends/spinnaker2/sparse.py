@@ -56,8 +56,9 @@ def coalesce(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
         empty = np.zeros(0, I64)
         return Coo(empty, empty, empty, shape)
     flat = rows * shape[1] + cols
-    order = np.argsort(flat, kind="stable")
-    flat, vals = flat[order], vals[order]
+    if not np.all(flat[1:] > flat[:-1]):  # builders usually emit sorted, unique coordinates
+        order = np.argsort(flat, kind="stable")
+        flat, vals = flat[order], vals[order]
     starts = np.flatnonzero(np.concatenate(([True], flat[1:] != flat[:-1])))
     sums = np.add.reduceat(vals, starts)
     keys = flat[starts]
@@ -71,6 +72,12 @@ def identity(n: int) -> Coo:
     return Coo(idx, idx, np.ones(n, I64), (n, n))
 
 
+def is_identity(a: Coo) -> bool:
+    n = a.shape[0]
+    return (a.shape == (n, n) and a.nnz == n and bool(np.all(a.rows == a.cols))
+            and bool(np.all(a.vals == 1)))
+
+
 def add(a: Coo, b: Coo) -> Coo:
     if a.shape != b.shape:
         raise ValueError(f"cannot add matrices of shapes {a.shape} and {b.shape}")
@@ -82,6 +89,8 @@ def matmul(a: Coo, b: Coo) -> Coo:
     """``a @ b`` by joining ``a``'s columns with ``b``'s rows (``b`` is row-sorted)."""
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"cannot multiply {a.shape} by {b.shape}")
+    if is_identity(b):
+        return a
     inner = a.shape[1]
     counts = np.bincount(b.rows, minlength=inner).astype(I64)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(I64)

@@ -1,0 +1,96 @@
+"""PE image format, layout.json / resources.json, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from s2_netgen import RECIPES, group_block, machine_limits, spinnaker2
+
+from snnc.backends.spinnaker2 import emit
+from snnc.backends.spinnaker2 import image as img
+from snnc.backends.spinnaker2.emit import write_layout
+from snnc.backends.spinnaker2.layout import build_layout
+from snnc.backends.spinnaker2.simulate import Stats, load_layout
+from snnc.errors import EmitError
+from snnc.passes.quantize import quantize
+
+
+def _layout(recipe: str, seed: int):
+    rng = np.random.default_rng(seed)
+    graph = RECIPES[recipe](rng)
+    target = machine_limits(rng, spinnaker2(), min_cap=group_block(graph))
+    qg = quantize(graph, target.numeric, target=target.name)
+    return qg, target, build_layout(qg, target)
+
+
+@pytest.mark.parametrize("recipe", ["mlp", "attention", "conv", "injection", "readout"])
+def test_images_decode_and_reencode_to_the_same_bytes(recipe: str) -> None:
+    _, _, layout = _layout(recipe, 11)
+    for data in layout.images.values():
+        image = img.decode_image(data)
+        assert img.encode_image(image) == data
+
+
+def test_image_header_and_tables_describe_the_slice() -> None:
+    _, _, layout = _layout("mlp", 14)
+    for sl, data in layout.images.items():
+        image = img.decode_image(data)
+        site = layout.sites[sl]
+        assert (image.population, image.lo, image.n) == (sl.pop, sl.lo, sl.n)
+        assert (image.chip, image.core, image.pe_id) == (site.chip, site.core, site.pe_id)
+        keyed = sl in layout.keys
+        assert bool(image.flags & img.HAS_KEY) == keyed
+        if keyed:
+            assert (image.key, image.mask) == (layout.keys[sl].key, layout.keys[sl].mask)
+        assert [e.key for e in image.mpop] == sorted(e.key for e in image.mpop)
+        words = sum(int(b.words.size) for b in image.blocks)
+        assert words == layout.synapse_counts[sl]
+
+
+def test_emitting_twice_gives_byte_identical_files(tmp_path: Path) -> None:
+    qg, target, _ = _layout("residual", 13)
+    first = emit(qg, target, tmp_path / "a")
+    second = emit(qg, target, tmp_path / "b")
+    assert first.files == second.files
+    assert "layout.json" in first.files and "resources.json" in first.files
+    for name in first.files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_layout_summary_agrees_with_the_routed_tables(tmp_path: Path) -> None:
+    """Total hops equal the link traversals of sending every key once through the tables."""
+    _, _, layout = _layout("fanout", 14)
+    write_layout(layout, tmp_path)
+    loaded = load_layout(tmp_path)
+    stats = Stats()
+    for image in loaded.images:
+        if image.flags & img.HAS_KEY:
+            loaded.mesh.deliver(image.chip, image.key + np.arange(1), stats)
+    doc = json.loads((tmp_path / "layout.json").read_text())
+    summary = doc["summary"]
+    assert summary["total_hops"] == stats.link_hops > 0
+    assert summary["routing_entries"] <= summary["routing_entries_uncompressed"]
+    assert summary["pes"] == len(doc["pes"]) == len(list(tmp_path.glob("pe_*.bin")))
+    resources = json.loads((tmp_path / "resources.json").read_text())
+    assert all(p["sram_bytes"] <= p["sram_limit"] for p in resources["pes"])
+    assert all(c["routing_entries"] <= c["routing_entries_limit"] for c in resources["chips"])
+
+
+def test_a_corrupt_image_is_an_emit_error() -> None:
+    _, _, layout = _layout("mlp", 18)
+    data = next(iter(layout.images.values()))
+    with pytest.raises(EmitError, match="bad magic"):
+        img.decode_image(b"XXXX" + data[4:])
+    with pytest.raises(EmitError, match="past the end"):
+        img.decode_image(data[:60])
+
+
+def test_missing_image_is_an_emit_error(tmp_path: Path) -> None:
+    _, _, layout = _layout("mlp", 16)
+    write_layout(layout, tmp_path)
+    next(tmp_path.glob("pe_*.bin")).unlink()
+    with pytest.raises(EmitError, match="is missing"):
+        load_layout(tmp_path)
