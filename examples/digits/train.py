@@ -17,7 +17,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from snnc.ir.layers import LIF, Dense, Graph, Input
-
+from snnc.onnx_builder import graph_to_onnx
 from snnc.reference.encode import rate_code
 from snnc.reference.simulate import simulate
 
@@ -140,6 +140,7 @@ def main() -> None:
     Path(args.output).write_bytes(graph_to_onnx(graph).SerializeToString())
     np.save(Path(args.output).with_name("test_x.npy"), x_te)
     np.save(Path(args.output).with_name("test_y.npy"), y_te)
+    np.save(Path(args.output).with_name("calib_x.npy"), x_tr[:256])
     print(f"wrote {args.output}")
 
 
