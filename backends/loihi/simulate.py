@@ -44,9 +44,12 @@ def _failure(stderr: str) -> str:
     return lines[-1] if lines else "no error output"
 
 
-def run_artifact(folder: Path, units: np.ndarray, work_dir: Path,
-                 voltages: bool = True) -> Trace:
-    """Run ``folder/run.py`` on integer input units (steps, batch, *shape)."""
+def run_artifact(folder: Path, units: np.ndarray, work_dir: Path, voltages: bool = True,
+                 dense_limit: int | None = None) -> Trace:
+    """Run ``folder/run.py`` on integer input units (steps, batch, *shape).
+
+    ``dense_limit`` overrides the size up to which a synapse is a Lava Dense (else Sparse).
+    """
     drive = work_dir / "drive.npy"
     trace = work_dir / "trace.npz"
     np.save(drive, units)
@@ -54,6 +57,8 @@ def run_artifact(folder: Path, units: np.ndarray, work_dir: Path,
                "--output", str(trace)]
     if not voltages:
         command.append("--no-voltages")
+    if dense_limit is not None:
+        command += ["--dense-limit", str(dense_limit)]
     try:
         done = subprocess.run(command, cwd=work_dir, capture_output=True, text=True,
                               timeout=TIMEOUT_S, check=False)
