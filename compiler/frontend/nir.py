@@ -63,6 +63,9 @@ META_ENCODING = "snnc.encoding"
 MAX_DIAGONAL = 4096
 # How far delay/dt may sit from a whole number of steps (relative).
 DELAY_TOLERANCE = 1e-6
+# Input gains this close to 1 are 1: exporters store tau, r and w_in as float32, so the unit
+# gain r*dt/tau = 1 they mean comes back as 1 +- 3e-7 and would shift every threshold.
+UNIT_GAIN_TOLERANCE = 1e-6
 
 F32 = np.float32
 
@@ -75,6 +78,8 @@ class NirSemantics:
     ``reset``, ``reset_timing`` and ``compare`` apply to every spiking node that has no
     ``snnc.*`` metadata of its own: NIR itself means reset to ``v_reset`` at the same step and
     ``v > v_threshold``; ``"subtract"``/``"next"`` reproduce snnTorch's default ``Leaky``.
+    ``if_uses_dt``: ``IF``/``I`` integrate ``dt*R*I`` (forward Euler, SpikingJelly writes
+    ``r = 1/dt``) instead of ``R*I`` (Norse, Sinabs and snnTorch, which write ``r = 1``).
     ``timesteps`` overrides the graph's ``snnc.timesteps`` metadata.
     """
 
@@ -82,6 +87,7 @@ class NirSemantics:
     reset: Literal["zero", "subtract"] = "zero"
     reset_timing: Literal["same", "next"] = "same"
     compare: Literal["gt", "ge"] = "gt"
+    if_uses_dt: bool = False
     timesteps: int | None = None
 
 
@@ -89,7 +95,8 @@ class NirSemantics:
 PRESETS: Mapping[str, NirSemantics] = {
     "nir": NirSemantics(),
     "snntorch": NirSemantics(reset="subtract", reset_timing="next"),
-    "spikingjelly": NirSemantics(compare="ge"),
+    "spikingjelly": NirSemantics(compare="ge", if_uses_dt=True),
+    "sinabs": NirSemantics(reset="subtract", compare="ge"),
 }
 
 
@@ -478,7 +485,9 @@ def _convert(flat: _Flat, order: list[str], late: set[str],
     for name in order:
         node = flat.nodes[name]
         if isinstance(node, nir.Input):
-            value[name] = out.add(Input(name, (), shape=_input_shape(name, node)))
+            shape = _without_batch(_input_shape(name, node),
+                                   [flat.nodes[e.dst] for e in flat.outs(name)])
+            value[name] = out.add(Input(name, (), shape=shape))
             continue
         if isinstance(node, nir.Output):
             continue
@@ -533,6 +542,23 @@ def _input_shape(name: str, node: Any) -> tuple[int, ...]:
     if not dims or any(d <= 0 for d in dims):
         raise ShapeError(f"Input shape {dims} is empty", name)
     return dims
+
+
+def _without_batch(shape: tuple[int, ...], consumers: list[Any]) -> tuple[int, ...]:
+    """Drop a leading batch axis some exporters (Norse, Sinabs) leave in the Input shape.
+
+    Only when every consumer declares its input shape and they all equal the rest.
+    """
+    declared = set()
+    for node in consumers:
+        types = getattr(node, "input_type", None)
+        shape_in = types.get("input") if isinstance(types, dict) else None
+        if shape_in is None or np.size(shape_in) == 0:
+            return shape
+        declared.add(tuple(int(d) for d in np.asarray(shape_in).reshape(-1)))
+    if len(declared) == 1 and len(shape) > 1 and shape[1:] == next(iter(declared)):
+        return shape[1:]
+    return shape
 
 
 def _weight2d(name: str, node: Any) -> np.ndarray:
@@ -719,7 +745,7 @@ def _gain(name: str, what: str, g: np.ndarray) -> np.ndarray:
     if np.any(g <= 0):
         raise UnsupportedError(f"{what} must be positive (it scales the input current)",
                                layer=name)
-    return g
+    return np.where(np.abs(g - 1.0) <= UNIT_GAIN_TOLERANCE, 1.0, g)
 
 
 def _decay_rate(name: str, what: str, tau: np.ndarray, dt: float) -> np.ndarray:
@@ -750,7 +776,7 @@ def _if(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
     p = _neuron_params(out, name, node, src, ("r", "v_threshold"))
     how = _behaviour(node, sem, name)
     _check_reset(name, getattr(node, "v_reset", None), how["reset"])
-    g = _gain(name, "r", p["r"])
+    g = _gain(name, "r", p["r"] * (sem.dt if sem.if_uses_dt else 1.0))
     return out.add(LIF(name, (src,), beta=np.asarray(1.0, F32),
                        threshold=_compact(p["v_threshold"] / g), **how))
 
@@ -792,7 +818,7 @@ def _cuba(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
         else:
             p = _neuron_params(out, name, node, src, ("r", "v_threshold"))
             mem_rate = np.zeros_like(p["r"])
-            g2, leak = p["r"], mem_rate
+            g2, leak = p["r"] * (sem.dt if sem.if_uses_dt else 1.0), mem_rate
     how = _behaviour(node, sem, name)
     _check_reset(name, getattr(node, "v_reset", None), how["reset"])
     g1 = _gain(name, "w_in*dt/tau_syn (synaptic input gain)", g1)
@@ -819,7 +845,7 @@ def _integrator(out: _Builder, syn: _SynapticIntegrator, src: str,
         rate = _decay_rate(name, "tau", p["tau"], sem.dt)
         return rate, rate * p["r"]
     p = _neuron_params(out, name, node, src, ("r",))
-    return np.zeros_like(p["r"]), p["r"]
+    return np.zeros_like(p["r"]), p["r"] * (sem.dt if sem.if_uses_dt else 1.0)
 
 
 @functools.cache

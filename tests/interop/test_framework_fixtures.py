@@ -1,0 +1,130 @@
+"""snnc's reference against spikes recorded from real SNN frameworks (tests/fixtures/generate.py).
+
+Each fixture is ``Linear(6 -> 5)`` and one spiking layer with dyadic weights and inputs, run for
+25 steps on a batch of 4. The framework's own spikes must come out exactly, given the reading
+(:data:`snnc.frontend.nir.PRESETS`) that states the framework's reset and comparison rules.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snnc.errors import SnncError
+from snnc.frontend import load
+from snnc.frontend.nir import NirSemantics, load_nir
+from snnc.ir.layers import LIF, CubaLIF
+from snnc.reference.simulate import run_graph
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "frameworks"
+
+# fixture -> the NIR reading that reproduces the framework module's own spikes
+NIR_EXACT = {
+    "snntorch_leaky": "snntorch",  # Leaky defaults: subtract reset from the previous membrane
+    "snntorch_leaky_zero": "nir",  # reset_mechanism="zero", reset_delay=False: NIR's meaning
+    "snntorch_synaptic": "snntorch",
+    "snntorch_rleaky": "snntorch",
+    "spikingjelly_lif": "spikingjelly",  # fires on v >= threshold
+    "spikingjelly_if": "spikingjelly",  # and writes IF with r = 1/dt (Euler)
+    "sinabs_iaf": "sinabs",  # IAF with SingleSpike and MembraneSubtract
+}
+# fixture -> whether snnc's one-step ONNX import must reproduce the module exactly
+ONNX_FIXTURES = ["snntorch_leaky", "snntorch_leaky_zero", "snntorch_synaptic", "snntorch_rleaky",
+                 "spikingjelly_lif", "spikingjelly_if", "norse_lifcell"]
+
+
+def _recorded(name: str) -> dict[str, np.ndarray]:
+    with np.load(FIXTURES / f"{name}.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+def test_fixtures_cover_at_least_twenty_steps_and_spike() -> None:
+    manifest = json.loads((FIXTURES / "MANIFEST.json").read_text())
+    assert manifest["steps"] >= 20
+    for name in sorted(set(NIR_EXACT) | set(ONNX_FIXTURES)):
+        rec = _recorded(name)
+        assert rec["x"].shape[0] >= 20
+        assert 0 < rec["spikes"].mean() < 1, name  # neither silent nor saturated
+
+
+@pytest.mark.parametrize(("name", "reading"), sorted(NIR_EXACT.items()))
+def test_nir_export_reproduces_the_framework_spikes_exactly(name: str, reading: str) -> None:
+    rec = _recorded(name)
+    graph = load_nir(FIXTURES / f"{name}.nir", reading)
+    trace = run_graph(graph, rec["x"])
+    assert np.array_equal(trace.output, rec["spikes"])
+
+
+@pytest.mark.parametrize("name", ["snntorch_leaky", "snntorch_leaky_zero", "snntorch_synaptic"])
+def test_default_reading_matches_the_frameworks_own_nir_import(name: str) -> None:
+    # What snnTorch's import_from_nir makes of its export: zero reset at the same step.
+    rec = _recorded(name)
+    trace = run_graph(load_nir(FIXTURES / f"{name}.nir"), rec["x"])
+    assert np.array_equal(trace.output, rec["nir_spikes"])
+
+
+def test_snntorch_leaky_default_reset_is_not_what_nir_states() -> None:
+    # The NIR file cannot say "subtract, from the previous membrane": read literally, the
+    # spikes differ; this is why the "snntorch" reading exists.
+    rec = _recorded("snntorch_leaky")
+    literal = run_graph(load_nir(FIXTURES / "snntorch_leaky.nir"), rec["x"]).output
+    assert not np.array_equal(literal, rec["spikes"])
+
+
+def test_rleaky_recurrence_reads_the_previous_step_spikes() -> None:
+    graph = load_nir(FIXTURES / "snntorch_rleaky.nir", "snntorch")
+    rec = graph.layer("1.w_rec")
+    assert getattr(rec, "recurrent", False) and rec.inputs == ("1.lif",)
+
+
+def test_batch_axis_left_in_the_input_shape_is_dropped() -> None:
+    # Norse and Sinabs write the sample's batch axis into the Input node ((4, 6) and (1, 6)).
+    for name in ("norse_lifcell", "sinabs_iaf"):
+        graph = load_nir(FIXTURES / f"{name}.nir")
+        assert graph.input.shape == (6,)
+        assert graph.shape(graph.output) == (5,)
+
+
+def test_norse_export_is_read_literally_even_where_norse_misstates_tau() -> None:
+    # Norse 1.1.0 writes tau = dt / tau_inv (dt*tau, here 5e-6 s and 1e-5 s) instead of 1/tau_inv;
+    # snnc reads what the file says: decay rates dt/tau of 20 and 10 per step with dt = 1e-4.
+    graph = load_nir(FIXTURES / "norse_lifcell.nir")
+    cell = graph.layer("1")
+    assert isinstance(cell, CubaLIF)
+    np.testing.assert_allclose(cell.current_decay, 20.0, rtol=1e-6)
+    np.testing.assert_allclose(cell.voltage_decay, 10.0, rtol=1e-6)
+
+
+def test_norse_lifcell_with_its_true_time_constants_matches_norse_spikes() -> None:
+    # The module's real parameters (tau_syn_inv = 200/s, tau_mem_inv = 100/s, dt = 1 ms) in
+    # NIR's own terms: tau = 1/tau_inv, r = 1, w_in = tau_syn/dt so the current gets x whole.
+    rec = _recorded("norse_lifcell")
+    graph = load_nir(FIXTURES / "norse_lifcell.nir", NirSemantics(dt=1e-3))
+    cell = graph.layer("1")
+    assert isinstance(cell, CubaLIF)
+    fixed = CubaLIF("1", cell.inputs, current_decay=np.float32(0.2),
+                    voltage_decay=np.float32(0.1), threshold=np.float32(0.125 / 0.1))
+    graph = graph.with_layer(fixed)
+    spikes = run_graph(graph, rec["x"]).output
+    # Norse computes v + 0.1*((0 - v) + i) where snnc computes 0.9*v + 0.1*i: equal in real
+    # arithmetic, not always in float32, so a spike may move when v lands on the threshold.
+    assert np.abs(spikes - rec["spikes"]).sum() <= 0.02 * rec["spikes"].sum()
+
+
+@pytest.mark.parametrize("name", ONNX_FIXTURES)
+def test_onnx_step_export_reproduces_the_framework_spikes(name: str) -> None:
+    rec = _recorded(name)
+    try:
+        graph = load(FIXTURES / f"{name}.onnx")
+    except SnncError as exc:
+        pytest.xfail(f"the ONNX frontend does not raise this exporter idiom yet: {exc}")
+    trace = run_graph(graph, rec["x"])
+    neurons = [lay for lay in graph.layers if isinstance(lay, LIF | CubaLIF)]
+    assert len(neurons) == 1
+    if name == "norse_lifcell":  # different float association, see the NIR test above
+        assert np.abs(trace.output - rec["spikes"]).sum() <= 0.02 * rec["spikes"].sum()
+    else:
+        assert np.array_equal(trace.output, rec["spikes"])
