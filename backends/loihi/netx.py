@@ -12,7 +12,8 @@ the graph is such a chain and every neuron is a stock Lava LIF (uniform du/dv/vt
 Layouts: ``shape`` is stored (C, H, W) and read reversed as (W, H, C). Conv weights are stored
 (out, in, kh, kw), i.e. ONNX's cross-correlation kernel: netx flips and transposes them into
 Lava's convolution layout (out, kw, kh, in), which undoes the flip. ``stride``, ``padding`` and
-``dilation`` are stored (y, x); netx needs symmetric padding.
+``dilation`` are stored (y, x); netx needs symmetric padding. A dense block's ``bias`` has one
+value per neuron, a conv block's one per channel (netx broadcasts it over W and H).
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ def netx_blocks(qg: QuantizedGraph, net: LoihiNet) -> list[Block] | str:
             if isinstance(neuron, str):
                 return neuron
             params, bias = neuron
+            if block.kind == "conv":
+                # netx broadcasts a conv block's bias over (W, H, C): one value per channel.
+                per_channel = bias.reshape(graph.shape(layer.name)[0], -1)
+                if np.any(per_channel != per_channel[:, :1]):
+                    return f"layer '{layer.name}' has a bias that varies within a channel"
+                bias = per_channel[:, 0]
             block.data["bias"] = bias
             block.neuron.update(params)
             blocks.append(block)
