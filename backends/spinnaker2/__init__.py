@@ -13,13 +13,12 @@ import numpy as np
 from snnc.backends.spinnaker2.check import check_resources
 from snnc.backends.spinnaker2.emit import emit
 from snnc.backends.spinnaker2.simulate import run_layout
-from snnc.errors import UnsupportedError
-from snnc.ir.layers import Layer
+from snnc.errors import UnsupportedError, VerifyError
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.simulate import Trace
 from snnc.target import Target
 
-__all__ = ["check_resources", "emit", "simulate", "unsupported_reason"]
+__all__ = ["check_resources", "emit", "simulate"]
 
 
 def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
@@ -30,13 +29,10 @@ def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
                                "spinnaker2", target=target.name)
     folder = Path(work_dir) / "spinnaker2"
     emit(qg, target, folder)
-    trace, _ = run_layout(folder, qg.quantize_input(drive))
+    trace, stats = run_layout(folder, qg.quantize_input(drive))
+    faults = stats.dropped_no_route + stats.dropped_off_mesh + stats.unmatched_at_pe
+    if faults:  # the compiler routed a key nowhere or to a PE that does not expect it
+        raise VerifyError(f"layout simulator: {faults} routing fault(s) in the emitted layout "
+                          f"({stats})")
     return trace
-
-
-def unsupported_reason(layer: Layer, target: Target) -> str | None:
-    """Every layer type maps to event or MAC PEs; only graph-level patterns are refused, and
-    those are reported by ``check_resources`` with the layer's name."""
-    del layer, target
-    return None
 

@@ -21,7 +21,6 @@ from snnc.backends.spinnaker2.network import (
     EventStage,
     MacStage,
     Model,
-    Network,
     Population,
     Stage,
 )
@@ -74,6 +73,3 @@ def image_bytes(pop: Population, n: int, stage: Stage | None, entries: int, rows
     size += program_bytes
     return size
 
-
-def network_stage(net: Network, pop: int) -> Stage | None:
-    return net.stages.get(pop)

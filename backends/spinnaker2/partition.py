@@ -20,7 +20,7 @@ import numpy as np
 
 from snnc.backends.spinnaker2.machine import Machine
 from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_of
-from snnc.backends.spinnaker2.network import EventStage, MacStage, Model, Network, Population
+from snnc.backends.spinnaker2.network import EventStage, MacStage, Network, Population
 from snnc.errors import ResourceError
 
 _MAX_ROUNDS = 32
@@ -119,6 +119,3 @@ def partition(net: Network, machine: Machine) -> Partition:
         counts = new
     return result
 
-
-def is_model(pop: Population, *models: Model) -> bool:
-    return pop.model in models

@@ -23,9 +23,8 @@ not know their key are counted in :class:`Stats` (a correct layout has none).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +44,15 @@ Chip = tuple[int, int]
 
 @dataclass
 class Stats:
-    """Packet accounting of a run (per batch lane and step, summed)."""
+    """Packet accounting of a run. ``packets`` counts packets sent (per batch lane and step);
+    hops and faults are counted once per key when its route is resolved (routers are
+    stateless, so every later packet with that key takes the same route)."""
 
     packets: int = 0
     link_hops: int = 0
     dropped_no_route: int = 0
     dropped_off_mesh: int = 0
     unmatched_at_pe: int = 0
-    deliveries: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -405,6 +405,3 @@ def _trace(doc: Mapping[str, Any], pops: Mapping[int, Any], record: dict[int, np
     out = doc["output"]["population"]
     return Trace(output=shaped(record[out], out), spikes=spikes, v=v)
 
-
-def sample_count(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)
