@@ -102,7 +102,8 @@ def cost_stage(graph: Graph, stage: Stage, params: EnergyParams, profile: Numeri
     if mode is None and "mapping" in head.attrs:
         mapping, reason = head.attrs["mapping"], str(head.attrs.get("mapping_reason", ""))
     else:
-        mapping, reason = decide(mode or "auto", snn, qnn, act.rate_in, cross, blocker, note)
+        mapping, reason = decide(mode or "auto", snn, qnn, act.rate_in, cross, blocker, note,
+                                 max_rate=float(shape.max_level))
     return StageCost(
         head=stage.head, kind=head.kind, members=stage.members, sources=stage.sources,
         shape=shape, activity=act, measured=measured and activity is None, snn=snn,

@@ -34,8 +34,9 @@ def _nj(pj: float) -> str:
 
 
 def decide(mode: str, snn: Energy, qnn: Energy, rate_in: float, crossover: float,
-           blocker: str | None, twin_note: str = "") -> tuple[Mapping, str]:
-    """(mapping, one-line reason) for one stage."""
+           blocker: str | None, twin_note: str = "", max_rate: float = 1.0) -> tuple[Mapping, str]:
+    """(mapping, one-line reason) for one stage; ``max_rate`` is the largest possible input
+    rate (1 for binary spikes, D for D-level spikes)."""
     check_mode(mode)
     note = f"; {twin_note}" if twin_note else ""
     if blocker is not None:
@@ -48,7 +49,14 @@ def decide(mode: str, snn: Energy, qnn: Energy, rate_in: float, crossover: float
         return "qnn", f"forced by --mapping qnn{note}"
     energies = f"SNN {_nj(snn.total)} vs QNN {_nj(qnn.total)}"
     if qnn.total < snn.total:
+        if crossover <= 0:
+            return "qnn", ("the QNN is cheaper at any input rate: the SNN's rate-independent "
+                           f"part (neuron updates every step) alone costs more ({energies})"
+                           f"{note}")
         return "qnn", (f"input rate {_pct(rate_in)} is above the crossover "
                        f"{_pct(crossover)} ({energies}){note}")
+    if crossover >= max_rate:
+        return "snn", (f"the SNN is cheaper at any input rate up to {_pct(max_rate)} "
+                       f"({energies}){note}")
     return "snn", (f"input rate {_pct(rate_in)} is below the crossover "
                    f"{_pct(crossover)} ({energies}){note}")

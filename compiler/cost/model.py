@@ -12,7 +12,8 @@ output neurons, ``n`` input values and ``w``-bit weights (``docs/cost-model.md``
 - SNN compute: ``S*T*s_r*E_op + M*T*E_cmp + M*T*s_out*E_sub`` (+ ``n*T*s_r*E_event`` for the
   event-driven dataflow); ``E_op = E_acc`` for spikes, ``E_mac(in_bits, w)`` for real inputs.
 - SNN NoC: sparse ``S*T*s_r*E~_move*k_hop*payload``, dense ``S*T*E_move*k_hop*payload``.
-- QNN compute: ``S*(1-gamma)*E_mac(b, w) + M*E_cmp``; QNN NoC: ``S*b*E_move*k_hop``.
+- QNN compute: ``S*(1-gamma)*E_mac(b, w) + M*E_cmp`` (no ``1-gamma`` on hardware that does
+  not skip zeros); QNN NoC: ``S*b*E_move*k_hop``.
 - weights: ``S_w*w*E_wread`` once per inference when weights stay on chip (FW = 1), else per use.
 - activation memory: bits of input activations read, times ``E_act`` per bit.
 
@@ -66,8 +67,8 @@ class EnergyParams:
     ``mul_scaling = "bit_product"`` a ``b x w`` multiply costs ``mul_pj[W] * b*w / W^2`` for the
     smallest table width ``W >= max(b, w)`` (array multipliers scale with the bit product);
     ``"constant"`` charges ``mul_pj[W]`` (a single-cycle CPU multiplier).
-    ``dense_skips_zeros``: the dense SNN dataflow still gates compute on zero spikes (a
-    neuromorphic core) or processes every synapse every step (a CPU dense kernel).
+    ``dense_skips_zeros``: dense compute (the dense SNN dataflow and the QNN) still gates on
+    zero activations (a neuromorphic core) or processes every synapse (a CPU dense kernel).
     ``synop_pj``: one SNN synaptic event when it costs more than an accumulate (a software
     synapse loop); None means ``acc_pj``. ``cmp_pj`` is charged per neuron evaluation (for a CPU
     target: the whole neuron update).
@@ -254,8 +255,9 @@ def qnn_energy(shape: StageShape, act: Activity, p: EnergyParams) -> Energy:
     """The QNN twin runs once per inference on ``b``-bit activations (counts)."""
     b = shape.qnn_bits(act.timesteps)
     s, m, n, w = shape.synapses, shape.outputs, shape.inputs, shape.weight_bits
+    active = (1.0 - act.gamma) if p.dense_skips_zeros else 1.0
     return Energy(
-        compute=s * (1.0 - act.gamma) * p.mac(b, w) + m * p.cmp_pj,
+        compute=s * active * p.mac(b, w) + m * p.cmp_pj,
         activation=n * b * p.activation_pj_per_bit,
         weights=(shape.weights if p.weight_reuse else s) * w * p.weight_read_pj_per_bit,
         noc=s * b * p.noc_dense_pj_per_bit_hop * p.avg_hops)
@@ -299,7 +301,8 @@ def asymptotic_crossover(timesteps: int, p: EnergyParams = TYPICAL_NEUROMORPHIC,
     b = activation_bits(timesteps)
     hops = p.avg_hops
     weight = 0.0 if p.weight_reuse else weight_bits * p.weight_read_pj_per_bit
-    num = (1.0 - gamma) * p.mac(b, weight_bits) + b * p.noc_dense_pj_per_bit_hop * hops + weight
+    active = (1.0 - gamma) if p.dense_skips_zeros else 1.0
+    num = active * p.mac(b, weight_bits) + b * p.noc_dense_pj_per_bit_hop * hops + weight
     return num / (timesteps * (p.synop + p.noc_sparse_pj_per_bit_hop * hops + weight))
 
 
