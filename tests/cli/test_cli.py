@@ -1,0 +1,139 @@
+"""The command line as a user drives it: help, inspect, simulate, compile, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from typer.testing import CliRunner
+
+from snnc.cli import app
+from snnc.ir.layers import LIF, Dense, Graph, Input
+from snnc.onnx_builder import graph_to_onnx
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+DIGITS = ROOT / "examples" / "digits" / "digits.onnx"
+
+
+def small_graph() -> Graph:
+    rng = np.random.default_rng(3)
+    w1 = np.round(rng.normal(0, 0.5, (12, 6)) * 64) / 64
+    w2 = np.round(rng.normal(0, 0.5, (4, 12)) * 64) / 64
+    return Graph((
+        Input("x", (), shape=(6,)),
+        Dense("fc1", ("x",), weight=w1.astype(np.float32)),
+        LIF("lif1", ("fc1",), beta=np.float32(0.875), threshold=np.float32(1.0)),
+        Dense("fc2", ("lif1",), weight=w2.astype(np.float32)),
+        LIF("lif2", ("fc2",), beta=np.float32(0.75), threshold=np.float32(1.0)),
+    ), output="lif2", timesteps=6, encoding="rate", name="small")
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    path = tmp_path / "small.onnx"
+    onnx.save(graph_to_onnx(small_graph()), path)
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(0).random((5, 6)).astype(np.float32))
+    return path
+
+
+def test_help_lists_the_main_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("compile", "simulate", "inspect", "report", "convert", "targets"):
+        assert command in result.output
+
+
+def test_inspect_shows_layers_and_per_target_support(model: Path):
+    result = runner.invoke(app, ["inspect", str(model), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [row["name"] for row in data["layers"]] == ["x", "fc1", "lif1", "fc2", "lif2"]
+    assert data["layers"][1]["params"] == 72
+    assert set(data["layers"][2]["support"]) == {"cortex-m4", "loihi2", "spinnaker2"}
+
+
+def test_simulate_writes_the_trace_layout(model: Path, inputs: Path, tmp_path: Path):
+    out = tmp_path / "trace.npz"
+    result = runner.invoke(app, ["simulate", str(model), "--input", str(inputs), "--steps", "7",
+                                 "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    trace = np.load(out)
+    assert sorted(trace.files) == ["lif1/spikes", "lif1/v", "lif2/spikes", "lif2/v", "output"]
+    assert trace["output"].shape == (7, 5, 4)
+    assert np.array_equal(trace["output"], trace["lif2/spikes"])
+
+
+def test_simulate_integer_reference_equals_the_mcu_host_build(model, inputs, tmp_path):
+    pytest.importorskip("snnc.backends.mcu")
+    ref, host = tmp_path / "ref.npz", tmp_path / "host.npz"
+    for backend, out in (("reference", ref), ("host", host)):
+        result = runner.invoke(app, ["simulate", str(model), "--target", "cortex-m4",
+                                     "--backend", backend, "--input", str(inputs),
+                                     "--output", str(out)])
+        assert result.exit_code == 0, result.output
+    a, b = np.load(ref), np.load(host)
+    assert sorted(a.files) == sorted(b.files)
+    assert all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_compile_all_writes_one_folder_per_backend(model: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["compile", str(model), "--target", "all", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["loihi", "mcu", "spinnaker2"]
+    for folder in out.iterdir():
+        assert (folder / "report.json").is_file() and (folder / "report.md").is_file()
+    assert not [p for p in out.rglob("*") if p.name.endswith((".tmp", ".old"))]
+
+
+def test_compile_twice_gives_byte_identical_trees(model: Path, tmp_path: Path):
+    trees = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert runner.invoke(app, ["compile", str(model), "-o", str(out)]).exit_code == 0
+        trees.append({p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*"))
+                      if p.is_file()})
+    assert trees[0] == trees[1]
+
+
+def test_unknown_target_is_one_line_and_exit_2(model: Path, tmp_path: Path):
+    result = runner.invoke(app, ["compile", str(model), "--target", "gpu", "-o",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "unknown target 'gpu'" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_model_file_is_reported_without_traceback(tmp_path: Path):
+    result = runner.invoke(app, ["inspect", str(tmp_path / "nope.onnx")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert result.output.startswith("error: ")
+
+
+def test_wrong_input_shape_names_the_expected_shape(model: Path, tmp_path: Path):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((3, 5), np.float32))
+    result = runner.invoke(app, ["simulate", str(model), "--input", str(bad)])
+    assert result.exit_code == 2
+    assert "(batch, 6)" in result.output
+
+
+def test_digits_model_reaches_ninety_percent_in_the_float_reference():
+    x = ROOT / "examples" / "digits" / "test_x.npy"
+    y = ROOT / "examples" / "digits" / "test_y.npy"
+    result = runner.invoke(app, ["simulate", str(DIGITS), "--input", str(x), "--labels", str(y)])
+    assert result.exit_code == 0, result.output
+    accuracy = float(result.output.split("accuracy:")[1].split()[0])
+    assert accuracy >= 0.90
