@@ -48,7 +48,8 @@ def energy_plot(report: CostReport) -> Figure:
                    hatch=None if label == "SNN" else "//")
             bottom += values
     for i, s in enumerate(report.stages):
-        ax.annotate(s.mapping.upper(), (x[i], 0), xytext=(0, -28), textcoords="offset points",
+        ax.annotate(f"chosen: {s.mapping.upper()}", (x[i], 0), xytext=(0, -28),
+                    textcoords="offset points",
                     ha="center", fontsize=8, annotation_clip=False)
     ax.set_xticks(x, names, rotation=0, fontsize=8)
     ax.set_ylabel("energy per inference (nJ)")
