@@ -108,7 +108,8 @@ def layout_document(layout: Layout) -> dict[str, Any]:
 
 
 def summary(layout: Layout) -> dict[str, int]:
-    """Headline figures: PEs, chips, synapses, hops and router entries before/after."""
+    """Headline figures: PEs, chips, event synapses (words in synaptic rows), MAC weights
+    (per stage, each PE of the stage holds a copy), hops and router entries before/after."""
     before = sum(len(t) for t in layout.tables_before.values())
     after = sum(len(t) for t in layout.tables.values())
     return {
@@ -116,6 +117,9 @@ def summary(layout: Layout) -> dict[str, int]:
         "chips": len({site.chip for site in layout.sites.values()}),
         "neurons": sum(p.size for p in layout.net.populations),
         "synapses": sum(layout.synapse_counts.values()),
+        "mac_weights": sum(int(t.size) for st in layout.net.stages.values()
+                           if isinstance(st, MacStage) for op in st.ops
+                           for name, t in op.tensors.items() if name == "weight"),
         "total_hops": layout.total_hops,
         "routing_entries_uncompressed": before,
         "routing_entries": after,

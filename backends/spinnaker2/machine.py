@@ -90,6 +90,9 @@ def machine_from_limits(target: str, limits: Mapping[str, Any]) -> Machine:
         raise InputError(f"target '{target}': the machine has no PE for application code")
     if machine.data_bytes <= 0:
         raise InputError(f"target '{target}': code and stack reserve exceed the PE's SRAM")
+    if machine.mesh_width > 256 or machine.mesh_height > 256 or machine.pes_per_chip > 0xFFFF:
+        raise InputError(f"target '{target}': PE images address at most a 256 x 256 mesh of "
+                         "chips with 65535 PEs each")
     if machine.max_neurons_per_pe < 1 or machine.max_neurons_per_pe > 0xFFFF:
         raise InputError(f"target '{target}': max_neurons_per_pe must lie in 1..65535 "
                          "(the synapse word holds a 16-bit neuron index)")

@@ -191,6 +191,10 @@ def _population(index: int, layer: Layer, q: QuantLayer, shape: tuple[int, ...],
                   "bias": _per_neuron(q.bias, shape)}
         if isinstance(layer, CubaLIF):
             params["du"] = _per_neuron(q.du, shape)
+        for pname, values in params.items():
+            if values.size and int(np.abs(values).max()) > ACCUMULATOR_LIMIT:
+                raise UnsupportedError(f"neuron parameter {pname} does not fit the PE's 32-bit "
+                                       "parameter words", layer.name, target)
         settings = {"reset": RESET_CODES[layer.reset], "timing": TIMING_CODES[layer.reset_timing],
                     "compare": COMPARE_CODES[layer.compare]}
         model = Model.CUBA if isinstance(layer, CubaLIF) else Model.LIF

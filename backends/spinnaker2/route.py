@@ -20,6 +20,7 @@ unmatched, so the compressed table routes *every* allocated key exactly as the o
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -183,7 +184,8 @@ class _Compressor:
     def valid(self, merged: Entry, members: Sequence[Entry]) -> list[Entry] | None:
         """The table with ``members`` replaced by ``merged`` if no covered key changes route."""
         gone = set(members)
-        table = sorted([e for e in self.table if e not in gone] + [merged], key=_order)
+        table = [e for e in self.table if e not in gone]
+        bisect.insort(table, merged, key=_order)
         covered = (self.points & merged.mask) == merged.key
         pts = self.points[covered]
         if np.array_equal(_route_ids(table, pts, self.ids), self.want[covered]):
@@ -205,17 +207,17 @@ class _Compressor:
         return self.try_merge(low) | self.try_merge(high)
 
     def run(self) -> list[Entry]:
+        """Passes over the routes, largest group first, until a pass merges nothing."""
         changed = True
         while changed:
             changed = False
-            groups: dict[Route, list[Entry]] = {}
+            groups: dict[Route, int] = {}
             for e in self.table:
-                groups.setdefault(e.route, []).append(e)
-            for route in sorted(groups, key=lambda r: (-len(groups[r]), r)):
-                members = [e for e in self.table if e.route == route]
-                if self.try_merge(sorted(members, key=lambda e: (e.key, e.mask))):
-                    changed = True
-                    break
+                groups[e.route] = groups.get(e.route, 0) + 1
+            for route in sorted(groups, key=lambda r: (-groups[r], r)):
+                members = sorted((e for e in self.table if e.route == route),
+                                 key=lambda e: (e.key, e.mask))
+                changed |= self.try_merge(members)
         return self.table
 
 
