@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -135,3 +138,29 @@ def test_a_missing_router_entry_is_a_routing_fault(tmp_path: Path) -> None:
     (tmp_path / "layout.json").write_text(json.dumps(doc))
     _, stats = run_layout(tmp_path, x)
     assert stats.dropped_no_route > 0
+
+
+_EMIT_SCRIPT = """
+import sys
+import numpy as np
+sys.path.insert(0, {netgen!r})
+from s2_netgen import RECIPES, machine_limits, spinnaker2
+from snnc.backends.spinnaker2 import emit
+from snnc.passes.quantize import quantize
+rng = np.random.default_rng(21)
+graph = RECIPES["conv"](rng)
+target = machine_limits(rng, spinnaker2())
+emit(quantize(graph, target.numeric, target=target.name), target, {out!r})
+"""
+
+
+def test_bytes_do_not_depend_on_the_process_hash_seed(tmp_path: Path) -> None:
+    netgen = str(Path(__file__).parent)
+    for seed in ("1", "2"):
+        script = _EMIT_SCRIPT.format(netgen=netgen, out=str(tmp_path / seed))
+        subprocess.run([sys.executable, "-c", script], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+    names = sorted(p.name for p in (tmp_path / "1").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "2").iterdir())
+    for name in names:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
