@@ -83,19 +83,26 @@ class SynapticBlock:
 
 @dataclass(frozen=True, eq=False)
 class ProgramOp:
+    """One op; ``widths`` fixes a tensor's element bytes (default: the smallest that fits), so
+    every PE's row slice of one layer uses the same storage width."""
+
     opcode: str
     inputs: tuple[int, ...]
     shape: tuple[int, ...]
     params: Mapping[str, tuple[int, ...]]
     tensors: Mapping[str, np.ndarray]
+    widths: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, eq=False)
 class Program:
-    """Source buffers (population, shape) and the ops that compute the stage output."""
+    """Source buffers (population, shape), the ops that compute the stage output, and where
+    this PE's neurons start in the final op's flattened output (0 when the final op was cut to
+    the PE's rows)."""
 
     sources: tuple[tuple[int, tuple[int, ...]], ...]
     ops: tuple[ProgramOp, ...]
+    out_lo: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +138,7 @@ def _pad4(data: bytes) -> bytes:
     return data + b"\0" * (-len(data) % 4)
 
 
-def _elem_bytes(a: np.ndarray) -> int:
+def elem_bytes(a: np.ndarray) -> int:
     if a.size == 0:
         return 1
     lo, hi = int(a.min()), int(a.max())
@@ -146,7 +153,7 @@ def _u32s(values: list[int] | tuple[int, ...]) -> bytes:
 
 
 def encode_program(program: Program) -> bytes:
-    out = [_u32s([len(program.sources), len(program.ops)])]
+    out = [_u32s([len(program.sources), len(program.ops), program.out_lo])]
     for pop, shape in program.sources:
         out.append(_u32s([pop, len(shape), *shape]))
     for op in program.ops:
@@ -159,7 +166,9 @@ def encode_program(program: Program) -> bytes:
         out.append(_u32s([len(op.tensors)]))
         for name in sorted(op.tensors, key=TENSOR_NAMES.index):
             t = np.asarray(op.tensors[name], np.int64)
-            width = _elem_bytes(t)
+            width = op.widths.get(name, elem_bytes(t))
+            if width < elem_bytes(t):
+                raise EmitError(f"MAC tensor '{name}' does not fit {width}-byte elements")
             out.append(_u32s([TENSOR_NAMES.index(name), width, t.ndim, *t.shape]))
             out.append(_pad4(t.astype(f"<i{width}").tobytes()))
     return b"".join(out)
@@ -225,7 +234,7 @@ class _Reader:
 
 def decode_program(data: bytes) -> Program:
     r = _Reader(data)
-    n_sources, n_ops = r.u32s(2)
+    n_sources, n_ops, out_lo = r.u32s(3)
     sources = []
     for _ in range(n_sources):
         pop, ndim = r.u32s(2)
@@ -239,13 +248,14 @@ def decode_program(data: bytes) -> Program:
         for _ in range(r.u32()):
             name, count = r.u32s(2)
             params[PARAM_NAMES[name]] = r.i32s(count)
-        tensors = {}
+        tensors, widths = {}, {}
         for _ in range(r.u32()):
             name, width, ndim = r.u32s(3)
             tensors[TENSOR_NAMES[name]] = r.array(width, r.u32s(ndim))
+            widths[TENSOR_NAMES[name]] = width
         ops.append(ProgramOp(OPCODES[opcode], inputs, shape, MappingProxyType(params),
-                             MappingProxyType(tensors)))
-    return Program(tuple(sources), tuple(ops))
+                             MappingProxyType(tensors), MappingProxyType(widths)))
+    return Program(tuple(sources), tuple(ops), out_lo)
 
 
 def _blocks(data: bytes, mpop: tuple[MpopEntry, ...]) -> tuple[SynapticBlock, ...]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from snnc.backends.spinnaker2 import image as img
 from snnc.backends.spinnaker2.machine import Chip, Machine, machine_from_limits
-from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_of
+from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_for
 from snnc.backends.spinnaker2.network import (
     EventStage,
     MacStage,
@@ -176,9 +176,7 @@ def _pe_image(net: Network, sl: Slice, site: Site, key: KeySpace | None,
             mpop.append(img.MpopEntry(space.key, space.mask, img.KIND_ROWS, src_sl.n, address))
             blocks.append(block)
             address += block.nbytes
-    program = None
-    if isinstance(stage, MacStage):
-        program = img.decode_program(program_of(stage))
+    program = program_for(stage, sl.lo, sl.hi) if isinstance(stage, MacStage) else None
     return img.PeImage(
         pe_id=site.pe_id, chip=site.chip, core=site.core, population=pop.index, lo=sl.lo,
         n=sl.n, key=key.key if key else 0, mask=key.mask if key else 0,
@@ -252,7 +250,7 @@ def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
         expect = image_bytes(pop, sl.n, stage, len(pe.mpop),
                              sum(int(b.offsets.size) for b in pe.blocks), n_syn,
                              pe.bias is not None,
-                             len(program_of(stage)) if isinstance(stage, MacStage) else 0)
+                             len(img.encode_program(pe.program)) if pe.program else 0)
         if len(data) != expect:
             raise VerifyError(f"PE {site.pe_id}: image is {len(data)} bytes but the memory "
                               f"model predicts {expect}")

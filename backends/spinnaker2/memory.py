@@ -8,12 +8,17 @@ size this model predicts for its content, so partitioning never plans with a wro
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from types import MappingProxyType
 
 from snnc.backends.spinnaker2.image import (
     MPOP_ENTRY,
     NPRM_ORDER,
     ROW_INDEX_BYTES,
     SYNAPSE_BYTES,
+    Program,
+    ProgramOp,
+    elem_bytes,
     encode_program,
     fixed_bytes,
 )
@@ -29,14 +34,42 @@ WORD = 4
 ACCUMULATOR = 8  # MAC scratch tensors hold 64-bit accumulators
 
 
-def program_of(stage: MacStage) -> bytes:
-    """The serialised MAC program (identical on every slice of the stage's population)."""
-    from snnc.backends.spinnaker2.image import Program, ProgramOp
+def rows_sliced(stage: MacStage) -> bool:
+    """A final Dense on a vector is cut to each PE's output rows (its weight rows live only on
+    the PE that computes them); any other final op is computed whole on every PE."""
+    last = stage.ops[-1]
+    return last.opcode == "dense" and len(last.shape) == 1
 
-    return encode_program(Program(
-        tuple(zip(stage.sources, stage.source_shapes, strict=True)),
-        tuple(ProgramOp(op.opcode, op.inputs, op.shape, op.params, op.tensors)
-              for op in stage.ops)))
+
+def program_for(stage: MacStage, lo: int, hi: int) -> Program:
+    """The MAC program of the PE holding neurons ``lo..hi-1`` of the stage's population."""
+    ops = [ProgramOp(op.opcode, op.inputs, op.shape, op.params, op.tensors,
+                     MappingProxyType({k: elem_bytes(t) for k, t in op.tensors.items()}))
+           for op in stage.ops]
+    sources = tuple(zip(stage.sources, stage.source_shapes, strict=True))
+    if not rows_sliced(stage):
+        return Program(sources, tuple(ops), lo)
+    last = ops[-1]
+    cut = {k: t[lo:hi] for k, t in last.tensors.items()}
+    ops[-1] = replace(last, shape=(hi - lo,), tensors=MappingProxyType(cut))
+    return Program(sources, tuple(ops), 0)
+
+
+def program_bytes_bound(stage: MacStage, n: int) -> int:
+    """Upper bound of ``len(encode_program(program_for(stage, lo, lo + n)))``, affine in ``n``
+    (the sliced tensors' padding adds at most 3 bytes each)."""
+    whole = len(encode_program(program_for(stage, 0, 0)))
+    if not rows_sliced(stage):
+        return whole
+    last = stage.ops[-1]
+    per_row = sum(elem_bytes(t) * (t.size // max(1, t.shape[0])) for t in last.tensors.values())
+    return whole + per_row * n + 3 * len(last.tensors)
+
+
+def scratch_elements(stage: MacStage, n: int) -> int:
+    """Elements of all op outputs on a PE holding ``n`` neurons of the stage's population."""
+    total = sum(math.prod(op.shape) for op in stage.ops)
+    return total - math.prod(stage.ops[-1].shape) + n if rows_sliced(stage) else total
 
 
 def bss_bytes(pop: Population, n: int, stage: Stage | None, delay: int) -> int:
@@ -46,7 +79,7 @@ def bss_bytes(pop: Population, n: int, stage: Stage | None, delay: int) -> int:
     slots = delay + 1
     if isinstance(stage, MacStage):
         buffers = slots * WORD * sum(math.prod(s) for s in stage.source_shapes)
-        scratch = ACCUMULATOR * sum(math.prod(op.shape) for op in stage.ops)
+        scratch = ACCUMULATOR * scratch_elements(stage, n)
         return state + output + buffers + scratch
     ring = slots * WORD * n if pop.model != Model.SOURCE else 0
     return state + output + ring

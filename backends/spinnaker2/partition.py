@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnc.backends.spinnaker2.machine import Machine
-from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_of
+from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_bytes_bound
 from snnc.backends.spinnaker2.network import EventStage, MacStage, Network, Population
 from snnc.errors import ResourceError
 
@@ -63,16 +63,14 @@ def _split(net: Network, pop: Population, machine: Machine,
     stage = net.stages.get(pop.index)
     delay = net.profile.synapse_delay
     entries = rows = 0
-    program = 0
     if stage is not None:
         entries = sum(slice_counts[s] for s in stage.sources)
         if isinstance(stage, EventStage):
             rows = sum(net.populations[s].size for s in stage.sources)
-        if isinstance(stage, MacStage):
-            program = len(program_of(stage))
     has_bias = _has_bias(net, pop)
 
     def need(n: int, synapses: int) -> int:
+        program = program_bytes_bound(stage, n) if isinstance(stage, MacStage) else 0
         return (image_bytes(pop, n, stage, entries, rows, synapses, has_bias, program)
                 + bss_bytes(pop, n, stage, delay))
 

@@ -177,7 +177,7 @@ class PeRuntime:
         for buf in self.buffers:
             buf[slot] = 0
         flat = tensors[-1].reshape(batch, -1)
-        return flat[:, self.image.lo:self.image.lo + self.image.n]
+        return flat[:, program.out_lo:program.out_lo + self.image.n]
 
     def update(self, current: np.ndarray) -> None:
         """The neuron model of the image on this step's input (sets ``out``, ``u``, ``v``)."""

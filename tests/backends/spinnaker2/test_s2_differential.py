@@ -164,3 +164,24 @@ def test_weights_too_wide_for_the_synapse_word_fall_back_to_mac(tmp_path: Path) 
     ref = run_quantized(qg, drive)
     assert ref.spikes["n"].any()
     assert_same_trace(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
+
+
+def test_large_qnn_dense_layer_is_cut_by_output_rows_across_pes(tmp_path: Path) -> None:
+    """600 x 400 int8 weights (240 KB) cannot sit on one PE: each PE keeps only its rows."""
+    rng = np.random.default_rng(6)
+    layers = (Input("x", (), shape=(600,)),
+              Dense("fc", ("x",), weight=rng.normal(0, 0.1, (400, 600)).astype(np.float32),
+                    attrs={"mapping": "qnn"}),
+              LIF("n", ("fc",), beta=np.float32(0.9), threshold=np.float32(1.0),
+                  attrs={"mapping": "qnn"}))
+    graph = Graph(layers, output="n", timesteps=5, encoding="rate")
+    target = spinnaker2()
+    qg = quantize(graph, target.numeric, target=target.name)
+    layout = build_layout(qg, target)
+    assert isinstance(layout.net.stages[1], MacStage)
+    assert len(layout.parts[1]) >= 3
+    assert max(layout.sram_bytes.values()) <= 131072
+    drive = (rng.random((5, 2, 600)) < 0.3).astype(np.float32)
+    ref = run_quantized(qg, drive)
+    assert ref.spikes["n"].any()
+    assert_same_trace(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
