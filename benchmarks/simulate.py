@@ -1,0 +1,147 @@
+"""Wall time of the integer reference against Lava's fixed-point simulation of the same network.
+
+For each case (network, batch, steps) the integer reference (``snnc.reference.integer``) and the
+emitted Loihi network in Lava (``snnc.backends.loihi.simulate``: emit, then one Lava run of the
+whole batch in a child process) run on the same drive; their traces must be equal
+(``numpy.array_equal`` on every array) or the script fails. Lava's time is split into the part
+spent before the first step (interpreter, Lava import and compilation, measured with a one-step
+run) and the rest. Writes ``benchmarks/results/simulate.json`` and prints a table.
+
+    .venv/bin/python benchmarks/simulate.py [--quick] [--repeat 3] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnc.backends.loihi import simulate
+from snnc.ir.layers import LIF, Conv2d, Dense, Flatten, Graph, Input
+from snnc.ir.quantized import QuantizedGraph
+from snnc.passes.quantize import quantize
+from snnc.reference.integer import run_quantized
+from snnc.reference.simulate import Trace
+from snnc.target import load_target
+
+F32 = np.float32
+RESULTS = Path(__file__).resolve().parent / "results" / "simulate.json"
+
+
+def mlp(hidden: int, seed: int = 0) -> Graph:
+    """The digits shape, 64-hidden-10 LIF, with random weights."""
+    rng = np.random.default_rng(seed)
+    return Graph((Input("x", (), shape=(64,)),
+                  Dense("fc1", ("x",), weight=rng.normal(0, 0.35, (hidden, 64)).astype(F32)),
+                  LIF("h", ("fc1",), beta=F32(0.9), threshold=F32(1.0)),
+                  Dense("fc2", ("h",), weight=rng.normal(0, 0.3, (10, hidden)).astype(F32)),
+                  LIF("out", ("fc2",), beta=F32(0.9), threshold=F32(1.0))),
+                 output="out", encoding="rate", name=f"mlp-64-{hidden}-10")
+
+
+def convnet(seed: int = 0) -> Graph:
+    """1x12x12 -> 3x3 conv (6 channels) -> LIF -> flatten -> 10 LIF."""
+    rng = np.random.default_rng(seed)
+    return Graph((Input("x", (), shape=(1, 12, 12)),
+                  Conv2d("conv", ("x",), weight=rng.normal(0, 0.7, (6, 1, 3, 3)).astype(F32)),
+                  LIF("c", ("conv",), beta=F32(0.9), threshold=F32(1.0)),
+                  Flatten("flat", ("c",)),
+                  Dense("fc", ("flat",), weight=rng.normal(0, 0.1, (10, 600)).astype(F32)),
+                  LIF("out", ("fc",), beta=F32(0.9), threshold=F32(1.0))),
+                 output="out", encoding="rate", name="conv-12x12")
+
+
+CASES: list[tuple[Callable[[], Graph], int, int]] = [
+    (lambda: mlp(128), 1, 16),
+    (lambda: mlp(128), 20, 16),
+    (lambda: mlp(128), 20, 64),
+    (lambda: mlp(512), 20, 32),
+    (convnet, 8, 32),
+]
+QUICK = CASES[:2]
+
+
+def same(a: Trace, b: Trace) -> bool:
+    x, y = a.arrays(), b.arrays()
+    return sorted(x) == sorted(y) and all(np.array_equal(x[k], y[k]) for k in x)
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Shortest wall time of ``repeat`` calls (the least disturbed by other load) and the last
+    result."""
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def lava_run(qg: QuantizedGraph, drive: np.ndarray) -> Trace:
+    target = load_target("loihi2")
+    with tempfile.TemporaryDirectory(prefix="snnc-bench-") as work:
+        return simulate(qg, target, drive, "lava", Path(work))
+
+
+def run_case(make: Callable[[], Graph], batch: int, steps: int, repeat: int) -> dict[str, Any]:
+    graph = make()
+    target = load_target("loihi2")
+    qg = quantize(graph, target.numeric, target=target.name)
+    rng = np.random.default_rng(1)
+    drive = (rng.random((steps, batch, *graph.input.shape)) < 0.3).astype(F32)
+    t_ref, ref = timed(lambda: run_quantized(qg, drive), repeat)
+    t_lava, lava = timed(lambda: lava_run(qg, drive), repeat)
+    t_setup, _ = timed(lambda: lava_run(qg, drive[:1]), repeat)
+    equal = same(ref, lava)
+    return {
+        "network": graph.name, "batch": batch, "steps": steps,
+        "neurons": sum(graph.size(n.name) for n in graph.neurons()),
+        "reference_s": round(t_ref, 6), "lava_s": round(t_lava, 4),
+        "lava_setup_s": round(t_setup, 4),
+        "lava_steps_s": round(max(t_lava - t_setup, 0.0), 4),
+        "ratio": round(t_lava / t_ref, 1),
+        "ratio_steps_only": round(max(t_lava - t_setup, 0.0) / t_ref, 1),
+        "equal": equal,
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (f"{'network':<16}{'batch':>6}{'steps':>6}{'reference s':>13}{'lava s':>9}"
+            f"{'setup s':>9}{'lava/ref':>10}{'steps/ref':>10}  equal")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['network']:<16}{r['batch']:>6}{r['steps']:>6}{r['reference_s']:>13.4f}"
+                     f"{r['lava_s']:>9.2f}{r['lava_setup_s']:>9.2f}{r['ratio']:>10.0f}"
+                     f"{r['ratio_steps_only']:>10.0f}  {r['equal']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two small cases only")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (fastest)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON file to write")
+    args = parser.parse_args(argv)
+    rows = [run_case(make, batch, steps, args.repeat)
+            for make, batch, steps in (QUICK if args.quick else CASES)]
+    report = {"python": platform.python_version(), "machine": platform.machine(),
+              "repeat": args.repeat, "cases": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(table(rows))
+    if not all(r["equal"] for r in rows):
+        print("error: Lava and the integer reference disagree", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
