@@ -1,7 +1,8 @@
 /* snnc runtime: neuron updates (LIF, IF, CubaLIF and multi-level spikes).
  *
  * One call advances a whole layer by one step, exactly as snnc.reference.integer.neuron_step:
- *   LIF:  u = a << input_shift                  (IF is LIF with dv = 0)
+ *   LIF:  u = a << input_shift                  (IF is LIF with dv = 0; with
+ *         SNNC_LIF_CURRENT_REGISTER u also overflows like the current, as on Loihi)
  *   CUBA: u = ovf_u(decay(u, du + offset) + (a << input_shift))
  *   v' = ovf_v(decay(v, dv) + u + (bias << input_shift)),  theta = vth << threshold_shift
  *   same-step reset: s = v' > theta (>=), v = reset(v', s)

@@ -14,7 +14,11 @@ SNNC_NEURON_PROTO(SNNC_X, SNNC_X_T, SNNC_S, SNNC_S_T)
             u[i] = (SNNC_S_T)un;
             drive = snnc_decay(v[i], p->dv[i * p->dv_stride]) + un;
         } else {
+#if SNNC_LIF_CURRENT_REGISTER
+            drive = snnc_decay(v[i], p->dv[i * p->dv_stride]) + snnc_overflow_u(a);
+#else
             drive = snnc_decay(v[i], p->dv[i * p->dv_stride]) + a;
+#endif
         }
         if (p->bias != NULL) {
             drive += snnc_shl(p->bias[i * p->bias_stride], SNNC_INPUT_SHIFT);

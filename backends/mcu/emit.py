@@ -137,6 +137,8 @@ def _config(prog: Program) -> list[tuple[str, int, str]]:
         ("SNNC_THRESHOLD_SHIFT", p.threshold_shift, "threshold = vth << shift"),
         ("SNNC_ALPHA_FRAC_BITS", p.alpha_frac_bits, "multi-level alpha fraction bits"),
         ("SNNC_MASK_FRAC_BITS", p.mask_frac_bits, "attention mask fraction bits"),
+        ("SNNC_LIF_CURRENT_REGISTER", int(p.lif_current_register),
+         "1: a LIF's input overflows like a current"),
     ]
 
 

@@ -659,7 +659,7 @@ class _Lowering:
         dv = np.asarray(q.dv if q.dv is not None else 0, np.int64)
         factor = max(abs(one - int(dv.min())), abs(one - int(dv.max())))
         a_mag = x.rng.mag << p.input_shift
-        u_mag = u_rng.mag if cuba else a_mag
+        u_mag = u_rng.mag if cuba or p.lif_current_register else a_mag
         if cuba:
             du = np.asarray(q.du, np.int64) + p.current_decay_offset
             factor_u = max(abs(one - int(du.min())), abs(one - int(du.max())))
