@@ -125,7 +125,7 @@ def load_nir(path: str | Path, semantics: str | NirSemantics | None = None) -> G
         raise InputError(f"NIR file '{p}' does not exist")
     try:
         root = nir.read(p, type_check=False)
-    except (OSError, ValueError, KeyError, TypeError, AssertionError, AttributeError) as exc:
+    except Exception as exc:  # nir's reader fails in many ways on malformed files
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read NIR file '{p}': {first}") from None
     return nir_to_graph(root, semantics, name=p.stem)
@@ -519,18 +519,23 @@ def _sum_inputs(out: _Builder, name: str, sources: list[str]) -> str:
 
 
 def _array(node: str, what: str, value: Any) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64) if value is not None else np.zeros(0)
+    try:
+        arr = np.asarray(value, dtype=np.float64) if value is not None else np.zeros(0)
+    except (TypeError, ValueError):
+        raise InvalidModelError(f"parameter {what} is not numeric", node) from None
     if not np.all(np.isfinite(arr)):
         raise InvalidModelError(f"parameter {what} contains NaN or inf", node)
     return arr
 
 
-def _ints(node: str, what: str, value: Any, n: int) -> tuple[int, ...]:
+def _ints(node: str, what: str, value: Any, n: int, low: int = 0) -> tuple[int, ...]:
+    """``n`` integers >= ``low`` (a single value is repeated ``n`` times)."""
     arr = np.atleast_1d(np.asarray(value))
     if arr.size == 1:
         arr = np.repeat(arr, n)
-    if arr.size != n or arr.dtype.kind not in "iuf" or np.any(arr != np.rint(arr)):
-        raise InvalidModelError(f"{what} must be {n} integers, got {value!r}", node)
+    if (arr.size != n or arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr))
+            or np.any(arr != np.rint(arr)) or np.any(arr < low)):
+        raise InvalidModelError(f"{what} must be {n} integers >= {low}, got {value!r}", node)
     return tuple(int(x) for x in arr)
 
 
@@ -643,13 +648,13 @@ def _conv2d(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
     shape = out.shapes[src]
     if len(shape) != 3:
         raise ShapeError(f"Conv2d expects a (C, H, W) input, got {shape}", name)
-    stride = _ints(name, "stride", node.stride, 2)
-    dilation = _ints(name, "dilation", node.dilation, 2)
+    stride = _ints(name, "stride", node.stride, 2, low=1)
+    dilation = _ints(name, "dilation", node.dilation, 2, low=1)
     top, left, bottom, right = _conv_padding(name, node, shape[1:], w.shape[2:], dilation,
                                              stride)
     return out.add(Conv2d(name, (src,), weight=w, bias=_bias(name, node), stride=stride,
                           padding=(top, left, bottom, right), dilation=dilation,
-                          groups=int(node.groups)))
+                          groups=_ints(name, "groups", node.groups, 1, low=1)[0]))
 
 
 def _conv1d(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
@@ -660,14 +665,14 @@ def _conv1d(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
     if w.ndim != 3 or len(shape) != 2:
         raise ShapeError(f"Conv1d needs weight (O, C/groups, k) and input (C, L), got "
                          f"{w.shape} and {shape}", name)
-    (stride,) = _ints(name, "stride", node.stride, 1)
-    (dilation,) = _ints(name, "dilation", node.dilation, 1)
+    (stride,) = _ints(name, "stride", node.stride, 1, low=1)
+    (dilation,) = _ints(name, "dilation", node.dilation, 1, low=1)
     before, after = _conv_padding(name, node, shape[1:], w.shape[2:], (dilation,), (stride,))
     wide = out.add(Reshape(out.name(f"{name}.to2d"), (src,), shape=(shape[0], 1, shape[1])))
     conv = out.add(Conv2d(out.name(f"{name}.conv2d"), (wide,), weight=w[:, :, None, :],
                           bias=_bias(name, node), stride=(1, stride),
                           padding=(0, before, 0, after), dilation=(1, dilation),
-                          groups=int(node.groups)))
+                          groups=_ints(name, "groups", node.groups, 1, low=1)[0]))
     c, _, length = out.shapes[conv]
     return out.add(Reshape(name, (conv,), shape=(c, length)))
 
@@ -675,8 +680,8 @@ def _conv1d(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
 def _pool(kind: Literal["sum", "avg"]) -> Callable[..., str]:
     def convert(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
                 syn: _SynapticIntegrator | None) -> str:
-        kernel = _ints(name, "kernel_size", node.kernel_size, 2)
-        stride = _ints(name, "stride", node.stride, 2)
+        kernel = _ints(name, "kernel_size", node.kernel_size, 2, low=1)
+        stride = _ints(name, "stride", node.stride, 2, low=1)
         ph, pw = _ints(name, "padding", node.padding, 2)
         return out.add(Pool2d(name, (src,), pool=kind, kernel=kernel, stride=stride,
                               padding=(ph, pw, ph, pw)))
@@ -687,7 +692,8 @@ def _flatten_node(out: _Builder, name: str, node: Any, src: str, sem: NirSemanti
                   syn: _SynapticIntegrator | None) -> str:
     shape = out.shapes[src]
     rank = len(shape)
-    start, end = int(node.start_dim), int(node.end_dim)
+    (start,) = _ints(name, "start_dim", node.start_dim, 1, low=-rank)
+    (end,) = _ints(name, "end_dim", node.end_dim, 1, low=-rank)
     start, end = start + rank if start < 0 else start, end + rank if end < 0 else end
     if not 0 <= start <= end < rank:
         raise ShapeError(f"Flatten dims {node.start_dim}..{node.end_dim} do not fit input "
