@@ -22,8 +22,8 @@ from snnc import api
 from snnc.backends.loihi import compat, simulate
 from snnc.backends.loihi.emit import emit
 from snnc.backends.loihi.simulate import run_artifact
-from snnc.ir.layers import LIF, Dense, Graph, Input
-from snnc.ir.quantized import QuantizedGraph
+from snnc.ir.layers import LIF, CubaLIF, Dense, Graph, Input
+from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
 from snnc.reference.integer import run_quantized
@@ -55,6 +55,37 @@ def test_generated_net_runs_bit_exact_in_lava(tmp_path, seed):
     drive = drive_for(graph, batch=4, seed=seed)
     expected = run_quantized(qg, drive)
     assert sum(int(np.abs(s).sum()) for s in expected.spikes.values()) > 0
+    assert_same_trace(expected, simulate(qg, LOIHI, drive, "lava", tmp_path))
+
+
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_full_range_lava_parameters_over_100_steps(tmp_path, per_neuron):
+    """du, dv over [0, 4095], vth over [0, 131071], bias over [-4096, 4095], weights over
+    [-127, 127], graded input up to 127: currents wrap and membranes saturate, in both."""
+    rng = np.random.default_rng(17 + per_neuron)
+    n_in, n, n_out, steps = 16, 12, 6, 100
+    graph = Graph((Input("x", (), shape=(n_in,)),
+                   Dense("fc", ("x",), weight=np.zeros((n, n_in), F32)), CubaLIF("h", ("fc",)),
+                   Dense("fc2", ("h",), weight=np.zeros((n_out, n), F32)), LIF("out", ("fc2",))),
+                  output="out", timesteps=steps, encoding="direct")
+    shape = (n,) if per_neuron else ()
+
+    def draw(low: int, high: int, size: tuple[int, ...]) -> np.ndarray:
+        return rng.integers(low, high + 1, size)
+
+    layers = {
+        "x": QuantLayer(),
+        "fc": QuantLayer(weight=draw(-127, 127, (n, n_in))),
+        "h": QuantLayer(du=draw(0, 4095, shape), dv=draw(0, 4095, shape),
+                        vth=draw(0, 131071, shape), bias=draw(-4096, 4095, (n,))),
+        "fc2": QuantLayer(weight=draw(-127, 127, (n_out, n))),
+        "out": QuantLayer(dv=draw(0, 4095, ()), vth=draw(0, 600, ()),
+                          bias=draw(-4096, 4095, (n_out,))),
+    }
+    qg = QuantizedGraph(graph, LOIHI.numeric, layers, input_scale=1.0, target=LOIHI.name)
+    drive = draw(-127, 127, (steps, 3, n_in)).astype(F32)
+    expected = run_quantized(qg, drive)
+    assert expected.spikes["h"].any() and expected.spikes["out"].any()
     assert_same_trace(expected, simulate(qg, LOIHI, drive, "lava", tmp_path))
 
 
