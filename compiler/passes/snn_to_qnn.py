@@ -122,8 +122,9 @@ def check_twin(graph: Graph, name: str, drive: np.ndarray) -> TwinCheck:
     if structural is not None:
         return TwinCheck(name, False, f"approximate twin: {structural}")
     syn = lay.inputs[0]
-    upto = [x for x in graph.layers[: [x.name for x in graph.layers].index(syn) + 1]]
-    current = run_graph(graph.replace_layers(upto, output=syn), drive, record=False).output
+    end = next(i for i, x in enumerate(graph.layers) if x.name == syn) + 1
+    current = run_graph(graph.replace_layers(graph.layers[:end], output=syn), drive,
+                        record=False).output
     if lay.bias is not None:
         current = current + np.asarray(lay.bias, np.float32)
     theta = float(_scalar(lay.threshold))
