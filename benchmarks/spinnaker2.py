@@ -55,9 +55,9 @@ def sparse_net(synapses: int, rng: np.random.Generator) -> Graph:
 
 
 def conv_net(synapses: int, rng: np.random.Generator) -> Graph:
-    """Two 3x3 convolutions (8 channels, same padding), a strided 3x3 convolution and a 10-way
+    """Two 3x3 convolutions (4 channels, same padding), a strided 3x3 convolution and a 10-way
     readout: many neurons with small fan-in, so layers spread over many PEs and chips."""
-    c = 8
+    c = 4
     per_pixel = 9 * c + 9 * c * c + (9 * c * c + 10 * c) / 16
     side = max(8, int(math.sqrt(synapses / per_pixel)) // 4 * 4)
     pad = (1, 1, 1, 1)

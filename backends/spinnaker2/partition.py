@@ -3,13 +3,15 @@
 A slice is a contiguous range of a population's (row-major) neurons; one slice runs on one PE.
 Its size is bounded by the target's ``max_neurons_per_pe`` and by the PE's SRAM left after the
 code/stack reserve: neuron parameters and state, the synaptic rows of every synapse that ends in
-the slice, the master population table and row index, MAC program and buffers (see
-:mod:`~snnc.backends.spinnaker2.memory`). Slices are multiples of the population's ``block`` so
-an input-aware multi-level threshold never needs neurons of another PE.
+the slice, one master-population entry and row index per source slice it hears from, MAC program
+and buffers (see :mod:`~snnc.backends.spinnaker2.memory`). Slices are multiples of the
+population's ``block`` so an input-aware multi-level threshold never needs another PE's neurons.
 
-The table and row-index sizes of a slice depend on how its *source* populations are sliced, so
-slicing repeats until the number of slices per population stops changing (the estimate uses the
-current source slicing as an upper bound: every source slice may send to every target slice).
+Slices grow greedily, a block at a time, while the exact size of the PE's image and working
+memory fits; for event stages this counts the source slices the new neurons hear from, so local
+connectivity (convolutions) costs only the rows it uses. That count depends on how the *source*
+populations are sliced: populations are sliced in graph order (sources first), and rounds repeat
+until no slicing changes, which settles recurrent connections too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snnc.backends.spinnaker2.image import MPOP_ENTRY, SYNAPSE_BYTES
 from snnc.backends.spinnaker2.machine import Machine
 from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_bytes_bound
 from snnc.backends.spinnaker2.network import EventStage, MacStage, Network, Population
@@ -43,36 +46,59 @@ class Slice:
 Partition = dict[int, tuple[Slice, ...]]
 
 
-def _synapse_prefix(net: Network, pop: Population) -> np.ndarray:
-    """``prefix[j]`` = synapses ending in neurons ``0..j-1`` of ``pop`` (all sources)."""
-    counts = np.zeros(pop.size, np.int64)
-    stage = net.stages.get(pop.index)
-    if isinstance(stage, EventStage):
-        for mat in stage.synapses.values():
-            counts += np.bincount(mat.cols, minlength=pop.size)
-    return np.concatenate(([0], np.cumsum(counts)))
-
-
 def _has_bias(net: Network, pop: Population) -> bool:
     stage = net.stages.get(pop.index)
     return isinstance(stage, EventStage) and bool(np.any(stage.bias))
 
 
-def _split(net: Network, pop: Population, machine: Machine,
-           slice_counts: dict[int, int]) -> tuple[Slice, ...]:
+@dataclass(frozen=True, eq=False)
+class _Fanin:
+    """Per target neuron: synapses ending in it and the source slices (global ids into
+    ``slice_rows``, CSR by neuron) that send to it."""
+
+    synapses: np.ndarray
+    ptr: np.ndarray
+    slice_ids: np.ndarray
+    slice_rows: np.ndarray
+
+
+def _fanin(stage: EventStage, size: int, parts: Partition) -> _Fanin:
+    synapses = np.zeros(size, np.int64)
+    pairs: list[np.ndarray] = []
+    rows: list[int] = []
+    for src, mat in stage.synapses.items():
+        synapses += np.bincount(mat.cols, minlength=size)
+        los = np.array([s.lo for s in parts[src]], np.int64)
+        sigma = np.searchsorted(los, mat.rows, side="right") - 1 + len(rows)
+        pairs.append(mat.cols * (1 << 32) + sigma)
+        rows.extend(s.n for s in parts[src])
+    flat = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
+    targets = flat >> 32
+    ptr = np.concatenate(([0], np.cumsum(np.bincount(targets, minlength=size))))
+    return _Fanin(synapses, ptr, flat & 0xFFFFFFFF, np.array(rows, np.int64))
+
+
+def _split(net: Network, pop: Population, machine: Machine, parts: Partition) -> tuple[Slice, ...]:
     stage = net.stages.get(pop.index)
     delay = net.profile.synapse_delay
-    entries = rows = 0
-    if stage is not None:
-        entries = sum(slice_counts[s] for s in stage.sources)
-        if isinstance(stage, EventStage):
-            rows = sum(net.populations[s].size for s in stage.sources)
     has_bias = _has_bias(net, pop)
+    mac_entries = sum(len(parts[s]) for s in stage.sources) if isinstance(stage, MacStage) else 0
 
-    def need(n: int, synapses: int) -> int:
+    def exact(n: int, entries: int, rows: int, synapses: int) -> int:
         program = program_bytes_bound(stage, n) if isinstance(stage, MacStage) else 0
-        return (image_bytes(pop, n, stage, entries, rows, synapses, has_bias, program)
-                + bss_bytes(pop, n, stage, delay))
+        return (image_bytes(pop, n, stage, entries + mac_entries, rows, synapses, has_bias,
+                            program) + bss_bytes(pop, n, stage, delay))
+
+    # The size is affine in each count once the table sections exist (entries > 0).
+    base = exact(0, 0, 0, 0)
+    per_neuron = exact(1, 0, 0, 0) - base
+    with_tables = exact(0, 1, 0, 0) - MPOP_ENTRY.size
+    per_row = exact(0, 1, 1, 0) - with_tables - MPOP_ENTRY.size
+
+    def need(n: int, synapses: int, entries: int, rows: int) -> int:
+        fixed = with_tables if entries else base
+        return (fixed + per_neuron * n + SYNAPSE_BYTES * synapses + MPOP_ENTRY.size * entries
+                + per_row * rows)
 
     block = pop.block
     cap = (machine.max_neurons_per_pe // block) * block
@@ -80,40 +106,62 @@ def _split(net: Network, pop: Population, machine: Machine,
         raise ResourceError(machine.target, "neurons per PE", block, machine.max_neurons_per_pe,
                             f"population '{pop.name}' needs {block} neurons on one PE for its "
                             "input-aware threshold")
-    prefix = _synapse_prefix(net, pop)
-    ends = np.arange(0, pop.size + 1, block)
-    # need(hi - lo, P[hi] - P[lo]) is affine in (hi, P[hi]) and grows with hi: binary search.
-    per_neuron = need(1, 0) - need(0, 0)
-    base = need(0, 0)
-    cost = per_neuron * ends + 4 * prefix[ends]
-    slices = []
-    lo_i = 0
-    while ends[lo_i] < pop.size:
-        lo = int(ends[lo_i])
-        budget = machine.data_bytes - base + int(cost[lo_i])
-        hi_i = int(np.searchsorted(cost, budget, side="right")) - 1
-        hi_i = min(hi_i, lo_i + cap // block, ends.size - 1)
-        if hi_i <= lo_i:
-            first = int(ends[lo_i + 1])
-            want = need(first - lo, int(prefix[first] - prefix[lo])) + machine.reserve_bytes
-            raise ResourceError(machine.target, "SRAM per PE (bytes)", want,
+    budget = machine.data_bytes
+    if not isinstance(stage, EventStage):
+        fit = (budget - need(0, 0, 0, 0)) // max(1, need(block, 0, 0, 0) - need(0, 0, 0, 0))
+        step = min(cap, fit * block)
+        if step < block:
+            raise ResourceError(machine.target, "SRAM per PE (bytes)",
+                                need(block, 0, 0, 0) + machine.reserve_bytes,
                                 machine.sram_per_pe_bytes,
-                                f"population '{pop.name}': {first - lo} neuron(s) with their "
-                                "synapses do not fit one PE")
-        slices.append(Slice(pop.index, len(slices), lo, int(ends[hi_i])))
-        lo_i = hi_i
+                                f"population '{pop.name}': {block} neuron(s) do not fit one PE")
+        return tuple(Slice(pop.index, i, lo, min(lo + step, pop.size))
+                     for i, lo in enumerate(range(0, pop.size, step)))
+    fanin = _fanin(stage, pop.size, parts)
+    syn_prefix = np.concatenate(([0], np.cumsum(fanin.synapses))).tolist()
+    ptr = fanin.ptr.tolist()
+    slice_ids = fanin.slice_ids.tolist()
+    slice_rows = fanin.slice_rows.tolist()
+    slices: list[Slice] = []
+    lo = 0
+    while lo < pop.size:
+        hi, rows = lo, 0
+        heard: set[int] = set()
+        while hi < pop.size and hi + block - lo <= cap:
+            new = set(slice_ids[ptr[hi]:ptr[hi + block]]) - heard
+            more_rows = sum(slice_rows[i] for i in new)
+            synapses = syn_prefix[hi + block] - syn_prefix[lo]
+            if need(hi + block - lo, synapses, len(heard) + len(new), rows + more_rows) > budget:
+                if hi == lo:
+                    want = need(block, synapses, len(new), more_rows) + machine.reserve_bytes
+                    raise ResourceError(machine.target, "SRAM per PE (bytes)", want,
+                                        machine.sram_per_pe_bytes,
+                                        f"population '{pop.name}': {block} neuron(s) with "
+                                        "their synapses do not fit one PE")
+                break
+            hi, rows = hi + block, rows + more_rows
+            heard |= new
+        slices.append(Slice(pop.index, len(slices), lo, hi))
+        lo = hi
     return tuple(slices)
+
+
+def _even(pop: Population, machine: Machine) -> tuple[Slice, ...]:
+    """First guess for a source's slicing: as few slices as the neuron cap allows."""
+    step = max(1, machine.max_neurons_per_pe // pop.block) * pop.block
+    return tuple(Slice(pop.index, i, lo, min(lo + step, pop.size))
+                 for i, lo in enumerate(range(0, pop.size, step)))
 
 
 def partition(net: Network, machine: Machine) -> Partition:
     """Slices of every population, sized under the neuron cap and the SRAM budget."""
-    counts = {p.index: -(-p.size // machine.max_neurons_per_pe) for p in net.populations}
-    result: Partition = {}
+    parts: Partition = {p.index: _even(p, machine) for p in net.populations}
     for _ in range(_MAX_ROUNDS):
-        result = {p.index: _split(net, p, machine, counts) for p in net.populations}
-        new = {k: max(counts[k], len(v)) for k, v in result.items()}
-        if new == counts:
-            return result
-        counts = new
-    return result
-
+        changed = False
+        for pop in net.populations:
+            new = _split(net, pop, machine, parts)
+            changed |= new != parts[pop.index]
+            parts[pop.index] = new
+        if not changed:
+            break
+    return parts
