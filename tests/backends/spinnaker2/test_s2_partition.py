@@ -18,7 +18,7 @@ from snnc.backends.spinnaker2.image import decode_image
 from snnc.backends.spinnaker2.layout import build_layout
 from snnc.backends.spinnaker2.place import serpentine
 from snnc.errors import InputError, ResourceError, UnsupportedError
-from snnc.ir.layers import LIF, Dense, Flatten, Graph, Input, MultiLevelSpike
+from snnc.ir.layers import LIF, Conv2d, Dense, Flatten, Graph, Input, MultiLevelSpike
 from snnc.ir.quantized import QuantizedGraph
 from snnc.passes.quantize import quantize
 from snnc.target import Target, load_target
@@ -183,3 +183,20 @@ def test_missing_limits_are_an_input_error() -> None:
     target = replace(load_target("spinnaker2"), limits=MappingProxyType({}))
     with pytest.raises(InputError, match="lacks pes_per_chip"):
         check_resources(_q(_chain([4, 3], 1.0, 0), target), target)
+
+
+def test_local_connectivity_costs_only_the_rows_a_slice_hears() -> None:
+    """A 4 x 64 x 64 convolution: a full row index per source neuron (16384 x 8 bytes) would
+    not fit any PE, but each slice only hears from a few source slices."""
+    rng = np.random.default_rng(9)
+    layers = (Input("x", (), shape=(4, 64, 64)),
+              Conv2d("c", ("x",), weight=rng.normal(0, 1, (4, 4, 3, 3)).astype(np.float32),
+                     padding=(1, 1, 1, 1)),
+              LIF("s", ("c",), beta=np.float32(0.9), threshold=np.float32(1.0)))
+    graph = Graph(layers, output="s", timesteps=2, encoding="rate")
+    target = _target()
+    layout = build_layout(_q(graph, target), target)
+    assert len(layout.parts[1]) == 4 * 64 * 64 // 256  # the neuron cap binds, not SRAM
+    assert max(layout.sram_bytes.values()) <= 131072
+    heard = [sum(1 for e in decode_image(layout.images[sl]).mpop) for sl in layout.parts[1]]
+    assert max(heard) <= 12
