@@ -151,8 +151,10 @@ def test_file_round_trip_is_byte_stable(tmp_path: Path) -> None:
     save_nir(load_nir(tmp_path / "a.nir"), tmp_path / "b.nir")
     save_nir(graph, tmp_path / "c.nir")
     assert (tmp_path / "a.nir").read_bytes() == (tmp_path / "c.nir").read_bytes()
+    back = load_nir(tmp_path / "b.nir")
+    assert (back.timesteps, back.encoding) == (12, "rate")
     x = _drive(graph)
-    _same_outputs(simulate(graph, x), simulate(load_nir(tmp_path / "b.nir"), x))
+    _same_outputs(simulate(graph, x), simulate(back, x))
 
 
 def test_recurrent_synapse_in_a_cycle_is_a_plain_nir_edge() -> None:
