@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snnc.cost.model import (
@@ -43,6 +43,7 @@ def test_activation_bits_table(steps, bits):
     assert activation_bits(steps) == bits
 
 
+@settings(deadline=None)
 @given(st.integers(1, 10**6))
 def test_activation_bits_hold_every_count_and_no_fewer(steps):
     b = activation_bits(steps)
@@ -65,6 +66,7 @@ def test_rate_bounds_example_and_extremes():
         assert rate == pytest.approx(rate_bounds(gamma, 5)[bound])
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(0, 12), min_size=1, max_size=50), st.integers(12, 16))
 def test_any_population_of_counts_obeys_theorem_2(counts, steps):
     gamma = counts.count(0) / len(counts)
@@ -152,6 +154,7 @@ def test_worst_case_and_free_movement_settings():
     assert asymptotic_crossover(5, THEORETICAL_MINIMUM) == pytest.approx(0.337, abs=1e-3)
 
 
+@settings(deadline=None, max_examples=60)
 @given(fan_in=st.integers(1, 5000), outputs=st.integers(1, 50), steps=st.integers(1, 16),
        rate_out=st.floats(0, 1), gamma=st.floats(0, 0.99), hops=st.floats(0, 5),
        event=st.floats(0, 50), wread=st.floats(0, 1), reuse=st.booleans(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pass_nets import digits_like, digits_x
@@ -51,6 +51,7 @@ def test_storage_switches_to_csr_when_sparse_enough():
     assert bits == {"dense": 8000, "csr": 10 * (8 + 8) + 11 * 8}
 
 
+@settings(deadline=None)
 @given(arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 9)),
               elements=st.sampled_from([0.0, 0.0, 1.5, -2.0, 0.25])))
 def test_csr_round_trips(weight):

@@ -217,6 +217,7 @@ def test_mapped_run_rejects_a_qnn_annotation_without_conversion():
         run_mapped(tagged, np.zeros((8, 1, 64), np.float32))
 
 
+@SETTINGS
 @given(counts=st.lists(st.integers(0, 16), min_size=1, max_size=8), steps=st.integers(1, 16))
 def test_spread_keeps_each_count_and_stays_binary_up_to_T(counts, steps):
     c = np.minimum(np.asarray(counts), steps)[None]
