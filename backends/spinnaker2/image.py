@@ -129,7 +129,7 @@ class PeImage:
 
 PARM_FIELDS = ("model", "reset", "timing", "compare", "decay_bits", "rounding", "v_overflow",
                "u_overflow", "state_bits", "current_bits", "input_shift", "threshold_shift",
-               "alpha_frac_bits", "synapse_delay", "adaptive", "reserved",
+               "alpha_frac_bits", "synapse_delay", "adaptive", "lif_current_register",
                "current_decay_offset", "levels", "vth", "alpha_mant", "group_len",
                "group_inner", "inject_population", "inject_offset")
 

@@ -136,7 +136,8 @@ def _parm(net: Network, pop: Population, sl: Slice) -> dict[str, int]:
             "state_bits": p.state_bits, "current_bits": p.current_bits,
             "input_shift": p.input_shift, "threshold_shift": p.threshold_shift,
             "alpha_frac_bits": p.alpha_frac_bits, "synapse_delay": p.synapse_delay,
-            "current_decay_offset": p.current_decay_offset, "inject_population": -1}
+            "current_decay_offset": p.current_decay_offset, "inject_population": -1,
+            "lif_current_register": int(p.lif_current_register)}
     parm.update({k: int(v) for k, v in pop.settings.items()})
     if pop.index in net.injections:
         parm["inject_population"] = net.injections[pop.index]

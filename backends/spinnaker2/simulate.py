@@ -154,7 +154,7 @@ class PeRuntime:
         slot = t % self.slots
         im = self.image
         if im.program is not None:
-            current = self._run_program(slot)
+            current = self._run_program(im.program, slot)
         else:
             current = self.ring[slot].copy()
             self.ring[slot] = 0
@@ -166,9 +166,7 @@ class PeRuntime:
             current = current + src[:, off:off + im.n]
         return current
 
-    def _run_program(self, slot: int) -> np.ndarray:
-        program = self.image.program
-        assert program is not None
+    def _run_program(self, program: img.Program, slot: int) -> np.ndarray:
         batch = self.out.shape[0]
         tensors = [buf[slot].reshape((batch, *shape))
                    for buf, (_, shape) in zip(self.buffers, program.sources, strict=True)]
@@ -197,6 +195,8 @@ class PeRuntime:
             du = prm["du"] + int(p["current_decay_offset"])
             u = _rshift(self.u * (one - du), bits, trunc) + a
             self.u = _overflow(u, int(p["current_bits"]), bool(p["u_overflow"]))
+        elif p["lif_current_register"]:
+            self.u = _overflow(a, int(p["current_bits"]), bool(p["u_overflow"]))
         else:
             self.u = a
         drive = _rshift(self.v * (one - prm["dv"]), bits, trunc) + self.u
@@ -388,8 +388,7 @@ def run_layout(folder: Path, x_int: np.ndarray) -> tuple[Trace, Stats]:
             slot = (t + dst.slots - 1) % dst.slots
             if link.rows is not None:
                 dst.ring[slot] += payload @ link.rows
-            else:
-                assert link.positions is not None
+            elif link.positions is not None:
                 dst.buffers[link.slot][slot][:, link.positions] = payload
     return _trace(doc, pops, record, record_v, steps, batch), stats
 

@@ -185,3 +185,21 @@ def test_large_qnn_dense_layer_is_cut_by_output_rows_across_pes(tmp_path: Path) 
     ref = run_quantized(qg, drive)
     assert ref.spikes["n"].any()
     assert_same_trace(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
+
+
+def test_profile_options_reach_the_pe_images(tmp_path: Path) -> None:
+    """A profile with wrapping 12-bit current and state, truncating decays, shifted input and
+    threshold (Loihi-like numbers on the SpiNNaker machine) still matches the reference."""
+    rng = np.random.default_rng(12)
+    graph = RECIPES["recurrent"](rng)
+    base = spinnaker2()
+    numeric = replace(base.numeric, decay_bits=12, current_decay_offset=1, state_bits=16,
+                      current_bits=12, voltage_overflow="wrap", current_overflow="wrap",
+                      rounding="trunc", input_shift=3, threshold_shift=3, threshold_bits=12,
+                      lif_current_register=True)
+    target = replace(machine_limits(rng, base), numeric=numeric)
+    qg = quantize(graph, numeric, target=target.name)
+    drive = drive_for(rng, graph, batch=4)
+    ref = run_quantized(qg, drive)
+    assert ref.spikes["n0"].any()
+    assert_same_trace(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
