@@ -31,7 +31,6 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2 tests
 
 test-fast: install
@@ -45,7 +44,6 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) build out *.egg-info
