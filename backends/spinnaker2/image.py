@@ -8,14 +8,15 @@ documented in ``docs/targets/spinnaker2.md``; in short::
     table    12 bytes per section: tag, offset, size
     PARM     64 bytes  neuron model and numeric profile constants
     NPRM     int32 per-neuron parameter arrays (LIF: dv vth bias; CUBA: du dv vth bias)
+    STAT     int32 initial neuron state (LIF: v; CUBA: u v), updated in place at run time
     BIAS     int32 constant synaptic input per neuron (event stages with a bias)
     MPOP     master population table: 16 bytes per entry (key, mask, kind, arg, address)
     SYNS     synaptic blocks: per block, a row index (word offset, length) per source neuron
              followed by 32-bit synapse words (int16 weight << 16 | uint16 target neuron)
     MACP     MAC program (source buffers and layer ops with their int tensors)
 
-``bss`` is the zero-initialised working memory the runtime reserves next to the image (neuron
-state, ring buffers, MAC input buffers and scratch, the output/recording buffer); the PE's SRAM
+``bss`` is the zero-initialised working memory the runtime reserves next to the image (ring
+buffers, MAC input buffers and scratch, the output/recording buffer); the PE's SRAM
 use is ``image bytes + bss bytes`` plus the code/stack reserve of the target file.
 """
 
@@ -54,6 +55,7 @@ KIND_ROWS = 0     # address = byte offset of a synaptic block in SYNS, arg = row
 KIND_BUFFER = 1   # address = element offset in MAC input buffer ``arg``
 
 NPRM_ORDER = {1: ("dv", "vth", "bias"), 2: ("du", "dv", "vth", "bias")}
+STAT_ORDER = {1: ("v",), 2: ("u", "v")}
 OPCODES = ("dense", "conv", "maxpool", "sumpool", "reshape", "add", "attention")
 PARAM_NAMES = ("stride", "padding", "dilation", "groups", "kernel", "heads", "mask_frac_bits")
 TENSOR_NAMES = ("weight", "bias", "mask")
@@ -121,6 +123,7 @@ class PeImage:
     bss_bytes: int
     parm: Mapping[str, int]
     nprm: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
+    state: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
     bias: np.ndarray | None = None
     mpop: tuple[MpopEntry, ...] = ()
     blocks: tuple[SynapticBlock, ...] = ()
@@ -183,6 +186,9 @@ def encode_image(image: PeImage) -> bytes:
     if model in NPRM_ORDER:
         arrays = [np.asarray(image.nprm[name], "<i4") for name in NPRM_ORDER[model]]
         sections.append((b"NPRM", b"".join(a.tobytes() for a in arrays)))
+    if model in STAT_ORDER:
+        arrays = [np.asarray(image.state[name], "<i4") for name in STAT_ORDER[model]]
+        sections.append((b"STAT", b"".join(a.tobytes() for a in arrays)))
     if image.bias is not None:
         sections.append((b"BIAS", np.asarray(image.bias, "<i4").tobytes()))
     if image.mpop:
@@ -292,6 +298,10 @@ def decode_image(data: bytes) -> PeImage:
     if model in NPRM_ORDER:
         raw = np.frombuffer(sections[b"NPRM"], "<i4").astype(np.int64).reshape(-1, n)
         nprm = dict(zip(NPRM_ORDER[model], raw, strict=True))
+    state = {}
+    if model in STAT_ORDER:
+        raw = np.frombuffer(sections[b"STAT"], "<i4").astype(np.int64).reshape(-1, n)
+        state = dict(zip(STAT_ORDER[model], raw, strict=True))
     bias = None
     if b"BIAS" in sections:
         bias = np.frombuffer(sections[b"BIAS"], "<i4").astype(np.int64)
@@ -300,7 +310,8 @@ def decode_image(data: bytes) -> PeImage:
     blocks = _blocks(sections.get(b"SYNS", b""), mpop)
     program = decode_program(sections[b"MACP"]) if b"MACP" in sections else None
     return PeImage(pe_id, (cx, cy), core, pop, lo, n, key, mask, flags, bss,
-                   MappingProxyType(parm), MappingProxyType(nprm), bias, mpop, blocks, program)
+                   MappingProxyType(parm), MappingProxyType(nprm), MappingProxyType(state), bias,
+                   mpop, blocks, program)
 
 
 def fixed_bytes(n_sections: int) -> int:

@@ -162,6 +162,7 @@ def _pe_image(net: Network, sl: Slice, site: Site, key: KeySpace | None,
     pop = net.populations[sl.pop]
     stage = net.stages.get(pop.index)
     nprm = {name: arr[sl.lo:sl.hi] for name, arr in pop.params.items()}
+    state = {name: np.zeros(sl.n, np.int64) for name in img.STAT_ORDER.get(int(pop.model), ())}
     bias = None
     if isinstance(stage, EventStage) and np.any(stage.bias):
         bias = stage.bias[sl.lo:sl.hi]
@@ -183,8 +184,8 @@ def _pe_image(net: Network, sl: Slice, site: Site, key: KeySpace | None,
         n=sl.n, key=key.key if key else 0, mask=key.mask if key else 0,
         flags=_flags(net, pop, key is not None),
         bss_bytes=bss_bytes(pop, sl.n, stage, net.profile.synapse_delay),
-        parm=_parm(net, pop, sl), nprm=nprm, bias=bias, mpop=tuple(mpop), blocks=tuple(blocks),
-        program=program)
+        parm=_parm(net, pop, sl), nprm=nprm, state=state, bias=bias, mpop=tuple(mpop),
+        blocks=tuple(blocks), program=program)
 
 
 def _tables(machine: Machine, trees: dict[Slice, dict[Chip, TreeNode]],

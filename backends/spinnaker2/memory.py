@@ -15,6 +15,7 @@ from snnc.backends.spinnaker2.image import (
     MPOP_ENTRY,
     NPRM_ORDER,
     ROW_INDEX_BYTES,
+    STAT_ORDER,
     SYNAPSE_BYTES,
     Program,
     ProgramOp,
@@ -73,21 +74,21 @@ def scratch_elements(stage: MacStage, n: int) -> int:
 
 
 def bss_bytes(pop: Population, n: int, stage: Stage | None, delay: int) -> int:
-    """Neuron state, ring buffer or MAC buffers, and the one-step output/recording buffer."""
-    state = {Model.LIF: 1, Model.CUBA: 2}.get(pop.model, 0) * WORD * n
+    """Ring buffer or MAC buffers and scratch, and the one-step output/recording buffer (the
+    neuron state lives in the image's STAT section)."""
     output = WORD * n * (2 if pop.records_v else 1)
     slots = delay + 1
     if isinstance(stage, MacStage):
         buffers = slots * WORD * sum(math.prod(s) for s in stage.source_shapes)
         scratch = ACCUMULATOR * scratch_elements(stage, n)
-        return state + output + buffers + scratch
+        return output + buffers + scratch
     ring = slots * WORD * n if pop.model != Model.SOURCE else 0
-    return state + output + ring
+    return output + ring
 
 
 def section_count(pop: Population, stage: Stage | None, entries: int, has_bias: bool) -> int:
     count = 1  # PARM
-    count += pop.model in NPRM_ORDER
+    count += 2 * (pop.model in NPRM_ORDER)  # NPRM and STAT
     count += has_bias
     count += entries > 0
     count += isinstance(stage, EventStage) and entries > 0  # SYNS
@@ -100,6 +101,7 @@ def image_bytes(pop: Population, n: int, stage: Stage | None, entries: int, rows
     """Exact size of ``pe_XXX.bin`` for a slice of ``n`` neurons with the given table sizes."""
     size = fixed_bytes(section_count(pop, stage, entries, has_bias))
     size += WORD * len(NPRM_ORDER.get(int(pop.model), ())) * n
+    size += WORD * len(STAT_ORDER.get(int(pop.model), ())) * n
     size += WORD * n if has_bias else 0
     size += MPOP_ENTRY.size * entries
     size += ROW_INDEX_BYTES * rows + SYNAPSE_BYTES * synapses

@@ -130,15 +130,17 @@ def _overflow(x: np.ndarray, bits: int, wrap: bool) -> np.ndarray:
 
 
 class PeRuntime:
-    """One PE: its image plus the working memory the runtime keeps (state, ring buffers)."""
+    """One PE: its image (parameters, state loaded from STAT) plus the working memory the
+    runtime keeps (ring buffers or MAC buffers, output buffer)."""
 
     def __init__(self, image: img.PeImage, batch: int, source_sizes: Mapping[int, int]):
         self.image = image
         self.parm = image.parm
         self.slots = int(self.parm["synapse_delay"]) + 1
         n = image.n
-        self.u = np.zeros((batch, n), I64)
-        self.v = np.zeros((batch, n), I64)
+        zeros = np.zeros(n, I64)
+        self.u = np.tile(image.state.get("u", zeros), (batch, 1))
+        self.v = np.tile(image.state.get("v", zeros), (batch, 1))
         self.ring = np.zeros((self.slots, batch, n), I64)
         self.buffers: list[np.ndarray] = []
         if image.program is not None:
