@@ -17,6 +17,7 @@ from snnc.backends.spinnaker2 import check_resources, emit, simulate
 from snnc.backends.spinnaker2.image import decode_image
 from snnc.backends.spinnaker2.layout import build_layout
 from snnc.backends.spinnaker2.place import serpentine
+from snnc.backends.spinnaker2.route import multicast_tree, tree_hops
 from snnc.errors import InputError, ResourceError, UnsupportedError
 from snnc.ir.layers import LIF, Conv2d, Dense, Flatten, Graph, Input, MultiLevelSpike
 from snnc.ir.quantized import QuantizedGraph
@@ -200,3 +201,24 @@ def test_local_connectivity_costs_only_the_rows_a_slice_hears() -> None:
     assert max(layout.sram_bytes.values()) <= 131072
     heard = [sum(1 for e in decode_image(layout.images[sl]).mpop) for sl in layout.parts[1]]
     assert max(heard) <= 12
+
+
+def test_placement_keeps_talking_slices_closer_than_a_shuffled_placement() -> None:
+    target = _target(pes_per_chip=5, max_neurons_per_pe=16, mesh_width=6, mesh_height=6)
+    layout = build_layout(_q(_chain([60, 150, 120, 40], 0.4, 7), target), target)
+    assert len({s.chip for s in layout.sites.values()}) >= 6
+
+    def hops(sites: dict) -> int:
+        total = 0
+        for src, targets in layout.targets.items():
+            chips: dict = {}
+            for t in targets:
+                chips.setdefault(sites[t].chip, set()).add(sites[t].core)
+            total += tree_hops(multicast_tree(sites[src].chip, chips))
+        return total
+
+    assert hops(layout.sites) == layout.total_hops
+    order = list(layout.sites)
+    shuffled = [order[i] for i in np.random.default_rng(0).permutation(len(order))]
+    scattered = dict(zip(order, (layout.sites[s] for s in shuffled), strict=True))
+    assert layout.total_hops <= 0.75 * hops(scattered)
