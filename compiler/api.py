@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,12 +65,22 @@ def load_array(path: str | Path, what: str) -> np.ndarray:
     return arr
 
 
+Log = Callable[[str], None] | None
+
+
+def _say(log: Log, message: str) -> None:
+    if log is not None:
+        log(message)
+
+
 def optimize(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
-             mapping: str = "auto", prune: float | None = None) -> Graph:
-    """Run the optimisation pipeline (calibration, sparsity, mapping) for ``target``."""
+             mapping: str = "auto", prune: float | None = None, log: Log = None) -> Graph:
+    """Run the optimisation pipeline (calibration, sparsity, mapping) for ``target``;
+    ``log`` receives one line per pass, in order."""
     from snnc.passes.pipeline import optimize as run_pipeline
 
-    return run_pipeline(graph, as_target(target), calib=calib, mapping=mapping, prune=prune)
+    return run_pipeline(graph, as_target(target), calib=calib, mapping=mapping, prune=prune,
+                        log=log)
 
 
 def quantize(graph: Graph, target: str | Target,
@@ -87,17 +98,21 @@ class CompileResult:
 
 def compile(graph: Graph, target: str | Target, out_dir: str | Path,
             calib: np.ndarray | None = None, mapping: str = "auto",
-            prune: float | None = None) -> CompileResult:
+            prune: float | None = None, log: Log = None) -> CompileResult:
     """Optimise, quantise, check resources and emit ``target``'s artifact into
     ``out_dir/<backend>/``, atomically (nothing is written if any step fails)."""
     t = as_target(target)
-    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune)
+    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log)
+    _say(log, f"quantize to the {t.name} numeric profile")
     qg = quantize(optimized, t, calib=calib)
     backend = backend_module(t.backend)
+    _say(log, f"check {t.name} resources")
     backend.check_resources(qg, t)
     final = Path(out_dir) / OUT_FOLDERS[t.backend]
     with atomic_dir(final) as tmp:
+        _say(log, f"emit the {t.backend} artifact")
         artifact = backend.emit(qg, t, tmp)
+        _say(log, "write the energy report")
         _write_reports(optimized, t, tmp, calib)
     artifact = Artifact(artifact.backend, final, artifact.files, artifact.resources)
     return CompileResult(t, artifact, qg)
@@ -111,12 +126,14 @@ def _write_reports(graph: Graph, target: Target, folder: Path,
     write_report(cost_report(graph, target, calib=calib), folder, plots=False)
 
 
-def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None) -> Any:
+def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
+           mapping: str = "auto", prune: float | None = None, log: Log = None) -> Any:
     """Per-layer SNN vs QNN energy for ``target`` (see ``snnc.cost``)."""
     from snnc.cost import report as cost_report
 
     t = as_target(target)
-    return cost_report(optimize(graph, t, calib=calib), t, calib=calib)
+    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log)
+    return cost_report(optimized, t, calib=calib)
 
 
 def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,

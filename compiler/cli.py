@@ -15,7 +15,8 @@ import functools
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -42,7 +43,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
-_state = {"debug": False}
+_state = {"debug": False, "quiet": False, "verbose": False}
 
 
 def user_errors(func: F) -> F:
@@ -65,9 +66,24 @@ def user_errors(func: F) -> F:
 @app.callback()
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every stage.")] = False,
 ) -> None:
     """snnc: one spiking model in, hardware artifacts out."""
-    _state["debug"] = debug
+    _state.update(debug=debug, quiet=quiet, verbose=verbose)
+
+
+@contextmanager
+def progress(title: str) -> Iterator[Callable[[str], None]]:
+    """Stage reporting: a live status line on a terminal, plain lines with --verbose,
+    nothing with --quiet or when stderr is not a terminal."""
+    if _state["verbose"]:
+        yield lambda stage: err.print(f"{title}: {stage}", markup=False)
+    elif _state["quiet"] or not err.is_terminal:
+        yield lambda stage: None
+    else:
+        with err.status(title) as status:
+            yield lambda stage: status.update(f"{title}: {stage}")
 
 
 ModelArg = Annotated[Path, typer.Argument(help="Model file (.onnx or .nir).")]
@@ -218,14 +234,15 @@ def compile_cmd(
     prune: PruneOpt = None,
 ) -> None:
     """Compile for one target (or `all`) into OUT/<backend>/, atomically."""
-    graph = api.load(model)
     calib_x = _calib(calib)
-    for t in api.targets_for(target):
-        result = api.compile(graph, t, out_dir, calib=calib_x, mapping=mapping, prune=prune)
-        figures = ", ".join(f"{k}={v}" for k, v in sorted(result.artifact.resources.items())
-                            if isinstance(v, int | float | str))
-        out.print(f"{t.name}: wrote {result.artifact.out_dir} "
-                  f"({len(result.artifact.files)} files){'; ' + figures if figures else ''}")
+    with progress("compile") as log:
+        log(f"read {model.name}")
+        graph = api.load(model)
+        for t in api.targets_for(target):
+            result = api.compile(graph, t, out_dir, calib=calib_x, mapping=mapping, prune=prune,
+                                 log=lambda stage, name=t.name: log(f"{name}: {stage}"))
+            out.print(f"{t.name}: wrote {result.artifact.out_dir}/ "
+                      f"({len(result.artifact.files)} files)")
 
 
 @app.command()
@@ -235,14 +252,18 @@ def report(
     target: TargetOpt = "loihi2",
     out_dir: ReportDirOpt = None,
     calib: CalibOpt = None,
+    mapping: MappingOpt = "auto",
+    prune: PruneOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Per-layer SNN vs QNN energy, spike rates and crossover rates for a target."""
     from snnc.cost.report import render_json, render_markdown, write_report
     from snnc.outputs import atomic_dir
 
-    graph = api.load(model)
-    cost = api.report(graph, target, calib=_calib(calib))
+    with progress("report") as log:
+        graph = api.load(model)
+        cost = api.report(graph, target, calib=_calib(calib), mapping=mapping, prune=prune,
+                          log=log)
     out.print(render_json(cost) if as_json else render_markdown(cost), markup=False)
     if out_dir is not None:
         with atomic_dir(out_dir) as tmp:
