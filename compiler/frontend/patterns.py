@@ -178,23 +178,30 @@ def _any_of(values: Sequence[relax.Var]) -> DFPattern:
 
 
 @mutator
-class _BindShapeArguments(PyExprMutator):
-    """Move literal shape arguments (a reshape's target) into the composite they feed.
+class _OwnComposites(PyExprMutator):
+    """Give every composite call its own function, with literal shape arguments bound inside.
 
-    ``FuseOpsByPattern`` binds constants inside composites but passes a ``ShapeExpr`` in as a
+    ``FuseOpsByPattern`` shares one function between structurally equal groups (two LIF layers
+    with equal parameters), but each call is a layer with its own name; a ``snn.site`` attribute
+    (the call's ordinal) keeps the copies distinct. It also passes a ``ShapeExpr`` in as a
     parameter, and ``reshape`` can only be lowered with a literal target shape.
     """
+
+    def __init__(self, mod: tvm.IRModule) -> None:
+        super().__init__(mod)
+        self.sites = 0
 
     def visit_call_(self, call: relax.Call) -> relax.Expr:
         call = self.visit_expr_post_order(call)
         if not isinstance(call.op, relax.GlobalVar):
             return call
-        shapes = {i for i, a in enumerate(call.args) if isinstance(a, relax.ShapeExpr)}
-        if not shapes:
-            return call
         func = self.builder_.get()[call.op]
-        bound = func.bind_params({func.params[i]: call.args[i] for i in shapes})
-        callee = self.builder_.add_func(bound, call.op.name_hint)  # the old one dies in DCE
+        shapes = {i: a for i, a in enumerate(call.args) if isinstance(a, relax.ShapeExpr)}
+        if shapes:
+            func = func.bind_params({func.params[i]: a for i, a in shapes.items()})
+        func = func.with_attr("snn.site", self.sites)
+        self.sites += 1
+        callee = self.builder_.add_func(func, call.op.name_hint)  # the shared one dies in DCE
         kept = [a for i, a in enumerate(call.args) if i not in shapes]
         return relax.Call(callee, kept, call.attrs, call.ty_args)
 
@@ -204,6 +211,6 @@ def raise_composites(mod: tvm.IRModule, states: Sequence[relax.Var]) -> tvm.IRMo
     patterns = composite_patterns(states)
     mod = relax.transform.FuseOpsByPattern(patterns, bind_constants=True,
                                            annotate_codegen=False)(mod)
-    binder = _BindShapeArguments(mod)
+    binder = _OwnComposites(mod)
     binder.builder_.update_func(mod.get_global_var("main"), binder.visit_expr(mod["main"]))
     return relax.transform.DeadCodeElimination(["main"])(binder.builder_.get())

@@ -510,8 +510,11 @@ def _is_state_fire(fire: Fire, comp: Composite) -> bool:
 
 
 def _is_current(t: Any, comp: Composite) -> bool:
+    """CUBA's ``u = c*u + I``: a leaky state plus a composite input (the membrane's charge
+    has the same shape but adds ``u`` itself, a computed value)."""
     charge = read_charge(t, comp.states)
-    return charge is not None and charge.decay is not None and charge.bias is None
+    return (charge is not None and charge.decay is not None and charge.bias is None
+            and isinstance(charge.current, Param) and charge.current.index not in comp.states)
 
 
 def _cuba_layer(walk: _Walk, comp: Composite, charge: Charge, current_out: Any, rank: int,
