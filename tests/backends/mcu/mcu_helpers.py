@@ -1,0 +1,47 @@
+"""Helpers shared by the MCU backend tests: targets, quantisation of a case, exact comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snnc.ir.quantized import QuantizedGraph
+from snnc.passes.quantize import quantize
+from snnc.reference.encode import encode
+from snnc.reference.simulate import Trace
+from snnc.target import Target, load_target, parse_target
+
+M4 = load_target("cortex-m4")
+
+
+def variant_target(name: str, **numeric: object) -> Target:
+    """The cortex-m4 target with some [numeric] keys changed (exercises profile switches the
+    shipped MCU targets do not use: delays, wrapping, truncation, shifts, narrow states)."""
+    lines = []
+    with open(M4.path, encoding="utf-8") as fh:
+        text = fh.read()
+    for line in text.splitlines():
+        key = line.split("=")[0].strip()
+        if line.startswith("name ="):
+            line = f'name = "{name}"'
+        elif key in numeric:
+            line = f"{key} = {numeric[key]!r}".replace("'", '"')
+        lines.append(line)
+    return parse_target("\n".join(lines) + '\n[mcu]\ncpu = "cortex-m4"\n', f"{name}.toml")
+
+
+def prepare(graph, inputs: np.ndarray, steps: int,
+            target: Target = M4) -> tuple[QuantizedGraph, np.ndarray]:
+    qg = quantize(graph, target.numeric, calib=inputs, target=target.name)
+    return qg, encode(inputs, steps, graph.encoding, graph.input.shape)
+
+
+def assert_same_trace(got: Trace, want: Trace) -> None:
+    """Bit-exact equality of the output and of every layer's spikes and membranes."""
+    assert got.output.dtype == np.int64
+    assert np.array_equal(got.output, want.output)
+    assert sorted(got.spikes) == sorted(want.spikes)
+    assert sorted(got.v) == sorted(want.v)
+    for name in want.spikes:
+        assert np.array_equal(got.spikes[name], want.spikes[name]), f"spikes of {name}"
+    for name in want.v:
+        assert np.array_equal(got.v[name], want.v[name]), f"membrane of {name}"
