@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from s2_netgen import RECIPES, drive_for, group_block, machine_limits, spinnaker2
 
 from snnc.backends.spinnaker2 import check_resources, simulate
@@ -15,6 +18,7 @@ from snnc.backends.spinnaker2.emit import write_layout
 from snnc.backends.spinnaker2.layout import build_layout
 from snnc.backends.spinnaker2.network import MacStage
 from snnc.backends.spinnaker2.simulate import run_layout
+from snnc.errors import ResourceError
 from snnc.ir.layers import LIF, Dense, Graph, Input, Layer
 from snnc.passes.quantize import quantize
 from snnc.reference.integer import run_quantized
@@ -54,6 +58,28 @@ def test_generated_net_equals_integer_reference(seed: int, tmp_path: Path) -> No
     got, stats = run_layout(tmp_path, qg.quantize_input(drive))
     assert_same_trace(ref, got)
     assert stats.unmatched_at_pe == stats.dropped_no_route == stats.dropped_off_mesh == 0
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_random_nets_equal_integer_reference(seed: int) -> None:
+    """The fixed seeds above, widened: any seed's net either fits and matches exactly or is
+    refused with a ResourceError naming the limit."""
+    rng = np.random.default_rng(seed)
+    graph = RECIPES[NAMES[seed % len(NAMES)]](rng)
+    target = _small_target(rng, graph)
+    qg = quantize(graph, target.numeric, target=target.name)
+    try:
+        layout = build_layout(qg, target)
+    except ResourceError as err:
+        assert "SRAM per PE" in str(err) or "PEs" in str(err)
+        return
+    drive = drive_for(rng, graph)
+    with tempfile.TemporaryDirectory() as work:
+        write_layout(layout, Path(work))
+        got, stats = run_layout(Path(work), qg.quantize_input(drive))
+    assert_same_trace(run_quantized(qg, drive), got)
+    assert stats.unmatched_at_pe == stats.dropped_no_route == 0
 
 
 def test_generated_suite_covers_multi_pe_multi_chip_and_mac_layouts() -> None:
