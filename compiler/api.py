@@ -28,11 +28,11 @@ from snnc.target import Target, list_targets, load_target
 OUT_FOLDERS = {"loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2"}
 
 
-def load(path: str | Path) -> Graph:
-    """Read an ONNX or NIR model into the layer view."""
+def load(path: str | Path, nir_semantics: str | None = None, dt: float | None = None) -> Graph:
+    """Read an ONNX or NIR model into the layer view (NIR options: see ``snnc.frontend.load``)."""
     from snnc.frontend import load as frontend_load
 
-    return frontend_load(Path(path))
+    return frontend_load(Path(path), nir_semantics=nir_semantics, dt=dt)
 
 
 def as_target(target: str | Target) -> Target:

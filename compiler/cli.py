@@ -40,6 +40,8 @@ app = typer.Typer(
     add_completion=True,
 )
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:
+    out.width = 140  # tables piped to a file or a log keep their columns
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,6 +105,9 @@ LabelsOpt = Annotated[Path | None, typer.Option("--labels", help="Class labels (
 OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
 ReportDirOpt = Annotated[Path | None, typer.Option(
     "--out", "-o", help="Also write report.md, report.json and plots here.")]
+NirOpt = Annotated[str | None, typer.Option(
+    "--nir-semantics", help="How to read a .nir file: nir, snntorch, spikingjelly or sinabs.")]
+DtOpt = Annotated[float | None, typer.Option("--dt", help="Seconds per step for .nir files.")]
 PruneOpt = Annotated[float | None, typer.Option("--prune", help="Magnitude pruning threshold.")]
 
 
@@ -153,10 +158,12 @@ def _support(graph: Graph) -> dict[str, dict[str, str]]:
 @user_errors
 def inspect(
     model: ModelArg,
+    nir_semantics: NirOpt = None,
+    dt: DtOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print layers, shapes, parameter counts, neuron parameters and per-target support."""
-    graph = api.load(model)
+    graph = api.load(model, nir_semantics, dt)
     support = _support(graph)
     rows = []
     for layer in graph.layers:
@@ -190,6 +197,8 @@ def inspect(
 def simulate(
     model: ModelArg,
     input: InputOpt,
+    nir_semantics: NirOpt = None,
+    dt: DtOpt = None,
     steps: StepsOpt = None,
     output: TraceOpt = None,
     target: SimTargetOpt = None,
@@ -199,7 +208,7 @@ def simulate(
     mapping: MappingOpt = "auto",
 ) -> None:
     """Run the model and print output spike counts (float reference unless --target is given)."""
-    graph = api.load(model)
+    graph = api.load(model, nir_semantics, dt)
     x = api.load_array(input, "input")
     if steps is not None and steps < 1:
         raise InputError("--steps must be at least 1")
@@ -227,6 +236,8 @@ def simulate(
 @user_errors
 def compile_cmd(
     model: ModelArg,
+    nir_semantics: NirOpt = None,
+    dt: DtOpt = None,
     target: TargetOpt = "all",
     out_dir: OutDirOpt = Path("out"),
     calib: CalibOpt = None,
@@ -237,7 +248,7 @@ def compile_cmd(
     calib_x = _calib(calib)
     with progress("compile") as log:
         log(f"read {model.name}")
-        graph = api.load(model)
+        graph = api.load(model, nir_semantics, dt)
         for t in api.targets_for(target):
             result = api.compile(graph, t, out_dir, calib=calib_x, mapping=mapping, prune=prune,
                                  log=lambda stage, name=t.name: log(f"{name}: {stage}"))
@@ -249,6 +260,8 @@ def compile_cmd(
 @user_errors
 def report(
     model: ModelArg,
+    nir_semantics: NirOpt = None,
+    dt: DtOpt = None,
     target: TargetOpt = "loihi2",
     out_dir: ReportDirOpt = None,
     calib: CalibOpt = None,
@@ -261,7 +274,7 @@ def report(
     from snnc.outputs import atomic_dir
 
     with progress("report") as log:
-        graph = api.load(model)
+        graph = api.load(model, nir_semantics, dt)
         cost = api.report(graph, target, calib=_calib(calib), mapping=mapping, prune=prune,
                           log=log)
     out.print(render_json(cost) if as_json else render_markdown(cost), markup=False)
@@ -288,11 +301,13 @@ def targets() -> None:
 def convert(
     source: Annotated[Path, typer.Argument(help="Model to read (.onnx or .nir).")],
     dest: Annotated[Path, typer.Argument(help="File to write (.onnx or .nir).")],
+    nir_semantics: NirOpt = None,
+    dt: DtOpt = None,
 ) -> None:
     """Convert between ONNX (snnc ops) and NIR."""
     from snnc.outputs import write_bytes_atomic
 
-    graph = api.load(source)
+    graph = api.load(source, nir_semantics, dt)
     if dest.suffix == ".onnx":
         from snnc.onnx_builder import graph_to_onnx
 
@@ -300,7 +315,10 @@ def convert(
     elif dest.suffix == ".nir":
         from snnc.frontend.nir import save_nir
 
-        save_nir(graph, dest)
+        if dt is None:
+            save_nir(graph, dest)
+        else:
+            save_nir(graph, dest, dt=dt)
     else:
         raise InputError(f"cannot write '{dest.suffix}' files; use .onnx or .nir")
     out.print(f"wrote {dest}")

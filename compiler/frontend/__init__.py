@@ -10,8 +10,11 @@ from snnc.ir.layers import Graph
 SUFFIXES = (".onnx", ".nir")
 
 
-def load(path: str | Path) -> Graph:
-    """Read a model file into the layer view, choosing the reader by file suffix."""
+def load(path: str | Path, nir_semantics: str | None = None, dt: float | None = None) -> Graph:
+    """Read a model file into the layer view, choosing the reader by file suffix.
+
+    ``nir_semantics`` (a preset name: nir, snntorch, spikingjelly, sinabs) and ``dt`` (seconds
+    per step) say how a NIR file's continuous-time parameters become discrete steps."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
@@ -19,9 +22,12 @@ def load(path: str | Path) -> Graph:
 
         return import_onnx(path).graph
     if suffix == ".nir":
-        from snnc.frontend.nir import load_nir
+        from dataclasses import replace
 
-        return load_nir(path)
+        from snnc.frontend.nir import load_nir, semantics_for
+
+        semantics = semantics_for(nir_semantics)
+        return load_nir(path, replace(semantics, dt=dt) if dt is not None else semantics)
     raise InputError(f"cannot read '{path.name}': expected one of {', '.join(SUFFIXES)}")
 
 
