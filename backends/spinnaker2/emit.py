@@ -73,6 +73,7 @@ def layout_document(layout: Layout) -> dict[str, Any]:
             "id": pop.index, "name": pop.name, "model": pop.model.name.lower(),
             "shape": list(pop.shape), "size": pop.size, "payload": pop.payload,
             "record": _record(pop.model), "stage": _stage_kind(layout, pop.index),
+            "mac_reason": getattr(layout.net.stages.get(pop.index), "reason", None),
             "sources": list(layout.net.stages[pop.index].sources)
             if pop.index in layout.net.stages else [],
             "slices": slices})

@@ -135,10 +135,14 @@ class MacOp:
 
 @dataclass(frozen=True, eq=False)
 class MacStage:
+    """Stage run as a program on the MAC accelerator; ``reason`` says why it is not an event
+    stage (reported in ``layout.json``)."""
+
     sink: int
     sources: tuple[int, ...]
     source_shapes: tuple[tuple[int, ...], ...]
     ops: tuple[MacOp, ...]
+    reason: str = ""
 
 
 Stage = EventStage | MacStage
@@ -308,7 +312,7 @@ class _Composer:
 
 
 def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[Layer], sources: list[str],
-               pop_of: dict[str, int], target: str) -> MacStage:
+               pop_of: dict[str, int], target: str, reason: str) -> MacStage:
     graph, p = qg.graph, qg.profile
     slot = {name: i for i, name in enumerate(sources)}
     ops: list[MacOp] = []
@@ -347,7 +351,7 @@ def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[Layer], sources: list
         ops.append(MacOp(opcode, ins, tuple(shape), MappingProxyType(params),
                          MappingProxyType(tensors)))
     return MacStage(sink, tuple(pop_of[s] for s in sources),
-                    tuple(tuple(graph.shape(s)) for s in sources), tuple(ops))
+                    tuple(tuple(graph.shape(s)) for s in sources), tuple(ops), reason)
 
 
 def _event_fits(net_pops: list[Population], profile: NumericProfile, synapses: dict[int, Coo],
@@ -427,9 +431,12 @@ def _stage(qg: QuantizedGraph, composer: _Composer, pops: list[Population], sink
             if getattr(lay, "recurrent", False) and not _is_source(graph.layer(src)):
                 raise UnsupportedError("a recurrent synapse must read a neuron layer",
                                        lay.name, target)
-    if _needs_mac(layers) is None:
+    reason = _needs_mac(layers)
+    if reason is None:
         maps, bias = composer.map_of(root)
         synapses = {pop_of[name]: mat.transpose() for name, mat in maps.items()}
         if _event_fits(pops, qg.profile, synapses, bias):
             return EventStage(sink, MappingProxyType(dict(sorted(synapses.items()))), bias)
-    return _mac_stage(qg, sink, layers, sources, pop_of, target)
+        reason = ("composed weights exceed the 16-bit synapse word or the summed input the "
+                  "32-bit accumulator")
+    return _mac_stage(qg, sink, layers, sources, pop_of, target, reason)
