@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from s2_netgen import RECIPES, drive_for, group_block, machine_limits, spinnaker2
 
+from snnc import api
 from snnc.backends.spinnaker2 import check_resources, simulate
 from snnc.backends.spinnaker2.emit import write_layout
 from snnc.backends.spinnaker2.layout import build_layout
@@ -229,3 +230,20 @@ def test_profile_options_reach_the_pe_images(tmp_path: Path) -> None:
     ref = run_quantized(qg, drive)
     assert ref.spikes["n0"].any()
     assert_same_trace(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
+
+
+DIGITS = Path(__file__).resolve().parents[3] / "examples" / "digits"
+
+
+def test_committed_digits_model_equals_reference_through_the_whole_pipeline() -> None:
+    """examples/digits/digits.onnx: frontend, optimisation (the cost model's mapping),
+    quantization, layout and simulator, on 60 held-out digits."""
+    graph = api.load(DIGITS / "digits.onnx")
+    x = np.load(DIGITS / "test_x.npy")[:60]
+    calib = np.load(DIGITS / "calib_x.npy")
+    ref = api.simulate(graph, x, target="spinnaker2", calib=calib)
+    got = api.simulate(graph, x, target="spinnaker2", backend="spinnaker2", calib=calib)
+    assert ref.output.sum() > 0
+    assert ref.arrays().keys() == got.arrays().keys()
+    for name, arr in ref.arrays().items():
+        assert np.array_equal(arr, got.arrays()[name]), name
