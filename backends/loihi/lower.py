@@ -162,9 +162,13 @@ class LoihiNet:
 # What Loihi (via Lava) can run
 
 
-def unsupported_reason(layer: Layer, target_name: str = "loihi2") -> str | None:
-    """Why ``layer`` cannot run on Loihi, or None. Attention runs, but off-chip (host process)."""
-    del target_name
+def unsupported_reason(layer: Layer, target: object = None) -> str | None:
+    """Why ``layer`` cannot run on Loihi (any Loihi target), or None.
+
+    Attention and input-aware multi-level thresholds do run, off-chip in host processes; a few
+    graph-level restrictions (what feeds an attention layer) are only found by :func:`lower`.
+    """
+    del target
     if isinstance(layer, Pool2d) and layer.pool == "max":
         return ("max pooling is not linear, so it has no Loihi synapse form; use average or sum "
                 "pooling")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -173,3 +176,31 @@ def test_networks_netx_cannot_express_get_no_file_and_a_reason(tmp_path):
     meta = json.loads((tmp_path / "network.json").read_text())
     assert not (tmp_path / "network.net").exists()
     assert meta["netx"] == {"written": False, "reason": "layer 'pool' (pool2d) has no netx block"}
+
+
+EMIT_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from loihi_netgen import generated_net
+from snnc.backends.loihi import emit
+from snnc.passes.quantize import quantize
+from snnc.target import load_target
+target = load_target("loihi2")
+for seed in (6, 7, 9, 10):
+    qg = quantize(generated_net(seed), target.numeric, target=target.name)
+    emit(qg, target, f"{sys.argv[1]}/{seed}")
+"""
+
+
+def test_emitted_bytes_do_not_depend_on_the_hash_seed(tmp_path):
+    here = str(Path(__file__).parent)
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run([sys.executable, "-c", EMIT_SCRIPT, str(tmp_path / hash_seed), here],
+                              env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+    first = sorted(p for p in (tmp_path / "1").rglob("*") if p.is_file())
+    assert len(first) > 20
+    for path in first:
+        twin = tmp_path / "2" / path.relative_to(tmp_path / "1")
+        assert path.read_bytes() == twin.read_bytes(), path
