@@ -212,33 +212,23 @@ def _tables(machine: Machine, trees: dict[Slice, dict[Chip, TreeNode]],
     return before, after
 
 
-def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
-    """The full layout, or ResourceError / UnsupportedError before anything is written."""
-    machine = machine_from_limits(target.name, target.limits)
-    net = build_network(qg, target.name)
-    parts = partition(net, machine)
-    sites = place(parts, machine)
-    blocks, pairs = _connectivity(net, parts)
-    dests: dict[Slice, set[Slice]] = {}
-    for s, t in pairs:
-        dests.setdefault(s, set()).add(t)
-    ordered = [s for pop in sorted(parts) for s in parts[pop] if s in dests]
-    bits = index_bits(s.n for s in ordered)
-    if len(ordered) << bits > 1 << 32:
-        raise ResourceError(machine.target, "routing keys (32-bit)", len(ordered) << bits,
-                            1 << 32, f"{len(ordered)} slices x 2^{bits} neuron indices")
-    keys = dict(zip(ordered, key_spaces([s.n for s in ordered], bits), strict=True))
-    targets = {s: tuple(sorted(dests[s], key=lambda t: (t.pop, t.index))) for s in ordered}
+def _trees(sites: dict[Slice, Site], targets: dict[Slice, tuple[Slice, ...]]
+           ) -> dict[Slice, dict[Chip, TreeNode]]:
     trees: dict[Slice, dict[Chip, TreeNode]] = {}
-    for s in ordered:
+    for s, dests in targets.items():
         chips: dict[Chip, set[int]] = {}
-        for t in targets[s]:
+        for t in dests:
             chips.setdefault(sites[t].chip, set()).add(sites[t].core)
         trees[s] = multicast_tree(sites[s].chip, chips)
-    before, after = _tables(machine, trees, keys)
-    incoming: dict[Slice, list[tuple[Slice, img.SynapticBlock | None]]] = {}
-    for s, t in sorted(pairs, key=lambda p: (p[1].pop, p[1].index, p[0].pop, p[0].index)):
-        incoming.setdefault(t, []).append((s, blocks.get((s, t))))
+    return trees
+
+
+def _images(net: Network, machine: Machine, sites: dict[Slice, Site],
+            keys: dict[Slice, KeySpace],
+            incoming: dict[Slice, list[tuple[Slice, img.SynapticBlock | None]]]
+            ) -> tuple[dict[Slice, bytes], dict[Slice, int], dict[Slice, int]]:
+    """Encoded images, SRAM used and synapse words per slice; each image's size is checked
+    against the memory model the partitioner planned with, and its SRAM against the PE's."""
     images: dict[Slice, bytes] = {}
     sram: dict[Slice, int] = {}
     synapses: dict[Slice, int] = {}
@@ -262,6 +252,32 @@ def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
                                 machine.sram_per_pe_bytes,
                                 f"PE {site.pe_id}, population '{pop.name}'")
         images[sl], sram[sl], synapses[sl] = data, used, n_syn
+    return images, sram, synapses
+
+
+def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
+    """The full layout, or ResourceError / UnsupportedError before anything is written."""
+    machine = machine_from_limits(target.name, target.limits)
+    net = build_network(qg, target.name)
+    parts = partition(net, machine)
+    sites = place(parts, machine)
+    blocks, pairs = _connectivity(net, parts)
+    dests: dict[Slice, set[Slice]] = {}
+    for s, t in pairs:
+        dests.setdefault(s, set()).add(t)
+    ordered = [s for pop in sorted(parts) for s in parts[pop] if s in dests]
+    bits = index_bits(s.n for s in ordered)
+    if len(ordered) << bits > 1 << 32:
+        raise ResourceError(machine.target, "routing keys (32-bit)", len(ordered) << bits,
+                            1 << 32, f"{len(ordered)} slices x 2^{bits} neuron indices")
+    keys = dict(zip(ordered, key_spaces([s.n for s in ordered], bits), strict=True))
+    targets = {s: tuple(sorted(dests[s], key=lambda t: (t.pop, t.index))) for s in ordered}
+    trees = _trees(sites, targets)
+    before, after = _tables(machine, trees, keys)
+    incoming: dict[Slice, list[tuple[Slice, img.SynapticBlock | None]]] = {}
+    for s, t in sorted(pairs, key=lambda p: (p[1].pop, p[1].index, p[0].pop, p[0].index)):
+        incoming.setdefault(t, []).append((s, blocks.get((s, t))))
+    images, sram, synapses = _images(net, machine, sites, keys, incoming)
     hops = sum(tree_hops(tree) for tree in trees.values())
     return Layout(target.name, machine, net, parts, sites, keys, bits, targets, trees, before,
                   after, images, sram, synapses, hops)
