@@ -20,8 +20,8 @@ Composite output conventions (what ``relax_view`` relies on):
 ``snn.cubalif``        CUBA; ``u = c_u*u + I``, ``h = c_v*v + u [+ bias]``, spike, reset
 ``snn.multilevel``     IMLS levels from ``I`` (input-aware or constant threshold)
 ``snn.attention``      HD-RepSSA on ``(Q, K, V)``
-``snn.dense``          ``matmul(x, W) [+ b] [-> batch_norm]``
-``snn.conv2d``         ``conv2d(x, W) [+ b] [-> batch_norm]``
+``snn.dense``          ``matmul(x, W) [+ b]``, or ``batch_norm`` of it (a tuple: field 0)
+``snn.conv2d``         ``conv2d(x, W) [+ b]``, or ``batch_norm`` of it (a tuple: field 0)
 ``snn.pool2d``         ``max_pool2d`` / ``avg_pool2d`` / ``avg_pool2d * area`` (sum pool)
 ``snn.reshape``        ``reshape`` (ONNX Flatten and Reshape)
 ``snn.add``            elementwise ``add`` of two tensors
@@ -39,7 +39,6 @@ from tvm.relax.dpl import (
     is_const,
     is_expr,
     is_op,
-    is_tuple_get_item,
     wildcard,
 )
 from tvm.relax.expr_functor import PyExprMutator, mutator
@@ -73,11 +72,12 @@ def _fire(x: DFPattern) -> DFPattern:
 
 def _reset(h: DFPattern, fired: DFPattern) -> DFPattern:
     """The membrane after reset by ``fired``: ``Where`` to zero, ``h - s*h`` (zero, snnTorch)
-    or ``h - s*theta`` (subtract)."""
+    or ``h - s*theta`` (subtract; ``h - s`` when snnTorch drops a unit threshold)."""
     spikes = _op("astype", fired)
     return (_op("where", fired, is_const(), h)
             | _op("subtract", h, _either("multiply", spikes, h))
-            | _op("subtract", h, _either("multiply", spikes, is_const())))
+            | _op("subtract", h, _either("multiply", spikes, is_const()))
+            | _op("subtract", h, spikes))
 
 
 def _with_bias(charge: DFPattern) -> DFPattern:
@@ -85,10 +85,13 @@ def _with_bias(charge: DFPattern) -> DFPattern:
 
 
 def _lif_charge(state: DFPattern) -> DFPattern:
-    """``beta*v + I`` (LIF) or ``v + I`` (IF), ``I`` any tensor."""
+    """``beta*v + I`` (LIF) or ``v + I`` (IF), ``I`` any tensor, then optionally ``+ b``
+    (a constant bias) or ``+ J`` (a second current, as snnTorch's RLeaky adds its
+    recurrent current after the feed-forward one)."""
     current = wildcard()
     leak = _either("multiply", state, is_const())
-    return _with_bias(_either("add", leak, current) | _either("add", state, current))
+    charge = _either("add", leak, current) | _either("add", state, current)
+    return _optional(_either("add", charge, wildcard()), charge)
 
 
 def _cuba_charge(state_u: DFPattern, state_v: DFPattern) -> DFPattern:
@@ -137,19 +140,27 @@ def _attention_pattern() -> FusionPattern:
 
 
 def _synapse_patterns() -> list[FusionPattern]:
-    def affine(core: DFPattern) -> DFPattern:
-        biased = _optional(_either("add", core, is_const()), core)
-        normed = is_tuple_get_item(
-            _op("nn.batch_norm", biased, is_const(), is_const(), is_const(), is_const()), 0)
-        return normed | biased
+    def biased(core: DFPattern) -> DFPattern:
+        return _optional(_either("add", core, is_const()), core)
 
-    dense = affine(_op("matmul", wildcard(), is_const()))
-    conv = affine(_op("nn.conv2d", wildcard(), is_const()))
+    def normed(core: DFPattern) -> DFPattern:
+        # rooted at the batch_norm call (a tuple; main projects field 0): a TupleGetItem is
+        # never tried as a root, and a smaller match at the earlier add would win otherwise
+        return _op("nn.batch_norm", biased(core), *(is_const() for _ in range(4)))
+
+    def dense() -> DFPattern:
+        return _op("matmul", wildcard(), is_const())
+
+    def conv() -> DFPattern:
+        return _op("nn.conv2d", wildcard(), is_const())
+
     average = _op("nn.avg_pool2d", wildcard())
     pool = (_op("multiply", average, is_const()) | average | _op("nn.max_pool2d", wildcard()))
     return [
-        FusionPattern("snn.conv2d", conv),
-        FusionPattern("snn.dense", dense),
+        FusionPattern("snn.conv2d", normed(conv())),
+        FusionPattern("snn.dense", normed(dense())),
+        FusionPattern("snn.conv2d", biased(conv())),
+        FusionPattern("snn.dense", biased(dense())),
         FusionPattern("snn.pool2d", pool),
         FusionPattern("snn.reshape", _op("reshape", wildcard(), wildcard())),
         FusionPattern("snn.add", _op("add", wildcard(), wildcard())),

@@ -97,7 +97,7 @@ def layer_names(model: onnx.ModelProto, state_params: Sequence[int],
                 kinds.append(str(mod[value.op].attrs["Composite"]))
             elif isinstance(value, relax.TupleGetItem) and value.tuple_value in owner:
                 owner[binding.var] = owner[value.tuple_value]
-            elif isinstance(value, relax.Call) and not _is_spike_cast(value):
+            elif _is_loose(value, loose):
                 loose.add(binding.var)
     fields = output_fields(main)
     producer = {t: node for node in aug.graph.node for t in node.output}
@@ -123,6 +123,13 @@ def layer_names(model: onnx.ModelProto, state_params: Sequence[int],
         taken.add(name)
         names.append(name)
     return kinds, names
+
+
+def _is_loose(value: relax.Expr, loose: set[relax.Var]) -> bool:
+    """An op no pattern absorbed (the float cast of a neuron's boolean spikes is allowed)."""
+    if isinstance(value, relax.TupleGetItem):
+        return value.tuple_value in loose
+    return isinstance(value, relax.Call) and not _is_spike_cast(value)
 
 
 def _is_spike_cast(call: relax.Call) -> bool:

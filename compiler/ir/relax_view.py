@@ -191,6 +191,8 @@ def read_reset(t: Any) -> Reset:
         fire = read_fire(t.args[0])
         if fire is not None:
             return Reset("zero", t.args[2], fire)
+    if _op(t, "subtract") and (fire := read_spikes(t.args[1])) is not None:
+        return Reset("subtract", t.args[0], fire, np.float32(1))  # threshold 1 left implicit
     if _op(t, "subtract") and _op(t.args[1], "multiply"):
         h, (a, b) = t.args[0], t.args[1].args
         for spikes, other in ((a, b), (b, a)):
@@ -206,12 +208,14 @@ def read_reset(t: Any) -> Reset:
 
 @dataclass(frozen=True)
 class Charge:
-    """``h = decay * v + current (+ bias)``; ``decay`` None means no multiply (IF)."""
+    """``h = decay * v + current (+ bias | + extra)``; ``decay`` None means no multiply (IF);
+    ``extra`` is a second current added after the first (snnTorch RLeaky)."""
 
     state: Param
     decay: np.ndarray | None
     current: Any
     bias: np.ndarray | None
+    extra: Any = None
 
 
 def read_leak(t: Any) -> tuple[Param, np.ndarray | None] | None:
@@ -224,19 +228,30 @@ def read_leak(t: Any) -> tuple[Param, np.ndarray | None] | None:
     return None
 
 
-def read_charge(t: Any, states: set[int]) -> Charge | None:
-    bias = None
-    if _op(t, "add"):
-        pair = _const_pair(t)
-        if pair is not None:
-            t, bias = pair
+def _plain_charge(t: Any, states: set[int]) -> Charge | None:
     if not _op(t, "add"):
         return None
     a, b = t.args
     for leak, current in ((a, b), (b, a)):
         found = read_leak(leak)
         if found is not None and found[0].index in states:
-            return Charge(found[0], found[1], current, bias)
+            return Charge(found[0], found[1], current, None)
+    return None
+
+
+def read_charge(t: Any, states: set[int]) -> Charge | None:
+    plain = _plain_charge(t, states)
+    if plain is not None:
+        return plain
+    if _op(t, "add"):
+        a, b = t.args
+        for inner, other in ((a, b), (b, a)):
+            charge = _plain_charge(inner, states)
+            if charge is None:
+                continue
+            if isinstance(other, Const):
+                return Charge(charge.state, charge.decay, charge.current, other.value)
+            return Charge(charge.state, charge.decay, charge.current, None, other)
     return None
 
 
@@ -442,10 +457,17 @@ def _per_sample(value: np.ndarray | None, rank: int, what: str, layer: str) -> A
     return arr[()] if arr.ndim == 0 else arr
 
 
-def _data_input(walk: _Walk, comp: Composite, t: Any, what: str) -> tuple[str, bool]:
+def _data_input(walk: _Walk, comp: Composite, t: Any, what: str,
+                recurrent_ok: bool = False) -> tuple[str, bool]:
+    """The layer a composite input reads and whether it reads the previous step (only
+    Dense and Conv2d layers can: they carry the ``recurrent`` flag)."""
     if not isinstance(t, Param):
         raise UnsupportedOpError(f"{what} computed inside the composite", comp.name)
-    return walk.source(comp.args[t.index], comp.name)
+    src, late = walk.source(comp.args[t.index], comp.name)
+    if late and not recurrent_ok:
+        raise UnsupportedOpError(f"{what} read directly from a state input (only Dense/Conv "
+                                 "synapses may read the previous step)", comp.name)
+    return src, late
 
 
 def _rank(comp: Composite) -> int:
@@ -500,9 +522,20 @@ def _read_neuron(walk: _Walk, comp: Composite, cuba: bool) -> tuple[Layer, list[
     if cuba:
         return _cuba_layer(walk, comp, charge, current_out, rank, common), slots
     src, _ = _data_input(walk, comp, charge.current, "input current")
+    if charge.extra is not None:
+        src = _sum_currents(walk, comp, src, charge.extra)
     beta = F32(1.0) if charge.decay is None else _per_sample(charge.decay, rank, "beta",
                                                               comp.name)
     return LIF(comp.name, (src,), beta=beta, **common), slots
+
+
+def _sum_currents(walk: _Walk, comp: Composite, first: str, extra: Any) -> str:
+    """A neuron charged by two currents in turn becomes an Add layer feeding it; the float
+    sum is then ``beta*v + (I + J)`` instead of ``(beta*v + I) + J`` (within one rounding)."""
+    second, _ = _data_input(walk, comp, extra, "second input current")
+    name = f"{comp.name}.input"
+    walk.layers.append(Add(name, (first, second)))
+    return name
 
 
 def _is_state_fire(fire: Fire, comp: Composite) -> bool:
@@ -513,14 +546,18 @@ def _is_current(t: Any, comp: Composite) -> bool:
     """CUBA's ``u = c*u + I``: a leaky state plus a composite input (the membrane's charge
     has the same shape but adds ``u`` itself, a computed value)."""
     charge = read_charge(t, comp.states)
-    return (charge is not None and charge.decay is not None and charge.bias is None
-            and isinstance(charge.current, Param) and charge.current.index not in comp.states)
+    if charge is None or charge.decay is None or charge.bias is not None:
+        return False
+    current = charge.current
+    return (charge.extra is None and isinstance(current, Param)
+            and current.index not in comp.states)
 
 
 def _cuba_layer(walk: _Walk, comp: Composite, charge: Charge, current_out: Any, rank: int,
                 common: dict[str, Any]) -> CubaLIF:
     u = read_charge(charge.current, comp.states)
-    if u is None or u.decay is None or u.bias is not None or charge.decay is None:
+    if (u is None or u.decay is None or u.bias is not None or u.extra is not None
+            or charge.decay is None or charge.extra is not None):
         raise UnsupportedOpError("CUBA neuron without a leaky current", comp.name)
     if current_out is not None and current_out is not charge.current:
         raise UnsupportedOpError("CUBA current output is not the current feeding v", comp.name)
@@ -561,9 +598,9 @@ def read_cubalif(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
 def _strip_affine(t: Any, name: str) -> tuple[Any, np.ndarray | None, tuple | None]:
     """``[batch_norm](core [+ bias])`` -> (core, bias, batch-norm constants)."""
     norm = None
-    if _op(t, "tuple_get_item") and _op(t.args[0], "nn.batch_norm"):
-        bn = t.args[0]
-        if t.attrs["index"] != 0 or not all(isinstance(a, Const) for a in bn.args[1:]):
+    if _op(t, "nn.batch_norm"):
+        bn = t
+        if not all(isinstance(a, Const) for a in bn.args[1:]):
             raise UnsupportedOpError("BatchNormalization", name)
         if bn.attrs.get("axis") != 1:
             raise UnsupportedOpError("BatchNormalization over an axis other than 1", name)
@@ -607,11 +644,16 @@ def read_dense(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     w = core.args[1].value
     if w.ndim != 2:
         raise UnsupportedOpError(f"MatMul with a {w.ndim}-D weight", comp.name)
-    src, late = _data_input(walk, comp, core.args[0], "input")
+    src, late = _data_input(walk, comp, core.args[0], "input", recurrent_ok=True)
     weight = w.T
     bias = _vector(bias, weight.shape[0], comp.name)
     weight, bias = _fold_norm(weight, bias, norm)
-    return Dense(comp.name, (src,), weight=weight, bias=bias, recurrent=late), ["out"]
+    return Dense(comp.name, (src,), weight=weight, bias=bias, recurrent=late), _slots(norm)
+
+
+def _slots(norm: tuple | None) -> list[str]:
+    """A folded batch_norm composite returns (value, mean, var); only field 0 is a value."""
+    return ["out"] if norm is None else ["out", "statistics", "statistics"]
 
 
 def read_conv2d(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
@@ -621,7 +663,7 @@ def read_conv2d(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     a = core.attrs
     if a.get("data_layout") != "NCHW" or a.get("kernel_layout") != "OIHW":
         raise UnsupportedOpError("Conv with a layout other than NCHW/OIHW", comp.name)
-    src, late = _data_input(walk, comp, core.args[0], "input")
+    src, late = _data_input(walk, comp, core.args[0], "input", recurrent_ok=True)
     weight = core.args[1].value
     bias = _vector(bias, weight.shape[0], comp.name)
     weight, bias = _fold_norm(weight, bias, norm)
@@ -629,7 +671,7 @@ def read_conv2d(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     return Conv2d(comp.name, (src,), weight=weight, bias=bias,
                   stride=tuple(a["strides"]), padding=(pad[0], pad[1], pad[2], pad[3]),
                   dilation=tuple(a["dilation"]), groups=int(a["groups"]),
-                  recurrent=late), ["out"]
+                  recurrent=late), _slots(norm)
 
 
 def read_pool2d(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
