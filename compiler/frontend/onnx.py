@@ -24,7 +24,7 @@ from snnc.frontend.expand import expand_snnc_ops
 from snnc.frontend.reader import read_model
 from snnc.frontend.relax_import import composites, import_raised, layer_names
 from snnc.frontend.state import StateLayout, state_layout
-from snnc.frontend.validate import default_opset, validate
+from snnc.frontend.validate import default_opset, shown, validate
 from snnc.ir.layers import Graph
 from snnc.ir.relax_view import graph_from_module
 
@@ -77,12 +77,13 @@ def _run_metadata(metadata: dict[str, str]) -> tuple[int, str]:
     text = metadata.get(TIMESTEPS_KEY, "8").strip()
     if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < 1:
         raise InvalidModelError(f"metadata {TIMESTEPS_KEY} must be a positive integer, "
-                                f"got '{text[:40]}'")
+                                f"got '{shown(text)}'")
     encoding = metadata.get(ENCODING_KEY, "direct").strip()
     if encoding not in ENCODINGS:
         raise InvalidModelError(f"metadata {ENCODING_KEY} must be one of "
-                                f"{', '.join(ENCODINGS)}, got '{encoding[:40]}'")
+                                f"{', '.join(ENCODINGS)}, got '{shown(encoding)}'")
     return int(text), encoding
+
 
 
 def _check_io_dims(model: onnx.ModelProto, inputs: list[str]) -> None:
@@ -113,7 +114,9 @@ def _check_shapes(model: onnx.ModelProto, layout: StateLayout, origin: dict[str,
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else "shape inference"
         found = re.search(r"node name: ([^)]*)\)", text)
         node = found.group(1) if found else None
-        raise ShapeError(text[:300], origin.get(node, node) if node else None) from None
+        reason = text.rsplit("] ", 1)[-1]  # drop the "[ShapeInferenceError] (op_type...)" tags
+        raise ShapeError(f"shapes do not fit: {reason[:200]}",
+                         origin.get(node, node) if node else None) from None
     graph = inferred.graph
     shapes = {}
     for value in [*graph.input, *graph.value_info, *graph.output]:

@@ -36,7 +36,7 @@ def read_model(source: str | Path | bytes | onnx.ModelProto) -> tuple[onnx.Model
         if path.stat().st_size > MAX_FILE_BYTES:
             raise InputError(f"model file '{path}' is larger than 2 GiB")
         model, base, label = _parse(path.read_bytes(), str(path)), path.parent, path.stem
-    _check_envelope(model, label)
+    _check_envelope(model, str(source) if isinstance(source, str | Path) else label)
     check_declared_sizes(model)
     _load_external(model, base)
     return model, label

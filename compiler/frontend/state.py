@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from snnc.errors import InvalidModelError
+from snnc.frontend.validate import shown
 
 STATE_KEY = "snnc.state"
 _IN_SUFFIXES = (".prev", "_prev", "_in", ".in")
@@ -69,9 +70,10 @@ def parse_state_metadata(text: str, inputs: Sequence[str],
         raise InvalidModelError(f"metadata {STATE_KEY} must map input names to output names")
     for inp, out in pairs.items():
         if inp not in inputs:
-            raise InvalidModelError(f"metadata {STATE_KEY} names '{inp}', not a graph input")
+            raise InvalidModelError(
+                f"metadata {STATE_KEY} names '{shown(inp)}', not a graph input")
         if out not in outputs:
-            raise InvalidModelError(f"state input '{inp}' is paired with '{out}', "
+            raise InvalidModelError(f"state input '{inp}' is paired with '{shown(out)}', "
                                     "which is not a graph output", inp)
     return pairs
 
@@ -95,14 +97,9 @@ def state_layout(inputs: Sequence[str], outputs: Sequence[str],
         raise InvalidModelError(
             f"expected exactly one data output besides the state outputs, found "
             f"{', '.join(free)} (pair state outputs in metadata {STATE_KEY})")
-    data_output = free[0] if free else _shared_output(outputs, pairs)
+    if not free and not outputs:
+        raise InvalidModelError("the graph has no outputs")
+    # every output feeds a state: the data output is the first (a recurrent layer's value)
+    data_output = free[0] if free else outputs[0]
     ordered = tuple((name, pairs[name]) for name in inputs if name in pairs)
     return StateLayout(data_inputs[0], data_output, ordered)
-
-
-def _shared_output(outputs: Sequence[str], pairs: dict[str, str]) -> str:
-    """All outputs are state: the data output must be the first one that is a layer's value
-    feeding a recurrent state (a ``.prev`` pair), i.e. the first graph output."""
-    if not outputs:
-        raise InvalidModelError("the graph has no outputs")
-    return outputs[0]

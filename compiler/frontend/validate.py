@@ -67,14 +67,15 @@ def check_names(model: onnx.ModelProto) -> None:
         seen_nodes.add(node.name)
         _check_text(node.name, node.name)
     defined: dict[str, str] = {}
-    for name, owner in _definitions(graph):
+    for name, owner, what in _definitions(graph):
         _check_text(name, owner)
         if name in defined:
-            raise InvalidModelError(f"tensor '{name}' is defined twice "
-                                    f"(also by '{defined[name]}')", owner)
-        defined[name] = owner
+            raise InvalidModelError(f"{what} '{name}' is already defined by {defined[name]}",
+                                    owner)
+        defined[name] = f"{what} '{owner}'" if what == "node output" else what
     for node in graph.node:
         for name in node.input:
+            _check_text(name, node.name)
             if name and name not in defined:
                 raise InvalidModelError(f"reads tensor '{name}', which nothing defines",
                                         node.name)
@@ -83,23 +84,28 @@ def check_names(model: onnx.ModelProto) -> None:
             raise InvalidModelError(f"graph output '{out.name}' is never computed")
 
 
-def _definitions(graph: onnx.GraphProto) -> Iterable[tuple[str, str]]:
+def _definitions(graph: onnx.GraphProto) -> Iterable[tuple[str, str, str]]:
+    """Every tensor definition: (tensor, owner to name in errors, what defines it)."""
     initializers = {t.name for t in graph.initializer}
     for t in graph.initializer:
-        yield t.name, t.name
+        yield t.name, t.name, "initializer"
     for value in graph.input:
         if value.name not in initializers:
-            yield value.name, value.name
+            yield value.name, value.name, "graph input"
     for node in graph.node:
         for name in node.output:
             if name:
-                yield name, node.name
+                yield name, node.name, "node output"
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """Untrusted text as it may appear inside a one-line message (escaped, shortened)."""
+    return text.encode("unicode_escape").decode("ascii")[:limit]
 
 
 def _check_text(name: str, owner: str) -> None:
     if _CONTROL.search(name) or len(name) > 512:
-        raise InvalidModelError("name holds control characters or is too long",
-                                owner.encode("unicode_escape").decode()[:80])
+        raise InvalidModelError("name holds control characters or is too long", shown(owner))
 
 
 def check_ops(model: onnx.ModelProto) -> None:
