@@ -42,9 +42,19 @@
                                       const int8_t *vals, const int32_t *bias, YT *y,          \
                                       int32_t rows, int32_t n_in, int32_t n_out)
 
+/* The hot QNN kernel has its own signature: scratch holds the input widened to 16-bit pairs
+ * (SNNC_DENSE_SCRATCH(n_in) int32 words), computed once and shared by all output rows. */
+#define SNNC_DENSE_SCRATCH(n_in) ((((n_in) + 3) / 4) * 2)
+void snnc_dense_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
+                       int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch);
+
 #define SNNC_DENSE_DECLARE_(X, XT, Y, YT) SNNC_DENSE_PROTO(X, XT, Y, YT);
 #define SNNC_EVENT_DECLARE_(Y, YT) SNNC_EVENT_DENSE_PROTO(Y, YT); SNNC_EVENT_CSR_PROTO(Y, YT);
-SNNC_SYNAPSE_TYPES(SNNC_DENSE_DECLARE_)
+SNNC_DENSE_DECLARE_(s8, int8_t, s64, int64_t)
+SNNC_DENSE_DECLARE_(s32, int32_t, s32, int32_t)
+SNNC_DENSE_DECLARE_(s32, int32_t, s64, int64_t)
+SNNC_DENSE_DECLARE_(s64, int64_t, s32, int32_t)
+SNNC_DENSE_DECLARE_(s64, int64_t, s64, int64_t)
 SNNC_EVENT_TYPES(SNNC_EVENT_DECLARE_)
 
 /* Writes the flat indices of the non-zero entries of x[0..n) in ascending order to idx and

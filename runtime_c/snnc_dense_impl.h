@@ -49,14 +49,29 @@ SNNC_EVENT_DENSE_PROTO(SNNC_Y, SNNC_Y_T)
             yr += n_out;
         }
         const int8_t *col = wt + (size_t)(i - (row_end - n_in)) * (size_t)n_out;
+        /* Unrolled by four with a count-down loop: otherwise the loop overhead costs as much
+         * as the additions. */
+        SNNC_Y_T *yo = yr;
         if (x == NULL) {
-            for (int32_t o = 0; o < n_out; ++o) {
-                yr[o] += col[o];
+            for (int32_t k = n_out >> 2; k > 0; --k, yo += 4, col += 4) {
+                yo[0] += col[0];
+                yo[1] += col[1];
+                yo[2] += col[2];
+                yo[3] += col[3];
+            }
+            for (int32_t k = n_out & 3; k > 0; --k) {
+                *yo++ += *col++;
             }
         } else {
             const SNNC_Y_T value = x[i];
-            for (int32_t o = 0; o < n_out; ++o) {
-                yr[o] += value * col[o];
+            for (int32_t k = n_out >> 2; k > 0; --k, yo += 4, col += 4) {
+                yo[0] += value * col[0];
+                yo[1] += value * col[1];
+                yo[2] += value * col[2];
+                yo[3] += value * col[3];
+            }
+            for (int32_t k = n_out & 3; k > 0; --k) {
+                *yo++ += value * *col++;
             }
         }
     }
@@ -75,13 +90,22 @@ SNNC_EVENT_CSR_PROTO(SNNC_Y, SNNC_Y_T)
         }
         const int32_t local = i - (row_end - n_in);
         const int32_t end = row_ptr[local + 1];
+        int32_t k = row_ptr[local];
         if (x == NULL) {
-            for (int32_t k = row_ptr[local]; k < end; ++k) {
+            for (; k + 2 <= end; k += 2) {
+                yr[cols[k]] += vals[k];
+                yr[cols[k + 1]] += vals[k + 1];
+            }
+            for (; k < end; ++k) {
                 yr[cols[k]] += vals[k];
             }
         } else {
             const SNNC_Y_T value = x[i];
-            for (int32_t k = row_ptr[local]; k < end; ++k) {
+            for (; k + 2 <= end; k += 2) {
+                yr[cols[k]] += value * vals[k];
+                yr[cols[k + 1]] += value * vals[k + 1];
+            }
+            for (; k < end; ++k) {
                 yr[cols[k]] += value * vals[k];
             }
         }

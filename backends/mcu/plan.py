@@ -506,8 +506,10 @@ class _Lowering:
         event, why = self._choose_event(lay, x)
         if not event:
             name = self.const(f"snnc_w_{ident}", S8, w)
-            self.call(lay.name, f"snnc_dense_{x.ctype.suffix}_{yt.suffix}", x.view, name, b_arg,
-                      View(out), str(rows), str(n_in), str(n_out))
+            args: list[Arg] = [x.view, name, b_arg, View(out), str(rows), str(n_in), str(n_out)]
+            if x.ctype is S8 and yt is S32:  # the SMLAD kernel widens its input once
+                args.append(View(self.arena(f"{ident}_scratch", S32, (n_in + 3) // 4 * 2)))
+            self.call(lay.name, f"snnc_dense_{x.ctype.suffix}_{yt.suffix}", *args)
             self.info(lay, "dense", yt, f"{n_in}->{n_out}, {why}", w.size)
         else:
             count, idx = self.event_list(lay.name, x)

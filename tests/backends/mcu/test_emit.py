@@ -190,10 +190,12 @@ def test_dense_int8_kernel_uses_smlad_on_cortex_m4(tmp_path):
     qg, _ = _fixed_qg()
     emit(qg, M4, tmp_path, measure=False)
     _make(tmp_path, "cortex-m4")
-    dump = subprocess.run(["arm-none-eabi-objdump", "-d", "build/cortex-m4/snnc_dense.o"],
+    dump = subprocess.run(["arm-none-eabi-objdump", "-dr", "build/cortex-m4/snnc_dense.o"],
                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
-    body = dump.split("<snnc_dense_s8_s32>:")[1].split("\n\n")[0]
-    assert "smlad" in body
+    kernel = dump.split("<snnc_dense_s8_s32>:")[1].split("\n\n")[0]
+    inner = dump.split("<snnc_dot2_smlad>:")[1].split("\n\n")[0]
+    assert "snnc_dot2_smlad" in kernel  # the kernel calls the SMLAD inner loop
+    assert inner.count("\tsmlad\t") == 4 and inner.count("\tsxtb16\t") == 4
 
 
 @pytest.mark.needs("arm-none-eabi-gcc")
