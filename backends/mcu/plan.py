@@ -481,8 +481,10 @@ class _Lowering:
                       spiking=self.graph.encoding == "rate")
 
     def _choose_event(self, lay: Layer, x: Tensor) -> tuple[bool, str]:
+        if lay.attrs.get("mapping") == "qnn":  # a QNN layer is a dense int8 layer
+            return False, "QNN mapping"
         want = lay.attrs.get("kernel")
-        possible = x.ctype is S8 and x.size <= EVENT_INDEX_LIMIT and x.rng.lo >= S8.lo
+        possible = x.ctype is S8 and x.size <= EVENT_INDEX_LIMIT
         if want == "event" and not possible:
             return False, "event-driven requested, but its input is not an int8 spike tensor"
         if want in ("event", "dense"):
