@@ -20,7 +20,7 @@ Composite output conventions (what ``relax_view`` relies on):
 ``snn.cubalif``        CUBA; ``u = c_u*u + I``, ``h = c_v*v + u [+ bias]``, spike, reset
 ``snn.multilevel``     IMLS levels from ``I`` (input-aware or constant threshold)
 ``snn.attention``      HD-RepSSA on ``(Q, K, V)``
-``snn.dense``          ``matmul(x, W) [+ b]``, or ``batch_norm`` of it (a tuple: field 0)
+``snn.dense``          ``matmul([alpha *] x, W) [+ b]``, or ``batch_norm`` of it (a tuple: field 0)
 ``snn.conv2d``         ``conv2d(x, W) [+ b]``, or ``batch_norm`` of it (a tuple: field 0)
 ``snn.pool2d``         ``max_pool2d`` / ``avg_pool2d`` / ``avg_pool2d * area`` (sum pool)
 ``snn.reshape``        ``reshape`` (ONNX Flatten and Reshape)
@@ -149,7 +149,9 @@ def _synapse_patterns() -> list[FusionPattern]:
         return _op("nn.batch_norm", biased(core), *(is_const() for _ in range(4)))
 
     def dense() -> DFPattern:
-        return _op("matmul", wildcard(), is_const())
+        data = wildcard()
+        scaled = _either("multiply", data, is_const())  # Gemm's alpha scales the input
+        return _op("matmul", scaled | data, is_const())
 
     def conv() -> DFPattern:
         return _op("nn.conv2d", wildcard(), is_const())

@@ -86,30 +86,32 @@ def layer_names(model: onnx.ModelProto, state_params: Sequence[int],
     aug = _with_all_outputs(model)
     mod = import_raised(aug, state_params)
     main = mod["main"]
-    owner: dict[relax.Var, int] = {}
-    kinds: list[str] = []
-    loose: set[relax.Var] = set()
-    for block in main.body.blocks:
-        for binding in block.bindings:
-            value = binding.value
-            if isinstance(value, relax.Call) and isinstance(value.op, relax.GlobalVar):
-                owner[binding.var] = len(kinds)
-                kinds.append(str(mod[value.op].attrs["Composite"]))
-            elif isinstance(value, relax.TupleGetItem) and value.tuple_value in owner:
-                owner[binding.var] = owner[value.tuple_value]
-            elif _is_loose(value, loose):
-                loose.add(binding.var)
     fields = output_fields(main)
     producer = {t: node for node in aug.graph.node for t in node.output}
+    tensor_node = {value: producer[out.name] for value, out in
+                   zip(fields, aug.graph.output, strict=True) if out.name in producer}
+    owner: dict[relax.Var, int] = {}
+    kinds: list[str] = []
+    loose: list[relax.Var] = []
+    bindings = [b for block in main.body.blocks for b in block.bindings]
+    for binding in bindings:
+        value = binding.value
+        if isinstance(value, relax.Call) and isinstance(value.op, relax.GlobalVar):
+            owner[binding.var] = len(kinds)
+            kinds.append(str(mod[value.op].attrs["Composite"]))
+        elif isinstance(value, relax.TupleGetItem) and value.tuple_value in owner:
+            owner[binding.var] = owner[value.tuple_value]
+        elif _is_loose(value, set(loose)):
+            loose.append(binding.var)
+    if loose:
+        node = _blame(loose[0], bindings, tensor_node)
+        name = origin.get(node.name, node.name) if node is not None else None
+        op = node.op_type if node is not None else "an operator"
+        raise ModelError(f"{op} is not part of any neuron, synapse or pooling idiom snnc can "
+                         "raise", name)
     order = {node.name: i for i, node in enumerate(aug.graph.node)}
     members: list[list[onnx.NodeProto]] = [[] for _ in kinds]
-    for value, out in zip(fields, aug.graph.output, strict=True):
-        node = producer.get(out.name)
-        if node is None:
-            continue
-        if value in loose:
-            raise ModelError(f"{node.op_type} is not part of any neuron, synapse or pooling "
-                             "idiom snnc can raise", origin.get(node.name, node.name))
+    for value, node in tensor_node.items():
         if value in owner:
             members[owner[value]].append(node)
     names = []
@@ -123,6 +125,23 @@ def layer_names(model: onnx.ModelProto, state_params: Sequence[int],
         taken.add(name)
         names.append(name)
     return kinds, names
+
+
+def _blame(var: relax.Var, bindings: list[relax.Binding],
+           tensor_node: dict[relax.Expr, onnx.NodeProto]) -> onnx.NodeProto | None:
+    """The ONNX node behind ``var``: its own tensor, else that of the first value using it
+    (an op in the middle of an ONNX node's lowering, e.g. Gemm's scale, has no tensor)."""
+    if var in tensor_node:
+        return tensor_node[var]
+    for binding in bindings:
+        value = binding.value
+        args = value.args if isinstance(value, relax.Call) else \
+            value.fields if isinstance(value, relax.Tuple) else []
+        if any(arg.same_as(var) for arg in args):
+            found = _blame(binding.var, bindings, tensor_node)
+            if found is not None:
+                return found
+    return None
 
 
 def _is_loose(value: relax.Expr, loose: set[relax.Var]) -> bool:

@@ -27,7 +27,7 @@ import tvm
 import tvm_ffi
 from tvm import relax
 
-from snnc.errors import InvalidModelError, ShapeError, UnsupportedOpError
+from snnc.errors import InvalidModelError, ModelError, ShapeError, UnsupportedOpError
 from snnc.ir.layers import (
     LIF,
     Add,
@@ -147,6 +147,11 @@ def _const_pair(t: Op) -> tuple[Any, np.ndarray] | None:
     if isinstance(a, Const) and not isinstance(b, Const):
         return b, a.value
     return None
+
+
+def _unsupported(what: str, layer: str) -> ModelError:
+    """A composite whose contents this reader cannot express as a layer."""
+    return ModelError(f"unsupported {what}", layer)
 
 
 # -- neurons ---------------------------------------------------------------------------------
@@ -315,7 +320,7 @@ class _Walk:
             raise InvalidModelError(f"reads input '{self.param_name(ref.param)}', which is "
                                     "neither the data input nor a paired state", reader)
         if ref.slot != "out":
-            raise UnsupportedOpError(f"read of the {ref.slot!r} of layer '{ref.layer}'", reader)
+            raise _unsupported(f"read of the {ref.slot!r} of layer '{ref.layer}'", reader)
         assert ref.layer is not None
         return ref.layer, False
 
@@ -332,7 +337,7 @@ class _Walk:
             raise InvalidModelError("the data output is a graph input; the model computes "
                                     "nothing")
         if out.slot != "out":
-            raise UnsupportedOpError(f"output of the {out.slot!r} of a neuron", str(out.layer))
+            raise _unsupported(f"output of the {out.slot!r} of a neuron", str(out.layer))
         shape = _shape_of(self.main.params[self.data_input])
         if shape is None or not all(isinstance(d, int) for d in shape[1:]):
             raise ShapeError("the data input needs a batch axis and static sample dims",
@@ -462,10 +467,10 @@ def _data_input(walk: _Walk, comp: Composite, t: Any, what: str,
     """The layer a composite input reads and whether it reads the previous step (only
     Dense and Conv2d layers can: they carry the ``recurrent`` flag)."""
     if not isinstance(t, Param):
-        raise UnsupportedOpError(f"{what} computed inside the composite", comp.name)
+        raise _unsupported(f"{what} computed inside the composite", comp.name)
     src, late = walk.source(comp.args[t.index], comp.name)
     if late and not recurrent_ok:
-        raise UnsupportedOpError(f"{what} read directly from a state input (only Dense/Conv "
+        raise _unsupported(f"{what} read directly from a state input (only Dense/Conv "
                                  "synapses may read the previous step)", comp.name)
     return src, late
 
@@ -496,22 +501,22 @@ def _read_neuron(walk: _Walk, comp: Composite, cuba: bool) -> tuple[Layer, list[
             slots.append("v")
             membrane = t
     if spike_fire is None:
-        raise UnsupportedOpError("neuron without a spike output", comp.name)
+        raise _unsupported("neuron without a spike output", comp.name)
     if membrane is None:
         # no reset and the membrane never leaves the composite: the spikes test the charge
         membrane = spike_fire.subject
     reset = read_reset(membrane)
     charge = read_charge(reset.charge, comp.states)
     if charge is None:
-        raise UnsupportedOpError("neuron whose membrane update is not decay*v + I", comp.name)
+        raise _unsupported("neuron whose membrane update is not decay*v + I", comp.name)
     timing = "same"
     if reset.fire is not None and reset.fire.subject is charge.state:
         timing = "next"
     elif reset.fire is not None and reset.fire.subject is not reset.charge:
-        raise UnsupportedOpError("reset decided from an unrelated value", comp.name)
+        raise _unsupported("reset decided from an unrelated value", comp.name)
     expected = membrane if timing == "next" else reset.charge
     if spike_fire.subject is not expected:
-        raise UnsupportedOpError("spikes tested on an unexpected value", comp.name)
+        raise _unsupported("spikes tested on an unexpected value", comp.name)
     _same_threshold(comp.name, spike_fire, reset)
     rank = _rank(comp)
     walk.claim_state(comp, charge.state, "v")
@@ -558,9 +563,9 @@ def _cuba_layer(walk: _Walk, comp: Composite, charge: Charge, current_out: Any, 
     u = read_charge(charge.current, comp.states)
     if (u is None or u.decay is None or u.bias is not None or u.extra is not None
             or charge.decay is None or charge.extra is not None):
-        raise UnsupportedOpError("CUBA neuron without a leaky current", comp.name)
+        raise _unsupported("CUBA neuron without a leaky current", comp.name)
     if current_out is not None and current_out is not charge.current:
-        raise UnsupportedOpError("CUBA current output is not the current feeding v", comp.name)
+        raise _unsupported("CUBA current output is not the current feeding v", comp.name)
     walk.claim_state(comp, u.state, "u")
     src, _ = _data_input(walk, comp, u.current, "input current")
     return CubaLIF(comp.name, (src,),
@@ -581,10 +586,10 @@ def _same_threshold(name: str, spike_fire: Fire, reset: Reset) -> None:
     for other in (reset.fire.theta if reset.fire else None, reset.theta):
         if other is not None and not np.array_equal(np.broadcast_to(other, np.shape(
                 spike_fire.theta)) if np.size(other) == 1 else other, spike_fire.theta):
-            raise UnsupportedOpError("neuron whose reset threshold differs from its spike "
+            raise _unsupported("neuron whose reset threshold differs from its spike "
                                      "threshold", name)
     if reset.fire is not None and reset.fire.compare != spike_fire.compare:
-        raise UnsupportedOpError("neuron mixing > and >= tests", name)
+        raise _unsupported("neuron mixing > and >= tests", name)
 
 
 def read_lif(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
@@ -601,9 +606,9 @@ def _strip_affine(t: Any, name: str) -> tuple[Any, np.ndarray | None, tuple | No
     if _op(t, "nn.batch_norm"):
         bn = t
         if not all(isinstance(a, Const) for a in bn.args[1:]):
-            raise UnsupportedOpError("BatchNormalization", name)
+            raise _unsupported("BatchNormalization with computed statistics", name)
         if bn.attrs.get("axis") != 1:
-            raise UnsupportedOpError("BatchNormalization over an axis other than 1", name)
+            raise _unsupported("BatchNormalization over an axis other than 1", name)
         gamma, beta, mean, var = (a.value.astype(np.float64) for a in bn.args[1:])
         norm = (gamma, beta, mean, var, float(bn.attrs["epsilon"]))
         t = bn.args[0]
@@ -611,7 +616,7 @@ def _strip_affine(t: Any, name: str) -> tuple[Any, np.ndarray | None, tuple | No
     if _op(t, "add"):
         pair = _const_pair(t)
         if pair is None:
-            raise UnsupportedOpError("add", name)
+            raise _unsupported("synapse bias that is not a constant", name)
         t, bias = pair
     return t, bias, norm
 
@@ -638,13 +643,18 @@ def _vector(bias: np.ndarray | None, size: int, name: str) -> np.ndarray | None:
 
 
 def read_dense(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
-    core, bias, norm = _strip_affine(comp.trees[-1], comp.name)
+    core, bias, norm = _strip_affine(comp.trees[0], comp.name)
     if not _op(core, "matmul") or not isinstance(core.args[1], Const):
-        raise UnsupportedOpError("matmul", comp.name)
-    w = core.args[1].value
+        raise _unsupported("MatMul whose weight is not a constant", comp.name)
+    data, w = core.args[0], core.args[1].value
+    if _op(data, "multiply") and (pair := _const_pair(data)) is not None:
+        data, scale = pair  # Gemm's alpha, folded into the weights
+        if np.size(scale) != 1:
+            raise _unsupported("MatMul input scaled per element", comp.name)
+        w = (w * np.asarray(scale, F32).reshape(())).astype(F32)
     if w.ndim != 2:
-        raise UnsupportedOpError(f"MatMul with a {w.ndim}-D weight", comp.name)
-    src, late = _data_input(walk, comp, core.args[0], "input", recurrent_ok=True)
+        raise _unsupported(f"MatMul with a {w.ndim}-D weight", comp.name)
+    src, late = _data_input(walk, comp, data, "input", recurrent_ok=True)
     weight = w.T
     bias = _vector(bias, weight.shape[0], comp.name)
     weight, bias = _fold_norm(weight, bias, norm)
@@ -657,12 +667,12 @@ def _slots(norm: tuple | None) -> list[str]:
 
 
 def read_conv2d(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
-    core, bias, norm = _strip_affine(comp.trees[-1], comp.name)
+    core, bias, norm = _strip_affine(comp.trees[0], comp.name)
     if not _op(core, "nn.conv2d") or not isinstance(core.args[1], Const):
-        raise UnsupportedOpError("conv2d", comp.name)
+        raise _unsupported("Conv whose weight is not a constant", comp.name)
     a = core.attrs
     if a.get("data_layout") != "NCHW" or a.get("kernel_layout") != "OIHW":
-        raise UnsupportedOpError("Conv with a layout other than NCHW/OIHW", comp.name)
+        raise _unsupported("Conv with a layout other than NCHW/OIHW", comp.name)
     src, late = _data_input(walk, comp, core.args[0], "input", recurrent_ok=True)
     weight = core.args[1].value
     bias = _vector(bias, weight.shape[0], comp.name)
@@ -680,20 +690,20 @@ def read_pool2d(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     if _op(t, "multiply"):
         pair = _const_pair(t)
         if pair is None:
-            raise UnsupportedOpError("multiply", comp.name)
+            raise _unsupported("pooling scaled by a computed value", comp.name)
         t, area = pair
     a = t.attrs
     kernel = tuple(a["pool_size"])
     pool = "max" if t.name == "nn.max_pool2d" else "avg"
     if area is not None:
         if np.size(area) != 1 or float(np.ravel(area)[0]) != kernel[0] * kernel[1]:
-            raise UnsupportedOpError("AveragePool scaled by other than its window area",
+            raise _unsupported("AveragePool scaled by other than its window area",
                                      comp.name)
         pool = "sum"
     if a.get("ceil_mode") or any(d != 1 for d in a["dilation"]):
-        raise UnsupportedOpError("pooling with ceil_mode or dilation", comp.name)
+        raise _unsupported("pooling with ceil_mode or dilation", comp.name)
     if pool != "max" and not a.get("count_include_pad") and any(a["padding"]):
-        raise UnsupportedOpError("AveragePool excluding padding from the count", comp.name)
+        raise _unsupported("AveragePool excluding padding from the count", comp.name)
     src, _ = _data_input(walk, comp, t.args[0], "input")
     pad = [int(p) for p in a["padding"]]
     return Pool2d(comp.name, (src,), pool=pool, kernel=kernel, stride=tuple(a["strides"]),
@@ -710,7 +720,7 @@ def read_reshape(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     del in_shape
     sample = tuple(int(d) for d in shape[1:])
     if not _keeps_batch(walk, comp, shape[0]):
-        raise UnsupportedOpError("Reshape that moves the batch axis", comp.name)
+        raise _unsupported("Reshape that moves the batch axis", comp.name)
     if len(sample) == 1:
         return Flatten(comp.name, (src,)), ["out"]
     return Reshape(comp.name, (src,), shape=sample), ["out"]
@@ -724,7 +734,7 @@ def _keeps_batch(walk: _Walk, comp: Composite, batch: Any) -> bool:
 def read_add(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     t = comp.trees[-1]
     if any(isinstance(a, Const) for a in t.args):
-        raise UnsupportedOpError("Add of a constant that is not a Dense/Conv bias", comp.name)
+        raise _unsupported("Add of a constant that is not a Dense/Conv bias", comp.name)
     sources = tuple(_data_input(walk, comp, a, "operand")[0] for a in t.args)
     return Add(comp.name, sources), ["out"]
 
@@ -737,27 +747,27 @@ def read_multilevel(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     # t = where(low > D, D, low), low = relu(floor(scaled + 1/2))
     levels_const, low = t.args[1], t.args[2]
     if not isinstance(levels_const, Const) or not _op(low, "nn.relu"):
-        raise UnsupportedOpError("MultiLevelSpike clip", comp.name)
+        raise _unsupported("MultiLevelSpike clip", comp.name)
     levels = int(np.ravel(levels_const.value)[0])
     rounded = low.args[0].args[0]  # floor(add(...))
     scaled, _half = _const_pair(rounded) or (None, None)
     if not _op(scaled, "divide"):
-        raise UnsupportedOpError("MultiLevelSpike scale", comp.name)
+        raise _unsupported("MultiLevelSpike scale", comp.name)
     current, divisor = scaled.args
     src, _ = _data_input(walk, comp, current, "input")
     if gate is None:
         if not isinstance(divisor, Const):
-            raise UnsupportedOpError("MultiLevelSpike threshold", comp.name)
+            raise _unsupported("MultiLevelSpike threshold", comp.name)
         theta = float(np.ravel(divisor.value)[0])
         return MultiLevelSpike(comp.name, (src,), levels=levels, axis=None,
                                theta=theta), ["out"]
     theta_tree = divisor.args[1]  # where(active, theta, 1)
     mean_tree, alpha = _const_pair(theta_tree) or (None, None)
     if not _op(mean_tree, "mean") or alpha is None:
-        raise UnsupportedOpError("MultiLevelSpike threshold", comp.name)
+        raise _unsupported("MultiLevelSpike threshold", comp.name)
     axes = mean_tree.attrs.get("axis") or []
     if len(axes) != 1:
-        raise UnsupportedOpError("MultiLevelSpike mean over several axes", comp.name)
+        raise _unsupported("MultiLevelSpike mean over several axes", comp.name)
     rank = _rank(comp)
     axis = int(axes[0])
     axis = axis if axis < 0 else axis - 1  # drop the batch axis
@@ -782,13 +792,13 @@ def read_attention(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     else:
         scores = scaled
     if not _op(scores, "matmul") or mask is None:
-        raise UnsupportedOpError("SpikingSelfAttention scores", comp.name)
+        raise _unsupported("SpikingSelfAttention scores", comp.name)
     q_heads, k_heads = scores.args
     expected = {id(q_heads): [0, 2, 1, 3], id(k_heads): [0, 2, 3, 1], id(v_heads): [0, 2, 1, 3],
                 id(merged): [0, 2, 1, 3]}
     for tree in (q_heads, k_heads, v_heads, merged):
         if tree.attrs.get("axes") != expected[id(tree)]:
-            raise UnsupportedOpError("SpikingSelfAttention head layout", comp.name)
+            raise _unsupported("SpikingSelfAttention head layout", comp.name)
     sources = tuple(_data_input(walk, comp, h.args[0].args[0], "Q/K/V")[0]
                     for h in (q_heads, k_heads, v_heads))
     heads, length = mask.shape[0], mask.shape[-1]
@@ -796,7 +806,7 @@ def read_attention(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     layer = SpikingSelfAttention(comp.name, sources, heads=int(heads), scale=scale,
                                  gammas=gammas)
     if not np.allclose(layer.decay_mask(length), mask, rtol=1e-6, atol=0):
-        raise UnsupportedOpError("attention mask that is not gamma**|n-m| per head", comp.name)
+        raise _unsupported("attention mask that is not gamma**|n-m| per head", comp.name)
     return layer, ["out"]
 
 
