@@ -114,7 +114,7 @@ def _conv_net(draw: st.DrawFn, with_pool: bool) -> list[Layer]:
     last = "n1"
     if with_pool:
         pool = draw(st.sampled_from(("max", "avg", "sum")))
-        pk = draw(st.integers(1, 2))
+        pk = draw(st.integers(1, min(2, *shape[1:])))
         layers.append(Pool2d("pool", ("n1",), pool=pool, kernel=(pk, pk), stride=(pk, pk)))
         last = "pool"
         probe = Graph((*layers,), output="pool")
