@@ -415,6 +415,9 @@ class _Walk:
                 if src.startswith("\0state"):
                     index = int(src.removeprefix("\0state"))
                     target = outputs[self.state[index]]
+                    if target.param == self.data_input:  # the input, one step late
+                        inputs.append(self.input_names[self.data_input])
+                        continue
                     if target.param is not None or target.slot != "out":
                         raise InvalidModelError(
                             f"state input '{self.param_name(index)}' is paired with "

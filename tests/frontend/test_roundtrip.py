@@ -108,3 +108,11 @@ def test_graph_to_onnx_is_byte_identical_across_runs() -> None:
     for form in FORMS:
         first = graph_to_onnx(graph, form).SerializeToString()
         assert graph_to_onnx(graph, form).SerializeToString() == first
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_recurrent_read_of_the_graph_input_round_trips(form: str) -> None:
+    graph = _with([Dense("now", ("x",), weight=_w(3, 3)),
+                   Dense("late", ("x",), weight=_w(3, 3), recurrent=True),
+                   Add("sum", ("now", "late")), LIF("n", ("sum",), beta=F32(0.5))], (3,))
+    assert_same_layers(import_onnx(graph_to_onnx(graph, form)).graph, graph)
