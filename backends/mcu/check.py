@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from snnc.backends.mcu.families import families
 from snnc.backends.mcu.plan import Program, lower
 from snnc.backends.mcu.toolchain import Limits, limits_for
 from snnc.errors import ResourceError
@@ -27,9 +28,7 @@ STRUCT_BYTES = 64
 
 def estimate(prog: Program, limits: Limits) -> dict[str, int]:
     """Flash and RAM the model needs (excluding the test harness), in bytes."""
-    from snnc.backends.mcu.emit import families  # emit imports this module
-
-    code = (sum(CODE_BYTES[f] for f in families(prog)) + STEP_BYTES_BASE
+    code = (sum(CODE_BYTES[f.name] for f in families(prog)) + STEP_BYTES_BASE
             + STEP_BYTES_PER_CALL * (len(prog.calls) + len(prog.tail)))
     consts = prog.flash_data_bytes + STRUCT_BYTES * len(prog.structs)
     ram = prog.arena_bytes + prog.state_bytes

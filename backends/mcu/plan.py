@@ -80,6 +80,7 @@ S64 = CType("s64", "int64_t", 8)
 U16 = CType("u16", "uint16_t", 2, signed=False)
 VALUE_TYPES = (S8, S32, S64)
 ORDER = {S8: 0, S32: 1, S64: 2}
+CTYPES = {ct.suffix: ct for ct in (*VALUE_TYPES, U16)}
 
 
 @dataclass(frozen=True)
@@ -254,8 +255,7 @@ class Program:
 
     @property
     def arena_bytes(self) -> int:
-        by_suffix = {ct.suffix: ct.bytes for ct in (*VALUE_TYPES, U16)}
-        return sum(n * by_suffix[s] for s, n in self.arena_sizes.items())
+        return sum(n * CTYPES[s].bytes for s, n in self.arena_sizes.items())
 
     @property
     def state_bytes(self) -> int:

@@ -8,6 +8,7 @@ Stream formats are documented in ``runtime_c/snnc_harness.h``.
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 
@@ -48,11 +49,11 @@ def decode_outputs(prog: Program, data: bytes, steps: int, batch: int) -> Trace:
         raise ToolchainError("the harness wrote a truncated output stream")
     magic, version, got_steps, got_batch, count = struct.unpack_from("<5I", data)
     layout = struct.unpack_from(f"<{2 * n}I", data, 20) if count == n else ()
-    expected = tuple(v for p in prog.probes for v in (_size(p.shape), p.ctype.bytes))
+    expected = tuple(v for p in prog.probes for v in (math.prod(p.shape), p.ctype.bytes))
     if (magic, version, got_steps, got_batch, count) != (OUT_MAGIC, VERSION, steps, batch, n) \
             or layout != expected:
         raise ToolchainError("the harness output does not match the model's probe layout")
-    record = np.dtype([(f"p{i}", p.ctype.numpy, (_size(p.shape),))
+    record = np.dtype([(f"p{i}", p.ctype.numpy, (math.prod(p.shape),))
                        for i, p in enumerate(prog.probes)])
     body = data[head_bytes:]
     if len(body) != record.itemsize * steps * batch:
@@ -66,10 +67,6 @@ def decode_outputs(prog: Program, data: bytes, steps: int, batch: int) -> Trace:
     spikes = {p.layer: values[i] for i, p in enumerate(prog.probes) if p.kind == "spikes"}
     membranes = {p.layer: values[i] for i, p in enumerate(prog.probes) if p.kind == "v"}
     return Trace(output=values[0], spikes=spikes, v=membranes)
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
 
 
 def build(project: Path, runner: str, sanitize: bool) -> None:
