@@ -23,11 +23,13 @@ COMPARES = ("gt", "ge")
 @dataclass(frozen=True)
 class AttrSpec:
     """One attribute: its ONNX kind (``float``, ``int``, ``string``, ``floats``), default
-    (``None`` = no default) and, for strings, the allowed values."""
+    (``None`` = absent unless given), for strings the allowed values, and whether it must be
+    given (as the attribute or, for a parameter, as the constant input of the same name)."""
 
     kind: str
     default: Any = None
     choices: tuple[str, ...] = ()
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ OPS: dict[str, OpSpec] = {
         state=("v",),
         params=("beta", "threshold", "bias"),
         outputs=("s", "v_next"),
-        attrs={"beta": AttrSpec("float"), **_NEURON_ATTRS},
+        attrs={"beta": AttrSpec("float", required=True), **_NEURON_ATTRS},
     ),
     "IF": OpSpec(
         inputs=("I", "v", "threshold", "bias"),
@@ -92,6 +94,6 @@ OPS: dict[str, OpSpec] = {
         params=(),
         outputs=("out",),
         attrs={"heads": AttrSpec("int", 1), "scale": AttrSpec("float", 1.0),
-               "gammas": AttrSpec("floats")},
+               "gammas": AttrSpec("floats", required=True)},
     ),
 }

@@ -186,14 +186,11 @@ def check_snnc_node(node: onnx.NodeProto, spec: OpSpec, constants: set[str]) -> 
             if pname in attrs:
                 raise ModelError(f"'{pname}' is given both as attribute and input", node.name)
     for name, aspec in spec.attrs.items():
-        needed = aspec.default is None and name not in attrs and not given.get(name)
-        if needed and name not in ("axis", "theta", "gammas"):
+        if aspec.required and name not in attrs and not given.get(name):
             raise ModelError(f"{node.op_type} requires attribute '{name}'", node.name)
     if node.op_type == "MultiLevelSpike" and "axis" in attrs and "theta" in attrs:
         raise ModelError("MultiLevelSpike takes either 'axis' (input-aware) or 'theta' "
                          "(constant), not both", node.name)
-    if node.op_type == "SpikingSelfAttention" and "gammas" not in attrs:
-        raise ModelError("SpikingSelfAttention requires attribute 'gammas'", node.name)
 
 
 def _check_attr(node: onnx.NodeProto, name: str, attr: onnx.AttributeProto,

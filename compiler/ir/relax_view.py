@@ -19,7 +19,7 @@ which idioms exist is decided by ``snnc.frontend.patterns``, this module only re
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -284,6 +284,7 @@ class Composite:
 
 
 Reader = Callable[["_Walk", Composite], tuple[Layer, list[str]]]
+_LATE = "\0state"  # prefix of a recurrent read awaiting its source layer
 
 
 class _Walk:
@@ -315,8 +316,10 @@ class _Walk:
             if ref.param == self.data_input:
                 return self.input_names[ref.param], False
             if ref.param in self.state:
+                # the source is whatever layer the paired output carries, known only once
+                # main's outputs are read: a placeholder no real name can equal
                 self.recurrent_reads.setdefault(ref.param, []).append(reader)
-                return f"\0state{ref.param}", True  # resolved once all outputs are known
+                return f"{_LATE}{ref.param}", True
             raise InvalidModelError(f"reads input '{self.param_name(ref.param)}', which is "
                                     "neither the data input nor a paired state", reader)
         if ref.slot != "out":
@@ -412,8 +415,8 @@ class _Walk:
         for layer in self.layers:
             inputs = []
             for src in layer.inputs:
-                if src.startswith("\0state"):
-                    index = int(src.removeprefix("\0state"))
+                if src.startswith(_LATE):
+                    index = int(src.removeprefix(_LATE))
                     target = outputs[self.state[index]]
                     if target.param == self.data_input:  # the input, one step late
                         inputs.append(self.input_names[self.data_input])
@@ -444,8 +447,6 @@ class _Walk:
 
 
 def _with_inputs(layer: Layer, inputs: tuple[str, ...]) -> Layer:
-    from dataclasses import replace
-
     if inputs == layer.inputs:
         return layer
     return replace(layer, inputs=inputs)
@@ -579,10 +580,9 @@ def _cuba_layer(walk: _Walk, comp: Composite, charge: Charge, current_out: Any, 
 
 
 def _one_minus(keep: np.ndarray) -> np.ndarray:
-    """The decay ``d`` with ``float32(1 - d) == keep``: what the reference recomputes."""
-    keep = np.asarray(keep, F32)
-    decay = (F32(1) - keep).astype(F32)
-    return decay
+    """The decay ``d = 1 - keep`` of a CUBA factor. The reference recomputes ``1 - d``, which
+    gives ``keep`` back exactly whenever ``keep >= 0.5`` (Sterbenz) or ``d`` is dyadic."""
+    return (F32(1) - np.asarray(keep, F32)).astype(F32)
 
 
 def _same_threshold(name: str, spike_fire: Fire, reset: Reset) -> None:
@@ -716,11 +716,9 @@ def read_pool2d(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
 def read_reshape(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     t = comp.trees[-1]
     src, _ = _data_input(walk, comp, t.args[0], "input")
-    in_shape = t.args[0]
     shape = comp.out_shape
     if shape is None or not all(isinstance(d, int) for d in shape[1:]):
         raise ShapeError("reshape to a shape that is not static per sample", comp.name)
-    del in_shape
     sample = tuple(int(d) for d in shape[1:])
     if not _keeps_batch(walk, comp, shape[0]):
         raise _unsupported("Reshape that moves the batch axis", comp.name)

@@ -33,9 +33,7 @@ def assert_agrees(reference: Trace, graph: Graph, imported: ImportedModel,
             np.testing.assert_allclose(membrane, reference.v[layer.name], rtol=0, atol=1e-5)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_reference_agrees_with_onnxruntime_on_generated_nets(data: st.DataObject) -> None:
+def check_onnxruntime(data: st.DataObject) -> None:
     graph = data.draw(nets())
     form = data.draw(st.sampled_from(FORMS))
     drive = data.draw(drives(graph))
@@ -45,7 +43,20 @@ def test_reference_agrees_with_onnxruntime_on_generated_nets(data: st.DataObject
     assert_agrees(reference, graph, imported, run_onnxruntime(model, imported.layout, drive))
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_reference_agrees_with_onnxruntime_on_generated_nets(data: st.DataObject) -> None:
+    check_onnxruntime(data)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_reference_agrees_with_onnxruntime_on_many_generated_nets(data: st.DataObject) -> None:
+    check_onnxruntime(data)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_reference_agrees_with_compiled_relax_on_generated_nets(data: st.DataObject) -> None:
     graph = data.draw(nets(("dense", "recurrent", "cuba", "multilevel")))

@@ -97,7 +97,7 @@ def test_every_layer_type_round_trips_through_onnx(layer_type: type, form: str) 
     assert_same_layers(import_onnx(graph_to_onnx(graph, form)).graph, graph)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graph=nets(), form=st.sampled_from(FORMS))
 def test_generated_nets_round_trip_through_onnx(graph: Graph, form: str) -> None:
     assert_same_layers(import_onnx(graph_to_onnx(graph, form)).graph, graph)
