@@ -65,13 +65,29 @@ def output_fields(main: relax.Function) -> list[relax.Expr]:
     return list(result.fields) if isinstance(result, relax.Tuple) else [result]
 
 
+def _live_tensors(graph: onnx.GraphProto) -> set[str]:
+    """Tensors the graph outputs depend on (dead nodes are dropped by the real import)."""
+    producer = {t: node for node in graph.node for t in node.output}
+    live: set[str] = set()
+    pending = [o.name for o in graph.output]
+    while pending:
+        name = pending.pop()
+        if name in live:
+            continue
+        live.add(name)
+        if name in producer:
+            pending.extend(i for i in producer[name].input if i)
+    return live
+
+
 def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
     out = onnx.ModelProto()
     out.CopyFrom(model)
     declared = {o.name for o in out.graph.output}
+    live = _live_tensors(out.graph)
     for node in out.graph.node:
         for name in node.output:
-            if name and name not in declared:
+            if name and name in live and name not in declared:
                 out.graph.output.append(onnx.ValueInfoProto(name=name))
                 declared.add(name)
     return out

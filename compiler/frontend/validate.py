@@ -21,7 +21,7 @@ MIN_OPSET = 13
 
 # Standard operators the patterns can raise (synapses, and the primitives of neurons/attention).
 STANDARD_OPS = frozenset({
-    "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Constant", "Conv", "Div",
+    "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Constant", "Conv", "Div",
     "Dropout", "Flatten", "Floor", "Gemm", "Greater", "GreaterOrEqual", "Identity", "MatMul",
     "MaxPool", "Mul", "ReduceMean", "Relu", "Reshape", "Sub", "Transpose", "Where",
 })

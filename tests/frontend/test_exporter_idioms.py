@@ -181,3 +181,16 @@ def test_batch_normalization_after_conv_is_folded_into_its_weights() -> None:
     reference = run_graph(imported.graph, drive)
     outputs = run_onnxruntime(model, imported.layout, drive)
     assert np.array_equal(outputs["s"], reference.output)
+
+
+def test_dead_nodes_and_constant_clips_are_ignored() -> None:
+    model = leaky_model()
+    model.graph.node.append(node("Relu", ["linear"], "unused", "node_dead"))
+    clip_bounds = [const("lo", 0.0), const("hi", 1.0), const("raw_beta", np.full(5, 1.5))]
+    model.graph.initializer.extend(clip_bounds)
+    model.graph.node.insert(0, node("Clip", ["raw_beta", "lo", "hi"], "beta_clamped", "clip"))
+    for n in model.graph.node:
+        if n.name == "node_mul":
+            n.input[0] = "beta_clamped"
+    lif = import_onnx(model).graph.layers[-1]
+    assert isinstance(lif, LIF) and np.array_equal(lif.beta, np.ones(5, F32))
