@@ -116,3 +116,11 @@ def test_recurrent_read_of_the_graph_input_round_trips(form: str) -> None:
                    Dense("late", ("x",), weight=_w(3, 3), recurrent=True),
                    Add("sum", ("now", "late")), LIF("n", ("sum",), beta=F32(0.5))], (3,))
     assert_same_layers(import_onnx(graph_to_onnx(graph, form)).graph, graph)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=nets())
+def test_snnc_and_primitive_forms_load_to_the_same_layer_view(graph: Graph) -> None:
+    custom = import_onnx(graph_to_onnx(graph, "snnc")).graph
+    primitive = import_onnx(graph_to_onnx(graph, "primitive")).graph
+    assert_same_layers(custom, primitive)
