@@ -1,6 +1,10 @@
 /* snnc runtime: convolution synapses; see snnc_conv.h. */
 #include "snnc_conv.h"
 
+/* A project compiles only the instantiations its model calls (SNNC_USE_* in snnc_config.h)
+ * unless SNNC_ALL_KERNELS is defined. */
+
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_CONV_S8_S32)
 #define SNNC_CONV_DIRECT
 #define SNNC_X s8
 #define SNNC_X_T int8_t
@@ -8,7 +12,9 @@
 #define SNNC_Y_T int32_t
 #define SNNC_P_T int32_t
 #include "snnc_conv_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_CONV_S8_S64)
 #define SNNC_CONV_DIRECT
 #define SNNC_X s8
 #define SNNC_X_T int8_t
@@ -16,7 +22,9 @@
 #define SNNC_Y_T int64_t
 #define SNNC_P_T int64_t
 #include "snnc_conv_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_CONV_S32_S32)
 #define SNNC_CONV_DIRECT
 #define SNNC_X s32
 #define SNNC_X_T int32_t
@@ -24,7 +32,9 @@
 #define SNNC_Y_T int32_t
 #define SNNC_P_T int32_t
 #include "snnc_conv_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_CONV_S32_S64)
 #define SNNC_CONV_DIRECT
 #define SNNC_X s32
 #define SNNC_X_T int32_t
@@ -32,7 +42,9 @@
 #define SNNC_Y_T int64_t
 #define SNNC_P_T int64_t
 #include "snnc_conv_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_CONV_S64_S32)
 #define SNNC_CONV_DIRECT
 #define SNNC_X s64
 #define SNNC_X_T int64_t
@@ -40,7 +52,9 @@
 #define SNNC_Y_T int32_t
 #define SNNC_P_T int64_t
 #include "snnc_conv_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_CONV_S64_S64)
 #define SNNC_CONV_DIRECT
 #define SNNC_X s64
 #define SNNC_X_T int64_t
@@ -48,13 +62,18 @@
 #define SNNC_Y_T int64_t
 #define SNNC_P_T int64_t
 #include "snnc_conv_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_CONV_EVENT_S32)
 #define SNNC_CONV_EVENT
 #define SNNC_Y s32
 #define SNNC_Y_T int32_t
 #include "snnc_conv_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_CONV_EVENT_S64)
 #define SNNC_CONV_EVENT
 #define SNNC_Y s64
 #define SNNC_Y_T int64_t
 #include "snnc_conv_impl.h"
+#endif

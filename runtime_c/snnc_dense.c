@@ -127,7 +127,9 @@ int32_t snnc_events_s8(const int8_t *x, int32_t n, uint16_t *idx)
     return count;
 }
 
-/* Generic instantiations (s8 -> s32 is the hand-written kernel above). */
+/* Template instantiations (s8 -> s32 is the hand-written kernel above). A project compiles
+ * only those its model calls (SNNC_USE_* in snnc_config.h) unless SNNC_ALL_KERNELS is set. */
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_DENSE_S8_S64)
 #define SNNC_DENSE_GENERIC
 #define SNNC_X s8
 #define SNNC_X_T int8_t
@@ -135,7 +137,9 @@ int32_t snnc_events_s8(const int8_t *x, int32_t n, uint16_t *idx)
 #define SNNC_Y_T int64_t
 #define SNNC_P_T int64_t
 #include "snnc_dense_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_DENSE_S32_S32)
 #define SNNC_DENSE_GENERIC
 #define SNNC_X s32
 #define SNNC_X_T int32_t
@@ -143,7 +147,9 @@ int32_t snnc_events_s8(const int8_t *x, int32_t n, uint16_t *idx)
 #define SNNC_Y_T int32_t
 #define SNNC_P_T int32_t
 #include "snnc_dense_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_DENSE_S32_S64)
 #define SNNC_DENSE_GENERIC
 #define SNNC_X s32
 #define SNNC_X_T int32_t
@@ -151,7 +157,9 @@ int32_t snnc_events_s8(const int8_t *x, int32_t n, uint16_t *idx)
 #define SNNC_Y_T int64_t
 #define SNNC_P_T int64_t
 #include "snnc_dense_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_DENSE_S64_S32)
 #define SNNC_DENSE_GENERIC
 #define SNNC_X s64
 #define SNNC_X_T int64_t
@@ -159,7 +167,9 @@ int32_t snnc_events_s8(const int8_t *x, int32_t n, uint16_t *idx)
 #define SNNC_Y_T int32_t
 #define SNNC_P_T int64_t
 #include "snnc_dense_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_DENSE_S64_S64)
 #define SNNC_DENSE_GENERIC
 #define SNNC_X s64
 #define SNNC_X_T int64_t
@@ -167,13 +177,18 @@ int32_t snnc_events_s8(const int8_t *x, int32_t n, uint16_t *idx)
 #define SNNC_Y_T int64_t
 #define SNNC_P_T int64_t
 #include "snnc_dense_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_EVENT_S32)
 #define SNNC_EVENT_FAMILY
 #define SNNC_Y s32
 #define SNNC_Y_T int32_t
 #include "snnc_dense_impl.h"
+#endif
 
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_EVENT_S64)
 #define SNNC_EVENT_FAMILY
 #define SNNC_Y s64
 #define SNNC_Y_T int64_t
 #include "snnc_dense_impl.h"
+#endif

@@ -24,7 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from snnc import __version__
 from snnc.backends import Artifact
 from snnc.backends.mcu.check import check_resources, estimate
-from snnc.backends.mcu.families import families, runtime_files
+from snnc.backends.mcu.families import families, kernel_switches, runtime_files
 from snnc.backends.mcu.plan import CTYPES, S32, Call, ConstArray, Program, View, lower
 from snnc.backends.mcu.toolchain import Core, Limits, compiler_version, core_for, limits_for, run
 from snnc.errors import ResourceError, ToolchainError
@@ -169,7 +169,7 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
         "weights.c": _ENV.get_template("weights.c.j2").render(
             **base, arrays=arrays, total_bytes=prog.flash_data_bytes),
         "snnc_config.h": _ENV.get_template("snnc_config.h.j2").render(
-            **base, config=_config(prog)),
+            **base, config=_config(prog), switches=kernel_switches(prog)),
         "Makefile": _ENV.get_template("Makefile.j2").render(
             **base, model_sources=sources, headers=headers, cpu_flags=core.cflags),
         "link.ld": _ENV.get_template("link.ld.j2").render(

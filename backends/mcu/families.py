@@ -39,6 +39,31 @@ def families(prog: Program) -> list[Family]:
     return [f for f in FAMILIES if any(fn.startswith(f.prefixes) for fn in prog.functions)]
 
 
+_TEMPLATED = ("dense", "conv", "neuron", "multilevel", "attention")
+
+
+def kernel_block(fn: str) -> str | None:
+    """The ``SNNC_USE_*`` switch of the template instantiation defining ``fn`` (None for the
+    hand-written kernels, which are always compiled)."""
+    parts = fn.removeprefix("snnc_").split("_")
+    if parts[:2] == ["conv", "event"]:
+        return f"CONV_EVENT_{parts[2]}".upper()
+    if parts[0] == "event":  # event_dense_s32, event_csr_s32
+        return f"EVENT_{parts[2]}".upper()
+    if parts[0] == "pool":  # pool_max_s8_s8, pool_sum_s8_s32
+        return f"TENSOR_{parts[2]}_{parts[3]}".upper()
+    if parts[0] in ("copy", "add"):
+        return f"TENSOR_{parts[1]}_{parts[2]}".upper()
+    if parts[0] in _TEMPLATED and len(parts) == 3 and fn != "snnc_dense_s8_s32":
+        return "_".join(parts).upper()
+    return None
+
+
+def kernel_switches(prog: Program) -> list[str]:
+    """The instantiation switches the program needs, sorted."""
+    return sorted({b for fn in prog.functions if (b := kernel_block(fn)) is not None})
+
+
 def runtime_files(prog: Program) -> list[str]:
     names = set(ALWAYS)
     for fam in families(prog):

@@ -3,6 +3,7 @@ the refusals that keep the C bit-exact."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -222,3 +223,19 @@ def test_probes_list_output_then_spikes_then_membranes():
     prog = lower(_qg(_two_layer()), M4.name)
     assert [p.name for p in prog.probes] == ["output", "lif1/spikes", "lif2/spikes",
                                              "lif1/v", "lif2/v"]
+
+
+def test_every_called_kernel_has_an_instantiation_switch_in_the_runtime():
+    from mcu_netgen import FAMILIES, make_case
+
+    from snnc.backends.mcu.families import kernel_block
+    from snnc.runtime_c import runtime_dir
+
+    switches = set()
+    for source in runtime_dir().glob("snnc_*.c"):
+        switches.update(re.findall(r"defined\(SNNC_USE_(\w+)\)", source.read_text()))
+    for family in FAMILIES:
+        case = make_case(family, 0)
+        for fn in lower(_qg(case.graph, case.inputs), M4.name).functions:
+            block = kernel_block(fn)
+            assert block is None or block in switches, fn

@@ -76,3 +76,42 @@ def test_fixed_point_helpers_match_the_reference(rounding, tmp_path: Path):
                    check=True, capture_output=True)
     out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
     assert out.splitlines() == _expected(rounding)
+
+
+CONFIG = """#define SNNC_DECAY_BITS 15
+#define SNNC_CURRENT_DECAY_OFFSET 0
+#define SNNC_STATE_BITS 32
+#define SNNC_CURRENT_BITS 32
+#define SNNC_VOLTAGE_WRAP 0
+#define SNNC_CURRENT_WRAP 1
+#define SNNC_ROUND_TRUNC 0
+#define SNNC_INPUT_SHIFT 0
+#define SNNC_THRESHOLD_SHIFT 0
+#define SNNC_ALPHA_FRAC_BITS 16
+#define SNNC_MASK_FRAC_BITS 15
+#define SNNC_LIF_CURRENT_REGISTER 1
+#define SNNC_ALL_KERNELS 1
+"""
+KERNEL_SOURCES = ("snnc_dense.c", "snnc_conv.c", "snnc_tensor.c", "snnc_neuron.c",
+                  "snnc_attention.c")
+WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Wvla",
+            "-Werror", "-Os"]
+
+
+@pytest.mark.needs("gcc")
+def test_every_kernel_instantiation_compiles_warning_free_on_the_host(tmp_path: Path):
+    (tmp_path / "snnc_config.h").write_text(CONFIG)
+    for source in KERNEL_SOURCES:
+        subprocess.run(["gcc", *WARNINGS, f"-I{tmp_path}", f"-I{runtime_dir()}", "-c",
+                        str(runtime_dir() / source), "-o", str(tmp_path / "k.o")],
+                       check=True, capture_output=True)
+
+
+@pytest.mark.needs("arm-none-eabi-gcc")
+def test_every_kernel_instantiation_compiles_warning_free_for_cortex_m4(tmp_path: Path):
+    (tmp_path / "snnc_config.h").write_text(CONFIG)
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    for source in KERNEL_SOURCES:
+        subprocess.run(["arm-none-eabi-gcc", *cpu, *WARNINGS, f"-I{tmp_path}",
+                        f"-I{runtime_dir()}", "-c", str(runtime_dir() / source), "-o",
+                        str(tmp_path / "k.o")], check=True, capture_output=True)
