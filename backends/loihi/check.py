@@ -100,6 +100,19 @@ def current_warnings(pop: Population) -> list[str]:
     return []
 
 
+def link_warnings(net: LoihiNet) -> list[str]:
+    """Neuron layers that read a source with no synapse in between (the reference adds no delay
+    there, so Lava connects the ports directly; on a chip every connection is a synapse)."""
+    out = []
+    for link in net.links:
+        source, target = net.population(link.source), net.population(link.target)
+        if target.on_chip and source.kind != "attention":
+            out.append(f"layer '{target.layer}' reads '{source.layer}' without a synapse: Lava "
+                       f"connects the ports directly (no delay, as in the reference); on a chip "
+                       f"this needs an identity synapse, which adds one step")
+    return out
+
+
 def _check_synapses(net: LoihiNet, lim: Mapping[str, int], target: str) -> None:
     for syn in net.synapses:
         if not lim["weight_exp_min"] <= syn.weight_exp <= lim["weight_exp_max"]:
@@ -116,7 +129,7 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
     _check_synapses(net, lim, target.name)
     layers: list[dict[str, Any]] = []
     off_chip: list[dict[str, Any]] = []
-    warnings: list[str] = []
+    warnings: list[str] = link_warnings(net)
     next_core = 0
     for pop in net.populations:
         if not pop.on_chip:

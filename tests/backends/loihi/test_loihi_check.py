@@ -104,3 +104,10 @@ def test_possible_current_wrap_is_reported_as_a_warning():
     assert figures["layers"][0]["max_input_per_step"] == 12 * 127 * 127
     assert any("layer 'h'" in w and "wraps" in w for w in figures["warnings"])
     assert resources(mlp((8, 4)))["warnings"] == []
+
+
+def test_a_neuron_reading_a_neuron_directly_is_flagged_as_simulation_only():
+    graph = Graph((Input("x", (), shape=(3,)), Dense("fc", ("x",), weight=np.eye(3, dtype=F32)),
+                   LIF("a", ("fc",)), LIF("b", ("a",))), output="b", encoding="rate")
+    (warning,) = resources(graph)["warnings"]
+    assert "layer 'b' reads 'a' without a synapse" in warning
