@@ -79,9 +79,13 @@ def check_names(model: onnx.ModelProto) -> None:
             if name and name not in defined:
                 raise InvalidModelError(f"reads tensor '{name}', which nothing defines",
                                         node.name)
+    seen_outputs: set[str] = set()
     for out in graph.output:
         if out.name not in defined:
-            raise InvalidModelError(f"graph output '{out.name}' is never computed")
+            raise InvalidModelError(f"graph output '{shown(out.name)}' is never computed")
+        if out.name in seen_outputs:
+            raise InvalidModelError(f"graph output '{out.name}' is listed twice")
+        seen_outputs.add(out.name)
 
 
 def _definitions(graph: onnx.GraphProto) -> Iterable[tuple[str, str, str]]:

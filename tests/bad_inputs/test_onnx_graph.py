@@ -89,3 +89,9 @@ def test_invalid_run_metadata_is_rejected() -> None:
     model = good_model()
     set_metadata(model, "snnc.encoding", "morse\ncode")
     rejects(model, InvalidModelError, "snnc.encoding")
+
+
+def test_graph_output_listed_twice_is_rejected() -> None:
+    model = good_model()
+    model.graph.output.append(model.graph.output[0])
+    rejects(model, InvalidModelError, "'lif'", "listed twice")
