@@ -432,6 +432,10 @@ class _Lowering:
                             "int8 weights (weight_bits <= 8)")
         return w
 
+    def bias_const(self, ident: str, bias: np.ndarray | None) -> str:
+        """The synapse bias array (after the weights in weights.c), or NULL."""
+        return "NULL" if bias is None else self.const(f"snnc_b_{ident}", S32, bias)
+
     def bias_int32(self, layer: str, bias: Any) -> np.ndarray | None:
         if bias is None:
             return None
@@ -504,10 +508,10 @@ class _Lowering:
         yt = self.out_type(lay.name, Range(-acc, acc))
         ident = self.ids[lay.name]
         out = self.arena(ident, yt, rows * n_out)
-        b_arg = "NULL" if bias is None else self.const(f"snnc_b_{ident}", S32, bias)
         event, why = self._choose_event(lay, x)
         if not event:
             name = self.const(f"snnc_w_{ident}", S8, w)
+            b_arg = self.bias_const(ident, bias)
             args: list[Arg] = [x.view, name, b_arg, View(out), str(rows), str(n_in), str(n_out)]
             if x.ctype is S8 and yt is S32:  # the SMLAD kernel widens its input once
                 args.append(View(self.arena(f"{ident}_scratch", S32, (n_in + 3) // 4 * 2)))
@@ -528,12 +532,14 @@ class _Lowering:
                 rp = self.const(f"snnc_rp_{ident}", S32, row_ptr)
                 ci = self.const(f"snnc_ci_{ident}", U16, np.nonzero(nz)[1])
                 wv = self.const(f"snnc_wv_{ident}", S8, wt[nz])
+                b_arg = self.bias_const(ident, bias)
                 self.call(lay.name, f"snnc_event_csr_{yt.suffix}", idx, count, x_arg, rp, ci,
                           wv, b_arg, View(out), str(rows), str(n_in), str(n_out))
                 self.info(lay, "event-csr", yt, f"{n_in}->{n_out}, {why}",
                           csr_bytes)
             else:
                 name = self.const(f"snnc_wt_{ident}", S8, w.T)
+                b_arg = self.bias_const(ident, bias)
                 self.call(lay.name, f"snnc_event_dense_{yt.suffix}", idx, count, x_arg, name,
                           b_arg, View(out), str(rows), str(n_in), str(n_out))
                 self.info(lay, "event", yt, f"{n_in}->{n_out}, {why}", w.size)
@@ -562,7 +568,6 @@ class _Lowering:
         o, ipg, kh, kw = w.shape
         geom = self._geom(f"snnc_g_{ident}", in_shape, out_shape, (kh, kw), lay.stride,
                           lay.padding, lay.dilation, lay.groups)
-        b_arg = "NULL" if bias is None else self.const(f"snnc_b_{ident}", S32, bias)
         event, why = self._choose_event(lay, x)
         detail = f"{in_shape}->{out_shape}, {why}"
         if event:
@@ -573,12 +578,12 @@ class _Lowering:
             w_ev = w.reshape(g, o // g, ipg, kh, kw).transpose(0, 2, 3, 4, 1)
             name = self.const(f"snnc_wt_{ident}", S8, w_ev)
             self.call(lay.name, f"snnc_conv_event_{yt.suffix}", geom, idx, count, x_arg, name,
-                      b_arg, View(out))
+                      self.bias_const(ident, bias), View(out))
             self.info(lay, "event", yt, detail, w.size)
         else:
             name = self.const(f"snnc_w_{ident}", S8, w)
             self.call(lay.name, f"snnc_conv_{x.ctype.suffix}_{yt.suffix}", geom, x.view, name,
-                      b_arg, View(out))
+                      self.bias_const(ident, bias), View(out))
             self.info(lay, "direct", yt, detail, w.size)
         return Tensor(View(out), out_shape, rng, spiking=False)
 
