@@ -17,7 +17,7 @@ import numpy as np
 from snnc.backends.mcu.check import check_program
 from snnc.backends.mcu.emit import write_project
 from snnc.backends.mcu.plan import Program, lower
-from snnc.backends.mcu.toolchain import core_for, run
+from snnc.backends.mcu.toolchain import core_for, require, run
 from snnc.errors import ToolchainError, UnsupportedError
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.simulate import Trace
@@ -27,6 +27,7 @@ IN_MAGIC = 0x494E4E53
 OUT_MAGIC = 0x4F4E4E53
 VERSION = 1
 RUNNERS = ("host", "qemu")
+TOOLS = {"host": ("make", "cc"), "qemu": ("make", "arm-none-eabi-gcc", "qemu-system-arm")}
 BUILD_TIMEOUT_S = 300.0
 RUN_TIMEOUT_S = 1800.0
 
@@ -98,6 +99,8 @@ def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str 
     if work_dir is None:
         raise ToolchainError("simulate needs a work_dir for the build")
     core_for(target)  # fails early on a target without a known core
+    for tool in TOOLS[runner]:
+        require(tool)
     prog = prog or lower(qg, target.name)
     check_program(prog, target)
     project = Path(work_dir) / "mcu"
