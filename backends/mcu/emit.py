@@ -263,7 +263,11 @@ def _footprint(rows: dict[str, dict[str, int]]) -> dict[str, int]:
     return {"flash_bytes": flash, "ram_bytes": ram}
 
 
-def measure_memory(project: Path, core: Core, limits: Limits) -> dict[str, Any]:
+_OVERFLOW = re.compile(r"region `(FLASH|RAM)' overflowed by (\d+) bytes")
+
+
+def measure_memory(project: Path, core: Core, limits: Limits,
+                   target_name: str) -> dict[str, Any]:
     """Build the QEMU image of ``project`` in a scratch copy and read its sizes."""
     with tempfile.TemporaryDirectory(prefix="snnc-mcu-size-") as tmp:
         work = Path(tmp) / "project"
@@ -271,10 +275,15 @@ def measure_memory(project: Path, core: Core, limits: Limits) -> dict[str, Any]:
         try:
             run(["make", "-s", "elf"], work, 300, "arm-none-eabi-gcc build")
         except ToolchainError as exc:
-            if "overflowed" in str(exc) or "will not fit" in str(exc):
-                raise ResourceError(core.cpu, "flash/RAM (linker)", 0, limits.ram_bytes,
-                                    str(exc)) from None
-            raise
+            overflow = _OVERFLOW.search(str(exc))
+            if overflow is None:
+                raise
+            flash = overflow.group(1) == "FLASH"
+            have = limits.flash_bytes if flash else limits.ram_bytes
+            detail = ("start-up code and test harness included" if flash
+                      else f"test harness and the {limits.stack_bytes}-byte stack included")
+            raise ResourceError(target_name, f"{overflow.group(1)} bytes (linked image)",
+                                have + int(overflow.group(2)), have, detail) from None
         elf = work / "build" / core.cpu / "snnc_qemu.elf"
         sections = _sections(run(["arm-none-eabi-size", "-A", str(elf)], work, 60,
                                  "arm-none-eabi-size").stdout)
@@ -311,7 +320,7 @@ def memory_report(prog: Program, target: Target, project: Path, measure: bool) -
                     "weight_bytes": i.weight_bytes} for i in prog.layers],
     }
     if measure and shutil.which("arm-none-eabi-gcc") and shutil.which("make"):
-        report["measured"] = measure_memory(project, core, limits)
+        report["measured"] = measure_memory(project, core, limits, target.name)
     else:
         report["measured"] = None
     return report

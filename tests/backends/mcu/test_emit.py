@@ -240,3 +240,13 @@ Linker script and memory map
     pieces = parse_map(text)
     assert [(p.section, p.size, p.obj) for p in pieces] == [
         (".text.snnc_step", 0x9C, "model.o"), (".rodata", 0x10, "weights.o")]
+
+
+@pytest.mark.needs("arm-none-eabi-gcc")
+def test_image_that_overflows_the_linker_region_is_a_resource_error(tmp_path):
+    qg, _ = _fixed_qg()
+    need = check_resources(qg, M4)["flash_bytes"]
+    # passes the estimate (model only) but the linked image adds start-up code and harness
+    tight = replace(M4, limits={**M4.limits, "flash_bytes": need})
+    with pytest.raises(ResourceError, match=r"FLASH bytes \(linked image\) needs"):
+        emit(qg, tight, tmp_path)
