@@ -18,7 +18,17 @@ from snnc.backends.mcu.emit import write_project
 from snnc.backends.mcu.plan import lower
 from snnc.backends.mcu.simulate import build, execute
 from snnc.errors import ToolchainError
-from snnc.ir.layers import LIF, CubaLIF, Dense, Graph, Input
+from snnc.ir.layers import (
+    LIF,
+    Add,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    MultiLevelSpike,
+    Reshape,
+)
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.reference.integer import run_quantized
 from snnc.target import Target, load_target
@@ -167,3 +177,30 @@ def test_harness_rejects_an_input_stream_for_another_model(tmp_path):
     build(project, "host", sanitize=False)
     with pytest.raises(ToolchainError, match="exit 4"):
         execute(project, "host", sanitize=False)
+
+
+@pytest.mark.needs("gcc")
+def test_neurons_on_the_input_and_non_spike_outputs_match(tmp_path):
+    """Neurons reading the int8 input directly, a current as the graph output, and a graph
+    whose output is the input itself (copied out of the caller's buffer)."""
+    rng = np.random.default_rng(11)
+    graph = Graph((
+        Input("x", (), shape=(2, 3)),
+        LIF("direct", ("x",), threshold=rng.uniform(0.2, 0.8, (2, 3)).astype(np.float32),
+            reset="subtract"),
+        MultiLevelSpike("levels", ("x",), levels=3, axis=0),
+        Flatten("flat", ("direct",)),
+        Dense("readout", ("flat",), weight=rng.normal(0, 1, (4, 6)).astype(np.float32)),
+        Flatten("lv", ("levels",)),
+        Dense("readout2", ("lv",), weight=rng.normal(0, 1, (4, 6)).astype(np.float32)),
+        Add("sum", ("readout", "readout2")),
+    ), output="sum", timesteps=7)
+    x = rng.normal(0, 1, (3, 2, 3)).astype(np.float32)
+    qg, drive = prepare(graph, x, graph.timesteps)
+    got = simulate(qg, M4, drive, runner="host", work_dir=tmp_path / "a", sanitize=True)
+    assert_same_trace(got, run_quantized(qg, drive))
+    echo = Graph((Input("x", (), shape=(2, 3)), Reshape("r", ("x",), shape=(6,))),
+                 output="r", timesteps=3)
+    qg, drive = prepare(echo, x, echo.timesteps)
+    got = simulate(qg, M4, drive, runner="host", work_dir=tmp_path / "b", sanitize=True)
+    assert_same_trace(got, run_quantized(qg, drive))
