@@ -506,44 +506,53 @@ class _Lowering:
         rows = x.size // n_in
         rng, acc = linear_bounds(w, bias, x.rng)
         yt = self.out_type(lay.name, Range(-acc, acc))
-        ident = self.ids[lay.name]
-        out = self.arena(ident, yt, rows * n_out)
+        out = self.arena(self.ids[lay.name], yt, rows * n_out)
         event, why = self._choose_event(lay, x)
-        if not event:
-            name = self.const(f"snnc_w_{ident}", S8, w)
-            b_arg = self.bias_const(ident, bias)
-            args: list[Arg] = [x.view, name, b_arg, View(out), str(rows), str(n_in), str(n_out)]
-            if x.ctype is S8 and yt is S32:  # the SMLAD kernel widens its input once
-                args.append(View(self.arena(f"{ident}_scratch", S32, (n_in + 3) // 4 * 2)))
-            self.call(lay.name, f"snnc_dense_{x.ctype.suffix}_{yt.suffix}", *args)
-            self.info(lay, "dense", yt, f"{n_in}->{n_out}, {why}", w.size)
+        sizes = (str(rows), str(n_in), str(n_out))
+        if event:
+            self._dense_events(lay, x, w, bias, View(out), sizes, why)
         else:
-            count, idx = self.event_list(lay.name, x)
-            x_arg = _event_values(x)
-            csr_bytes = int(np.count_nonzero(w)) * 3 + (n_in + 1) * 4
-            storage = lay.attrs.get("storage")
-            if storage not in ("csr", "dense"):
-                storage = "csr" if csr_bytes < w.size else "dense"
-            if storage == "csr" and n_out < EVENT_INDEX_LIMIT:
-                wt = w.T  # (n_in, n_out): one CSR row per input
-                nz = wt != 0
-                row_ptr = np.concatenate([[0], np.cumsum(nz.sum(axis=1))])
-                self.check_i64(lay.name, int(row_ptr[-1]), "non-zero count")
-                rp = self.const(f"snnc_rp_{ident}", S32, row_ptr)
-                ci = self.const(f"snnc_ci_{ident}", U16, np.nonzero(nz)[1])
-                wv = self.const(f"snnc_wv_{ident}", S8, wt[nz])
-                b_arg = self.bias_const(ident, bias)
-                self.call(lay.name, f"snnc_event_csr_{yt.suffix}", idx, count, x_arg, rp, ci,
-                          wv, b_arg, View(out), str(rows), str(n_in), str(n_out))
-                self.info(lay, "event-csr", yt, f"{n_in}->{n_out}, {why}",
-                          csr_bytes)
-            else:
-                name = self.const(f"snnc_wt_{ident}", S8, w.T)
-                b_arg = self.bias_const(ident, bias)
-                self.call(lay.name, f"snnc_event_dense_{yt.suffix}", idx, count, x_arg, name,
-                          b_arg, View(out), str(rows), str(n_in), str(n_out))
-                self.info(lay, "event", yt, f"{n_in}->{n_out}, {why}", w.size)
+            self._dense_direct(lay, x, w, bias, View(out), sizes, why)
         return Tensor(View(out), self.graph.shape(lay.name), rng, spiking=False)
+
+    def _dense_direct(self, lay: Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
+                      out: View, sizes: tuple[str, str, str], why: str) -> None:
+        ident, yt = self.ids[lay.name], out.buffer.ctype
+        name = self.const(f"snnc_w_{ident}", S8, w)
+        args: list[Arg] = [x.view, name, self.bias_const(ident, bias), out, *sizes]
+        if x.ctype is S8 and yt is S32:  # the SMLAD kernel widens its input once
+            n_in = w.shape[1]
+            args.append(View(self.arena(f"{ident}_scratch", S32, (n_in + 3) // 4 * 2)))
+        self.call(lay.name, f"snnc_dense_{x.ctype.suffix}_{yt.suffix}", *args)
+        self.info(lay, "dense", yt, f"{sizes[1]}->{sizes[2]}, {why}", w.size)
+
+    def _dense_events(self, lay: Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
+                      out: View, sizes: tuple[str, str, str], why: str) -> None:
+        """Event-driven: weight columns stored densely (W transposed) or as CSR, whichever the
+        ``storage`` attribute asks for or, without it, whichever is smaller."""
+        ident, yt = self.ids[lay.name], out.buffer.ctype
+        count, idx = self.event_list(lay.name, x)
+        n_out, n_in = w.shape
+        wt = w.T  # (n_in, n_out): one input's fan-out is contiguous
+        nz = wt != 0
+        csr_bytes = int(nz.sum()) * 3 + (n_in + 1) * 4
+        storage = lay.attrs.get("storage")
+        if storage not in ("csr", "dense"):
+            storage = "csr" if csr_bytes < w.size else "dense"
+        detail = f"{n_in}->{n_out}, {why}"
+        if storage == "csr" and n_out < EVENT_INDEX_LIMIT:
+            row_ptr = np.concatenate([[0], np.cumsum(nz.sum(axis=1))])
+            arrays = (self.const(f"snnc_rp_{ident}", S32, row_ptr),
+                      self.const(f"snnc_ci_{ident}", U16, np.nonzero(nz)[1]),
+                      self.const(f"snnc_wv_{ident}", S8, wt[nz]))
+            self.call(lay.name, f"snnc_event_csr_{yt.suffix}", idx, count, _event_values(x),
+                      *arrays, self.bias_const(ident, bias), out, *sizes)
+            self.info(lay, "event-csr", yt, detail, csr_bytes)
+        else:
+            name = self.const(f"snnc_wt_{ident}", S8, wt)
+            self.call(lay.name, f"snnc_event_dense_{yt.suffix}", idx, count, _event_values(x),
+                      name, self.bias_const(ident, bias), out, *sizes)
+            self.info(lay, "event", yt, detail, w.size)
 
     def _geom(self, name: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
               kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, ...],
