@@ -9,7 +9,7 @@
 #ifndef SNNC_ATTENTION_H
 #define SNNC_ATTENTION_H
 
-#include "snnc_dense.h"
+#include "snnc_types.h"
 
 typedef struct {
     int32_t length, dim, heads;
@@ -21,6 +21,6 @@ typedef struct {
                                          const XT *k, const XT *v, int64_t *scores, YT *out)
 
 #define SNNC_ATTENTION_DECLARE_(X, XT, Y, YT) SNNC_ATTENTION_PROTO(X, XT, Y, YT);
-SNNC_SYNAPSE_TYPES(SNNC_ATTENTION_DECLARE_)
+SNNC_TO_WIDE_TYPES(SNNC_ATTENTION_DECLARE_)
 
 #endif /* SNNC_ATTENTION_H */

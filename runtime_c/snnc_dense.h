@@ -14,15 +14,6 @@
 
 #include "snnc_types.h"
 
-/* The (input, output) type pairs of the synapse kernels. */
-#define SNNC_SYNAPSE_TYPES(M)                                                                 \
-    M(s8, int8_t, s32, int32_t)                                                               \
-    M(s8, int8_t, s64, int64_t)                                                               \
-    M(s32, int32_t, s32, int32_t)                                                             \
-    M(s32, int32_t, s64, int64_t)                                                             \
-    M(s64, int64_t, s32, int32_t)                                                             \
-    M(s64, int64_t, s64, int64_t)
-
 /* The output types of the event-driven kernels (their input is always int8 spikes/levels). */
 #define SNNC_EVENT_TYPES(M) M(s32, int32_t) M(s64, int64_t)
 

@@ -37,15 +37,6 @@ typedef struct {
     int64_t vth;
 } snnc_multilevel_params;
 
-/* The (current, state) type pairs of the neuron kernels; spikes are int8 (0/1). */
-#define SNNC_NEURON_TYPES(M)                                                                  \
-    M(s8, int8_t, s32, int32_t)                                                               \
-    M(s8, int8_t, s64, int64_t)                                                               \
-    M(s32, int32_t, s32, int32_t)                                                             \
-    M(s32, int32_t, s64, int64_t)                                                             \
-    M(s64, int64_t, s32, int32_t)                                                             \
-    M(s64, int64_t, s64, int64_t)
-
 /* The (current, level) type pairs of the multi-level kernels. */
 #define SNNC_MULTILEVEL_TYPES(M)                                                              \
     M(s8, int8_t, s8, int8_t)                                                                 \
@@ -65,7 +56,7 @@ typedef struct {
 
 #define SNNC_NEURON_DECLARE_(X, XT, S, ST) SNNC_NEURON_PROTO(X, XT, S, ST);
 #define SNNC_MULTILEVEL_DECLARE_(X, XT, O, OT) SNNC_MULTILEVEL_PROTO(X, XT, O, OT);
-SNNC_NEURON_TYPES(SNNC_NEURON_DECLARE_)
+SNNC_TO_WIDE_TYPES(SNNC_NEURON_DECLARE_) /* spikes are int8 (0/1) */
 SNNC_MULTILEVEL_TYPES(SNNC_MULTILEVEL_DECLARE_)
 
 /* Overflow of the membrane and of the synaptic current, as the profile says. */

@@ -22,6 +22,16 @@
 #define SNNC_CAT3_(a, b, c) a##_##b##_##c
 #define SNNC_CAT3(a, b, c) SNNC_CAT3_(a, b, c)
 
+/* Type pairs the typed kernel families are instantiated for: (input suffix, input type, output
+ * suffix, output type). Synapses and neurons read any width and write 32 or 64 bits. */
+#define SNNC_TO_WIDE_TYPES(M)                                                                 \
+    M(s8, int8_t, s32, int32_t)                                                               \
+    M(s8, int8_t, s64, int64_t)                                                               \
+    M(s32, int32_t, s32, int32_t)                                                             \
+    M(s32, int32_t, s64, int64_t)                                                             \
+    M(s64, int64_t, s32, int32_t)                                                             \
+    M(s64, int64_t, s64, int64_t)
+
 /* Geometry of a 2-D window operator (convolution or pooling) on CHW tensors. Pooling uses
  * out_c = in_c, groups = in_c and dilation 1. Padding is (top, left); bottom/right padding only
  * shows in out_h/out_w. */

@@ -28,7 +28,7 @@ FAMILIES = (
     Family("neuron", ("snnc_neuron_", "snnc_multilevel_"), "snnc_neuron.c",
            ("snnc_neuron.h", "snnc_neuron_impl.h")),
     Family("attention", ("snnc_attention_",), "snnc_attention.c",
-           ("snnc_attention.h", "snnc_attention_impl.h", "snnc_dense.h")),
+           ("snnc_attention.h", "snnc_attention_impl.h")),
 )
 # Every project: the arithmetic header and the test harness (host and QEMU).
 ALWAYS = ("snnc_types.h", "snnc_harness.c", "snnc_harness.h", "snnc_semihost.h")
