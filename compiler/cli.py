@@ -161,8 +161,16 @@ def inspect(
     nir_semantics: NirOpt = None,
     dt: DtOpt = None,
     as_json: JsonOpt = False,
+    relax: Annotated[bool, typer.Option("--relax", help="Print the Relax module (ONNX).")] = False,
 ) -> None:
     """Print layers, shapes, parameter counts, neuron parameters and per-target support."""
+    if relax:
+        from snnc.frontend.onnx import import_onnx
+
+        if model.suffix.lower() != ".onnx":
+            raise InputError("--relax needs an .onnx model")
+        out.print(import_onnx(model).module.script(), markup=False)
+        return
     graph = api.load(model, nir_semantics, dt)
     support = _support(graph)
     rows = []
@@ -303,15 +311,19 @@ def convert(
     dest: Annotated[Path, typer.Argument(help="File to write (.onnx or .nir).")],
     nir_semantics: NirOpt = None,
     dt: DtOpt = None,
+    form: Annotated[str, typer.Option(
+        "--form", help="ONNX output: snnc (custom ops) or primitive (standard ops).")] = "snnc",
 ) -> None:
-    """Convert between ONNX (snnc ops) and NIR."""
+    """Convert between ONNX (snnc ops or primitive ops) and NIR."""
     from snnc.outputs import write_bytes_atomic
 
+    if form not in ("snnc", "primitive"):
+        raise InputError(f"--form must be snnc or primitive, not '{form}'")
     graph = api.load(source, nir_semantics, dt)
     if dest.suffix == ".onnx":
         from snnc.onnx_builder import graph_to_onnx
 
-        write_bytes_atomic(dest, graph_to_onnx(graph).SerializeToString())
+        write_bytes_atomic(dest, graph_to_onnx(graph, form=form).SerializeToString())
     elif dest.suffix == ".nir":
         from snnc.frontend.nir import save_nir
 
