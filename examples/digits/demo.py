@@ -48,8 +48,12 @@ def cli(*args: str) -> None:
 
 def resources_summary(target: str, folder: Path) -> str:
     if target.startswith("cortex"):
-        est = json.loads((folder / "memory.json").read_text())["estimate"]
-        return f"{est['flash_bytes']} B flash, {est['ram_with_stack_bytes']} B RAM"
+        memory = json.loads((folder / "memory.json").read_text())
+        measured = (memory.get("measured") or {}).get("model")
+        if measured:  # linked with arm-none-eabi-gcc: the model's own sections
+            return f"{measured['flash_bytes']} B flash, {measured['ram_bytes']} B RAM"
+        est = memory["estimate"]
+        return f"~{est['flash_bytes']} B flash, ~{est['ram_bytes']} B RAM (estimate)"
     data = json.loads((folder / "resources.json").read_text())
     if target == "loihi2":
         return f"{data['cores_used']} cores, {data['chips_used']} chip"
