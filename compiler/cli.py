@@ -88,6 +88,11 @@ def progress(title: str) -> Iterator[Callable[[str], None]]:
             yield lambda stage: status.update(f"{title}: {stage}")
 
 
+def _examples(*lines: str) -> str:
+    """A --help epilog; ``\\b`` keeps click from re-wrapping the command lines."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
 ModelArg = Annotated[Path, typer.Argument(help="Model file (.onnx or .nir).")]
 TargetOpt = Annotated[str, typer.Option("--target", "-t", help="Target name, alias or .toml path.")]
 CalibOpt = Annotated[Path | None, typer.Option("--calib", help="Calibration inputs (.npy).")]
@@ -154,7 +159,11 @@ def _support(graph: Graph) -> dict[str, dict[str, str]]:
     return result
 
 
-@app.command()
+@app.command(epilog=_examples(
+    "snnc inspect model.onnx",
+    "snnc inspect model.nir --nir-semantics snntorch --json",
+    "snnc inspect model.onnx --relax",
+))
 @user_errors
 def inspect(
     model: ModelArg,
@@ -200,7 +209,13 @@ def inspect(
     out.print(table)
 
 
-@app.command()
+@app.command(epilog=_examples(
+    "snnc simulate model.onnx -i x.npy --steps 8 -o trace.npz",
+    "snnc simulate model.onnx -i x.npy --labels y.npy",
+    "snnc simulate model.onnx -t cortex-m4 -b qemu -i x.npy -o qemu.npz",
+    "snnc simulate model.onnx -t loihi2 -b lava -i x.npy -o lava.npz",
+    "snnc simulate model.onnx -t spinnaker2 -b spinnaker2 -i x.npy",
+))
 @user_errors
 def simulate(
     model: ModelArg,
@@ -240,7 +255,11 @@ def simulate(
         out.print(f"wrote {output}")
 
 
-@app.command("compile")
+@app.command("compile", epilog=_examples(
+    "snnc compile model.onnx --target loihi -o out/",
+    "snnc compile model.onnx --target all --calib calib.npy -o out/",
+    "snnc compile model.nir --target cortex-m7 --prune 0.05 -o out/",
+))
 @user_errors
 def compile_cmd(
     model: ModelArg,
@@ -264,7 +283,10 @@ def compile_cmd(
                       f"({len(result.artifact.files)} files)")
 
 
-@app.command()
+@app.command(epilog=_examples(
+    "snnc report model.onnx --target spinnaker2 --calib x.npy -o report/",
+    "snnc report model.onnx --target loihi2 --mapping snn --json",
+))
 @user_errors
 def report(
     model: ModelArg,
@@ -304,7 +326,11 @@ def targets() -> None:
     out.print(table)
 
 
-@app.command()
+@app.command(epilog=_examples(
+    "snnc convert model.nir model.onnx --nir-semantics snntorch",
+    "snnc convert model.onnx model.nir",
+    "snnc convert model.onnx plain.onnx --form primitive",
+))
 @user_errors
 def convert(
     source: Annotated[Path, typer.Argument(help="Model to read (.onnx or .nir).")],
