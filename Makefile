@@ -7,7 +7,7 @@ APT_PACKAGES := gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qem
 	valgrind
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-fast fuzz bench lint clean
+.PHONY: install demo test test-slow fuzz bench lint clean
 
 install: $(STAMP)
 
@@ -32,12 +32,13 @@ $(STAMP): pyproject.toml requirements.txt Makefile
 demo: install
 	$(BIN)/python examples/digits/demo.py
 
+# The suite minus the broad sweeps marked `slow` (each has a fast variant that always runs).
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2 tests
-
-test-fast: install
 	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests
+
+test-slow: install
+	$(BIN)/python -m pytest -q -n 2 -m slow tests
 
 fuzz: install
 	$(BIN)/python -m pytest -q -n 2 tests/fuzz --hypothesis-profile=fuzz

@@ -206,7 +206,7 @@ def machine_limits(rng: np.random.Generator, base: Target, min_cap: int = 8) -> 
     caps = [c for c in (8, 16, 32, 64) if c >= min_cap] or [min_cap]
     limits.update(pes_per_chip=int(rng.integers(3, 7)), reserved_pes_per_chip=1,
                   mesh_width=6, mesh_height=6, max_neurons_per_pe=int(rng.choice(caps)))
-    if rng.random() < 0.3:
+    if min_cap <= 16 and rng.random() < 0.3:  # a big averaging group needs a roomy PE
         limits["sram_per_pe_bytes"] = base.limits["code_reserve_bytes"] + \
             base.limits["stack_reserve_bytes"] + int(rng.choice([6000, 12000]))
     return replace(base, limits=MappingProxyType(limits))
