@@ -123,7 +123,8 @@ def as_json(cost: StageCost) -> dict[str, Any]:
     return {
         "layer": cost.head, "kind": cost.kind, "members": list(cost.members),
         "sources": list(cost.sources),
-        "synapses": cost.shape.synapses, "outputs": cost.shape.outputs,
+        "synapses": cost.shape.synapses, "dynamic_macs": cost.shape.dynamic_macs,
+        "outputs": cost.shape.outputs,
         "inputs": cost.shape.inputs, "weights": cost.shape.weights,
         "weight_bits": cost.shape.weight_bits, "input_kind": cost.shape.in_kind,
         "qnn_bits": cost.shape.qnn_bits(cost.activity.timesteps),

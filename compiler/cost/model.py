@@ -135,6 +135,9 @@ class StageShape:
     output position; pruned weights do not count). ``weights``: weight values stored.
     ``inputs`` n: input activations; ``in_bits``: bits of one input value on the wire
     (1 for spikes); ``max_level``: largest input value per step (D for multi-level spikes).
+    ``dynamic_macs``: multiply-accumulates per step whose operands are not spikes (attention's
+    products and weights applied to its output, see ``snnc.cost.stages.dynamic_macs``); each
+    costs ``E_MAC(w, w)`` every step whatever the spike rate (once in the QNN mapping).
     """
 
     synapses: int
@@ -145,6 +148,7 @@ class StageShape:
     in_kind: InputKind = "spikes"
     in_bits: int = 1
     max_level: int = 1
+    dynamic_macs: int = 0
 
     @property
     def fan_in(self) -> float:
@@ -222,13 +226,16 @@ def snn_affine(shape: StageShape, act: Activity, p: EnergyParams,
     e_op = p.mac(shape.in_bits, w) if real else p.synop
     payload = shape.in_bits if real else 1
     neuron = m * t * p.cmp_pj + m * t * act.rate_out * p.sub_pj
+    neuron += shape.dynamic_macs * t * p.mac(w, w)  # rate-independent, like the neuron terms
     hops = p.avg_hops
     if dataflow == "sparse":
         fixed = Energy(compute=neuron,
                        weights=shape.weights * w * p.weight_read_pj_per_bit
                        if p.weight_reuse else 0.0)
+        # the per-event overhead belongs to the event-driven synapse kernel: a stage with no
+        # synapses (attention alone) has none
         per_rate = Energy(
-            compute=s * t * e_op + n * t * p.event_overhead_pj,
+            compute=s * t * e_op + (n * t * p.event_overhead_pj if s else 0.0),
             activation=n * t * (_address_bits(n) + (payload if real else 0))
             * p.activation_pj_per_bit,
             weights=0.0 if p.weight_reuse else s * t * w * p.weight_read_pj_per_bit,
@@ -257,7 +264,7 @@ def qnn_energy(shape: StageShape, act: Activity, p: EnergyParams) -> Energy:
     s, m, n, w = shape.synapses, shape.outputs, shape.inputs, shape.weight_bits
     active = (1.0 - act.gamma) if p.dense_skips_zeros else 1.0
     return Energy(
-        compute=s * active * p.mac(b, w) + m * p.cmp_pj,
+        compute=s * active * p.mac(b, w) + m * p.cmp_pj + shape.dynamic_macs * p.mac(w, w),
         activation=n * b * p.activation_pj_per_bit,
         weights=(shape.weights if p.weight_reuse else s) * w * p.weight_read_pj_per_bit,
         noc=s * b * p.noc_dense_pj_per_bit_hop * p.avg_hops)
@@ -321,7 +328,9 @@ def reference_shape(fan_in: int = 4096, outputs: int = 1, weight_bits: int = 4) 
 def literature_energy(shape: StageShape, act: Activity) -> dict[str, float]:
     """The "theoretical energy" used in SNN papers, pJ per inference: a real-valued input layer
     costs ``E_MAC`` per MAC (evaluated every step), a spike-driven layer ``E_AC`` per synaptic
-    operation (``SOPs = S * T * s_r``); the ANN reference is ``E_MAC`` per MAC once."""
+    operation (``SOPs = S * T * s_r``, so a spike of level ``s`` is ``s`` operations);
+    activation products (attention) are MACs every step. The ANN with the same architecture
+    costs ``E_MAC`` per MAC once."""
     t = act.timesteps
     if shape.in_kind == "real":
         macs = shape.synapses * t
@@ -329,9 +338,10 @@ def literature_energy(shape: StageShape, act: Activity) -> dict[str, float]:
     else:
         macs = 0
         sops = shape.synapses * t * act.rate_in
+    macs += shape.dynamic_macs * t
     return {"macs": float(macs), "sops": float(sops),
             "snn_pj": macs * LIT_E_MAC_PJ + sops * LIT_E_AC_PJ,
-            "ann_pj": shape.synapses * LIT_E_MAC_PJ}
+            "ann_pj": (shape.synapses + shape.dynamic_macs) * LIT_E_MAC_PJ}
 
 
 def params_from_table(table: Mapping[str, Any], source: str) -> EnergyParams:

@@ -153,8 +153,9 @@ def render_markdown(report: CostReport) -> str:
               f"- chosen mapping: {_g(totals['chosen_pj'])}", "",
               "## Theoretical energy (SNN literature)", "",
               "E = 4.6 pJ x MACs of real-valued layers + 0.9 pJ x synaptic operations "
-              "(45 nm, Horowitz 2014), comparable with published SNN papers; the ANN column "
-              "charges 4.6 pJ per MAC once.", "",
+              "(45 nm, Horowitz 2014), comparable with published SNN papers; a spike of level "
+              "s is s operations, products of two activations (attention) are MACs every step; "
+              "the ANN column charges 4.6 pJ per MAC once.", "",
               "| layer | MACs | SOPs | SNN pJ | ANN pJ |", "|---|---:|---:|---:|---:|"]
     for s in report.stages:
         lit = s.literature
@@ -162,6 +163,9 @@ def render_markdown(report: CostReport) -> str:
                      f"{_g(lit['snn_pj'])} | {_g(lit['ann_pj'])} |")
     lines.append(f"| total | | | {_g(totals['literature_snn_pj'])} | "
                  f"{_g(totals['literature_ann_pj'])} |")
+    if totals["literature_snn_pj"] > 0:
+        ratio = totals["literature_ann_pj"] / totals["literature_snn_pj"]
+        lines += ["", f"The equivalent ANN needs {ratio:.3g}x the SNN's theoretical energy."]
     lines += ["", "## Crossover spike rate s_r*(T)", "",
               f"Large-fan-in crossover of the sparse dataflow: the SNN is cheaper below it. "
               f"Target column: {report.weight_bits}-bit weights; typical column: the paper's "

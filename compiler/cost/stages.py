@@ -76,10 +76,40 @@ def synapse_count(graph: Graph, layer: Layer) -> int:
     if isinstance(layer, Conv2d):
         _, h, w = graph.shape(layer.name)
         return int(np.count_nonzero(layer.weight)) * h * w
+    return 0
+
+
+def activation_product_count(graph: Graph, layer: Layer) -> int:
+    """Multiplies of two activations per step, which no spike can turn into accumulates:
+    attention's ``Q K^T`` and ``A V`` (``L*L*D`` multiply-accumulates each) and its decay mask
+    (one multiply per score and head)."""
     if isinstance(layer, SpikingSelfAttention):
         length, dim = graph.shape(layer.name)
-        return 2 * length * length * dim  # Q K^T and A V, each L*L*D products
+        return 2 * length * length * dim + layer.heads * length * length
     return 0
+
+
+def dynamic_macs(graph: Graph, stage: Stage) -> tuple[int, set[str]]:
+    """(MACs per step on non-spike operands, the weight layers they include).
+
+    Attention's products are MACs. Its output is a wide integer, not a spike, so a weight layer
+    of the same stage that reads it (directly or through reshapes, pooling, adds) multiplies
+    every synapse every step too: its synapses move from the accumulate count to the MACs.
+    """
+    carried: set[str] = set()
+    macs = 0
+    weight_layers: set[str] = set()
+    for name in stage.members:
+        lay = graph.layer(name)
+        if isinstance(lay, SpikingSelfAttention):
+            macs += activation_product_count(graph, lay)
+            carried.add(name)
+        elif any(src in carried for src in lay.inputs):
+            carried.add(name)
+            if isinstance(lay, Dense | Conv2d):
+                macs += synapse_count(graph, lay)
+                weight_layers.add(name)
+    return macs, weight_layers
 
 
 def source_kind(graph: Graph, source: str, profile: NumericProfile) -> tuple[InputKind, int, int]:
@@ -97,7 +127,9 @@ def source_kind(graph: Graph, source: str, profile: NumericProfile) -> tuple[Inp
 def stage_shape(graph: Graph, stage: Stage, profile: NumericProfile) -> StageShape:
     """Sizes the energy model needs; a stage fed by a real-valued input is ``real``."""
     member_layers = [graph.layer(m) for m in stage.members]
-    synapses = sum(synapse_count(graph, lay) for lay in member_layers)
+    macs, mac_layers = dynamic_macs(graph, stage)
+    synapses = sum(synapse_count(graph, lay) for lay in member_layers
+                   if lay.name not in mac_layers)
     weights = sum(int(np.count_nonzero(lay.weight)) for lay in member_layers
                   if isinstance(lay, Dense | Conv2d))
     kinds = [source_kind(graph, s, profile) for s in stage.sources]
@@ -111,6 +143,7 @@ def stage_shape(graph: Graph, stage: Stage, profile: NumericProfile) -> StageSha
         in_kind="real" if real else "spikes",
         in_bits=max((k[1] for k in kinds), default=1),
         max_level=max((k[2] for k in kinds), default=1),
+        dynamic_macs=macs,
     )
 
 
