@@ -65,8 +65,14 @@ class ResourceError(SnncError):
         self.target, self.resource, self.need, self.have = target, resource, need, have
         extra = f" ({detail})" if detail else ""
         super().__init__(
-            f"target '{target}': {resource} needs {need:g} but the limit is {have:g}{extra}"
+            f"target '{target}': {resource} needs {_amount(need)} but the limit is "
+            f"{_amount(have)}{extra}"
         )
+
+
+def _amount(value: float) -> str:
+    """Whole numbers in full (1500072, not 1.50007e+06); fractions with 4 significant digits."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
 
 
 class QuantizationError(SnncError):
