@@ -4,9 +4,9 @@ The integer reference (``snnc.reference.integer``) runs *synaptic stages*: all t
 (Dense, Conv2d, sum/average pooling, Flatten, Reshape, Add) between the sources (the input and the
 neuron layers) and the next neuron layer. With ``synapse_delay = 1`` a stage reads its sources one
 step late, exactly like Lava's ``Dense``, which sends at step t what it accumulated at t-1. So
-each stage becomes, per source, one integer matrix (the stage composed into a single linear map,
-found by probing it with unit vectors through the reference's own kernels) plus a constant
-bias, and each matrix becomes one or two Lava ``Dense``/``Sparse`` processes:
+each stage becomes, per source, one integer matrix (the stage composed into a single linear map
+from the layers' own sparse matrices, see ``compose.py``) plus a constant bias, and each matrix
+becomes one or two Lava ``Dense``/``Sparse`` processes:
 
 - Lava's bit-accurate Dense drops the least significant weight bit of mixed-sign matrices. A
   weight ``w`` is therefore stored as ``2*w`` with ``weight_exp = -1``: the doubled weight has a
@@ -48,7 +48,8 @@ from snnc.ir.layers import (
 )
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
-from snnc.reference import kernels
+
+from .compose import compose
 
 I64 = np.int64
 PopKind = Literal["input", "lif", "lif_variant", "multilevel", "attention", "readout"]
@@ -61,7 +62,6 @@ DU_MAX = DV_MAX = 4095   # 12-bit unsigned decays
 VTH_MAX = (1 << 17) - 1  # 17-bit threshold mantissa
 PAYLOAD_BITS = 24        # graded spike payload of Lava's fixed-point ports
 U_HALF = 1 << 23         # u and v are 24-bit: u wraps beyond +-2^23
-PROBE_BUDGET = 1 << 22   # entries per probing chunk (batch x stage output)
 # Generated names end in "_"; sanitized layer identifiers never do, so they cannot collide.
 READOUT = "readout_"
 
@@ -189,30 +189,6 @@ def _is_source(layer: Layer) -> bool:
     return layer.is_neuron or isinstance(layer, Input)
 
 
-def _linear_value(layer: Layer, q: QuantLayer, args: list[np.ndarray]) -> np.ndarray:
-    """The reference's integer synapse kernels, for the linear layer types only."""
-    if isinstance(layer, Dense):
-        return kernels.dense(args[0], np.asarray(q.weight, I64), _i64(q.bias))
-    if isinstance(layer, Conv2d):
-        return kernels.conv2d(args[0], np.asarray(q.weight, I64), _i64(q.bias), layer.stride,
-                              layer.padding, layer.dilation, layer.groups)
-    if isinstance(layer, Pool2d):
-        return kernels.pool2d(args[0], layer.pool, layer.kernel, layer.stride, layer.padding,
-                              integer=True)
-    if isinstance(layer, Flatten):
-        return args[0].reshape(args[0].shape[0], -1)
-    if isinstance(layer, Reshape):
-        return args[0].reshape((args[0].shape[0], *layer.shape))
-    total = args[0]
-    for a in args[1:]:
-        total = total + a
-    return total
-
-
-def _i64(a: np.ndarray | None) -> np.ndarray | None:
-    return None if a is None else np.asarray(a, I64)
-
-
 @dataclass(frozen=True)
 class _Stage:
     """The frontier of a stage: where the walk back from its value stopped."""
@@ -249,53 +225,18 @@ def _frontier(graph: Graph, node: str, target: str) -> _Stage:
     return _Stage(tuple(sorted(sources)), tuple(sorted(attention)))
 
 
-def _evaluate(graph: Graph, qg: QuantizedGraph, node: str,
-              given: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The value of ``node`` given the values of its frontier (batch-first int64)."""
-    memo: dict[str, np.ndarray] = dict(given)
-
-    def value(name: str) -> np.ndarray:
-        if name not in memo:
-            layer = graph.layer(name)
-            args = [value(s) for s in layer.inputs]
-            memo[name] = _linear_value(layer, qg.layers.get(name, QuantLayer()), args)
-        return memo[name]
-
-    return value(node)
-
-
 def compose_stage(graph: Graph, qg: QuantizedGraph, node: str,
-                  frontier: tuple[str, ...]) -> tuple[dict[str, tuple[np.ndarray, ...]],
+                  frontier: tuple[str, ...]) -> tuple[Mapping[str, tuple[np.ndarray, ...]],
                                                       np.ndarray]:
     """``value(node) = sum_f M_f @ flat(f) + b`` over the frontier ``f``; exact in integers.
 
     Returns per frontier layer its matrix as COO ``(rows, cols, values)`` of shape
-    (size(node), size(f)) and the bias ``b`` (size(node),). Probing pushes unit vectors through
-    the very kernels the integer reference runs, so the map cannot drift from the reference.
+    (size(node), size(f)), row-major without zeros, and the bias ``b`` (size(node),). The
+    layers' matrices come from their index arithmetic (see :mod:`.compose`): linear in the
+    number of synapses, where probing every source neuron through the kernels was quadratic.
     """
-    out_size = graph.size(node)
-    zeros = {f: np.zeros((1, *graph.shape(f)), I64) for f in frontier}
-    bias = _evaluate(graph, qg, node, zeros).reshape(-1)
-    maps: dict[str, tuple[np.ndarray, ...]] = {}
-    for f in frontier:
-        n = graph.size(f)
-        chunk = max(1, min(n, PROBE_BUDGET // max(out_size, 1)))
-        rows, cols, vals = [], [], []
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            basis = np.zeros((stop - start, n), I64)
-            basis[np.arange(stop - start), np.arange(start, stop)] = 1
-            given = {g: np.zeros((stop - start, *graph.shape(g)), I64) for g in frontier}
-            given[f] = basis.reshape((stop - start, *graph.shape(f)))
-            cols_block = _evaluate(graph, qg, node, given).reshape(stop - start, -1) - bias
-            j, i = np.nonzero(cols_block)
-            rows.append(i.astype(I64))
-            cols.append((j + start).astype(I64))
-            vals.append(cols_block[j, i].astype(I64))
-        r, c, v = (np.concatenate(a) for a in (rows, cols, vals))
-        order = np.lexsort((c, r))
-        maps[f] = (r[order], c[order], v[order])
-    return maps, bias.astype(I64)
+    del graph  # the quantized graph carries it
+    return compose(qg, node, frontier)
 
 
 def split_digits(values: np.ndarray, what: str, layer: str,
