@@ -41,8 +41,10 @@ class Stage:
 
 
 def stage_of(graph: Graph, head: str) -> Stage:
-    """Walk back from ``head`` through non-neuron layers (recurrent edges included)."""
-    members: set[str] = set()
+    """Walk back from ``head`` through non-neuron layers (recurrent edges included). A
+    non-neuron head (a read-out such as a final Dense) is a member itself: its weights run in
+    the stage."""
+    members: set[str] = set() if graph.layer(head).is_neuron else {head}
     sources: set[str] = set()
     pending = list(graph.layer(head).inputs)
     while pending:

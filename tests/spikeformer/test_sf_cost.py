@@ -16,6 +16,7 @@ from snnc.cost.stages import stage_of, stage_shape
 from snnc.ir.layers import (
     LIF,
     Dense,
+    Flatten,
     Graph,
     Input,
     MultiLevelSpike,
@@ -107,3 +108,14 @@ def test_literature_energy_counts_attention_as_macs_for_snn_and_ann():
     assert cost.literature["macs"] == products * graph.timesteps
     assert cost.literature["sops"] == 0
     assert cost.literature["ann_pj"] == pytest.approx(products * LIT_E_MAC_PJ)
+
+
+def test_a_dense_read_out_counts_its_own_synapses():
+    """The example's classifier is a Dense graph output: a stage whose head is the Dense."""
+    graph = Graph((Input("x", (), shape=(2, 4)),
+                   MultiLevelSpike("ml", ("x",), levels=3, axis=-1),
+                   Flatten("flat", ("ml",)),
+                   Dense("fc", ("flat",), weight=np.ones((3, 8), F32))), output="fc")
+    stage = stage_of(graph, "fc")
+    assert stage.members == ("flat", "fc")
+    assert stage_shape(graph, stage, load_target("loihi2").numeric).synapses == 24
