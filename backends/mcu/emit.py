@@ -68,7 +68,11 @@ def _literal(value: int, ctype: str) -> str:
 
 
 def _rows(array: ConstArray) -> list[str]:
-    values = [_literal(v, array.ctype.c) for v in array.values.tolist()]
+    # str() over the whole list: a Python call per value dominated the emit time of
+    # million-weight models. Only an int32 array holding INT32_MIN needs the careful spelling.
+    values = list(map(str, array.values.tolist()))
+    if array.ctype.c == S32.c and array.values.size and array.values.min() == S32.lo:
+        values = [_literal(int(v), S32.c) for v in array.values.tolist()]
     return [", ".join(values[i:i + _VALUES_PER_ROW]) + ","
             for i in range(0, len(values), _VALUES_PER_ROW)]
 
@@ -273,7 +277,7 @@ def measure_memory(project: Path, core: Core, limits: Limits,
         work = Path(tmp) / "project"
         shutil.copytree(project, work)
         try:
-            run(["make", "-s", "elf"], work, 300, "arm-none-eabi-gcc build")
+            run(["make", "-s", "-j2", "elf"], work, 300, "arm-none-eabi-gcc build")
         except ToolchainError as exc:
             overflow = _OVERFLOW.search(str(exc))
             if overflow is None:
