@@ -116,10 +116,18 @@ def _pct(x: float) -> str:
     return _g(x) if math.isinf(x) else f"{100 * x:.2f} %"
 
 
+def _md(name: str) -> str:
+    """An untrusted model or layer name as inert one-line Markdown: control characters
+    escaped, table pipes backslashed (a raw newline or ``|`` would break the tables)."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in name)
+    return text.replace("|", "\\|")
+
+
 def render_markdown(report: CostReport) -> str:
     b = activation_bits(report.timesteps)
     lines = [
-        f"# Energy report: {report.model} on {report.target}", "",
+        f"# Energy report: {_md(report.model)} on {_md(report.target)}", "",
         f"- timesteps T = {report.timesteps}; QNN twin activations b = ceil(log2(T+1)) = {b} "
         "bits (spike inputs)",
         f"- energy parameters: {report.energy_source}",
@@ -135,7 +143,7 @@ def render_markdown(report: CostReport) -> str:
     ]
     for s in report.stages:
         lines.append(
-            f"| {s.head} | {s.kind} | {s.shape.synapses} | {_pct(s.activity.rate_in)} | "
+            f"| {_md(s.head)} | {s.kind} | {s.shape.synapses} | {_pct(s.activity.rate_in)} | "
             f"{_pct(s.activity.gamma)} | {_pct(s.crossover)} | {_g(s.snn.total)} "
             f"({s.snn_dataflow}) | {_g(s.qnn.total)} | **{s.mapping}** | {s.reason} |")
     lines += ["", "## Energy by component (pJ)", "",
@@ -143,7 +151,7 @@ def render_markdown(report: CostReport) -> str:
               "|---|---|" + "---:|" * (len(COMPONENTS) + 1)]
     for s in report.stages:
         for label, e in (("SNN", s.snn), ("QNN", s.qnn)):
-            lines.append(f"| {s.head} | {label} | "
+            lines.append(f"| {_md(s.head)} | {label} | "
                          + " | ".join(_g(getattr(e, c)) for c in COMPONENTS)
                          + f" | {_g(e.total)} |")
     totals = report.totals()
@@ -159,7 +167,7 @@ def render_markdown(report: CostReport) -> str:
               "| layer | MACs | SOPs | SNN pJ | ANN pJ |", "|---|---:|---:|---:|---:|"]
     for s in report.stages:
         lit = s.literature
-        lines.append(f"| {s.head} | {_g(lit['macs'])} | {_g(lit['sops'])} | "
+        lines.append(f"| {_md(s.head)} | {_g(lit['macs'])} | {_g(lit['sops'])} | "
                      f"{_g(lit['snn_pj'])} | {_g(lit['ann_pj'])} |")
     lines.append(f"| total | | | {_g(totals['literature_snn_pj'])} | "
                  f"{_g(totals['literature_ann_pj'])} |")
