@@ -757,6 +757,11 @@ def _gain(name: str, what: str, g: np.ndarray) -> np.ndarray:
 def _decay_rate(name: str, what: str, tau: np.ndarray, dt: float) -> np.ndarray:
     if np.any(tau <= 0):
         raise InvalidModelError(f"time constant {what} must be positive", name)
+    if np.any(tau < dt):
+        # Forward Euler with dt > tau overshoots: the state flips sign and grows every step.
+        raise InvalidModelError(f"time constant {what} = {float(np.min(tau)):.3g} s is shorter "
+                                f"than the step dt = {dt:g} s (decay rate dt/{what} > 1); "
+                                "pass a smaller --dt", name)
     return dt / tau
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
@@ -342,6 +342,7 @@ class Graph:
             raise InvalidModelError("the first layer must be the graph input")
         seen: set[str] = set()
         for layer in self.layers:
+            _check_values(layer)
             for src in layer.inputs:
                 late = getattr(layer, "recurrent", False)
                 if src not in names:
@@ -423,6 +424,38 @@ class Graph:
 
     def parameter_count(self) -> int:
         return sum(layer.parameter_count() for layer in self.layers)
+
+
+# Largest parameter magnitude accepted. A tensor holds at most 1e8 elements (the ONNX reader's
+# limit), so a synaptic sum of up to 1e8 products of values below 1e15 stays below float32's
+# 3.4e38: the float reference never overflows on parameters the view accepts.
+MAX_MAGNITUDE = 1e15
+# Parameters that are decays (a fraction of the state kept or lost per step) and thresholds.
+_UNIT_INTERVAL = ("beta", "current_decay", "voltage_decay", "gammas")
+_POSITIVE = ("threshold", "theta", "alpha")
+
+
+def _check_values(layer: Layer) -> None:
+    """Refuse non-finite or huge parameters, decays outside [0, 1] and thresholds <= 0: the
+    reference would compute NaN or overflow, or a neuron would fire on no input at all."""
+    for spec in fields(layer):
+        value = getattr(layer, spec.name)
+        if spec.name == "attrs" or value is None or isinstance(value, bool | int | str | tuple):
+            continue
+        arr = np.asarray(value, np.float64)
+        if arr.dtype.kind != "f" or arr.size == 0:
+            continue
+        if not np.all(np.isfinite(arr)):
+            raise InvalidModelError(f"{spec.name} holds NaN or inf", layer.name)
+        if np.max(np.abs(arr)) > MAX_MAGNITUDE:
+            raise InvalidModelError(f"{spec.name} holds {np.max(np.abs(arr)):.3g}, beyond the "
+                                    f"supported magnitude {MAX_MAGNITUDE:.0e}", layer.name)
+        if spec.name in _UNIT_INTERVAL and (arr.min() < 0 or arr.max() > 1):
+            raise InvalidModelError(f"{spec.name} must lie in [0, 1], got values in "
+                                    f"[{arr.min():.4g}, {arr.max():.4g}]", layer.name)
+        if spec.name in _POSITIVE and arr.min() <= 0:
+            raise InvalidModelError(f"{spec.name} must be positive, got {arr.min():.4g}",
+                                    layer.name)
 
 
 def _conv_out(size: int, kernel: int, stride: int, pad_total: int, dilation: int) -> int:

@@ -10,6 +10,9 @@ import numpy as np
 from snnc.errors import InputError
 
 ENCODINGS = ("direct", "rate")
+# Largest drive (steps x batch x sample values) accepted: 1 GiB of float32. The executors keep
+# every step's values, so a larger run would exhaust memory; split the batch instead.
+MAX_DRIVE_VALUES = 2**28
 
 
 def rate_code(p: np.ndarray, steps: int) -> np.ndarray:
@@ -33,6 +36,7 @@ def encode(x: np.ndarray, steps: int, encoding: str, sample_shape: tuple[int, ..
     if not np.all(np.isfinite(x)):
         raise InputError("input array contains NaN or inf")
     ndim = len(sample_shape)
+    _check_size(x, steps, ndim)
     if x.ndim == ndim + 1 and tuple(x.shape[1:]) == tuple(sample_shape):
         if encoding == "rate":
             return rate_code(x, steps)
@@ -46,3 +50,14 @@ def encode(x: np.ndarray, steps: int, encoding: str, sample_shape: tuple[int, ..
     raise InputError(
         f"input shape {x.shape} fits neither (batch, {', '.join(map(str, sample_shape))}) nor "
         f"(steps, batch, {', '.join(map(str, sample_shape))})")
+
+
+def _check_size(x: np.ndarray, steps: int, ndim: int) -> None:
+    """Refuse empty batches and drives too large to hold, before allocating anything."""
+    batch_axis = 1 if x.ndim == ndim + 2 else 0
+    if x.ndim > batch_axis and x.shape[batch_axis] == 0:
+        raise InputError("input array holds no samples (its batch axis is empty)")
+    per_step = x.size // x.shape[0] if x.ndim == ndim + 2 and x.shape[0] else x.size
+    if steps * per_step > MAX_DRIVE_VALUES:
+        raise InputError(f"{steps} steps of this input need {steps * per_step} values, more "
+                         f"than the limit {MAX_DRIVE_VALUES}; run fewer samples at a time")

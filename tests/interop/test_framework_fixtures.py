@@ -82,27 +82,30 @@ def test_rleaky_recurrence_reads_the_previous_step_spikes() -> None:
 
 def test_batch_axis_left_in_the_input_shape_is_dropped() -> None:
     # Norse and Sinabs write the sample's batch axis into the Input node ((4, 6) and (1, 6)).
-    for name in ("norse_lifcell", "sinabs_iaf"):
-        graph = load_nir(FIXTURES / f"{name}.nir")
+    for name, dt in (("norse_lifcell", 5e-6), ("sinabs_iaf", None)):
+        graph = load_nir(FIXTURES / f"{name}.nir", NirSemantics(dt=dt) if dt else None)
         assert graph.input.shape == (6,)
         assert graph.shape(graph.output) == (5,)
 
 
 def test_norse_export_is_read_literally_even_where_norse_misstates_tau() -> None:
     # Norse 1.1.0 writes tau = dt / tau_inv (dt*tau, here 5e-6 s and 1e-5 s) instead of 1/tau_inv;
-    # snnc reads what the file says: decay rates dt/tau of 20 and 10 per step with dt = 1e-4.
-    graph = load_nir(FIXTURES / "norse_lifcell.nir")
-    cell = graph.layer("1")
+    # snnc reads what the file says: with dt = 1e-4 the decay rates dt/tau would be 20 and 10
+    # per step (forward Euler diverges), so the file is refused unless dt <= tau.
+    with pytest.raises(SnncError, match="tau_syn = 5e-06 s is shorter than the step"):
+        load_nir(FIXTURES / "norse_lifcell.nir")
+    cell = load_nir(FIXTURES / "norse_lifcell.nir", NirSemantics(dt=5e-6)).layer("1")
     assert isinstance(cell, CubaLIF)
-    np.testing.assert_allclose(cell.current_decay, 20.0, rtol=1e-6)
-    np.testing.assert_allclose(cell.voltage_decay, 10.0, rtol=1e-6)
+    np.testing.assert_allclose(cell.current_decay, 1.0, rtol=1e-6)
+    np.testing.assert_allclose(cell.voltage_decay, 0.5, rtol=1e-6)
 
 
 def test_norse_lifcell_with_its_true_time_constants_matches_norse_spikes() -> None:
     # The module's real parameters (tau_syn_inv = 200/s, tau_mem_inv = 100/s, dt = 1 ms) in
     # NIR's own terms: tau = 1/tau_inv, r = 1, w_in = tau_syn/dt so the current gets x whole.
     rec = _recorded("norse_lifcell")
-    graph = load_nir(FIXTURES / "norse_lifcell.nir", NirSemantics(dt=1e-3))
+    # dt = 5e-6 only makes the file's misstated taus loadable; the cell is replaced below.
+    graph = load_nir(FIXTURES / "norse_lifcell.nir", NirSemantics(dt=5e-6))
     cell = graph.layer("1")
     assert isinstance(cell, CubaLIF)
     fixed = CubaLIF("1", cell.inputs, current_decay=np.float32(0.2),
