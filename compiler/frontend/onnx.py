@@ -3,7 +3,8 @@
 Path (DESIGN.md section 1): read defensively (:mod:`.reader`), validate early
 (:mod:`.validate`: known ops and domains, attributes, finite constants, acyclic, unique names),
 resolve the state pairing (:mod:`.state`), expand ``snnc`` ops into standard primitives
-(:mod:`.expand`), check shapes with strict ONNX shape inference, import with
+(:mod:`.expand`), rewrite exporters' clips into the idiom patterns see (:mod:`.normalize`),
+check shapes with strict ONNX shape inference, import with
 ``tvm.relax.frontend.onnx.from_onnx``, fold constants, raise ``snn.*`` composites
 (:mod:`.patterns`), name them after their ONNX nodes (:mod:`.relax_import`), and finally read
 the typed layer view out of the module (:mod:`snnc.ir.relax_view`).
@@ -21,6 +22,7 @@ from onnx import shape_inference
 
 from snnc.errors import InvalidModelError, ShapeError
 from snnc.frontend.expand import expand_snnc_ops
+from snnc.frontend.normalize import normalize_clips
 from snnc.frontend.reader import read_model
 from snnc.frontend.relax_import import composites, import_raised, layer_names
 from snnc.frontend.state import StateLayout, state_layout
@@ -63,6 +65,7 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     _check_io_dims(model, inputs)
     timesteps, encoding = _run_metadata(metadata)
     expanded, origin = expand_snnc_ops(model, opset)
+    expanded = normalize_clips(expanded)
     _check_shapes(expanded, layout, origin)
     state_params = [inputs.index(name) for name, _ in layout.pairs]
     kinds, names = layer_names(expanded, state_params, origin, {layout.data_input})

@@ -113,8 +113,13 @@ def _neuron_patterns(name: str, charge: DFPattern, membrane: DFPattern) -> list[
 
 
 def _multilevel_patterns() -> list[FusionPattern]:
+    """The threshold is ``alpha * mean(|I|)`` or ``mean(|I|)`` (alpha = 1, as exporters drop
+    a multiply by one). Three guards of a zero threshold, largest first: the guarded threshold
+    and a gated level (what snnc writes), the guarded threshold alone, none (a plain
+    ``torch.clamp(torch.floor(x / theta + 0.5), 0, D)`` export)."""
     current = wildcard()
-    theta = _either("multiply", _op("mean", _op("abs", current)), is_const())
+    mean = _op("mean", _op("abs", current))
+    theta = _either("multiply", mean, is_const()) | mean
     active = _op("greater", theta, is_const())
     safe = _op("where", active, theta, is_const())
 
@@ -122,21 +127,31 @@ def _multilevel_patterns() -> list[FusionPattern]:
         low = _op("nn.relu", _op("floor", _either("add", scaled, is_const())))
         return _op("where", _op("greater", low, is_const()), is_const(), low)
 
-    adaptive = _op("where", active, levels(_op("divide", current, safe)), is_const())
+    gated = _op("where", active, levels(_op("divide", current, safe)), is_const())
+    guarded = levels(_op("divide", current, safe))
+    bare = levels(_op("divide", current, theta))
     constant = levels(_op("divide", wildcard(), is_const()))
-    return [FusionPattern("snn.multilevel", adaptive),
-            FusionPattern("snn.multilevel", constant)]
+    return [FusionPattern("snn.multilevel", p) for p in (gated, guarded, bare, constant)]
 
 
-def _attention_pattern() -> FusionPattern:
+def _attention_patterns() -> list[FusionPattern]:
+    """Heads split by ``reshape`` + ``permute_dims`` (the key transposed in one permutation,
+    or split like Q and V and then transposed, as PyTorch exports ``k.transpose(-2, -1)``),
+    or a single head without any split: ``((Q @ K^T) * scale * M) @ V``."""
     def heads(x: DFPattern) -> DFPattern:
         return _op("permute_dims", _op("reshape", x, wildcard()))
 
-    scores = _op("matmul", heads(wildcard()), heads(wildcard()))
-    scaled = _optional(_op("multiply", scores, is_const()), scores)
-    masked = _op("multiply", scaled, is_const())
-    mixed = _op("matmul", masked, heads(wildcard()))
-    return FusionPattern("snn.attention", _op("reshape", _op("permute_dims", mixed), wildcard()))
+    def masked(scores: DFPattern) -> DFPattern:
+        scaled = _optional(_either("multiply", scores, is_const()), scores)
+        return _either("multiply", scaled, is_const())
+
+    key = heads(wildcard())
+    scores = _op("matmul", heads(wildcard()), key | _op("permute_dims", key))
+    mixed = _op("matmul", masked(scores), heads(wildcard()))
+    split = _op("reshape", _op("permute_dims", mixed), wildcard())
+    plain = _op("matmul", masked(_op("matmul", wildcard(), _op("permute_dims", wildcard()))),
+                wildcard())
+    return [FusionPattern("snn.attention", split), FusionPattern("snn.attention", plain)]
 
 
 def _synapse_patterns() -> list[FusionPattern]:
@@ -174,7 +189,7 @@ def composite_patterns(states: Sequence[relax.Var]) -> list[FusionPattern]:
     a neuron's membrane (and CUBA current) must be one of them. Each role gets its own pattern
     object: a reused object must match the very same expression (that is how the membrane in
     the charge and in the reset-from-previous test are tied together)."""
-    patterns = [_attention_pattern(), *_multilevel_patterns()]
+    patterns = [*_attention_patterns(), *_multilevel_patterns()]
     if states:
         membrane, current = _any_of(states), _any_of(states)
         patterns += _neuron_patterns("snn.cubalif", _cuba_charge(current, membrane), membrane)

@@ -23,7 +23,7 @@ MIN_OPSET = 13
 STANDARD_OPS = frozenset({
     "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Constant", "Conv", "Div",
     "Dropout", "Flatten", "Floor", "Gemm", "Greater", "GreaterOrEqual", "Identity", "MatMul",
-    "MaxPool", "Mul", "ReduceMean", "Relu", "Reshape", "Sub", "Transpose", "Where",
+    "Max", "MaxPool", "Min", "Mul", "ReduceMean", "Relu", "Reshape", "Sub", "Transpose", "Where",
 })
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

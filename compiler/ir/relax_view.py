@@ -740,30 +740,40 @@ def read_add(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
     return Add(comp.name, sources), ["out"]
 
 
+def _scalar(value: np.ndarray) -> float:
+    return float(np.ravel(value)[0])
+
+
 def read_multilevel(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
+    """``[where(theta > 0,] clip(floor(I / theta' + 1/2), 0, D) [, 0)]`` with the clip spelled
+    ``where(relu(.) > D, D, relu(.))``; ``theta'`` a constant, ``[alpha *] mean(|I|)``, or that
+    guarded as ``where(theta > 0, theta, 1)``. Only ``+ 1/2`` rounds as the layer does, and the
+    clip must compare with the level it clips to."""
     t = comp.trees[-1]
-    gate = None
-    if _op(t, "where") and _op(t.args[1], "where"):
-        gate, t = t.args[0], t.args[1]
-    # t = where(low > D, D, low), low = relu(floor(scaled + 1/2))
-    levels_const, low = t.args[1], t.args[2]
-    if not isinstance(levels_const, Const) or not _op(low, "nn.relu"):
+    gated = _op(t, "where") and _op(t.args[1], "where")
+    if gated:
+        t = t.args[1]
+    over, levels_const, low = t.args
+    if not (isinstance(levels_const, Const) and _op(low, "nn.relu") and _op(over, "greater")
+            and isinstance(over.args[1], Const)
+            and _scalar(over.args[1].value) == _scalar(levels_const.value)):
         raise _unsupported("MultiLevelSpike clip", comp.name)
-    levels = int(np.ravel(levels_const.value)[0])
-    rounded = low.args[0].args[0]  # floor(add(...))
-    scaled, _half = _const_pair(rounded) or (None, None)
-    if not _op(scaled, "divide"):
-        raise _unsupported("MultiLevelSpike scale", comp.name)
+    levels = int(_scalar(levels_const.value))
+    scaled, half = _const_pair(low.args[0].args[0]) or (None, None)  # floor(add(...))
+    if not _op(scaled, "divide") or half is None or _scalar(half) != 0.5:
+        raise _unsupported("MultiLevelSpike rounding (only floor(x + 0.5))", comp.name)
     current, divisor = scaled.args
     src, _ = _data_input(walk, comp, current, "input")
-    if gate is None:
-        if not isinstance(divisor, Const):
+    if isinstance(divisor, Const):
+        if gated:
             raise _unsupported("MultiLevelSpike threshold", comp.name)
-        theta = float(np.ravel(divisor.value)[0])
         return MultiLevelSpike(comp.name, (src,), levels=levels, axis=None,
-                               theta=theta), ["out"]
-    theta_tree = divisor.args[1]  # where(active, theta, 1)
-    mean_tree, alpha = _const_pair(theta_tree) or (None, None)
+                               theta=_scalar(divisor.value)), ["out"]
+    theta_tree = divisor.args[1] if _op(divisor, "where") else divisor
+    if _op(theta_tree, "mean"):
+        mean_tree, alpha = theta_tree, np.float32(1.0)
+    else:
+        mean_tree, alpha = _const_pair(theta_tree) or (None, None)
     if not _op(mean_tree, "mean") or alpha is None:
         raise _unsupported("MultiLevelSpike threshold", comp.name)
     axes = mean_tree.attrs.get("axis") or []
@@ -776,33 +786,68 @@ def read_multilevel(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
         raise ShapeError("MultiLevelSpike axis is the batch axis", comp.name)
     if axis >= 0:
         axis -= rank
-    return MultiLevelSpike(comp.name, (src,), levels=levels, alpha=float(np.ravel(alpha)[0]),
+    return MultiLevelSpike(comp.name, (src,), levels=levels, alpha=_scalar(alpha),
                            axis=axis), ["out"]
 
 
+def _split_heads(t: Any, perm: list[int], name: str) -> tuple[Any, tuple]:
+    """(source tree, split shape) of ``permute_dims(reshape(x, shape), perm)``."""
+    if not (_op(t, "permute_dims") and t.attrs.get("axes") == perm
+            and _op(t.args[0], "reshape")):
+        raise _unsupported("SpikingSelfAttention head layout", name)
+    return t.args[0].args[0], tuple(t.args[0].args[1])
+
+
+def _key_heads(t: Any, name: str) -> tuple[Any, tuple]:
+    """K heads transposed: ``permute(reshape(K), [0,2,3,1])`` or
+    ``permute(permute(reshape(K), [0,2,1,3]), [0,1,3,2])``."""
+    if _op(t, "permute_dims") and t.attrs.get("axes") == [0, 1, 3, 2]:
+        return _split_heads(t.args[0], [0, 2, 1, 3], name)
+    return _split_heads(t, [0, 2, 3, 1], name)
+
+
 def read_attention(walk: _Walk, comp: Composite) -> tuple[Layer, list[str]]:
+    """Split heads: ``reshape(permute(matmul(A, V_h), [0,2,1,3]))``, or one head without a
+    split: ``matmul(A, V)``; ``A = (Q_h @ K_h^T) [* scale] * mask``. The split shape must be
+    (L, heads, D/heads), the mask ``gamma_h ** |n - m|`` per head."""
     out = comp.trees[-1]
-    merged = out.args[0]  # permute_dims(matmul(masked, v_heads))
-    mixed = merged.args[0]
-    masked, v_heads = mixed.args
+    split = _op(out, "reshape")
+    mixed = out.args[0].args[0] if split else out  # permute_dims(matmul(masked, v_heads))
+    if split and not (_op(out.args[0], "permute_dims")
+                      and out.args[0].attrs.get("axes") == [0, 2, 1, 3]):
+        raise _unsupported("SpikingSelfAttention head layout", comp.name)
+    if not _op(mixed, "matmul"):
+        raise _unsupported("SpikingSelfAttention output", comp.name)
+    masked, v_tree = mixed.args
     scaled, mask = _const_pair(masked) or (None, None)
     scale = 1.0
-    if _op(scaled, "multiply"):
-        scores, factor = _const_pair(scaled) or (None, None)
-        scale = float(np.ravel(factor)[0])
+    if _op(scaled, "multiply") and _const_pair(scaled) is not None:
+        scores, factor = _const_pair(scaled)
+        scale = _scalar(factor)
     else:
         scores = scaled
     if not _op(scores, "matmul") or mask is None:
         raise _unsupported("SpikingSelfAttention scores", comp.name)
-    q_heads, k_heads = scores.args
-    expected = {id(q_heads): [0, 2, 1, 3], id(k_heads): [0, 2, 3, 1], id(v_heads): [0, 2, 1, 3],
-                id(merged): [0, 2, 1, 3]}
-    for tree in (q_heads, k_heads, v_heads, merged):
-        if tree.attrs.get("axes") != expected[id(tree)]:
-            raise _unsupported("SpikingSelfAttention head layout", comp.name)
-    sources = tuple(_data_input(walk, comp, h.args[0].args[0], "Q/K/V")[0]
-                    for h in (q_heads, k_heads, v_heads))
-    heads, length = mask.shape[0], mask.shape[-1]
+    q_tree, k_tree = scores.args
+    length = int(mask.shape[-1])
+    if split:
+        q_tree, q_shape = _split_heads(q_tree, [0, 2, 1, 3], comp.name)
+        k_tree, k_shape = _key_heads(k_tree, comp.name)
+        v_tree, v_shape = _split_heads(v_tree, [0, 2, 1, 3], comp.name)
+        heads = int(mask.shape[0]) if mask.ndim == 3 else 1
+        dim = int(comp.out_shape[-1]) if comp.out_shape is not None else -1
+        if any(tuple(sh[1:]) != (length, heads, dim // heads) for sh in
+               (q_shape, k_shape, v_shape)):
+            raise _unsupported("SpikingSelfAttention head split (needs (L, heads, D/heads))",
+                               comp.name)
+    else:
+        if not (_op(k_tree, "permute_dims") and k_tree.attrs.get("axes") == [0, 2, 1]):
+            raise _unsupported("SpikingSelfAttention key transpose", comp.name)
+        k_tree, heads = k_tree.args[0], 1
+    mask = mask.reshape(-1, length, length)
+    if mask.shape[0] != heads:
+        raise _unsupported("attention mask that is not gamma**|n-m| per head", comp.name)
+    sources = tuple(_data_input(walk, comp, t, "Q/K/V")[0] for t in (q_tree, k_tree, v_tree))
     gammas = mask[:, 0, 1].astype(F32) if length > 1 else np.ones(heads, F32)
     layer = SpikingSelfAttention(comp.name, sources, heads=int(heads), scale=scale,
                                  gammas=gammas)
