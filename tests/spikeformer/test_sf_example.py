@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -33,6 +34,7 @@ MIN_ACCURACY = 0.85
 _SPEC = importlib.util.spec_from_file_location("spikeformer_model", EXAMPLE / "model.py")
 assert _SPEC is not None and _SPEC.loader is not None
 arch = importlib.util.module_from_spec(_SPEC)
+sys.modules[_SPEC.name] = arch  # dataclasses look their module up
 _SPEC.loader.exec_module(arch)
 
 
