@@ -182,7 +182,92 @@ def latency(graph: Graph, profile: NumericProfile) -> int:
 
 
 def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:
-    """Run on a float drive (steps, batch, *input_shape); values in the trace are integers."""
+    """Run on a float drive (steps, batch, *input_shape); values in the trace are integers.
+
+    Graphs without recurrent synapses run layer by layer over all steps at once
+    (:func:`run_layerwise`), others step by step (:func:`run_stepwise`, the definition); both
+    give the same trace, bit for bit.
+    """
+    if any(getattr(lay, "recurrent", False) for lay in qg.graph.layers):
+        return run_stepwise(qg, drive, record)
+    return run_layerwise(qg, drive, record)
+
+
+def _lag(graph: Graph, consumer: Layer, src: str, delay: int) -> int:
+    """Steps between ``src``'s value and what ``consumer`` reads of it."""
+    if getattr(consumer, "recurrent", False):
+        return max(1, delay)
+    return delay if _is_source(graph.layer(src)) and not consumer.is_neuron else 0
+
+
+def _delayed(values: np.ndarray, lag: int) -> np.ndarray:
+    """``values`` (steps, batch, ...) read ``lag`` steps late: zeros before step ``lag``."""
+    if lag == 0:
+        return values
+    out = np.zeros_like(values)
+    if lag < values.shape[0]:
+        out[lag:] = values[:-lag]
+    return out
+
+
+def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:
+    """:func:`run_stepwise`'s trace for a graph without recurrent synapses, computed one layer
+    at a time over every step.
+
+    Without a recurrent synapse no layer reads a later one, so a layer's whole history follows
+    from its inputs' histories: synapses, multi-level spikes and attention (no state) run once
+    on the steps folded into the batch (one large BLAS product instead of one per step), and
+    only the neuron states step through time, with the very same :func:`neuron_step`.
+    """
+    graph, p = qg.graph, qg.profile
+    if any(getattr(lay, "recurrent", False) for lay in graph.layers):
+        raise ValueError("run_layerwise needs a graph without recurrent synapses")
+    steps, batch = drive.shape[:2]
+    keep = {graph.output, *(lay.name for lay in graph.layers if lay.is_neuron)}
+    last_use = {src: i for i, lay in enumerate(graph.layers) for src in lay.inputs}
+    full: dict[str, np.ndarray] = {}
+    volts: dict[str, np.ndarray] = {}
+    for i, lay in enumerate(graph.layers):
+        if isinstance(lay, Input):
+            full[lay.name] = qg.quantize_input(drive)
+            continue
+        args = [_delayed(full[s], _lag(graph, lay, s, p.synapse_delay)) for s in lay.inputs]
+        q = qg.layers.get(lay.name, QuantLayer())
+        if isinstance(lay, LIF | CubaLIF):
+            full[lay.name], volts[lay.name] = _neuron_history(lay, q, p, args[0])
+        else:
+            folded = [a.reshape(steps * batch, *a.shape[2:]) for a in args]
+            if isinstance(lay, MultiLevelSpike):
+                out = multilevel_step(lay, q, p, folded[0])
+            else:
+                out = _synapse(lay, q, p, folded)
+            full[lay.name] = out.reshape(steps, batch, *out.shape[1:])
+        for src in lay.inputs:  # intermediate values of all steps are large: drop when done
+            if last_use[src] == i and src not in keep:
+                full.pop(src, None)
+    neurons = [lay.name for lay in graph.layers if lay.is_neuron]
+    return Trace(
+        output=full[graph.output].copy(),
+        spikes={k: full[k] for k in neurons} if record else {},
+        v=volts if record else {},
+    )
+
+
+def _neuron_history(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile,
+                    current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spikes and membranes of every step for the input currents of every step."""
+    u = np.zeros(current.shape[1:], I64)
+    v = np.zeros(current.shape[1:], I64)
+    spikes = np.empty(current.shape, I64)
+    volts = np.empty(current.shape, I64)
+    for t in range(current.shape[0]):
+        spikes[t], u, v = neuron_step(layer, q, p, current[t], u, v)
+        volts[t] = v
+    return spikes, volts
+
+
+def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:
+    """The definition: every layer of the graph once per step, in layer order."""
     graph, p = qg.graph, qg.profile
     steps, batch = drive.shape[:2]
     x_int = qg.quantize_input(drive)

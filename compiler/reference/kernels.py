@@ -2,6 +2,12 @@
 
 They accept float32 or int64 arrays with a leading batch axis and keep the dtype, so the integer
 executor gets exact integer arithmetic from the very same code.
+
+Integer products run on the float BLAS when that is exact: numpy's integer matmul has no BLAS
+and is an order of magnitude slower. A float sum of integer terms is exact, in any order, while
+every partial sum stays below the format's integer limit (2^24 for float32, 2^53 for float64);
+``max|x| * max_o sum_i |W[o, i]|`` bounds every partial sum of every output. Beyond both limits
+the int64 path runs, so results are always the int64 ones.
 """
 
 from __future__ import annotations
@@ -9,10 +15,31 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+# Integer limits of float32 / float64 with a factor 2 margin for the float64 bound's own error.
+_EXACT_FLOATS = ((np.float32, float(1 << 23)), (np.float64, float(1 << 52)))
+
+
+def exact_float_type(x: np.ndarray, weight_rows: np.ndarray) -> type[np.floating] | None:
+    """The smallest float type whose BLAS computes ``x @ weight_rows.T`` exactly, for integer
+    operands; None for float operands or when no float type is exact."""
+    if x.dtype.kind not in "iu" or x.size == 0 or weight_rows.size == 0:
+        return None
+    peak_x = max(abs(int(x.max())), abs(int(x.min())))
+    row_sums = np.abs(weight_rows.astype(np.float64)).sum(axis=1)
+    bound = peak_x * float(row_sums.max())
+    for ftype, limit in _EXACT_FLOATS:
+        if bound < limit:
+            return ftype
+    return None
+
 
 def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     """``x @ W.T + b`` over the last axis."""
-    y = np.matmul(x, weight.T.astype(x.dtype, copy=False))
+    ftype = exact_float_type(x, weight)
+    if ftype is None:
+        y = np.matmul(x, weight.T.astype(x.dtype, copy=False))
+    else:
+        y = np.matmul(x.astype(ftype), weight.T.astype(ftype)).astype(x.dtype)
     if bias is not None:
         y = y + bias.astype(x.dtype, copy=False)
     return y
@@ -40,6 +67,11 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
            dilation: tuple[int, int], groups: int) -> np.ndarray:
     """ONNX Conv (NCHW, OIHW) for one batch of samples."""
     out_c, in_per_group, kh, kw = weight.shape
+    ftype = exact_float_type(x, weight.reshape(out_c, -1))
+    if ftype is not None:
+        y = conv2d(x.astype(ftype), weight.astype(ftype), None, stride, padding, dilation,
+                   groups).astype(x.dtype)
+        return y if bias is None else y + bias.astype(x.dtype)[None, :, None, None]
     win = _windows(_pad(x, padding), (kh, kw), stride, dilation)
     w = weight.astype(x.dtype, copy=False)
     out_per_group = out_c // groups
