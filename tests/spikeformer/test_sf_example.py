@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -100,8 +101,14 @@ def test_float_reference_recognises_unseen_voices():
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_integer_model_keeps_the_accuracy(target):
-    x, y, _ = data()
-    _, _, ref = prepared(target, len(y))
+    """Scored without the profile's synaptic delay: the model is stateless, so a delayed
+    pipeline settles on exactly this output after its latency (the backend tests below run
+    the delayed traces)."""
+    x, y, calib = data()
+    t = load_target(target)
+    qg = quantize(graph(), replace(t.numeric, synapse_delay=0), calib=calib, target=t.name)
+    ref = run_quantized(qg, encode(x, 1, graph().encoding, graph().input.shape),
+                        record=False)
     predicted = ref.output[-1].argmax(1)
     float_predicted = simulate(graph(), x, record=False).output[0].argmax(1)
     assert np.mean(predicted == y) >= MIN_ACCURACY
@@ -136,7 +143,7 @@ def test_mcu_under_qemu_runs_the_example_exactly(tmp_path):
 
 
 def test_spinnaker2_layout_runs_the_example_exactly(tmp_path):
-    got, ref = _run("spinnaker2", "spinnaker2", 40, tmp_path)
+    got, ref = _run("spinnaker2", "spinnaker2", 16, tmp_path)
     assert_same_trace(got, ref)
 
 
