@@ -69,8 +69,8 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     out_c, in_per_group, kh, kw = weight.shape
     ftype = exact_float_type(x, weight.reshape(out_c, -1))
     if ftype is not None:
-        y = conv2d(x.astype(ftype), weight.astype(ftype), None, stride, padding, dilation,
-                   groups).astype(x.dtype)
+        y = _conv2d_gemm(x.astype(ftype), weight.astype(ftype), stride, padding, dilation,
+                         groups).astype(x.dtype)
         return y if bias is None else y + bias.astype(x.dtype)[None, :, None, None]
     win = _windows(_pad(x, padding), (kh, kw), stride, dilation)
     w = weight.astype(x.dtype, copy=False)
@@ -84,6 +84,25 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     if bias is not None:
         y = y + bias.astype(x.dtype, copy=False)[None, :, None, None]
     return y
+
+
+def _conv2d_gemm(x: np.ndarray, weight: np.ndarray, stride: tuple[int, int],
+                 padding: tuple[int, int, int, int], dilation: tuple[int, int],
+                 groups: int) -> np.ndarray:
+    """Convolution as one BLAS product per group over the unfolded windows (im2col). Only for
+    integer values held exactly in floats: it sums in another order than the float kernel."""
+    out_c, in_per_group, kh, kw = weight.shape
+    win = _windows(_pad(x, padding), (kh, kw), stride, dilation)
+    batch, _, out_h, out_w = win.shape[:4]
+    per_group = out_c // groups
+    parts = []
+    for g in range(groups):
+        cols = win[:, g * in_per_group:(g + 1) * in_per_group].transpose(0, 2, 3, 1, 4, 5)
+        cols = cols.reshape(batch * out_h * out_w, in_per_group * kh * kw)
+        wg = weight[g * per_group:(g + 1) * per_group].reshape(per_group, -1)
+        parts.append((cols @ wg.T).reshape(batch, out_h, out_w, per_group))
+    y = parts[0] if groups == 1 else np.concatenate(parts, axis=3)
+    return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
 
 
 def pool2d(x: np.ndarray, pool: str, kernel: tuple[int, int], stride: tuple[int, int],
