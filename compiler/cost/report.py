@@ -124,12 +124,22 @@ def _md(name: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _levels_note(report: CostReport) -> str:
+    """Multi-level inputs carry counts up to D per step: their twin needs more bits."""
+    levels = sorted({s.shape.max_level for s in report.stages if s.shape.max_level > 1})
+    if not levels:
+        return ""
+    t = report.timesteps
+    shown = ", ".join(f"{activation_bits(d * t)} for D = {d}" for d in levels)
+    return f"; multi-level inputs ceil(log2(D T + 1)): {shown}"
+
+
 def render_markdown(report: CostReport) -> str:
     b = activation_bits(report.timesteps)
     lines = [
         f"# Energy report: {_md(report.model)} on {_md(report.target)}", "",
         f"- timesteps T = {report.timesteps}; QNN twin activations b = ceil(log2(T+1)) = {b} "
-        "bits (spike inputs)",
+        "bits (spike inputs)" + _levels_note(report),
         f"- energy parameters: {report.energy_source}",
         f"- activity: measured on {report.calib_samples} calibration samples"
         if report.calibrated else

@@ -166,6 +166,7 @@ def test_cli_compiles_the_example_for_every_target(tmp_path):
     for folder in ("loihi", "mcu", "spinnaker2"):
         report = (out / folder / "report.md").read_text()
         assert "The equivalent ANN needs" in report
+        assert "multi-level inputs ceil(log2(D T + 1)): 3 for D = 4" in report
 
 
 def test_report_compares_with_the_equivalent_ann(tmp_path):
