@@ -41,6 +41,8 @@ from snnc.reference.encode import encode
 from snnc.reference.simulate import Trace
 
 I64 = np.int64
+# Values per layer in one block of run_layerwise (a few hundred KB of int64 per array).
+BLOCK_ELEMENTS = 1 << 16
 
 
 def round_shift(x: np.ndarray, shift: int, rounding: str) -> np.ndarray:
@@ -200,62 +202,97 @@ def _lag(graph: Graph, consumer: Layer, src: str, delay: int) -> int:
     return delay if _is_source(graph.layer(src)) and not consumer.is_neuron else 0
 
 
-def _delayed(values: np.ndarray, lag: int) -> np.ndarray:
-    """``values`` (steps, batch, ...) read ``lag`` steps late: zeros before step ``lag``."""
-    if lag == 0:
-        return values
-    out = np.zeros_like(values)
-    if lag < values.shape[0]:
-        out[lag:] = values[:-lag]
-    return out
+def _late(now: np.ndarray, tail: np.ndarray, lag: int) -> np.ndarray:
+    """What a reader ``lag`` (> 0) steps late sees during a block whose values are ``now``: the
+    last ``lag`` values before the block (``tail``, zeros before step 0), then the block's."""
+    return np.concatenate((tail[tail.shape[0] - lag:], now))[:now.shape[0]]
 
 
-def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:
+def block_steps(graph: Graph, batch: int) -> int:
+    """Steps per block of :func:`run_layerwise`: about ``BLOCK_ELEMENTS`` values of the widest
+    layer, so a block's arrays stay in cache while each large enough for one BLAS product."""
+    widest = max(graph.size(lay.name) for lay in graph.layers) * max(batch, 1)
+    return max(1, BLOCK_ELEMENTS // widest)
+
+
+def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
+                  block: int | None = None) -> Trace:
     """:func:`run_stepwise`'s trace for a graph without recurrent synapses, computed one layer
-    at a time over every step.
+    at a time over a block of steps.
 
-    Without a recurrent synapse no layer reads a later one, so a layer's whole history follows
-    from its inputs' histories: synapses, multi-level spikes and attention (no state) run once
-    on the steps folded into the batch (one large BLAS product instead of one per step), and
-    only the neuron states step through time, with the very same :func:`neuron_step`.
+    Without a recurrent synapse no layer reads a later one, so a layer's values over a block of
+    steps follow from its inputs' values over the block (and, for delayed reads, the last few
+    values before it): synapses, multi-level spikes and attention (no state) run once on the
+    block's steps folded into the batch (one BLAS product instead of one per step), and only
+    the neuron states step through time, carried from block to block. ``block`` defaults to
+    :func:`block_steps`.
     """
     graph, p = qg.graph, qg.profile
     if any(getattr(lay, "recurrent", False) for lay in graph.layers):
         raise ValueError("run_layerwise needs a graph without recurrent synapses")
     steps, batch = drive.shape[:2]
-    keep = {graph.output, *(lay.name for lay in graph.layers if lay.is_neuron)}
-    last_use = {src: i for i, lay in enumerate(graph.layers) for src in lay.inputs}
-    full: dict[str, np.ndarray] = {}
-    volts: dict[str, np.ndarray] = {}
-    for i, lay in enumerate(graph.layers):
-        if isinstance(lay, Input):
-            full[lay.name] = qg.quantize_input(drive)
-            continue
-        args = [_delayed(full[s], _lag(graph, lay, s, p.synapse_delay)) for s in lay.inputs]
-        q = qg.layers.get(lay.name, QuantLayer())
-        if isinstance(lay, LIF | CubaLIF):
-            full[lay.name], volts[lay.name] = _neuron_history(lay, q, p, args[0])
-        else:
-            folded = [a.reshape(steps * batch, *a.shape[2:]) for a in args]
-            if isinstance(lay, MultiLevelSpike):
-                out = multilevel_step(lay, q, p, folded[0])
-            else:
-                out = _synapse(lay, q, p, folded)
-            full[lay.name] = out.reshape(steps, batch, *out.shape[1:])
-        for src in lay.inputs:  # intermediate values of all steps are large: drop when done
-            if last_use[src] == i and src not in keep:
-                full.pop(src, None)
+    block = block or block_steps(graph, batch)
+    x_int = qg.quantize_input(drive)
+    lags = {(lay.name, src): _lag(graph, lay, src, p.synapse_delay)
+            for lay in graph.layers for src in lay.inputs}
+    depth: dict[str, int] = {}
+    for (_, src), lag in lags.items():
+        depth[src] = max(depth.get(src, 0), lag)
     neurons = [lay.name for lay in graph.layers if lay.is_neuron]
+    kept = {graph.output, *(neurons if record else ())}
+    full = {name: np.empty((steps, batch, *graph.shape(name)), I64) for name in kept}
+    volts = {lay.name: np.empty((steps, batch, *graph.shape(lay.name)), I64)
+             for lay in graph.layers if record and isinstance(lay, LIF | CubaLIF)}
+    tails = {src: np.zeros((d, batch, *graph.shape(src)), I64)
+             for src, d in depth.items() if d > 0}
+    states = {lay.name: tuple(np.zeros((batch, *graph.shape(lay.name)), I64) for _ in "uv")
+              for lay in graph.layers if isinstance(lay, LIF | CubaLIF)}
+    for t0 in range(0, steps, block):
+        t1 = min(steps, t0 + block)
+        now: dict[str, np.ndarray] = {}
+        for lay in graph.layers:
+            if isinstance(lay, Input):
+                now[lay.name] = x_int[t0:t1]
+            else:
+                args = [_late(now[s], tails[s], lags[lay.name, s]) if lags[lay.name, s]
+                        else now[s] for s in lay.inputs]
+                now[lay.name] = _block_values(lay, qg, args, states, volts, t0)
+            if lay.name in full:
+                full[lay.name][t0:t1] = now[lay.name]
+        for src, tail in tails.items():
+            tails[src] = np.concatenate((tail, now[src]))[-depth[src]:]
     return Trace(
-        output=full[graph.output].copy(),
+        output=full[graph.output].copy() if graph.output in neurons else full[graph.output],
         spikes={k: full[k] for k in neurons} if record else {},
-        v=volts if record else {},
+        v=volts,
     )
 
 
+def _block_values(lay: Layer, qg: QuantizedGraph, args: list[np.ndarray],
+                  states: dict[str, tuple[np.ndarray, ...]], volts: dict[str, np.ndarray],
+                  t0: int) -> np.ndarray:
+    """One non-input layer's values over a block (steps, batch, ...); neuron states advance."""
+    q = qg.layers.get(lay.name, QuantLayer())
+    if isinstance(lay, LIF | CubaLIF):
+        spikes, v_block, states[lay.name] = _neuron_history(lay, q, qg.profile, args[0],
+                                                            *states[lay.name])
+        if lay.name in volts:
+            volts[lay.name][t0:t0 + v_block.shape[0]] = v_block
+        return spikes
+    n, batch = args[0].shape[:2]
+    folded = [a.reshape(n * batch, *a.shape[2:]) for a in args]
+    if isinstance(lay, MultiLevelSpike):
+        out = multilevel_step(lay, q, qg.profile, folded[0])
+    else:
+        out = _synapse(lay, q, qg.profile, folded)
+    return out.reshape(n, batch, *out.shape[1:])
+
+
 def _neuron_history(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile,
-                    current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Spikes and membranes of every step for the input currents of every step.
+                    current: np.ndarray, u: np.ndarray,
+                    v: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """Spikes and membranes of every step for the input currents of every step, from the
+    state ``(u, v)``; returns them and the final state.
 
     :func:`neuron_step`'s arithmetic with what does not depend on the state done once: the
     constants, and for a LIF the input shift, current register and bias of all steps at once
@@ -266,7 +303,6 @@ def _neuron_history(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile,
     bias = None if q.bias is None else np.asarray(q.bias, I64) << p.input_shift
     if cuba:
         keep_u = (1 << p.decay_bits) - (np.asarray(q.du, I64) + p.current_decay_offset)
-        u = np.zeros(current.shape[1:], I64)
     else:
         if p.lif_current_register:
             a = overflow(a, p.current_bits, p.current_overflow)
@@ -274,8 +310,7 @@ def _neuron_history(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile,
             a = a + bias
     keep_v = (1 << p.decay_bits) - np.asarray(q.dv, I64)
     theta = np.asarray(q.vth, I64) << p.threshold_shift
-    v = np.zeros(current.shape[1:], I64)
-    spikes = np.empty(current.shape, I64)
+    spikes = np.empty(current.shape, bool)
     volts = np.empty(current.shape, I64)
     for t in range(current.shape[0]):
         drive = round_shift(v * keep_v, p.decay_bits, p.rounding)
@@ -296,7 +331,7 @@ def _neuron_history(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile,
             v = _reset(drive, fired, theta, layer.reset)
         spikes[t] = fired
         volts[t] = v
-    return spikes, volts
+    return spikes.astype(I64), volts, (u, v)
 
 
 def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:

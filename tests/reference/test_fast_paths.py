@@ -1,7 +1,7 @@
 """The integer reference's fast paths give the definition's results bit for bit.
 
-``run_layerwise`` (every step at once per layer) against ``run_stepwise`` (the definition), and
-the kernels' exact float BLAS path against plain int64 arithmetic.
+``run_layerwise`` (a block of steps at once per layer) against ``run_stepwise`` (the definition),
+and the kernels' exact float BLAS path against plain int64 arithmetic.
 """
 
 from __future__ import annotations
@@ -146,7 +146,9 @@ def test_layerwise_run_equals_the_stepwise_definition(topology, profile, encodin
         graph = Graph(graph.layers, output=graph.output, encoding=encoding)
         qg = quantize(graph, PROFILES[profile], target=profile)
         x = drive(graph, encoding, rng)
-        assert_same_trace(run_layerwise(qg, x), run_stepwise(qg, x))
+        plain = run_stepwise(qg, x)
+        for block in (None, 1, 2, 4, 100):  # blocks shorter and longer than the delays
+            assert_same_trace(run_layerwise(qg, x, block=block), plain)
         fast, plain = run_layerwise(qg, x, record=False), run_stepwise(qg, x, record=False)
         assert_same_trace(fast, plain)
 
