@@ -22,11 +22,12 @@ from onnx import shape_inference
 
 from snnc.errors import InvalidModelError, ShapeError
 from snnc.frontend.expand import expand_snnc_ops
+from snnc.frontend.idioms import remove_noop_chains, rewrite_framework_neurons
 from snnc.frontend.normalize import normalize_clips
 from snnc.frontend.reader import read_model
-from snnc.frontend.relax_import import composites, import_raised, layer_names
+from snnc.frontend.relax_import import composites, import_raised, layer_name_of, layer_names
 from snnc.frontend.state import StateLayout, state_layout
-from snnc.frontend.validate import default_opset, shown, validate
+from snnc.frontend.validate import default_opset, shown, validate_ops, validate_structure
 from snnc.ir.layers import Graph
 from snnc.ir.relax_view import graph_from_module
 
@@ -54,7 +55,8 @@ class ImportedModel:
 def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> ImportedModel:
     """Read, validate, expand, import and raise an ONNX step model (see the module doc)."""
     model, label = read_model(model_or_path)
-    validate(model)
+    validate_structure(model)
+    model = remove_noop_chains(model)
     opset = default_opset(model)
     graph = model.graph
     constant = {t.name for t in graph.initializer}
@@ -62,9 +64,13 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     outputs = [v.name for v in graph.output]
     metadata = {p.key: p.value for p in model.metadata_props}
     layout = state_layout(inputs, outputs, metadata)
+    model, rewritten = rewrite_framework_neurons(model, layout.pairs,
+                                                 lambda nodes: layer_name_of(nodes, {}))
+    validate_ops(model)
     _check_io_dims(model, inputs)
     timesteps, encoding = _run_metadata(metadata)
     expanded, origin = expand_snnc_ops(model, opset)
+    origin.update(rewritten)
     expanded = normalize_clips(expanded)
     _check_shapes(expanded, layout, origin)
     state_params = [inputs.index(name) for name, _ in layout.pairs]

@@ -134,7 +134,7 @@ def layer_names(model: onnx.ModelProto, state_params: Sequence[int],
     taken = set(reserved)
     for nodes in members:
         nodes.sort(key=lambda n: order[n.name])
-        base = _name_of(nodes, origin) or "layer"
+        base = layer_name_of(nodes, origin) or "layer"
         name, k = base, 1
         while name in taken:
             name, k = f"{base}_{k}", k + 1
@@ -182,7 +182,7 @@ def _clean(name: str) -> str:
     return "/".join(parts).strip("/") or name
 
 
-def _name_of(nodes: list[onnx.NodeProto], origin: dict[str, str]) -> str:
+def layer_name_of(nodes: list[onnx.NodeProto], origin: dict[str, str]) -> str:
     """Expanded ``snnc`` nodes keep their node's name; otherwise the common name scope of the
     nodes, else the first anchor op (MatMul, Conv, ...), else the first node."""
     for node in nodes:

@@ -26,6 +26,11 @@ STANDARD_OPS = frozenset({
     "Max", "MaxPool", "Min", "Mul", "ReduceMean", "Relu", "Reshape", "Sub", "Transpose", "Where",
 })
 
+# Standard operators that only exporter idioms use (a whole time loop exported at once, no-op
+# Unsqueeze round trips): allowed on input, gone after :mod:`snnc.frontend.idioms` and
+# :mod:`snnc.frontend.unroll`, refused if any is left.
+REWRITTEN_OPS = frozenset({"Concat", "Gather", "Slice", "Split", "Squeeze", "Unsqueeze"})
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ATTR_KINDS = {
     "float": onnx.AttributeProto.FLOAT,
@@ -112,11 +117,12 @@ def _check_text(name: str, owner: str) -> None:
         raise InvalidModelError("name holds control characters or is too long", shown(owner))
 
 
-def check_ops(model: onnx.ModelProto) -> None:
-    """Every node is a supported standard op or an ``snnc`` op (the domain counts)."""
+def check_ops(model: onnx.ModelProto, also: frozenset[str] = frozenset()) -> None:
+    """Every node is a supported standard op (or one of ``also``) or an ``snnc`` op (the
+    domain counts)."""
     for node in model.graph.node:
         if node.domain in ("", "ai.onnx"):
-            if node.op_type not in STANDARD_OPS:
+            if node.op_type not in STANDARD_OPS and node.op_type not in also:
                 raise UnsupportedOpError(node.op_type, node.name)
         elif node.domain == DOMAIN:
             if node.op_type not in OPS:
@@ -248,13 +254,26 @@ def check_model(model: onnx.ModelProto) -> None:
         raise ModelError(f"ONNX checker: {message}") from None
 
 
-def validate(model: onnx.ModelProto) -> None:
-    """All structural checks, in order; ``model`` is modified only by naming and sorting."""
+def validate_structure(model: onnx.ModelProto) -> None:
+    """Every check, in order, except that operators the exporter rewrites remove (the
+    ``REWRITTEN_OPS`` of time loops and no-op shape chains) are still allowed; ``model`` is
+    modified only by naming and sorting."""
     default_opset(model)
     name_nodes(model)
     check_names(model)
-    check_ops(model)
+    check_ops(model, REWRITTEN_OPS)
     sort_topologically(model)
     check_snnc_nodes(model)
     check_constants(model)
     check_model(model)
+
+
+def validate_ops(model: onnx.ModelProto) -> None:
+    """Known operators only; runs again after the exporter rewrites."""
+    check_ops(model)
+
+
+def validate(model: onnx.ModelProto) -> None:
+    """All checks, in order; ``model`` is modified only by naming and sorting."""
+    validate_structure(model)
+    validate_ops(model)

@@ -122,10 +122,7 @@ def test_norse_lifcell_with_its_true_time_constants_matches_norse_spikes() -> No
 @pytest.mark.parametrize("name", ONNX_FIXTURES)
 def test_onnx_step_export_reproduces_the_framework_spikes(name: str) -> None:
     rec = _recorded(name)
-    try:
-        graph = load(FIXTURES / f"{name}.onnx")
-    except SnncError as exc:
-        pytest.xfail(f"the ONNX frontend does not raise this exporter idiom yet: {exc}")
+    graph = load(FIXTURES / f"{name}.onnx")
     trace = run_graph(graph, rec["x"])
     neurons = [lay for lay in graph.layers if isinstance(lay, LIF | CubaLIF)]
     assert len(neurons) == 1
