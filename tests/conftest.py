@@ -11,6 +11,14 @@ import os
 import shutil
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# ``make fuzz`` runs ``pytest tests/fuzz --hypothesis-profile=fuzz``: the fuzz tests size their
+# example counts from this profile (>= 1000 differential cases in all); without it they run a
+# small deterministic smoke sample.
+settings.register_profile(
+    "fuzz", max_examples=1000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 _TOOLS = {
     "arm-none-eabi-gcc": lambda: shutil.which("arm-none-eabi-gcc") is not None,

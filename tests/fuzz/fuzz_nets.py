@@ -1,0 +1,322 @@
+"""Random valid spiking networks for differential fuzzing, as hypothesis strategies.
+
+A :class:`Recipe` holds every structural choice (family, sizes, neuron kinds and variants,
+recurrence, residual adds, pooling, encoding, steps, batch) plus one integer seed for the array
+values; :func:`build` turns it into a :class:`FuzzCase`. Hypothesis draws recipes (so it shrinks
+structure: fewer layers, smaller sizes, plainer neurons), and fixed recipes reproduce a case
+exactly. Families:
+
+- ``mlp``: Dense -> neuron blocks, optionally a recurrent projection or a residual Add;
+- ``conv``: Conv2d (kernel, stride, padding, dilation, groups) -> neuron -> pooling (max, avg,
+  sum) -> optional second conv -> Flatten -> Dense -> neuron;
+- ``levels``: 2-D input -> Dense -> MultiLevelSpike (input-aware or constant threshold) ->
+  Dense -> LIF;
+- ``attention``: Q, K, V spike layers -> SpikingSelfAttention -> Dense -> LIF.
+
+Neurons cover LIF (beta 0 .. 1, per-neuron or shared parameters, bias, every reset kind and
+timing, ``>`` and ``>=``), IF, CubaLIF and multi-level spikes. Edge cases come from the recipe:
+``extreme`` replaces the quantized integers by values at the limits of the target's numeric
+profile (weights at +-max, thresholds 0 or 1 or the largest, the widest biases, decays 0 and
+2^D), which drives membranes into saturation and Loihi's 24-bit current into wrapping; tiny
+thresholds, huge input drives and long runs come from the recipe as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from hypothesis import strategies as st
+
+from snnc.errors import ShapeError
+from snnc.ir.layers import (
+    LIF,
+    Add,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    Layer,
+    MultiLevelSpike,
+    Pool2d,
+    SpikingSelfAttention,
+)
+from snnc.ir.quantized import QuantizedGraph, QuantLayer
+from snnc.passes.quantize import quantize
+from snnc.reference.encode import encode
+from snnc.target import Target
+
+F32 = np.float32
+I64 = np.int64
+FAMILIES = ("mlp", "conv", "levels", "attention")
+NEURONS = ("lif", "if", "cuba", "levels")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Every choice that shapes one case; ``seed`` fills the arrays."""
+
+    family: str
+    seed: int
+    width: int               # input features (mlp), channels (conv) or columns (levels/attention)
+    hidden: tuple[int, ...]  # widths of the hidden neuron layers
+    neurons: tuple[str, ...] # kind of each hidden neuron layer (mlp)
+    variant: int             # bit set: per-neuron params, bias, reset/timing/compare variants
+    recurrent: bool
+    residual: bool
+    pool: str                # conv: max, avg, sum or none
+    encoding: str
+    steps: int
+    batch: int
+    drive_scale: float       # direct encoding: spread of the real inputs
+    tiny_threshold: bool
+    extreme: bool
+
+
+@dataclass(frozen=True)
+class FuzzCase:
+    recipe: Recipe
+    graph: Graph
+    x: np.ndarray  # (batch, *input shape), float32
+
+    def drive(self) -> np.ndarray:
+        return encode(self.x, self.recipe.steps, self.graph.encoding, self.graph.input.shape)
+
+    def quantized(self, target: Target) -> QuantizedGraph:
+        """The integer graph for ``target``: quantized from the floats, then (``extreme``)
+        pushed to the limits of the target's numeric profile."""
+        qg = quantize(self.graph, target.numeric, calib=self.x, target=target.name)
+        if not self.recipe.extreme:
+            return qg
+        return extremes(qg, np.random.default_rng(self.recipe.seed + 1))
+
+
+# -- recipes -------------------------------------------------------------------------------
+
+@st.composite
+def recipes(draw: st.DrawFn, families: tuple[str, ...] = FAMILIES) -> Recipe:
+    family = draw(st.sampled_from(families))
+    depth = draw(st.integers(1, 3)) if family == "mlp" else draw(st.integers(1, 2))
+    extreme = draw(st.integers(0, 5)) == 5
+    long_run = draw(st.integers(0, 7)) == 7
+    return Recipe(
+        family=family,
+        seed=draw(st.integers(0, 2**31 - 1)),
+        width=draw(st.integers(1, 4)) if family == "conv" else draw(st.integers(1, 24)),
+        hidden=tuple(draw(st.lists(st.integers(1, 24), min_size=depth, max_size=depth))),
+        neurons=tuple(draw(st.lists(st.sampled_from(NEURONS), min_size=depth,
+                                    max_size=depth))),
+        variant=draw(st.integers(0, 63)),
+        recurrent=draw(st.booleans()),
+        residual=draw(st.booleans()),
+        pool=draw(st.sampled_from(("none", "sum", "avg", "max"))),
+        encoding=draw(st.sampled_from(("direct", "rate"))),
+        steps=draw(st.integers(40, 160)) if long_run or extreme else draw(st.integers(1, 12)),
+        batch=draw(st.integers(1, 4)),
+        drive_scale=draw(st.sampled_from((0.1, 1.0, 4.0, 1e4))),
+        tiny_threshold=draw(st.integers(0, 7)) == 7,
+        extreme=extreme,
+    )
+
+
+def fuzz_cases(families: tuple[str, ...] = FAMILIES) -> st.SearchStrategy[FuzzCase]:
+    return recipes(families).map(build)
+
+
+# -- building a case -------------------------------------------------------------------------
+
+class _Net:
+    """Accumulates layers; array values come from the recipe's seed."""
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.r = recipe
+        self.rng = np.random.default_rng(recipe.seed)
+        self.layers: list[Layer] = []
+
+    def flag(self, bit: int) -> bool:
+        return bool(self.r.variant >> bit & 1)
+
+    def add(self, layer: Layer) -> str:
+        self.layers.append(layer)
+        return layer.name
+
+    def weights(self, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+        w = self.rng.normal(0.0, 2.5 / np.sqrt(max(fan_in, 1)), shape)
+        if self.flag(5):
+            w[self.rng.random(shape) < 0.6] = 0.0  # sparse: event kernels and CSR storage
+        return w.astype(F32)
+
+    def param(self, shape: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
+        if self.flag(0):
+            return self.rng.uniform(lo, hi, shape).astype(F32)
+        return F32(self.rng.uniform(lo, hi))
+
+    def threshold(self, shape: tuple[int, ...]) -> np.ndarray:
+        if self.r.tiny_threshold:
+            return F32(1e-6)
+        return self.param(shape, 0.4, 1.6)
+
+    def behaviour(self) -> dict[str, str]:
+        pick = self.rng.integers(0, 6)
+        return {"reset": ("zero", "subtract", "none")[pick % 3] if self.flag(2) else "zero",
+                "reset_timing": "next" if self.flag(3) and pick % 2 else "same",
+                "compare": "ge" if self.flag(4) else "gt"}
+
+    def bias(self, shape: tuple[int, ...]) -> np.ndarray | None:
+        return self.rng.normal(0, 0.3, shape).astype(F32) if self.flag(1) else None
+
+    def neuron(self, kind: str, name: str, src: str, shape: tuple[int, ...]) -> str:
+        per = (shape[0], 1, 1) if len(shape) == 3 else shape
+        if kind == "levels":
+            return self.add(MultiLevelSpike(name, (src,), levels=int(self.rng.integers(1, 8)),
+                                            axis=None, theta=float(self.rng.uniform(0.2, 1.0))))
+        if kind == "cuba":
+            return self.add(CubaLIF(
+                name, (src,), current_decay=self.param(per, 0.0, 1.0),
+                voltage_decay=self.param(per, 0.0, 1.0), threshold=self.threshold(per),
+                bias=self.bias(per), **self.behaviour()))
+        betas = (F32(0.0), F32(1.0), self.param(per, 0.0, 1.0), self.param(per, 0.0, 1.0))
+        beta = F32(1.0) if kind == "if" else betas[int(self.rng.integers(0, len(betas)))]
+        return self.add(LIF(name, (src,), beta=np.asarray(beta, F32),
+                            threshold=self.threshold(per), bias=self.bias(per),
+                            **self.behaviour()))
+
+    def dense(self, name: str, src: str, n_in: int, n_out: int, **kw: object) -> str:
+        return self.add(Dense(name, (src,), weight=self.weights((n_out, n_in), n_in),
+                              bias=self.bias((n_out,)), **kw))
+
+
+def _mlp(net: _Net) -> tuple[str, tuple[int, ...]]:
+    r = net.r
+    prev, width = net.add(Input("x", (), shape=(r.width,))), r.width
+    spikes: list[tuple[str, int]] = []
+    for i, (n, kind) in enumerate(zip(r.hidden, r.neurons, strict=True)):
+        name = f"n{i}"
+        current = net.dense(f"w{i}", prev, width, n)
+        if r.recurrent and i == 0 and kind != "levels":
+            rec = net.dense(f"r{i}", name, n, n, recurrent=True)
+            current = net.add(Add(f"sum{i}", (current, rec)))
+        if r.residual and i == len(r.hidden) - 1 and spikes:
+            src, src_n = spikes[-1]
+            skip = net.dense(f"skip{i}", src, src_n, n)
+            current = net.add(Add(f"res{i}", (current, skip)))
+        prev, width = net.neuron(kind, name, current, (n,)), n
+        spikes.append((prev, n))
+    return prev, (r.width,)
+
+
+def _conv(net: _Net) -> tuple[str, tuple[int, ...]]:
+    r = net.r
+    rng = net.rng
+    c_in, side = r.width, int(rng.integers(4, 10))
+    src = net.add(Input("img", (), shape=(c_in, side, side)))
+    shape = (c_in, side, side)
+    for i, c_out in enumerate(r.hidden):
+        c_out = min(c_out, 8)
+        groups = int(rng.choice([g for g in (1, 2) if shape[0] % g == 0 and c_out % g == 0]))
+        k = int(rng.integers(1, 4))
+        pad = tuple(int(rng.integers(0, k)) for _ in range(4))
+        dil = (1, int(rng.integers(1, 3))) if k > 1 else (1, 1)
+        conv = Conv2d(f"conv{i}", (src,), weight=net.weights(
+            (c_out, shape[0] // groups, k, k), shape[0] // groups * k * k),
+            bias=net.bias((c_out,)), stride=(int(rng.integers(1, 3)), 1), padding=pad,
+            dilation=dil, groups=groups)
+        try:
+            out = conv.out_shape([shape])
+        except ShapeError:  # the window no longer fits: stop stacking convolutions
+            break
+        net.add(conv)
+        src = net.neuron(r.neurons[i] if r.neurons[i] != "levels" else "lif", f"n{i}",
+                         conv.name, out)
+        shape = out
+        if i == 0 and r.pool != "none" and min(shape[1:]) >= 2:
+            pool = Pool2d(f"pool{i}", (src,), pool=r.pool, kernel=(2, 2),
+                          stride=(int(rng.integers(1, 3)),) * 2)
+            shape = pool.out_shape([shape])
+            src = net.add(pool)
+    flat = net.add(Flatten("flat", (src,)))
+    n = int(np.prod(shape))
+    fc = net.dense("fc", flat, n, 5)
+    return net.neuron("lif", "out", fc, (5,)), (c_in, side, side)
+
+
+def _levels(net: _Net) -> tuple[str, tuple[int, ...]]:
+    r = net.r
+    rows, hidden = int(net.rng.integers(1, 4)), r.hidden[0]
+    net.add(Input("x", (), shape=(rows, r.width)))
+    fc = net.dense("w0", "x", r.width, hidden)
+    axis = [None, -1, 0, 1][r.variant % 4]
+    ml = net.add(MultiLevelSpike("levels", (fc,), levels=int(net.rng.integers(1, 8)),
+                                 alpha=float(net.rng.uniform(0.3, 2.0)), axis=axis,
+                                 theta=None if axis is not None else float(
+                                     net.rng.uniform(0.2, 1.0))))
+    out = net.dense("w1", ml, hidden, 4)
+    return net.neuron("lif", "out", out, (rows, 4)), (rows, r.width)
+
+
+def _attention(net: _Net) -> tuple[str, tuple[int, ...]]:
+    r = net.r
+    length, heads = int(net.rng.integers(2, 6)), 1 + r.variant % 2
+    dim = heads * max(1, min(r.hidden[0], 6))
+    net.add(Input("x", (), shape=(length, r.width)))
+    for role in ("q", "k", "v"):
+        fc = net.dense(f"w_{role}", "x", r.width, dim)
+        net.neuron("lif", f"s_{role}", fc, (length, dim))
+    ssa = net.add(SpikingSelfAttention(
+        "ssa", ("s_q", "s_k", "s_v"), heads=heads, scale=float(net.rng.uniform(0.1, 1.0)),
+        gammas=net.rng.uniform(0.0, 1.0, heads).astype(F32)))
+    out = net.dense("proj", ssa, dim, 4)
+    return net.neuron("lif", "out", out, (length, 4)), (length, r.width)
+
+
+_FAMILIES = {"mlp": _mlp, "conv": _conv, "levels": _levels, "attention": _attention}
+
+
+def build(recipe: Recipe) -> FuzzCase:
+    """The network and inputs a recipe describes (deterministic)."""
+    net = _Net(recipe)
+    output, in_shape = _FAMILIES[recipe.family](net)
+    graph = Graph(tuple(net.layers), output=output, timesteps=recipe.steps,
+                  encoding=recipe.encoding, name=f"fuzz_{recipe.family}")
+    rng = np.random.default_rng(recipe.seed + 2)
+    if recipe.encoding == "rate":
+        x = rng.uniform(0, 1, (recipe.batch, *in_shape))
+    else:
+        x = rng.normal(0, recipe.drive_scale, (recipe.batch, *in_shape))
+    return FuzzCase(recipe, graph, x.astype(F32))
+
+
+# -- integer extremes ------------------------------------------------------------------------
+
+def _pick(rng: np.random.Generator, shape: tuple[int, ...], values: list[int]) -> np.ndarray:
+    """Mostly the listed edge values, some uniform draws between the extremes."""
+    edge = np.asarray(values, I64)[rng.integers(0, len(values), shape)]
+    uniform = rng.integers(min(values), max(values) + 1, shape, dtype=I64)
+    return np.where(rng.random(shape) < 0.7, edge, uniform)
+
+
+def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
+    """``qg`` with weights, thresholds, neuron biases and decays at the profile's limits."""
+    p = qg.profile
+    w_max, one = p.weight_max, 1 << p.decay_bits
+    vth_max = (1 << p.threshold_bits) - 1
+    b_max = (1 << (p.bias_bits - 1)) - 1
+    layers = dict(qg.layers)
+    for lay in qg.graph.layers:
+        q = layers.get(lay.name, QuantLayer())
+        if isinstance(lay, Dense | Conv2d):
+            layers[lay.name] = replace(q, weight=_pick(rng, np.shape(q.weight),
+                                                       [-w_max, w_max, 0, 1, -1]))
+        elif isinstance(lay, LIF | CubaLIF):
+            shape = np.shape(q.vth)
+            changes = {"vth": _pick(rng, shape, [0, 1, vth_max, 2]),
+                       "dv": _pick(rng, np.shape(q.dv), [0, one, 1, one - 1])}
+            if q.bias is not None:
+                changes["bias"] = _pick(rng, np.shape(q.bias), [-b_max, b_max, 0])
+            if isinstance(lay, CubaLIF):
+                top = one - p.current_decay_offset
+                changes["du"] = _pick(rng, np.shape(q.du), [0, top, 1, top - 1])
+            layers[lay.name] = replace(q, **changes)
+    return replace(qg, layers=layers)
