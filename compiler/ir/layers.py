@@ -442,19 +442,24 @@ def _check_values(layer: Layer) -> None:
         value = getattr(layer, spec.name)
         if spec.name == "attrs" or value is None or isinstance(value, bool | int | str | tuple):
             continue
-        arr = np.asarray(value, np.float64)
+        arr = np.asarray(value)
+        if arr.dtype.kind != "f":
+            arr = np.asarray(value, np.float64)
         if arr.dtype.kind != "f" or arr.size == 0:
             continue
-        if not np.all(np.isfinite(arr)):
+        # One min and one max pass (NaN propagates into both): every graph rebuilt by a pass
+        # re-checks its weights, so a million-weight model pays this a dozen times.
+        lo, hi = float(arr.min()), float(arr.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):
             raise InvalidModelError(f"{spec.name} holds NaN or inf", layer.name)
-        if np.max(np.abs(arr)) > MAX_MAGNITUDE:
-            raise InvalidModelError(f"{spec.name} holds {np.max(np.abs(arr)):.3g}, beyond the "
+        if max(-lo, hi) > MAX_MAGNITUDE:
+            raise InvalidModelError(f"{spec.name} holds {max(-lo, hi):.3g}, beyond the "
                                     f"supported magnitude {MAX_MAGNITUDE:.0e}", layer.name)
-        if spec.name in _UNIT_INTERVAL and (arr.min() < 0 or arr.max() > 1):
+        if spec.name in _UNIT_INTERVAL and (lo < 0 or hi > 1):
             raise InvalidModelError(f"{spec.name} must lie in [0, 1], got values in "
-                                    f"[{arr.min():.4g}, {arr.max():.4g}]", layer.name)
-        if spec.name in _POSITIVE and arr.min() <= 0:
-            raise InvalidModelError(f"{spec.name} must be positive, got {arr.min():.4g}",
+                                    f"[{lo:.4g}, {hi:.4g}]", layer.name)
+        if spec.name in _POSITIVE and lo <= 0:
+            raise InvalidModelError(f"{spec.name} must be positive, got {lo:.4g}",
                                     layer.name)
 
 
