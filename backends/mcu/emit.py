@@ -23,7 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from snnc import __version__
 from snnc.backends import Artifact
-from snnc.backends.mcu.check import check_resources, estimate
+from snnc.backends.mcu.check import check_program, estimate
 from snnc.backends.mcu.families import families, kernel_switches, runtime_files
 from snnc.backends.mcu.plan import CTYPES, S32, Call, ConstArray, Program, View, lower
 from snnc.backends.mcu.toolchain import Core, Limits, compiler_version, core_for, limits_for, run
@@ -333,8 +333,8 @@ def memory_report(prog: Program, target: Target, project: Path, measure: bool) -
 def emit(qg: QuantizedGraph, target: Target, out_dir: Path, *,
          measure: bool = True) -> Artifact:
     """Write the C project for ``qg`` into ``out_dir`` (see the module docstring)."""
-    figures = check_resources(qg, target)
     prog = lower(qg, target.name)
+    figures = check_program(prog, target)  # check_resources without lowering a second time
     out_dir = Path(out_dir)
     files = write_project(prog, target, out_dir)
     memory = memory_report(prog, target, out_dir, measure)
