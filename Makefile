@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml requirements.txt Makefile
 
 demo: install
 	$(BIN)/python examples/digits/demo.py
+	$(BIN)/python examples/spikeformer/demo.py
 
 # The suite minus the broad sweeps marked `slow` (each has a fast variant that always runs).
 test: install
