@@ -299,9 +299,15 @@ def _flat_param(values: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _sum_sign(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per output row: the sum of positive and the sum of negative weights (int64 is exact)."""
-    w = weights.reshape(weights.shape[0], -1).astype(np.int64)
-    return np.where(w > 0, w, 0).sum(axis=1), np.where(w < 0, w, 0).sum(axis=1)
+    """Per output row: the sum of positive and the sum of negative weights (int64 is exact).
+
+    From the row sums of ``w`` and ``|w|`` (two passes, no masked copies of a weight matrix that
+    may hold millions of entries): ``pos = (sum(w) + sum|w|) / 2``, ``neg = (sum(w) - sum|w|) / 2``.
+    """
+    w = weights.reshape(weights.shape[0], -1)
+    total = w.sum(axis=1, dtype=np.int64)
+    magnitude = np.abs(w).sum(axis=1, dtype=np.int64)
+    return (total + magnitude) // 2, (total - magnitude) // 2
 
 
 def linear_bounds(weights: np.ndarray, bias: np.ndarray | None, x: Range) -> tuple[Range, int]:
