@@ -5,9 +5,9 @@ Relax patterns (:mod:`.patterns`) raise one spelling, the one :mod:`.primitives`
 module rewrites the others into it before Relax import, so the layer view never depends on who
 exported the model:
 
-- **no-op shape chains**: ``Unsqueeze(t, a)`` then ``Squeeze(a)``, ``Slice(0:1 on a)`` +
-  ``Squeeze(a)`` or ``Gather(index 0, axis a)`` is ``t`` (SpikingJelly wraps every single step
-  in a one-step sequence);
+- **no-ops**: ``Unsqueeze(t, a)`` then ``Squeeze(a)``, ``Slice(0:1 on a)`` + ``Squeeze(a)`` or
+  ``Gather(index 0, axis a)`` is ``t`` (SpikingJelly wraps every single step in a one-step
+  sequence); ``Mul``/``Div`` by a scalar 1 (snnTorch's ``graded_spikes_factor``) is ``t``;
 - **snnTorch** ``Leaky(reset_mechanism="zero", reset_delay=False)`` (TorchScript export): a
   reset from the previous membrane ``r`` that is never 1 plus a same-step correction; it is a
   LIF with zero reset at the spiking step (see :func:`_snntorch_zero`);
@@ -54,7 +54,8 @@ F32 = np.float32
 
 
 def remove_noop_chains(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` without ``Unsqueeze`` round trips that give their input back."""
+    """A copy of ``model`` without ``Unsqueeze`` round trips and multiplies by one, which
+    give their input back bit for bit."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
     changed = True
@@ -116,7 +117,8 @@ def _unit_slice(index: GraphIndex, tensor: str, axis: int) -> str | None:
 
 
 def _identity_source(index: GraphIndex, node: NodeProto) -> str | None:
-    """The tensor ``node``'s output equals when it closes an Unsqueeze round trip."""
+    """The tensor ``node``'s output equals when it closes an Unsqueeze round trip or
+    multiplies (divides) by one."""
     if node.domain not in ("", "ai.onnx") or len(node.output) != 1:
         return None
     if node.op_type == "Squeeze":
@@ -125,6 +127,16 @@ def _identity_source(index: GraphIndex, node: NodeProto) -> str | None:
             return None
         data = _unit_slice(index, node.input[0], axes[0]) or node.input[0]
         return _unsqueezed(index, data, axes[0])
+    if node.op_type in ("Mul", "Div") and len(node.input) == 2:
+        # snnTorch scales spikes by graded_spikes_factor = 1 (TorchScript keeps the multiply)
+        operands = node.input if node.op_type == "Mul" else node.input[1:]
+        for position, name in enumerate(operands):
+            value = index.const(name)
+            if value is not None and value.ndim <= 1 and value.size == 1 \
+                    and value.dtype.kind == "f" and float(value.reshape(())) == 1.0:
+                other = node.input[1 - position] if node.op_type == "Mul" else node.input[0]
+                return None if index.const(other) is not None else other
+        return None
     if node.op_type == "Gather" and len(node.input) == 2:
         indices = index.const(node.input[1])
         axis = int(_attr(node, "axis", 0))  # type: ignore[arg-type]

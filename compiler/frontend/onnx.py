@@ -27,6 +27,7 @@ from snnc.frontend.normalize import normalize_clips
 from snnc.frontend.reader import read_model
 from snnc.frontend.relax_import import composites, import_raised, layer_name_of, layer_names
 from snnc.frontend.state import StateLayout, state_layout
+from snnc.frontend.unroll import fold_unrolled_loop
 from snnc.frontend.validate import default_opset, shown, validate_ops, validate_structure
 from snnc.ir.layers import Graph
 from snnc.ir.relax_view import graph_from_module
@@ -56,7 +57,7 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     """Read, validate, expand, import and raise an ONNX step model (see the module doc)."""
     model, label = read_model(model_or_path)
     validate_structure(model)
-    model = remove_noop_chains(model)
+    model = fold_unrolled_loop(remove_noop_chains(model))
     opset = default_opset(model)
     graph = model.graph
     constant = {t.name for t in graph.initializer}

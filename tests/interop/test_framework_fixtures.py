@@ -34,6 +34,12 @@ NIR_EXACT = {
 # fixture -> whether snnc's one-step ONNX import must reproduce the module exactly
 ONNX_FIXTURES = ["snntorch_leaky", "snntorch_leaky_zero", "snntorch_synaptic", "snntorch_rleaky",
                  "spikingjelly_lif", "spikingjelly_if", "norse_lifcell"]
+# whole-loop export -> (its recording, the one-step export of the same layers)
+UNROLLED = {
+    "snntorch_leaky_unrolled": ("snntorch_leaky_unrolled", "snntorch_leaky"),
+    "snntorch_leaky_unrolled_torchscript": ("snntorch_leaky_unrolled", "snntorch_leaky"),
+    "spikingjelly_lif_unrolled": ("spikingjelly_lif_unrolled", "spikingjelly_lif"),
+}
 
 
 def _recorded(name: str) -> dict[str, np.ndarray]:
@@ -44,7 +50,7 @@ def _recorded(name: str) -> dict[str, np.ndarray]:
 def test_fixtures_cover_at_least_twenty_steps_and_spike() -> None:
     manifest = json.loads((FIXTURES / "MANIFEST.json").read_text())
     assert manifest["steps"] >= 20
-    for name in sorted(set(NIR_EXACT) | set(ONNX_FIXTURES)):
+    for name in sorted(set(NIR_EXACT) | set(ONNX_FIXTURES) | {r for r, _ in UNROLLED.values()}):
         rec = _recorded(name)
         assert rec["x"].shape[0] >= 20
         assert 0 < rec["spikes"].mean() < 1, name  # neither silent nor saturated
@@ -127,3 +133,21 @@ def test_onnx_step_export_reproduces_the_framework_spikes(name: str) -> None:
     neurons = [lay for lay in graph.layers if isinstance(lay, LIF | CubaLIF)]
     assert len(neurons) == 1
     assert np.array_equal(trace.output, rec["spikes"])
+
+
+@pytest.mark.parametrize("name", sorted(UNROLLED))
+def test_whole_loop_export_folds_into_the_one_step_export(name: str) -> None:
+    recording, one_step = UNROLLED[name]
+    manifest = json.loads((FIXTURES / "MANIFEST.json").read_text())
+    folded = load(FIXTURES / f"{name}.onnx")
+    assert folded.timesteps == manifest["fixtures"][recording]["unrolled_steps"]
+    rec = _recorded(recording)
+    assert rec["x"].shape[0] > folded.timesteps  # the folded step runs past the export's T
+    assert np.array_equal(run_graph(folded, rec["x"]).output, rec["spikes"])
+    single = load(FIXTURES / f"{one_step}.onnx")
+    assert [type(lay) for lay in folded.layers] == [type(lay) for lay in single.layers]
+    for mine, theirs in zip(folded.layers[1:], single.layers[1:], strict=True):
+        for field in ("weight", "bias", "beta", "threshold", "reset", "reset_timing",
+                      "compare"):
+            a, b = getattr(mine, field, None), getattr(theirs, field, None)
+            assert np.array_equal(*np.broadcast_arrays(a, b)), (mine.name, field)
