@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 from stepping import run_onnxruntime
 
+from snnc.errors import ModelError
 from snnc.frontend.onnx import import_onnx
 from snnc.frontend.primitives import NeuronParams, NodeSink, emit_lif
 from snnc.ir.layers import LIF, Add, Conv2d, CubaLIF, Dense
@@ -194,3 +196,147 @@ def test_dead_nodes_and_constant_clips_are_ignored() -> None:
             n.input[0] = "beta_clamped"
     lif = import_onnx(model).graph.layers[-1]
     assert isinstance(lif, LIF) and np.array_equal(lif.beta, np.ones(5, F32))
+
+
+# -- SpikingJelly, Norse and snnTorch's reset_delay=False, as torch.onnx.export writes them ----
+
+def _int64(name: str, value: object) -> TensorProto:
+    return numpy_helper.from_array(np.asarray(value, np.int64), name)
+
+
+def _one_step(nodes: list[onnx.NodeProto], inits: list[TensorProto], states: list[str],
+              outputs: list[str]) -> onnx.ModelProto:
+    """x (6 features) through fc (5 units), then the neuron; state pairing by name."""
+    weight = (RNG.integers(-8, 16, (5, 6)) / 16).astype(F32)
+    inits = [const("fc.weight", weight), const("fc.bias", RNG.integers(-4, 4, 5) / 16),
+             *inits]
+    nodes = [node("Gemm", ["x", "fc.weight", "fc.bias"], "linear", "node_linear", transB=1),
+             *nodes]
+    inputs = [tensor_info("x", [6]), *[tensor_info(s, [5]) for s in states]]
+    model = make_model(nodes, inputs, [tensor_info(o, [5]) for o in outputs], inits,
+                       timesteps=12, opset=18)
+    del model.metadata_props[:]
+    return model
+
+
+def spikingjelly_model(tau: float | None = 2.0, v_reset: float | None = 0.0) -> onnx.ModelProto:
+    """SpikingJelly's LIFNode (``tau``) or IFNode (``None``) in single-step mode: the current
+    wrapped in a one-step sequence and unwrapped again, ``v + (x - v)/tau``, a ``>=`` test,
+    then ``s*v_reset + (1 - s)*h`` (hard reset) or ``h - s*theta`` (``v_reset=None``)."""
+    inits = [_int64("axis0", [0]), _int64("one_i", [1]), _int64("index0", 0),
+             const("tau", tau or 1.0), const("theta", 0.5), const("zero", 0.0),
+             const("one", 1.0), const("v_reset", v_reset or 0.0)]
+    nodes = [node("Unsqueeze", ["linear", "axis0"], "seq", "node_unsqueeze"),
+             helper.make_node("Slice", ["seq", "axis0", "one_i", "axis0"], ["first"],
+                              name="node_slice"),
+             node("Squeeze", ["first", "axis0"], "x_t", "node_unbind")]
+    if tau is None:
+        nodes.append(node("Add", ["v_in", "x_t"], "h", "node_add"))
+    else:
+        nodes += [node("Sub", ["x_t", "v_in"], "diff", "node_sub"),
+                  node("Div", ["diff", "tau"], "scaled", "node_div"),
+                  node("Add", ["v_in", "scaled"], "h", "node_add")]
+    nodes += [node("Sub", ["h", "theta"], "over", "node_sub_1"),
+              node("GreaterOrEqual", ["over", "zero"], "ge", "node_ge"),
+              node("Cast", ["ge"], "s", "node_cast", to=TensorProto.FLOAT)]
+    if v_reset is None:
+        nodes += [node("Mul", ["s", "theta"], "drop", "node_mul"),
+                  node("Sub", ["h", "drop"], "v_out", "node_sub_2")]
+    else:
+        nodes += [node("Mul", ["s", "v_reset"], "at_reset", "node_mul"),
+                  node("Sub", ["one", "s"], "kept", "node_sub_2"),
+                  node("Mul", ["kept", "h"], "stays", "node_mul_1"),
+                  node("Add", ["at_reset", "stays"], "v_out", "node_add_1")]
+    nodes += [node("Unsqueeze", ["s", "axis0"], "s_seq", "node_unsqueeze_1"),
+              node("Gather", ["s_seq", "index0"], "spk", "node_select", axis=0)]
+    return _one_step(nodes, inits, ["v_in"], ["spk", "v_out"])
+
+
+def norse_model(v_leak: float = 0.0) -> onnx.ModelProto:
+    """Norse's LIFCell step: ``i' = i + I``, ``v + c_m*((v_leak - v) + i')``,
+    ``i' + (-c_s)*i'``, ``(v - theta) > 0``, ``(1 - s)*v + s*v_reset``."""
+    inits = [const("v_leak", np.full(5, v_leak)), const("c_mem", np.full(5, 0.25)),
+             const("neg_c_syn", np.full(5, -0.5)), const("theta", np.full(5, 0.375)),
+             const("zero", 0.0), const("one", 1.0), const("v_reset", np.zeros(5))]
+    nodes = [node("Add", ["i_in", "linear"], "i_new", "node_add"),
+             node("Sub", ["v_leak", "v_in"], "towards", "node_sub"),
+             node("Add", ["towards", "i_new"], "drive", "node_add_1"),
+             node("Mul", ["c_mem", "drive"], "dv", "node_mul_1"),
+             node("Add", ["v_in", "dv"], "v_dec", "node_add_2"),
+             node("Mul", ["neg_c_syn", "i_new"], "di", "node_mul_3"),
+             node("Add", ["i_new", "di"], "i_out", "node_add_3"),
+             node("Sub", ["v_dec", "theta"], "over", "node_sub_1"),
+             node("Greater", ["over", "zero"], "gt", "node_gt"),
+             node("Cast", ["gt"], "spk", "node_cast", to=TensorProto.FLOAT),
+             node("Sub", ["one", "spk"], "kept", "node_sub_2"),
+             node("Mul", ["kept", "v_dec"], "stays", "node_mul_4"),
+             node("Mul", ["spk", "v_reset"], "at_reset", "node_mul_5"),
+             node("Add", ["stays", "at_reset"], "v_out", "node_add_4")]
+    return _one_step(nodes, inits, ["i_in", "v_in"], ["spk", "i_out", "v_out"])
+
+
+def snntorch_zero_model(gain: float = 1.0) -> onnx.ModelProto:
+    """snnTorch ``Leaky(reset_mechanism="zero", reset_delay=False)`` (TorchScript): beta via
+    ``Clip``, a reset ``r`` from the previous membrane and ``h - (spk/gain - r)*h``."""
+    inits = [const("beta", np.full(5, 0.875)), const("lo", 0.0), const("hi", 1.0),
+             const("lif.threshold", np.full(5, 0.75)), const("zero", 0.0), const("one", 1.0),
+             const("gain", gain)]
+    nodes = [*fire("r_", "mem_in", "r"),
+             node("Sub", ["one", "r"], "keep", "/lif/Sub_1"),
+             node("Mul", ["keep", "mem_in"], "kept", "/lif/Mul"),
+             node("Clip", ["beta", "lo", "hi"], "clamped", "/lif/Clip"),
+             node("Mul", ["clamped", "kept"], "leak", "/lif/Mul_1"),
+             node("Add", ["leak", "linear"], "h", "/lif/Add"),
+             *fire("s_", "h", "s0"),
+             node("Mul", ["s0", "gain"], "spk", "/lif/Mul_2"),
+             node("Div", ["spk", "gain"], "unscaled", "/lif/Div"),
+             node("Sub", ["unscaled", "r"], "delta", "/lif/Sub_3"),
+             node("Mul", ["delta", "h"], "drop", "/lif/Mul_3"),
+             node("Sub", ["h", "drop"], "mem_out", "/lif/Sub_4")]
+    return _one_step(nodes, inits, ["mem_in"], ["spk", "mem_out"])
+
+
+@pytest.mark.parametrize(("tau", "v_reset", "beta", "reset"), [
+    (2.0, 0.0, 0.5, "zero"), (4.0, None, 0.75, "subtract"), (None, 0.0, 1.0, "zero")])
+def test_spikingjelly_node_is_a_lif_measured_in_units_of_one_over_tau(
+        tau: float | None, v_reset: float | None, beta: float, reset: str) -> None:
+    model = spikingjelly_model(tau, v_reset)
+    lif = import_onnx(model).graph.layers[-1]
+    assert isinstance(lif, LIF)
+    assert (float(lif.beta), lif.reset, lif.reset_timing, lif.compare) == \
+        (beta, reset, "same", "ge")
+    assert float(lif.threshold) == 0.5 * (tau or 1.0)  # v' = tau*v
+    assert_matches_onnxruntime(model)
+
+
+def test_spikingjelly_reset_to_a_voltage_other_than_zero_is_refused() -> None:
+    with pytest.raises(ModelError, match=r"v_reset=0\.25"):
+        import_onnx(spikingjelly_model(v_reset=0.25))
+
+
+@pytest.mark.parametrize("v_leak", [0.0, 0.125])
+def test_norse_lifcell_is_a_cuba_neuron_with_its_leak_as_bias(v_leak: float) -> None:
+    model = norse_model(v_leak)
+    cuba = import_onnx(model).graph.layers[-1]
+    assert isinstance(cuba, CubaLIF)
+    assert np.array_equal(cuba.current_decay, np.full(5, 0.5, F32))
+    assert np.array_equal(cuba.voltage_decay, np.full(5, 0.25, F32))
+    assert np.array_equal(cuba.threshold, np.full(5, 1.5, F32))  # theta / c_mem
+    assert (cuba.bias is None) == (v_leak == 0.0)
+    assert_matches_onnxruntime(model)
+
+
+def test_snntorch_reset_without_delay_is_a_zero_reset_at_the_spiking_step() -> None:
+    model = snntorch_zero_model()
+    layers = import_onnx(model).graph.layers
+    assert [lay.name for lay in layers] == ["x", "node_linear", "lif"]
+    lif = layers[-1]
+    assert (lif.reset, lif.reset_timing, lif.compare) == ("zero", "same", "gt")
+    assert np.array_equal(lif.beta, np.full(5, 0.875, F32))
+    assert_matches_onnxruntime(model)
+
+
+def test_graded_spikes_are_not_taken_for_binary_ones() -> None:
+    # spikes scaled by a graded factor of 2 have no snnc neuron: nothing is raised
+    with pytest.raises(ModelError, match="is not part of any neuron"):
+        import_onnx(snntorch_zero_model(gain=2.0))
