@@ -52,6 +52,8 @@ from snnc.ir.layers import (
 
 # The NIR paper's step and snnTorch's fixed export/import step (seconds).
 DEFAULT_DT = 1e-4
+# Norse's default step, which its exporter multiplies into every time constant it writes.
+NORSE_EXPORT_DT = 1e-3
 DEFAULT_TIMESTEPS = 8
 # Node metadata keys snnc writes for neuron behaviour NIR has no field for.
 META_RESET = "snnc.reset"
@@ -80,7 +82,11 @@ class NirSemantics:
     ``v > v_threshold``; ``"subtract"``/``"next"`` reproduce snnTorch's default ``Leaky``.
     ``if_uses_dt``: ``IF``/``I`` integrate ``dt*R*I`` (forward Euler, SpikingJelly writes
     ``r = 1/dt``) instead of ``R*I`` (Norse, Sinabs and snnTorch, which write ``r = 1``).
-    ``timesteps`` overrides the graph's ``snnc.timesteps`` metadata.
+    ``timesteps`` overrides the graph's ``snnc.timesteps`` metadata. ``tau_scale``: the true
+    time constants are the written ones times this (Norse 1.1 writes ``dt*tau`` with its export
+    step ``dt = 1e-3``, so its reading scales by 1000). ``current_jumps``: a ``CubaLIF``
+    current jumps by ``w_in*S`` each step (Norse's ``LIFCell``) instead of integrating
+    ``(dt/tau_syn)*w_in*S``.
     """
 
     dt: float = DEFAULT_DT
@@ -89,6 +95,8 @@ class NirSemantics:
     compare: Literal["gt", "ge"] = "gt"
     if_uses_dt: bool = False
     timesteps: int | None = None
+    tau_scale: float = 1.0
+    current_jumps: bool = False
 
 
 # Named readings for models whose framework semantics differ from NIR's own.
@@ -97,6 +105,9 @@ PRESETS: Mapping[str, NirSemantics] = {
     "snntorch": NirSemantics(reset="subtract", reset_timing="next"),
     "spikingjelly": NirSemantics(compare="ge", if_uses_dt=True),
     "sinabs": NirSemantics(reset="subtract", compare="ge"),
+    # Norse 1.1's to_nir writes tau = dt/tau_inv (dt*tau, dt = 1e-3) where NIR means 1/tau_inv
+    "norse": NirSemantics(dt=NORSE_EXPORT_DT, tau_scale=1.0 / NORSE_EXPORT_DT,
+                          current_jumps=True),
 }
 
 
@@ -137,6 +148,8 @@ def nir_to_graph(root: Any, semantics: str | NirSemantics | None = None,
     sem = semantics_for(semantics)
     if not isinstance(sem.dt, int | float) or not sem.dt > 0 or not math.isfinite(sem.dt):
         raise InputError(f"NIR time step dt must be a positive number, got {sem.dt}")
+    if not sem.tau_scale > 0 or not math.isfinite(sem.tau_scale):
+        raise InputError(f"NIR tau_scale must be a positive number, got {sem.tau_scale}")
     flat = _flatten(root)
     _contract_virtual(flat, sem.dt)
     source, sink = _endpoints(flat)
@@ -754,15 +767,19 @@ def _gain(name: str, what: str, g: np.ndarray) -> np.ndarray:
     return np.where(np.abs(g - 1.0) <= UNIT_GAIN_TOLERANCE, 1.0, g)
 
 
-def _decay_rate(name: str, what: str, tau: np.ndarray, dt: float) -> np.ndarray:
+def _decay_rate(name: str, what: str, tau: np.ndarray, sem: NirSemantics) -> np.ndarray:
+    """``dt/tau`` per step, ``tau`` as written times the reading's ``tau_scale``."""
     if np.any(tau <= 0):
         raise InvalidModelError(f"time constant {what} must be positive", name)
-    if np.any(tau < dt):
+    if sem.tau_scale != 1.0:  # in float64, so that 1e3 * float32(1e-3/200) gives back 0.2
+        tau = np.asarray(tau, np.float64) * sem.tau_scale
+    if np.any(tau < sem.dt):
         # Forward Euler with dt > tau overshoots: the state flips sign and grows every step.
         raise InvalidModelError(f"time constant {what} = {float(np.min(tau)):.3g} s is shorter "
-                                f"than the step dt = {dt:g} s (decay rate dt/{what} > 1); "
-                                "pass a smaller --dt", name)
-    return dt / tau
+                                f"than the step dt = {sem.dt:g} s (decay rate dt/{what} > 1); "
+                                "pass a smaller --dt (Norse 1.1 exports write dt*tau: read "
+                                "them with the 'norse' semantics)", name)
+    return sem.dt / tau
 
 
 def _lif(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
@@ -772,7 +789,7 @@ def _lif(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
     p = _neuron_params(out, name, node, src, ("tau", "r", "v_leak", "v_threshold"))
     how = _behaviour(node, sem, name)
     _check_reset(name, getattr(node, "v_reset", None), how["reset"])
-    rate = _decay_rate(name, "tau", p["tau"], sem.dt)
+    rate = _decay_rate(name, "tau", p["tau"], sem)
     g = _gain(name, "r", rate * p["r"])
     bias = p["v_leak"] / p["r"]
     return out.add(LIF(name, (src,), beta=_compact(1.0 - rate),
@@ -814,9 +831,9 @@ def _cuba(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
     if isinstance(node, nir.CubaLIF):
         p = _neuron_params(out, name, node, src, ("tau_syn", "tau_mem", "r", "v_leak",
                                                   "v_threshold", "w_in"))
-        syn_rate = _decay_rate(name, "tau_syn", p["tau_syn"], sem.dt)
-        g1 = syn_rate * p["w_in"]
-        mem_rate = _decay_rate(name, "tau_mem", p["tau_mem"], sem.dt)
+        syn_rate = _decay_rate(name, "tau_syn", p["tau_syn"], sem)
+        g1 = p["w_in"] if sem.current_jumps else syn_rate * p["w_in"]
+        mem_rate = _decay_rate(name, "tau_mem", p["tau_mem"], sem)
         g2 = mem_rate * p["r"]
         leak = mem_rate * p["v_leak"]
     else:
@@ -824,7 +841,7 @@ def _cuba(out: _Builder, name: str, node: Any, src: str, sem: NirSemantics,
         syn_rate, g1 = _integrator(out, syn, src, sem)
         if isinstance(node, nir.LIF):
             p = _neuron_params(out, name, node, src, ("tau", "r", "v_leak", "v_threshold"))
-            mem_rate = _decay_rate(name, "tau", p["tau"], sem.dt)
+            mem_rate = _decay_rate(name, "tau", p["tau"], sem)
             g2, leak = mem_rate * p["r"], mem_rate * p["v_leak"]
         else:
             p = _neuron_params(out, name, node, src, ("r", "v_threshold"))
@@ -853,7 +870,7 @@ def _integrator(out: _Builder, syn: _SynapticIntegrator, src: str,
         if np.any(p["v_leak"] != 0):
             raise UnsupportedError("an LI synapse with v_leak other than 0 (a CubaLIF current "
                                    "has no bias)", layer=name)
-        rate = _decay_rate(name, "tau", p["tau"], sem.dt)
+        rate = _decay_rate(name, "tau", p["tau"], sem)
         return rate, rate * p["r"]
     p = _neuron_params(out, name, node, src, ("r",))
     return np.zeros_like(p["r"]), p["r"] * (sem.dt if sem.if_uses_dt else 1.0)

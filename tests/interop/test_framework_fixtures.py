@@ -15,7 +15,7 @@ import pytest
 
 from snnc.errors import SnncError
 from snnc.frontend import load
-from snnc.frontend.nir import NirSemantics, load_nir
+from snnc.frontend.nir import load_nir
 from snnc.ir.layers import LIF, CubaLIF
 from snnc.reference.simulate import run_graph
 
@@ -30,6 +30,7 @@ NIR_EXACT = {
     "spikingjelly_lif": "spikingjelly",  # fires on v >= threshold
     "spikingjelly_if": "spikingjelly",  # and writes IF with r = 1/dt (Euler)
     "sinabs_iaf": "sinabs",  # IAF with SingleSpike and MembraneSubtract
+    "norse_lifcell": "norse",  # tau written as dt*tau, current jumps by the input
 }
 # fixture -> whether snnc's one-step ONNX import must reproduce the module exactly
 ONNX_FIXTURES = ["snntorch_leaky", "snntorch_leaky_zero", "snntorch_synaptic", "snntorch_rleaky",
@@ -88,41 +89,32 @@ def test_rleaky_recurrence_reads_the_previous_step_spikes() -> None:
 
 def test_batch_axis_left_in_the_input_shape_is_dropped() -> None:
     # Norse and Sinabs write the sample's batch axis into the Input node ((4, 6) and (1, 6)).
-    for name, dt in (("norse_lifcell", 5e-6), ("sinabs_iaf", None)):
-        graph = load_nir(FIXTURES / f"{name}.nir", NirSemantics(dt=dt) if dt else None)
+    for name, reading in (("norse_lifcell", "norse"), ("sinabs_iaf", None)):
+        graph = load_nir(FIXTURES / f"{name}.nir", reading)
         assert graph.input.shape == (6,)
         assert graph.shape(graph.output) == (5,)
 
 
-def test_norse_export_is_read_literally_even_where_norse_misstates_tau() -> None:
-    # Norse 1.1.0 writes tau = dt / tau_inv (dt*tau, here 5e-6 s and 1e-5 s) instead of 1/tau_inv;
-    # snnc reads what the file says: with dt = 1e-4 the decay rates dt/tau would be 20 and 10
-    # per step (forward Euler diverges), so the file is refused unless dt <= tau.
-    with pytest.raises(SnncError, match="tau_syn = 5e-06 s is shorter than the step"):
+def test_norse_export_read_literally_is_refused_with_a_hint() -> None:
+    # Norse 1.1.0 writes tau = dt / tau_inv (dt*tau, here 5e-6 s and 1e-5 s) instead of
+    # 1/tau_inv; with dt = 1e-4 the decay rates dt/tau would be 20 and 10 per step.
+    with pytest.raises(SnncError, match=r"tau_syn = 5e-06 s is shorter than the step.*'norse'"):
         load_nir(FIXTURES / "norse_lifcell.nir")
-    cell = load_nir(FIXTURES / "norse_lifcell.nir", NirSemantics(dt=5e-6)).layer("1")
-    assert isinstance(cell, CubaLIF)
-    np.testing.assert_allclose(cell.current_decay, 1.0, rtol=1e-6)
-    np.testing.assert_allclose(cell.voltage_decay, 0.5, rtol=1e-6)
 
 
-def test_norse_lifcell_with_its_true_time_constants_matches_norse_spikes() -> None:
-    # The module's real parameters (tau_syn_inv = 200/s, tau_mem_inv = 100/s, dt = 1 ms) in
-    # NIR's own terms: tau = 1/tau_inv, r = 1, w_in = tau_syn/dt so the current gets x whole.
+def test_norse_reading_recovers_the_cell_and_its_membrane() -> None:
+    # LIFCell(tau_syn_inv=200/s, tau_mem_inv=100/s, dt=1 ms): decays 0.2 and 0.1 per step, the
+    # current jumps by the input, the membrane is measured in units of dt*tau_mem_inv = 0.1.
     rec = _recorded("norse_lifcell")
-    # dt = 5e-6 only makes the file's misstated taus loadable; the cell is replaced below.
-    graph = load_nir(FIXTURES / "norse_lifcell.nir", NirSemantics(dt=5e-6))
-    cell = graph.layer("1")
+    cell = load_nir(FIXTURES / "norse_lifcell.nir", "norse").layer("1")
     assert isinstance(cell, CubaLIF)
-    fixed = CubaLIF("1", cell.inputs, current_decay=np.float32(0.2),
-                    voltage_decay=np.float32(0.1), threshold=np.float32(0.125 / 0.1))
-    graph = graph.with_layer(fixed)
-    trace = run_graph(graph, rec["x"])
-    # Norse computes v + 0.1*((0 - v) + i) where snnc computes 0.9*v + 0.1*i: equal in real
-    # arithmetic, so membranes agree to float32 rounding (snnc's unit is 0.1 of Norse's volt);
-    # on these inputs no spike moves.
+    np.testing.assert_allclose(cell.current_decay, 0.2, rtol=1e-6)
+    np.testing.assert_allclose(cell.voltage_decay, 0.1, rtol=1e-6)
+    np.testing.assert_allclose(cell.threshold, 0.125 / 0.1, rtol=1e-6)
+    trace = run_graph(load_nir(FIXTURES / "norse_lifcell.nir", "norse"), rec["x"])
+    # Norse computes v + 0.1*((0 - v) + i) where snnc computes 0.9*v' + i: equal in real
+    # arithmetic, so the membranes agree to float32 rounding.
     np.testing.assert_allclose(trace.v["1"] * 0.1, rec["v"], atol=1e-6)
-    assert np.array_equal(trace.output, rec["spikes"])
 
 
 @pytest.mark.parametrize("name", ONNX_FIXTURES)

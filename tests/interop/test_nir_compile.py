@@ -15,6 +15,7 @@ WRITTEN_BY = {
     "snntorch": ("frameworks/snntorch_rleaky.nir", "snntorch"),
     "snntorch-paper": ("nir/braille_noDelay_bias_zero.nir", "nir"),
     "norse": ("nir/lif_norse.nir", "nir"),
+    "norse-lifcell": ("frameworks/norse_lifcell.nir", "norse"),
     "sinabs": ("frameworks/sinabs_iaf.nir", "sinabs"),
 }
 TARGETS = ["loihi2", "cortex-m4", "spinnaker2"]
