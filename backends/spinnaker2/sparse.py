@@ -111,7 +111,9 @@ def dense_matrix(weight: np.ndarray, lead: int) -> Coo:
     base = np.arange(lead, dtype=I64)[:, None]
     rows = (base * out_f + o[None, :]).ravel()
     cols = (base * in_f + i[None, :]).ravel()
-    return coalesce(rows, cols, np.tile(w, lead), (lead * out_f, lead * in_f))
+    # Already coalesced: np.nonzero lists unique non-zero entries row-major, and the blocks of
+    # the leading positions follow one another down the diagonal.
+    return Coo(rows, cols, np.tile(w, lead), (lead * out_f, lead * in_f))
 
 
 def _window_taps(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[int, int],
