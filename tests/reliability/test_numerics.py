@@ -4,11 +4,11 @@ behave identically in the integer reference and in every backend's artifact.
 Each case sets exact integers (weights at the profile's maximum, the largest biases, decays 0 or
 2^D, thresholds out of reach) and first checks on the reference trace that the limit really is
 reached, so a case that stops reaching it fails instead of passing vacuously. A CubaLIF with
-almost full voltage decay (``dv = 2^D - 1``) shows its current register in its membrane, which is how the
-current's overflow becomes visible in the trace. Non-default profiles (16-bit wrapping states,
-truncating rounding) run on the MCU and SpiNNaker 2 backends, which implement every switch.
-The hidden LIF has no reset (Loihi runs it as its variant neuron program) so it stays at the
-limit once there.
+almost full voltage decay (``dv = 2^D - 1``) shows its current register in its membrane, which
+is how the current's overflow becomes visible in the trace. Non-default profiles (16-bit
+wrapping states, truncating rounding) run on the MCU and SpiNNaker 2 backends, which implement
+every switch. The hidden LIF has no reset (Loihi runs it as its variant neuron program) so it
+stays at the limit once there.
 """
 
 from __future__ import annotations
