@@ -61,7 +61,8 @@ def overflow(x: np.ndarray, bits: int, mode: str) -> np.ndarray:
     half = 1 << (bits - 1)
     if mode == "saturate":  # minimum/maximum: np.clip's Python wrapper costs more per step
         return np.minimum(np.maximum(x, -(half - 1)), half - 1)
-    return ((x - 1 + half) % (1 << bits)) - half + 1
+    # & (2^bits - 1) is % 2^bits for two's-complement int64, without a division per element
+    return ((x - 1 + half) & ((1 << bits) - 1)) - half + 1
 
 
 def _fire(v: np.ndarray, theta: np.ndarray, compare: str) -> np.ndarray:
@@ -260,7 +261,7 @@ def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
             if lay.name in full:
                 full[lay.name][t0:t1] = now[lay.name]
         for src, tail in tails.items():
-            tails[src] = np.concatenate((tail, now[src]))[-depth[src]:]
+            tails[src] = np.concatenate((tail, now[src][-depth[src]:]))[-depth[src]:]
     return Trace(
         output=full[graph.output].copy() if graph.output in neurons else full[graph.output],
         spikes={k: full[k] for k in neurons} if record else {},
