@@ -31,12 +31,14 @@ Writes ``benchmarks/results/compile_scaling.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import dataclasses
 import itertools
 import json
 import math
 import os
 import platform
+import pstats
 import resource
 import shutil
 import subprocess
@@ -58,6 +60,7 @@ QUICK_SIZES = (1_000, 16_000, 256_000)
 FAMILIES = ("dense", "conv", "sparse")
 STAGES = ("frontend", "passes", "loihi", "mcu", "spinnaker2")
 MAPPING = "snn"  # see the module docstring
+PROFILE_TOP = 6  # functions listed per stage in the profile of the largest networks
 F32 = np.float32
 
 
@@ -114,8 +117,9 @@ def synapse_count(graph) -> int:
     return total
 
 
-def run_case(family: str, size: int) -> dict[str, Any]:
-    """Child-process body: time and measure every stage for one network."""
+def run_case(family: str, size: int, profile: bool = False) -> dict[str, Any]:
+    """Child-process body: time and measure every stage for one network (and with ``profile``
+    where each stage spends its time)."""
     start = time.perf_counter()
     import snnc.frontend.onnx  # noqa: F401  (TVM import: paid once, reported as startup)
     from snnc import api
@@ -159,11 +163,14 @@ def run_case(family: str, size: int) -> dict[str, Any]:
 
     seconds: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    child_cpu: dict[str, float] = {}
     for name, fn in stage_fns().items():
-        t0, c0 = time.perf_counter(), cpu_seconds()
+        t0, (own0, kids0) = time.perf_counter(), cpu_seconds()
         fn()
         seconds[name] = time.perf_counter() - t0
-        cpu[name] = cpu_seconds() - c0
+        own1, kids1 = cpu_seconds()
+        cpu[name] = own1 - own0 + kids1 - kids0
+        child_cpu[name] = kids1 - kids0
     peak: dict[str, int] = {}
     tracemalloc.start()
     for name, fn in stage_fns().items():
@@ -171,26 +178,57 @@ def run_case(family: str, size: int) -> dict[str, Any]:
         fn()
         peak[name] = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    hot = {name: hot_spots(fn) for name, fn in stage_fns().items()} if profile else None
     shutil.rmtree(work, ignore_errors=True)
     return {"family": family, "requested": size, "synapses": synapse_count(state["graph"]),
             "startup_s": startup, "seconds": seconds, "total_s": sum(seconds.values()),
-            "cpu_seconds": cpu, "total_cpu_s": sum(cpu.values()), "peak_bytes": peak,
-            "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+            "cpu_seconds": cpu, "total_cpu_s": sum(cpu.values()),
+            "child_cpu_seconds": child_cpu, "peak_bytes": peak,
+            "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            **({"profile": hot} if hot is not None else {})}
 
 
-def cpu_seconds() -> float:
-    """Processor time of this process and its finished children (user + system)."""
+def cpu_seconds() -> tuple[float, float]:
+    """Processor time (user + system) of this process and of its finished children (the
+    compiler and linker the MCU backend runs to measure memory)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def measure(family: str, size: int) -> dict[str, Any]:
+def hot_spots(fn: Callable[[], None], top: int = PROFILE_TOP) -> list[dict[str, Any]]:
+    """The functions with the most own time in one cProfile'd call of ``fn``."""
+    prof = cProfile.Profile()
+    prof.enable()
+    fn()
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    rows = sorted(((tt, ct, n, func) for func, (_, n, tt, ct, _) in stats.items()),
+                  reverse=True)[:top]
+    return [{"function": _where(func), "own_s": round(tt, 3), "cumulative_s": round(ct, 3),
+             "calls": n} for tt, ct, n, func in rows]
+
+
+def _where(func: tuple[str, int, str]) -> str:
+    """``package/module.py:line(name)`` without the machine's paths."""
+    path, line, name = func
+    if path == "~":
+        return name  # a builtin, e.g. {method 'poll' of 'select.poll' objects}
+    parts = Path(path).parts
+    for anchor in ("site-packages", "main", "lib"):
+        if anchor in parts:
+            parts = parts[len(parts) - parts[::-1].index(anchor):]
+            break
+    return f"{'/'.join(parts[-3:])}:{line}({name})"
+
+
+def measure(family: str, size: int, profile: bool = False) -> dict[str, Any]:
     """Run one case in a fresh interpreter so caches and memory peaks do not leak across."""
     code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import compile_scaling as c; "
-            "print(json.dumps(c.run_case(sys.argv[2], int(sys.argv[3]))))")
+            "print(json.dumps(c.run_case(sys.argv[2], int(sys.argv[3]), sys.argv[4] == '1')))")
     proc = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), family,
-                           str(size)], capture_output=True, text=True, check=False)
+                           str(size), "1" if profile else "0"], capture_output=True, text=True,
+                          check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{family} {size}: failed\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -215,7 +253,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = QUICK_SIZES if args.quick else SIZES
     load_before = os.getloadavg()
-    rows = [measure(f, n) for f in FAMILIES for n in sizes]
+    rows = [measure(f, n, profile=n == max(sizes)) for f in FAMILIES for n in sizes]
     header = (f"{'family':8} {'synapses':>9} " + " ".join(f"{s:>10}" for s in STAGES)
               + f" {'total s':>8} {'cpu s':>6} {'peak MB':>8} {'RSS MB':>7}")
     print(header)

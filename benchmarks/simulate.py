@@ -16,8 +16,11 @@ fastest run is the one least disturbed by other load on the machine). Writes
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import os
 import platform
+import pstats
 import sys
 import tempfile
 import time
@@ -38,6 +41,7 @@ from snnc.target import load_target
 F32 = np.float32
 RESULTS = Path(__file__).resolve().parent / "results" / "simulate.json"
 REFERENCE_BUDGET_S = 2.0  # repeated reference runs per case (they take milliseconds)
+GOAL_RATIO = 200  # issue 10: the reference at least 200 times faster than Lava
 
 
 def mlp(hidden: int, seed: int = 0) -> Graph:
@@ -112,7 +116,26 @@ def run_case(make: Callable[[], Graph], batch: int, steps: int, repeat: int) -> 
         "neurons": sum(graph.size(n.name) for n in graph.neurons()),
         "reference_s": round(t_ref, 6), "lava_s": round(t_lava, 4),
         "ratio": round(t_lava / t_ref, 1), "equal": same(ref, lava),
+        "reference_profile": reference_profile(qg, drive),
     }
+
+
+def reference_profile(qg: QuantizedGraph, drive: np.ndarray) -> dict[str, float]:
+    """Where one reference run spends its time (cProfile, so only the shares are meaningful):
+    the neuron updates step through time, the synapses run once per block of steps."""
+    prof = cProfile.Profile()
+    prof.enable()
+    run_quantized(qg, drive)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    cumulative = {func[2]: ct for func, (_, _, _, ct, _) in stats.items()
+                  if func[0].endswith(("integer.py", "quantized.py"))}
+    total = cumulative.get("run_quantized", 0.0) or 1.0
+    parts = {"neuron_updates": cumulative.get("_neuron_history", 0.0),
+             "synapses": cumulative.get("_synapse", 0.0) + cumulative.get("multilevel_step", 0.0),
+             "input_quantization": cumulative.get("quantize_input", 0.0)}
+    return {**{f"{k}_share": round(v / total, 3) for k, v in parts.items()},
+            "other_share": round(max(0.0, 1 - sum(parts.values()) / total), 3)}
 
 
 def lava_startup(repeat: int) -> float:
@@ -142,8 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = [run_case(make, batch, steps, args.repeat)
             for make, batch, steps in (QUICK if args.quick else CASES)]
     startup = lava_startup(args.repeat)
+    for r in rows:  # the ratio a very long run approaches: per-step costs without start-up
+        r["reference_per_step_ms"] = round(1e3 * r["reference_s"] / r["steps"], 4)
+        r["lava_per_step_ms"] = round(1e3 * max(0.0, r["lava_s"] - startup) / r["steps"], 3)
     report = {"python": platform.python_version(), "machine": platform.machine(),
-              "repeat": args.repeat, "lava_startup_s": round(startup, 4), "cases": rows}
+              "cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
+              "repeat": args.repeat, "lava_startup_s": round(startup, 4), "cases": rows,
+              "goal_ratio": GOAL_RATIO,
+              "goal_met": all(r["ratio"] >= GOAL_RATIO for r in rows),
+              "command": "python benchmarks/simulate.py" + (" --quick" if args.quick else "")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(table(rows, startup))
