@@ -224,10 +224,14 @@ class _Writer:
         (current,) = layer.inputs
         v_in, v_out = self._neuron_state(layer, "v")
         is_if = np.ndim(layer.beta) == 0 and float(layer.beta) == 1.0
-        if self.form == "primitive":
+        source = self.graph.layer(current)
+        # an into_neuron sum is added term by term, which only the primitive form can say
+        split = isinstance(source, Add) and source.into_neuron
+        if self.form == "primitive" or split:
             params = _neuron_params(layer, None if is_if else np.asarray(layer.beta, F32))
-            emit_lif(self.sink, layer.name, current, v_in, layer.name, v_out, params,
-                     self.style)
+            first, *more = source.inputs if split else (current,)
+            emit_lif(self.sink, layer.name, first, v_in, layer.name, v_out, params,
+                     self.style, tuple(more))
             return
         op, extra = ("IF", {}) if is_if else ("LIF", {"beta": layer.beta})
         self._snnc_neuron(op, layer, [current, v_in], [layer.name, v_out], extra)

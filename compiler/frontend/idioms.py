@@ -7,7 +7,8 @@ exported the model:
 
 - **no-ops**: ``Unsqueeze(t, a)`` then ``Squeeze(a)``, ``Slice(0:1 on a)`` + ``Squeeze(a)`` or
   ``Gather(index 0, axis a)`` is ``t`` (SpikingJelly wraps every single step in a one-step
-  sequence); ``Mul``/``Div`` by a scalar 1 (snnTorch's ``graded_spikes_factor``) is ``t``;
+  sequence); spikes ``Mul``/``Div`` by a scalar 1 (snnTorch's ``graded_spikes_factor``) are
+  the spikes;
 - **snnTorch** ``Leaky(reset_mechanism="zero", reset_delay=False)`` (TorchScript export): a
   reset from the previous membrane ``r`` that is never 1 plus a same-step correction; it is a
   LIF with zero reset at the spiking step (see :func:`_snntorch_zero`);
@@ -128,14 +129,16 @@ def _identity_source(index: GraphIndex, node: NodeProto) -> str | None:
         data = _unit_slice(index, node.input[0], axes[0]) or node.input[0]
         return _unsqueezed(index, data, axes[0])
     if node.op_type in ("Mul", "Div") and len(node.input) == 2:
-        # snnTorch scales spikes by graded_spikes_factor = 1 (TorchScript keeps the multiply)
+        # snnTorch scales spikes by graded_spikes_factor = 1 (TorchScript keeps the multiply);
+        # only spikes (a Cast): a leak by 1 is part of an idiom (a CUBA current that never
+        # decays) and stays
         operands = node.input if node.op_type == "Mul" else node.input[1:]
         for position, name in enumerate(operands):
             value = index.const(name)
             if value is not None and value.ndim <= 1 and value.size == 1 \
                     and value.dtype.kind == "f" and float(value.reshape(())) == 1.0:
                 other = node.input[1 - position] if node.op_type == "Mul" else node.input[0]
-                return None if index.const(other) is not None else other
+                return other if index.op(other) == "Cast" else None
         return None
     if node.op_type == "Gather" and len(node.input) == 2:
         indices = index.const(node.input[1])

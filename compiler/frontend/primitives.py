@@ -114,15 +114,20 @@ class NeuronParams:
 
 
 def emit_membrane(sink: NodeSink, name: str, decayed: str, current: str, v_in: str,
-                  spikes: str, v_out: str, p: NeuronParams, style: Style) -> None:
-    """Charge ``h = decayed + current (+ bias)``, fire and reset, as the reference orders it.
+                  spikes: str, v_out: str, p: NeuronParams, style: Style,
+                  more: tuple[str, ...] = ()) -> None:
+    """Charge ``h = decayed + current (+ more...) (+ bias)``, fire and reset, as the reference
+    orders it.
 
-    ``decayed`` is the already-leaked membrane (``beta*v``, or ``v`` itself for IF). With
+    ``decayed`` is the already-leaked membrane (``beta*v``, or ``v`` itself for IF); ``more``
+    are further currents added one at a time (the operands of an ``into_neuron`` Add). With
     ``reset_timing="next"`` the reset is decided from the previous membrane ``v_in`` before the
     new charge is tested (snnTorch).
     """
     theta = sink.const(f"{name}.threshold", p.threshold)
     h = sink.one("Add", [decayed, current], f"{name}/charge")
+    for k, extra in enumerate(more, start=1):
+        h = sink.one("Add", [h, extra], f"{name}/charge_{k}")
     if p.bias is not None:
         h = sink.one("Add", [h, sink.const(f"{name}.bias", p.bias)], f"{name}/bias")
     if p.reset_timing == "next" and p.reset != "none":
@@ -139,12 +144,12 @@ def emit_membrane(sink: NodeSink, name: str, decayed: str, current: str, v_in: s
 
 
 def emit_lif(sink: NodeSink, name: str, current: str, v_in: str, spikes: str, v_out: str,
-             p: NeuronParams, style: Style = "compare") -> None:
-    """LIF / IF: ``v = beta*v + I (+ bias)``; see :class:`snnc.ir.layers.LIF`."""
+             p: NeuronParams, style: Style = "compare", more: tuple[str, ...] = ()) -> None:
+    """LIF / IF: ``v = beta*v + I (+ more...) (+ bias)``; see :class:`snnc.ir.layers.LIF`."""
     decayed = v_in
     if p.beta is not None:
         decayed = sink.one("Mul", [v_in, sink.const(f"{name}.beta", p.beta)], f"{name}/leak")
-    emit_membrane(sink, name, decayed, current, v_in, spikes, v_out, p, style)
+    emit_membrane(sink, name, decayed, current, v_in, spikes, v_out, p, style, more)
 
 
 def emit_cuba(sink: NodeSink, name: str, current: str, u_in: str, v_in: str, spikes: str,

@@ -178,8 +178,15 @@ class Reshape(Layer):
 
 @dataclass(frozen=True, eq=False)
 class Add(Layer):
-    """Elementwise sum of equally shaped inputs (residual or multi-source currents)."""
+    """Elementwise sum of equally shaped inputs (residual or multi-source currents).
 
+    ``into_neuron``: a LIF reading this layer adds the operands to its decayed membrane one at
+    a time, ``(beta*v + a_0) + a_1``, instead of adding their sum (snnTorch's ``RLeaky``
+    order). It only fixes float32 rounding: integer profiles sum first (exact either way) and
+    every other reader gets the sum.
+    """
+
+    into_neuron: bool = False
     kind: ClassVar[str] = "add"
 
     def out_shape(self, in_shapes: list[Shape]) -> Shape:

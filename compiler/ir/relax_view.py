@@ -539,11 +539,11 @@ def _read_neuron(walk: _Walk, comp: Composite, cuba: bool) -> tuple[Layer, list[
 
 
 def _sum_currents(walk: _Walk, comp: Composite, first: str, extra: Any) -> str:
-    """A neuron charged by two currents in turn becomes an Add layer feeding it; the float
-    sum is then ``beta*v + (I + J)`` instead of ``(beta*v + I) + J`` (within one rounding)."""
+    """A neuron charged by two currents in turn, ``(beta*v + I) + J``, reads an Add layer of
+    both that it adds term by term (``into_neuron``), so the float rounding is the model's."""
     second, _ = _data_input(walk, comp, extra, "second input current")
     name = f"{comp.name}.input"
-    walk.layers.append(Add(name, (first, second)))
+    walk.layers.append(Add(name, (first, second), into_neuron=True))
     return name
 
 

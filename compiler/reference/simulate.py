@@ -79,11 +79,15 @@ def _membrane_update(layer: LIF | CubaLIF, v: np.ndarray, drive: np.ndarray,
     return _reset(drive, fired, theta, layer.reset), fired
 
 
-def lif_step(layer: LIF, current: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One float LIF step (see :class:`snnc.ir.layers.LIF`); returns (spikes, new v)."""
+def lif_step(layer: LIF, current: np.ndarray, v: np.ndarray,
+             more: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """One float LIF step (see :class:`snnc.ir.layers.LIF`); returns (spikes, new v).
+    ``more``: currents added after ``current``, one at a time (an ``into_neuron`` Add)."""
     beta = np.asarray(layer.beta, F32)
     theta = np.asarray(layer.threshold, F32)
     drive = beta * v + current
+    for extra in more:
+        drive = drive + extra
     if layer.bias is not None:
         drive = drive + np.asarray(layer.bias, F32)
     v, fired = _membrane_update(layer, v, drive.astype(F32), theta)
@@ -169,6 +173,8 @@ def run_graph(graph: Graph, drive: np.ndarray, record: bool = True) -> Trace:
     outputs = []
     recurrent_sources = {src for lay in graph.layers if getattr(lay, "recurrent", False)
                          for src in lay.inputs}
+    split = {lay.name: lay.inputs for lay in graph.layers  # sums a LIF adds term by term
+             if isinstance(lay, Add) and lay.into_neuron}
     for lay in graph.layers:
         shape = (batch, *graph.shape(lay.name))
         if isinstance(lay, LIF | CubaLIF):
@@ -188,7 +194,9 @@ def run_graph(graph: Graph, drive: np.ndarray, record: bool = True) -> Trace:
             late = getattr(lay, "recurrent", False)
             args = [previous[s] if late else values[s] for s in lay.inputs]
             if isinstance(lay, LIF):
-                out, state_v[lay.name] = lif_step(lay, args[0], state_v[lay.name])
+                currents = [values[s] for s in split.get(lay.inputs[0], ())] or args
+                out, state_v[lay.name] = lif_step(lay, currents[0], state_v[lay.name],
+                                                  tuple(currents[1:]))
             elif isinstance(lay, CubaLIF):
                 out, state_u[lay.name], state_v[lay.name] = cuba_step(
                     lay, args[0], state_u[lay.name], state_v[lay.name])

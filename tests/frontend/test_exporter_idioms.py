@@ -109,14 +109,14 @@ def test_snntorch_synaptic_is_a_cuba_neuron() -> None:
     assert_matches_onnxruntime(model)
 
 
-def test_snntorch_rleaky_sums_its_two_currents_before_the_neuron() -> None:
+def test_snntorch_rleaky_adds_its_two_currents_to_the_neuron_in_turn() -> None:
     model = leaky_model(recurrent=True)
     graph = import_onnx(model).graph
-    kinds = {lay.name: type(lay) for lay in graph.layers}
     lif = graph.layer(graph.output)
     assert isinstance(lif, LIF) and lif.reset == "subtract"
     (summed,) = lif.inputs
-    assert kinds[summed] is Add
+    add = graph.layer(summed)
+    assert isinstance(add, Add) and add.into_neuron
     recurrent = [lay for lay in graph.layers if getattr(lay, "recurrent", False)]
     assert [lay.inputs for lay in recurrent] == [(graph.output,)]
     assert_matches_onnxruntime(model)
@@ -340,3 +340,25 @@ def test_graded_spikes_are_not_taken_for_binary_ones() -> None:
     # spikes scaled by a graded factor of 2 have no snnc neuron: nothing is raised
     with pytest.raises(ModelError, match="is not part of any neuron"):
         import_onnx(snntorch_zero_model(gain=2.0))
+
+
+def test_two_currents_keep_the_models_rounding_order() -> None:
+    # (v + I) + J with v = 1, I = J = 2**-24 rounds to 1 (no spike at theta = 1), while
+    # v + (I + J) = 1 + 2**-23 would fire: the neuron must add its currents in the model's order.
+    inits = [const("w_i", [[1.0, 0.0]]), const("w_j", [[0.0, 1.0]]), const("theta", 1.0)]
+    nodes = [node("Gemm", ["x", "w_i"], "i", "node_i", transB=1),
+             node("Gemm", ["x", "w_j"], "j", "node_j", transB=1),
+             node("Add", ["v_in", "i"], "h0", "node_add"),
+             node("Add", ["h0", "j"], "h", "node_add_1"),
+             node("Greater", ["h", "theta"], "fired", "node_gt"),
+             node("Cast", ["fired"], "spk", "node_cast", to=TensorProto.FLOAT),
+             node("Sub", ["h", "spk"], "v_out", "node_sub")]
+    model = make_model(nodes, [tensor_info("x", [2]), tensor_info("v_in", [1])],
+                       [tensor_info("spk", [1]), tensor_info("v_out", [1])], inits,
+                       state={"v_in": "v_out"})
+    imported = import_onnx(model)
+    tiny = np.float32(2.0**-24)
+    drive = np.asarray([[[1.0, 0.0]], [[tiny, tiny]], [[tiny, tiny]]], F32)
+    expected = run_onnxruntime(model, imported.layout, drive)["spk"]
+    assert expected[:, 0, 0].tolist() == [0.0, 0.0, 0.0]
+    assert np.array_equal(run_graph(imported.graph, drive).output, expected)

@@ -17,11 +17,16 @@ from snnc.reference.simulate import simulate
 from .test_nir_export import EXPORTABLE
 
 PAPER = Path(__file__).parent.parent / "fixtures" / "nir"
+FRAMEWORKS = Path(__file__).parent.parent / "fixtures" / "frameworks"
 SOURCES: dict[str, Callable[[], Graph]] = {
     **EXPORTABLE,
     "braille": lambda: load_nir(PAPER / "braille_noDelay_bias_zero.nir"),
     "cnn_sinabs": lambda: load_nir(PAPER / "cnn_sinabs.nir"),
     "lif_norse": lambda: load_nir(PAPER / "lif_norse.nir"),
+    # framework exports raised from ONNX: two currents in turn, >= tests, CUBA from Norse
+    "snntorch_rleaky_onnx": lambda: load(FRAMEWORKS / "snntorch_rleaky.onnx"),
+    "spikingjelly_lif_onnx": lambda: load(FRAMEWORKS / "spikingjelly_lif.onnx"),
+    "norse_lifcell_onnx": lambda: load(FRAMEWORKS / "norse_lifcell.onnx"),
 }
 
 
