@@ -51,6 +51,7 @@ class ImportedModel:
     layout: StateLayout
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
+    exported: onnx.ModelProto | None = None  # the step as exported, runnable (see .exported)
 
 
 def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> ImportedModel:
@@ -65,6 +66,7 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     outputs = [v.name for v in graph.output]
     metadata = {p.key: p.value for p in model.metadata_props}
     layout = state_layout(inputs, outputs, metadata)
+    as_exported = model
     model, rewritten = rewrite_framework_neurons(model, layout.pairs,
                                                  lambda nodes: layer_name_of(nodes, {}))
     validate_ops(model)
@@ -80,7 +82,7 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     module = _annotate(module, kinds, names, inputs, outputs, layout, timesteps, encoding,
                        graph.name or label)
     return ImportedModel(graph_from_module(module), module, layout, tuple(inputs),
-                         tuple(outputs))
+                         tuple(outputs), expand_snnc_ops(as_exported, opset)[0])
 
 
 def _run_metadata(metadata: dict[str, str]) -> tuple[int, str]:

@@ -15,7 +15,9 @@ import pytest
 
 from snnc.errors import SnncError
 from snnc.frontend import load
+from snnc.frontend.exported import run_exported
 from snnc.frontend.nir import load_nir
+from snnc.frontend.onnx import import_onnx
 from snnc.ir.layers import LIF, CubaLIF
 from snnc.reference.simulate import run_graph
 
@@ -143,3 +145,11 @@ def test_whole_loop_export_folds_into_the_one_step_export(name: str) -> None:
                       "compare"):
             a, b = getattr(mine, field, None), getattr(theirs, field, None)
             assert np.array_equal(*np.broadcast_arrays(a, b)), (mine.name, field)
+
+
+@pytest.mark.parametrize("name", sorted({*ONNX_FIXTURES, *UNROLLED}))
+def test_the_exported_graph_run_as_written_reproduces_the_framework(name: str) -> None:
+    # The "as exported" run: the framework's own float arithmetic, op by op.
+    rec = _recorded(UNROLLED.get(name, (name,))[0])
+    assert np.array_equal(run_exported(import_onnx(FIXTURES / f"{name}.onnx"), rec["x"]),
+                          rec["spikes"])
