@@ -111,6 +111,9 @@ class Conv2d(Layer):
     def out_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
         out_c, in_c_per_group, kh, kw = self.weight.shape
+        if self.groups < 1 or out_c % self.groups:
+            raise ShapeError(f"{out_c} output channels do not split into {self.groups} groups",
+                             self.name)
         if len(shape) != 3 or shape[0] != in_c_per_group * self.groups:
             raise ShapeError(
                 f"Conv expects (C={in_c_per_group * self.groups}, H, W), got {shape}", self.name

@@ -63,6 +63,8 @@ def removal_plan(graph: Graph, name: str) -> str | None:
     syn = graph.layer(layer.inputs[0])
     if not isinstance(syn, Dense | Conv2d) or syn.recurrent:
         return None
+    if isinstance(syn, Conv2d) and syn.groups != 1:  # rows of a grouped conv are tied to groups
+        return None
     if [c.name for c in graph.consumers(syn.name)] != [name]:
         return None
     shape = graph.shape(name)

@@ -18,7 +18,9 @@ timing, ``>`` and ``>=``), IF, CubaLIF and multi-level spikes. Edge cases come f
 ``extreme`` replaces the quantized integers by values at the limits of the target's numeric
 profile (weights at +-max, thresholds 0 or 1 or the largest, the widest biases, decays 0 and
 2^D), which drives membranes into saturation and Loihi's 24-bit current into wrapping; tiny
-thresholds, huge input drives and long runs come from the recipe as well.
+thresholds, huge input drives and long runs come from the recipe as well. Synapses may carry
+forced kernel, storage or QNN-mapping attributes, and ``pipeline`` runs the optimisation passes
+(calibration, dead-neuron elimination, kernel choice, mapping) before quantization.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from snnc.ir.layers import (
     SpikingSelfAttention,
 )
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
+from snnc.passes.pipeline import optimize
 from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
 from snnc.target import Target
@@ -73,6 +76,7 @@ class Recipe:
     drive_scale: float       # direct encoding: spread of the real inputs
     tiny_threshold: bool
     extreme: bool
+    pipeline: bool           # run the optimisation pipeline (calibration, mapping) first
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,10 @@ class FuzzCase:
     def quantized(self, target: Target) -> QuantizedGraph:
         """The integer graph for ``target``: quantized from the floats, then (``extreme``)
         pushed to the limits of the target's numeric profile."""
-        qg = quantize(self.graph, target.numeric, calib=self.x, target=target.name)
+        graph = self.graph
+        if self.recipe.pipeline:
+            graph = optimize(graph, target, calib=self.x)
+        qg = quantize(graph, target.numeric, calib=self.x, target=target.name)
         if not self.recipe.extreme:
             return qg
         return extremes(qg, np.random.default_rng(self.recipe.seed + 1))
@@ -108,7 +115,7 @@ def recipes(draw: st.DrawFn, families: tuple[str, ...] = FAMILIES) -> Recipe:
         hidden=tuple(draw(st.lists(st.integers(1, 24), min_size=depth, max_size=depth))),
         neurons=tuple(draw(st.lists(st.sampled_from(NEURONS), min_size=depth,
                                     max_size=depth))),
-        variant=draw(st.integers(0, 63)),
+        variant=draw(st.integers(0, 127)),
         recurrent=draw(st.booleans()),
         residual=draw(st.booleans()),
         pool=draw(st.sampled_from(("none", "sum", "avg", "max"))),
@@ -118,6 +125,7 @@ def recipes(draw: st.DrawFn, families: tuple[str, ...] = FAMILIES) -> Recipe:
         drive_scale=draw(st.sampled_from((0.1, 1.0, 4.0, 1e4))),
         tiny_threshold=draw(st.integers(0, 7)) == 7,
         extreme=extreme,
+        pipeline=draw(st.integers(0, 3)) == 3,
     )
 
 
@@ -183,9 +191,19 @@ class _Net:
                             threshold=self.threshold(per), bias=self.bias(per),
                             **self.behaviour()))
 
+    def synapse_attrs(self) -> dict[str, str]:
+        """With variant bit 6, force a kernel, a storage or the QNN mapping (backends then take
+        paths their own heuristics would not)."""
+        if not self.flag(6):
+            return {}
+        options = ({"kernel": "dense"}, {"kernel": "event"}, {"storage": "csr"},
+                   {"storage": "dense"}, {"mapping": "qnn"}, {})
+        return dict(options[int(self.rng.integers(0, len(options)))])
+
     def dense(self, name: str, src: str, n_in: int, n_out: int, **kw: object) -> str:
-        return self.add(Dense(name, (src,), weight=self.weights((n_out, n_in), n_in),
-                              bias=self.bias((n_out,)), **kw))
+        layer = Dense(name, (src,), weight=self.weights((n_out, n_in), n_in),
+                      bias=self.bias((n_out,)), **kw)
+        return self.add(layer.with_attrs(**self.synapse_attrs()))
 
 
 def _mlp(net: _Net) -> tuple[str, tuple[int, ...]]:
@@ -222,7 +240,7 @@ def _conv(net: _Net) -> tuple[str, tuple[int, ...]]:
         conv = Conv2d(f"conv{i}", (src,), weight=net.weights(
             (c_out, shape[0] // groups, k, k), shape[0] // groups * k * k),
             bias=net.bias((c_out,)), stride=(int(rng.integers(1, 3)), 1), padding=pad,
-            dilation=dil, groups=groups)
+            dilation=dil, groups=groups).with_attrs(**net.synapse_attrs())
         try:
             out = conv.out_shape([shape])
         except ShapeError:  # the window no longer fits: stop stacking convolutions
