@@ -1,0 +1,98 @@
+"""The benchmark scripts: generated networks of the requested size that every target accepts,
+and a README that reports each goal as met or not from the JSON results alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from snnc import api
+from snnc.backends import backend_module
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def script(name: str) -> ModuleType:
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
+
+
+def fits_every_target(family: str, size: int) -> None:
+    """Optimise, quantise and resource-check the family's network for all three targets, as
+    compile_scaling does (SNN mapping, the MCU part enlarged to 16 MB / 4 MB)."""
+    scaling = script("compile_scaling")
+    graph = scaling.build(family, size)
+    for target in api.targets_for("all"):
+        if target.backend == "mcu":
+            limits = {**target.limits, "flash_bytes": 16 << 20, "ram_bytes": 4 << 20}
+            target = dataclasses.replace(target, limits=limits)
+        prune = 1e-6 if family == "sparse" else None
+        optimized = api.optimize(graph, target, prune=prune, mapping=scaling.MAPPING)
+        backend_module(target.backend).check_resources(api.quantize(optimized, target), target)
+
+
+@pytest.mark.parametrize("family", ["dense", "conv", "sparse"])
+def test_generated_networks_have_about_the_requested_synapses(family):
+    scaling = script("compile_scaling")
+    for size in (64_000, 1_024_000):
+        count = scaling.synapse_count(scaling.build(family, size))
+        assert 0.85 * size <= count <= 1.15 * size, (family, size, count)
+
+
+@pytest.mark.parametrize("family", ["dense", "conv", "sparse"])
+def test_a_mid_sized_network_of_every_family_fits_every_target(family):
+    fits_every_target(family, 64_000)
+
+
+@pytest.mark.parametrize("family", ["dense", "conv", "sparse"])
+def test_the_largest_network_of_every_family_fits_every_target(family):
+    fits_every_target(family, 1_024_000)
+
+
+def compile_results(ratio: float, total: float) -> dict:
+    row = {"family": "dense", "requested": 4000, "synapses": 4000, "startup_s": 1.0,
+           "seconds": dict.fromkeys(("frontend", "passes", "loihi", "mcu", "spinnaker2"),
+                                    total / 5),
+           "total_s": total, "total_cpu_s": total, "child_cpu_seconds": {"mcu": 0.5},
+           "peak_bytes": {"mcu": 1 << 20}, "profile": {"mcu": [
+               {"function": "<method 'poll' of 'select.poll' objects>", "own_s": 0.4,
+                "cumulative_s": 0.4, "calls": 3}]}}
+    small = {**row, "requested": 1000, "synapses": 1000, "total_s": total / ratio}
+    return {"command": "python benchmarks/compile_scaling.py", "rows": [small, row],
+            "machine": {"cpu_count": 2},
+            "growth": [{"family": "dense", "n": 1000, "4n": 4000, "ratio": ratio}],
+            "goals": {"largest_total_s": {"dense": total}, "under_10s": total < 10,
+                      "max_growth": ratio, "growth_within_4_5": ratio <= 4.5}}
+
+
+@pytest.mark.parametrize(("ratio", "total"), [(3.0, 5.0), (5.0, 5.0), (3.0, 12.0)])
+def test_compile_section_reports_each_goal_from_the_numbers(ratio, total):
+    text = "\n".join(script("run_all").section_compile(compile_results(ratio, total)))
+    assert f"4000 synapses: {total:.2f} s wall" in text
+    assert ("goal < 10 s: met" in text) == (total < 10)
+    assert ("(goal <= 4.5: met)" in text) == (ratio <= 4.5)
+    assert "waiting for child processes" in text  # the profile names what poll() waits for
+
+
+def simulate_results(ratios: list[float]) -> dict:
+    cases = [{"network": f"net{i}", "batch": 2, "steps": 16, "neurons": 10,
+              "reference_s": 0.01, "lava_s": 0.01 * r, "ratio": r, "equal": True,
+              "reference_per_step_ms": 0.6, "lava_per_step_ms": 30.0,
+              "reference_profile": {"neuron_updates_share": 0.7, "synapses_share": 0.2}}
+             for i, r in enumerate(ratios)]
+    return {"cases": cases, "lava_startup_s": 2.0, "goal_ratio": 200}
+
+
+def test_simulate_section_explains_every_case_below_the_goal():
+    text = "\n".join(script("run_all").section_simulate(simulate_results([450.0, 120.0])))
+    assert "in every case: **NOT met**" in text
+    assert "- net1, batch 2, 16 steps: 120x" in text
+    assert "- net0," not in text
+    met = "\n".join(script("run_all").section_simulate(simulate_results([450.0, 201.0])))
+    assert "in every case: met" in met
