@@ -12,7 +12,8 @@ import math
 from pathlib import Path
 
 import onnx
-from google.protobuf.message import DecodeError
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 from onnx import TensorProto, external_data_helper
 
 from snnc.errors import InputError, InvalidModelError
@@ -57,8 +58,27 @@ def _check_envelope(model: onnx.ModelProto, where: str) -> None:
     if model.ir_version <= 0 or not model.HasField("graph") or not model.opset_import:
         raise InputError(f"'{where}' is not an ONNX model or is truncated "
                          "(no IR version, graph or opset)")
+    if not _text_is_utf8(model):
+        raise InputError(f"'{where}' holds a name or string that is not valid UTF-8")
     if not model.graph.node or not model.graph.output:
         raise InputError(f"'{where}' has an empty graph (no nodes or no outputs)")
+
+
+def _text_is_utf8(message: Message) -> bool:
+    """Protobuf does not validate ONNX's (proto2) string fields: invalid UTF-8 comes back as
+    ``bytes`` instead of ``str`` and would break every later name check."""
+    for field, value in message.ListFields():
+        # protobuf >= 6 has ``is_repeated``; older releases only ``label``
+        repeated = getattr(field, "is_repeated", None)
+        if repeated is None:
+            repeated = field.label == FieldDescriptor.LABEL_REPEATED
+        values = value if repeated else [value]
+        if field.type == FieldDescriptor.TYPE_STRING and any(isinstance(v, bytes)
+                                                              for v in values):
+            return False
+        if field.type == FieldDescriptor.TYPE_MESSAGE and not all(map(_text_is_utf8, values)):
+            return False
+    return True
 
 
 def _elements(dims: list[int]) -> int:

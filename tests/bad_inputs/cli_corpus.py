@@ -108,6 +108,14 @@ def unknown_suffix(folder: Path) -> Path:
     return _write_bytes(folder, good_onnx().SerializeToString(), "model.pt")
 
 
+def invalid_utf8_name(folder: Path) -> Path:
+    """A tensor name that is not UTF-8: protobuf hands it back as bytes, not str."""
+    model = good_onnx()
+    _node(model, "lif").input[0] = "\u00ff\u00ff"
+    data = model.SerializeToString().replace("\u00ff\u00ff".encode(), b"\xff\xfe\xff\xfe")
+    return _write_bytes(folder, data, "model.onnx")
+
+
 # -- operator set, operators, attributes -----------------------------------------------------
 
 def wrong_opset(folder: Path) -> Path:
@@ -350,6 +358,7 @@ def nir_text_weight(folder: Path) -> Path:
 
 CASES: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
     truncated, random_bytes, empty_file, protobuf_not_a_model, unknown_suffix,
+    invalid_utf8_name,
     wrong_opset, unknown_snnc_opset, unknown_op, unknown_domain, missing_attribute,
     wrong_typed_attribute, shape_mismatch, dynamic_dimension, declared_1e8_input,
     declared_1e8_weight, declared_huge_weight, nan_weight, inf_weight, huge_weight,
