@@ -7,7 +7,9 @@ whole batch in a child process) run on the same drive; their traces must be equa
 (interpreter, Lava import, compiling the process graph, one OS process per Lava process), reported
 separately as the time of a one-step run of the smallest case. Times are the fastest of
 ``--repeat`` runs (the reference, which takes milliseconds, repeats for about two seconds: the
-fastest run is the one least disturbed by other load on the machine). Writes
+fastest run is the one least disturbed by other load on the machine). Processor times (this
+process and its children: Lava's runtime and the OS processes it starts) are recorded too; on a
+loaded machine their ratio shows the work each side does, which wall times blur. Writes
 ``benchmarks/results/simulate.json`` and prints a table.
 
     .venv/bin/python benchmarks/simulate.py [--quick] [--repeat 3] [--out FILE]
@@ -21,6 +23,7 @@ import json
 import os
 import platform
 import pstats
+import resource
 import sys
 import tempfile
 import time
@@ -83,18 +86,29 @@ def same(a: Trace, b: Trace) -> bool:
     return sorted(x) == sorted(y) and all(np.array_equal(x[k], y[k]) for k in x)
 
 
-def timed(fn: Callable[[], Any], repeat: int, budget_s: float = 0.0) -> tuple[float, Any]:
-    """Shortest wall time of at least ``repeat`` calls, more while the calls so far took less
-    than ``budget_s`` (at most 200): the fastest run is the one least disturbed by other load
-    on the machine, and a run of milliseconds needs many tries to meet an undisturbed one.
-    Returns it and the last result."""
-    times: list[float] = []
+def cpu_seconds() -> float:
+    """Processor time of this process and its finished children (Lava's run, which waits for
+    the OS processes of its own Lava processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(fn: Callable[[], Any], repeat: int,
+          budget_s: float = 0.0) -> tuple[float, float, Any]:
+    """Shortest wall time and shortest processor time of at least ``repeat`` calls, more while
+    the calls so far took less than ``budget_s`` (at most 200): the fastest run is the one
+    least disturbed by other load on the machine, and a run of milliseconds needs many tries
+    to meet an undisturbed one. Returns both and the last result."""
+    walls: list[float] = []
+    cpus: list[float] = []
     result = None
-    while len(times) < repeat or (sum(times) < budget_s and len(times) < 200):
-        start = time.perf_counter()
+    while len(walls) < repeat or (sum(walls) < budget_s and len(walls) < 200):
+        start, cpu = time.perf_counter(), cpu_seconds()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+        walls.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds() - cpu)
+    return min(walls), min(cpus), result
 
 
 def lava_run(qg: QuantizedGraph, drive: np.ndarray) -> Trace:
@@ -109,13 +123,15 @@ def run_case(make: Callable[[], Graph], batch: int, steps: int, repeat: int) -> 
     qg = quantize(graph, target.numeric, target=target.name)
     rng = np.random.default_rng(1)
     drive = (rng.random((steps, batch, *graph.input.shape)) < 0.3).astype(F32)
-    t_ref, ref = timed(lambda: run_quantized(qg, drive), repeat, REFERENCE_BUDGET_S)
-    t_lava, lava = timed(lambda: lava_run(qg, drive), repeat)
+    t_ref, cpu_ref, ref = timed(lambda: run_quantized(qg, drive), repeat, REFERENCE_BUDGET_S)
+    t_lava, cpu_lava, lava = timed(lambda: lava_run(qg, drive), repeat)
     return {
         "network": graph.name, "batch": batch, "steps": steps,
         "neurons": sum(graph.size(n.name) for n in graph.neurons()),
         "reference_s": round(t_ref, 6), "lava_s": round(t_lava, 4),
         "ratio": round(t_lava / t_ref, 1), "equal": same(ref, lava),
+        "reference_cpu_s": round(cpu_ref, 6), "lava_cpu_s": round(cpu_lava, 4),
+        "cpu_ratio": round(cpu_lava / max(cpu_ref, 1e-6), 1),
         "reference_profile": reference_profile(qg, drive),
     }
 
@@ -147,11 +163,12 @@ def lava_startup(repeat: int) -> float:
 
 def table(rows: list[dict[str, Any]], startup: float) -> str:
     head = (f"{'network':<16}{'batch':>6}{'steps':>6}{'reference s':>13}{'lava s':>9}"
-            f"{'lava/ref':>10}  equal")
+            f"{'lava/ref':>10}{'cpu ratio':>10}  equal")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r['network']:<16}{r['batch']:>6}{r['steps']:>6}{r['reference_s']:>13.4f}"
-                     f"{r['lava_s']:>9.2f}{r['ratio']:>10.0f}  {r['equal']}")
+                     f"{r['lava_s']:>9.2f}{r['ratio']:>10.0f}{r['cpu_ratio']:>10.0f}"
+                     f"  {r['equal']}")
     lines.append(f"Lava start-up (one step, one sample): {startup:.2f} s")
     return "\n".join(lines)
 
