@@ -104,6 +104,8 @@ def _stacked(index: GraphIndex, output: str) -> tuple[int, tuple[str, ...], set[
     if concat is None or concat.op_type != "Concat" or len(concat.input) < 2:
         return None
     axis = _int_list(index, concat, 99, "axis")
+    if not axis:
+        return None
     values, nodes = [], {concat.name}
     for name in concat.input:
         unsqueeze = index.producer.get(name)
@@ -113,7 +115,6 @@ def _stacked(index: GraphIndex, output: str) -> tuple[int, tuple[str, ...], set[
             return None
         values.append(unsqueeze.input[0])
         nodes.add(unsqueeze.name)
-    assert axis is not None
     return axis[0], tuple(values), nodes
 
 

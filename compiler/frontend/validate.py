@@ -15,7 +15,7 @@ import onnx
 from onnx import numpy_helper
 
 from snnc.errors import InvalidModelError, ModelError, UnsupportedOpError
-from snnc.frontend.schema import DOMAIN, OPS, AttrSpec, OpSpec
+from snnc.frontend.schema import DOMAIN, DOMAIN_VERSION, OPS, AttrSpec, OpSpec
 
 MIN_OPSET = 13
 
@@ -47,6 +47,11 @@ def default_opset(model: onnx.ModelProto) -> int:
         raise InvalidModelError("the model imports no default-domain opset")
     if versions[0] < MIN_OPSET:
         raise InvalidModelError(f"opset {versions[0]} is older than the supported {MIN_OPSET}")
+    for entry in model.opset_import:
+        if entry.domain == DOMAIN and entry.version != DOMAIN_VERSION:
+            # another version of the contract may mean other semantics: never guess
+            raise InvalidModelError(f"the {DOMAIN} domain is imported at version "
+                                    f"{entry.version}; snnc reads version {DOMAIN_VERSION}")
     return versions[0]
 
 

@@ -68,11 +68,7 @@ def assert_one_error_line(text: str) -> None:
 
 
 # Known gaps, each reported with its fix; strict, so the marker goes once the gap is closed.
-GAPS = {
-    "unknown_snnc_opset": "the ONNX reader accepts any version of the snnc domain; "
-                          "validate.default_opset should refuse versions other than "
-                          "schema.DOMAIN_VERSION",
-}
+GAPS: dict[str, str] = {}
 CORPUS = [pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=GAPS[case]))
           if case in GAPS else case for case in sorted(CASES)]
 
@@ -120,7 +116,8 @@ def run_measured(argv: list[str], cwd: Path) -> tuple[int, str, str, float, int]
 
 
 SUBPROCESS_CASES = ("declared_1e8_weight", "declared_1e8_input", "random_bytes",
-                    "nir_missing_weight", "huge_weight", "external_data_outside_folder")
+                    "nir_missing_weight", "huge_weight", "external_data_outside_folder",
+                    "nir_wide_conv")
 
 
 @pytest.mark.parametrize("case", SUBPROCESS_CASES)
