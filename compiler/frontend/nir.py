@@ -37,6 +37,7 @@ import numpy as np
 from snnc.errors import InputError, InvalidModelError, ShapeError, UnsupportedError
 from snnc.ir.layers import (
     LIF,
+    MAX_VALUES,
     Add,
     Conv2d,
     CubaLIF,
@@ -484,6 +485,9 @@ class _Builder:
     def add(self, layer: Layer, shape: Shape | None = None) -> str:
         if shape is None:
             shape = layer.out_shape([self.shapes[s] for s in layer.inputs])
+        if math.prod(shape) > MAX_VALUES:  # before any parameter is broadcast to the shape
+            raise ShapeError(f"holds {math.prod(shape)} values per sample (limit "
+                             f"{MAX_VALUES})", layer.name)
         self.layers.append(layer)
         self.shapes[layer.name] = shape
         return layer.name

@@ -367,6 +367,10 @@ class Graph:
         if self.timesteps < 1:
             raise InvalidModelError(f"timesteps must be >= 1, got {self.timesteps}")
         self._shapes.update(self._infer_shapes())
+        for name, shape in self._shapes.items():
+            if math.prod(shape) > MAX_VALUES:
+                raise ShapeError(f"holds {math.prod(shape)} values per sample (limit "
+                                 f"{MAX_VALUES})", name)
 
     def _infer_shapes(self) -> dict[str, Shape]:
         # Recurrent synapses read layers defined later, so sweep until every shape is known.
@@ -436,6 +440,9 @@ class Graph:
         return sum(layer.parameter_count() for layer in self.layers)
 
 
+# Largest tensor (values per sample) a layer may produce: the ONNX reader's limit on declared
+# sizes, applied to every inferred shape, so no model makes an executor allocate more.
+MAX_VALUES = 100_000_000
 # Largest parameter magnitude accepted. A tensor holds at most 1e8 elements (the ONNX reader's
 # limit), so a synaptic sum of up to 1e8 products of values below 1e15 stays below float32's
 # 3.4e38: the float reference never overflows on parameters the view accepts.

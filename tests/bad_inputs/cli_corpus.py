@@ -356,6 +356,32 @@ def nir_text_weight(folder: Path) -> Path:
     return path
 
 
+def nir_wide_conv(folder: Path) -> Path:
+    """A 1x1 convolution from 10^6 input values to 10^9 (1000 channels): a few kilobytes of
+    file, four gigabytes per sample if anything were allocated at that size."""
+    import nir
+
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type={"input": np.array([1, 1000, 1000])}),
+        nir.Conv2d(input_shape=(1000, 1000), weight=np.ones((1000, 1, 1, 1), F32), stride=1,
+                   padding=0, dilation=1, groups=1, bias=np.zeros(1000, F32)),
+        nir.Threshold(threshold=np.ones((1, 1, 1), F32)), type_check=False)
+    path = folder / "model.nir"
+    nir.write(path, graph)
+    return path
+
+
+def nir_huge_input_shape(folder: Path) -> Path:
+    path = _good_nir(folder)
+    with h5py.File(path, "r+") as f:
+        nodes = f["node/nodes"]
+        member = next(f"node/nodes/{k}/shape" for k in sorted(nodes)
+                      if nodes[k]["type"][()] in (b"Input", "Input"))
+        del f[member]
+        f[member] = np.array([4 * 10**17])
+    return path
+
+
 CASES: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
     truncated, random_bytes, empty_file, protobuf_not_a_model, unknown_suffix,
     invalid_utf8_name,
@@ -366,7 +392,8 @@ CASES: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
     beta_below_zero, current_decay_above_one, voltage_decay_below_zero, cycle_without_state,
     duplicate_node_names, duplicate_tensor_names, empty_graph, external_data_outside_folder,
     external_data_absolute, nir_random_bytes, nir_truncated, nir_missing_weight,
-    nir_missing_tau, nir_missing_edges, nir_missing_nodes, nir_text_weight,
+    nir_missing_tau, nir_missing_edges, nir_missing_nodes, nir_text_weight, nir_wide_conv,
+    nir_huge_input_shape,
 )}
 
 
