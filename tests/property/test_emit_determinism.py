@@ -1,0 +1,51 @@
+"""Emitting is a pure function of the quantized graph: for random nets (the fuzz generator),
+every backend writes byte-identical trees when it emits the same net twice, into different
+folders, with another net emitted in between (no state carried between emissions)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
+from fuzz_nets import fuzz_cases
+
+from snnc.backends import backend_module
+from snnc.errors import SnncError
+from snnc.target import load_target
+
+TARGETS = [load_target(name) for name in ("cortex-m4", "loihi2", "spinnaker2")]
+
+
+def emit_tree(case, target, folder: Path) -> dict[str, bytes] | None:
+    """The emitted files by relative path, or None when the backend refuses the net."""
+    qg = case.quantized(target)
+    module = backend_module(target.backend)
+    options = {"measure": False} if target.backend == "mcu" else {}
+    try:
+        module.check_resources(qg, target)
+        module.emit(qg, target, folder, **options)
+    except SnncError:
+        return None
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(first=fuzz_cases(), other=fuzz_cases())
+def test_emitting_the_same_net_twice_gives_the_same_bytes(target, first, other) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        once = emit_tree(first, target, root / "a")
+        emit_tree(other, target, root / "between")
+        again = emit_tree(first, target, root / "b" / "nested")
+    assert (once is None) == (again is None)
+    if once is not None:
+        assert sorted(once) == sorted(again)
+        assert [name for name in once if once[name] != again[name]] == []
