@@ -18,7 +18,9 @@ outputs stacked (``Unsqueeze`` + ``Concat``). snnc runs one step with explicit s
    2. A state value copy 1 computes from other state values and constants alone (snnTorch's
    reset test on the previous membrane, which an exporter reuses from the previous step's
    spike) is recomputed inside the template instead, so the state is what the model really
-   carries, in the form a one-step export has.
+   carries, in the form a one-step export has; a synapse (``Gemm``, ``MatMul``, ``Conv``)
+   reading such a value still reads it as state, the previous step's layer output that a
+   recurrent synapse of the layer view reads (snnTorch ``RLeaky``).
 4. **Check.** The unrolled graph and the folded step looped ``T`` times from a zero state are
    run with ONNX's reference evaluator on one random input; their stacked outputs must agree
    bit for bit, which also proves that step 0 starts from zero.
@@ -384,7 +386,7 @@ def _fold(model: onnx.ModelProto, index: GraphIndex,
     tensors that hold each state after that step (for the numerical check)."""
     blocks = _segment(index, loop)
     m, matching = _template_step(index, blocks, loop)
-    prev_block, block = blocks.nodes[m - 1], blocks.nodes[m]
+    block = blocks.nodes[m]
     crossing: list[str] = []  # tensors of copy m-1 read by copy m, in program order
     for node in block:
         for name in node.input:
@@ -397,20 +399,64 @@ def _fold(model: onnx.ModelProto, index: GraphIndex,
         rest = set(kept) - {tensor}
         if _derivable(blocks, m - 1, tensor, rest):
             kept.remove(tensor)
-    recomputed = _closure(index, blocks, m - 1, [t for t in crossing if t not in kept],
-                          set(kept))
+    derived = [t for t in crossing if t not in kept]
+    # a synapse reading a derived value reads it as state all the same: in the layer view only
+    # a recurrent synapse reads the previous step (snnTorch RLeaky's spikes)
+    carried = [t for t in derived if any(n.op_type in _SYNAPSES and t in n.input for n in block)]
+    again = _recompute(blocks, m - 1, derived, set(kept))
+    template = [*again.values(), *(_read_recomputed(n, again) for n in block)]
     outputs = [ys[m] for _, _, ys in loop.outputs]
     if blocks.home.get(outputs[0], (None,))[0] != m:
         raise _Refused("the stacked output is not computed by its own step")
     pairs = {}
-    for tensor in kept:
+    for tensor in kept + carried:
         _, pos, out = blocks.home[tensor]
         pairs[tensor] = block[pos].output[out]
     trace = {step: {tensor: blocks.nodes[step][pos].output[out]
-                    for tensor in kept for _, pos, out in [blocks.home[tensor]]}
+                    for tensor in pairs for _, pos, out in [blocks.home[tensor]]}
              for step in matching}
-    template = [n for n in prev_block if n.name in recomputed] + list(block)
     return _assemble(model, index, blocks, loop, template, pairs, outputs[0], m), trace
+
+
+# Ops that may read the previous step's value (recurrent synapses of the layer view).
+_SYNAPSES = frozenset({"Gemm", "MatMul", "Conv"})
+_AGAIN = ".recomputed"
+
+
+def _recompute(blocks: _Blocks, step: int, tensors: list[str],
+               leaves: set[str]) -> dict[str, NodeProto]:
+    """Copies of the nodes of copy ``step`` that compute ``tensors`` from ``leaves``, their
+    outputs renamed ``<tensor>.recomputed`` (the original name may stay a state input)."""
+    names = _closure(blocks, step, tensors, leaves)
+    copies: dict[str, NodeProto] = {}
+    for node in blocks.nodes[step]:
+        if node.name not in names:
+            continue
+        copy = NodeProto()
+        copy.CopyFrom(node)
+        copy.name = f"{node.name}{_AGAIN}"
+        for i, name in enumerate(copy.input):
+            home = blocks.home.get(name)
+            if home is not None and home[0] == step and name not in leaves:
+                copy.input[i] = f"{name}{_AGAIN}"
+        for i, name in enumerate(copy.output):
+            if name:
+                copy.output[i] = f"{name}{_AGAIN}"
+        copies[node.name] = copy
+    return copies
+
+
+def _read_recomputed(node: NodeProto, again: dict[str, NodeProto]) -> NodeProto:
+    """``node`` reading the recomputed values, except a synapse, which reads the state."""
+    recomputed = {o.removesuffix(_AGAIN) for copy in again.values() for o in copy.output}
+    if node.op_type in _SYNAPSES or not any(i in recomputed for i in node.input):
+        return node
+    copy = NodeProto()
+    copy.CopyFrom(node)
+    for i, name in enumerate(copy.input):
+        if name in recomputed:
+            copy.input[i] = f"{name}{_AGAIN}"
+    return copy
 
 
 def _derivable(blocks: _Blocks, step: int, tensor: str, leaves: set[str]) -> bool:
@@ -435,8 +481,7 @@ def _derivable(blocks: _Blocks, step: int, tensor: str, leaves: set[str]) -> boo
     return all(not i or ok(i) for i in blocks.nodes[step][home[1]].input)
 
 
-def _closure(index: GraphIndex, blocks: _Blocks, step: int, tensors: list[str],
-             leaves: set[str]) -> set[str]:
+def _closure(blocks: _Blocks, step: int, tensors: list[str], leaves: set[str]) -> set[str]:
     """Names of the nodes of copy ``step`` that recompute ``tensors`` from ``leaves``."""
     names: set[str] = set()
     pending = list(tensors)

@@ -17,13 +17,14 @@ from onnx import helper
 from snnc.errors import UnsupportedError, UnsupportedOpError
 from snnc.frontend.onnx import import_onnx
 from snnc.frontend.primitives import NeuronParams, NodeSink, emit_lif
-from snnc.ir.layers import LIF, Dense
+from snnc.ir.layers import LIF, Add, Dense
 from snnc.onnx_builder import make_model
 from snnc.reference.simulate import run_graph
 
 F32 = np.float32
 RNG = np.random.default_rng(11)
 WEIGHT = (RNG.integers(-8, 16, (5, 6)) / 16).astype(F32)
+RECURRENT = (RNG.integers(-8, 4, (5, 5)) / 16).astype(F32)
 PARAMS = NeuronParams(threshold=np.asarray(0.75, F32), beta=np.asarray(0.875, F32),
                       reset="subtract", reset_timing="next")
 
@@ -51,22 +52,27 @@ def _slice(sink: NodeSink, how: str, step: int, axis: int, steps: int) -> str:
 
 
 def unrolled(steps: int = 5, how: str = "gather", axis: int = 0, initial: float = 0.0,
-             stacked: bool = True, reach_back: bool = False,
-             state_input: bool = False) -> onnx.ModelProto:
-    """A Linear(6 -> 5) + snnTorch-style LIF loop over ``steps`` steps, inlined."""
+             stacked: bool = True, reach_back: bool = False, state_input: bool = False,
+             recurrent: bool = False) -> onnx.ModelProto:
+    """A Linear(6 -> 5) + snnTorch-style LIF loop over ``steps`` steps, inlined;
+    ``recurrent``: RLeaky, the previous spikes through a second Linear added to the charge."""
     sink = NodeSink(tensors={"x", "v_init"})
     weight = sink.const("fc.weight", WEIGHT)
     v = "v_init" if state_input else sink.const("zeros", np.full((1, 5), initial, F32))
-    spikes: list[str] = []
+    feedback = sink.const("rec.weight", RECURRENT)
+    spikes: list[str] = [sink.const("no_spikes", np.zeros((1, 5), F32))]
     for step in range(steps):
         x_t = _slice(sink, how, step, axis, steps)
         current = sink.one("Gemm", [x_t, weight], f"fc_{step}/Gemm", transB=1)
         if reach_back and step >= 2:
-            current = sink.one("Add", [current, spikes[step - 2]], f"late_{step}/Add")
+            current = sink.one("Add", [current, spikes[step - 1]], f"late_{step}/Add")
+        more = (sink.one("Gemm", [spikes[-1], feedback], f"rec_{step}/Gemm", transB=1),) \
+            if recurrent else ()
         emit_lif(sink, f"lif_{step}", current, v, f"s{step}", f"v{step}", PARAMS,
-                 style="snntorch")
+                 style="snntorch", more=more)
         spikes.append(f"s{step}")
         v = f"v{step}"
+    spikes = spikes[1:]
     if stacked:
         axes = sink.const("stack_axis", [0], np.int64)
         parts = [sink.one("Unsqueeze", [s, axes], f"unsqueeze_{k}") for k, s in enumerate(spikes)]
@@ -136,3 +142,18 @@ def test_a_loop_that_cannot_be_folded_is_refused_with_advice(change: dict,
 def test_a_single_sliced_step_is_not_taken_for_a_loop() -> None:
     with pytest.raises(UnsupportedOpError, match="Gather"):
         import_onnx(unrolled(1, stacked=False))
+
+
+def test_a_recurrent_loop_keeps_the_previous_spikes_as_state_for_its_synapse() -> None:
+    # The spikes of copy k-1 feed copy k's recurrent Linear: computable from the membrane,
+    # they stay state all the same, so the synapse becomes a recurrent Dense.
+    model = unrolled(5, recurrent=True)
+    graph = import_onnx(model).graph
+    assert [type(lay) for lay in graph.layers[1:]] == [Dense, Dense, Add, LIF]
+    rec = graph.layers[2]
+    assert rec.recurrent and rec.inputs == (graph.output,)
+    assert np.array_equal(rec.weight, RECURRENT)
+    drive = _drive(5, "gather", 0)
+    expected = _onnxruntime(model, drive, "gather", 0)
+    assert expected.any()
+    assert np.array_equal(run_graph(graph, drive).output, expected)
