@@ -42,6 +42,8 @@ UNROLLED = {
     "snntorch_leaky_unrolled": ("snntorch_leaky_unrolled", "snntorch_leaky"),
     "snntorch_leaky_unrolled_torchscript": ("snntorch_leaky_unrolled", "snntorch_leaky"),
     "spikingjelly_lif_unrolled": ("spikingjelly_lif_unrolled", "spikingjelly_lif"),
+    "snntorch_rleaky_unrolled": ("snntorch_rleaky_unrolled", "snntorch_rleaky"),
+    "norse_lifcell_unrolled": ("norse_lifcell_unrolled", "norse_lifcell"),
 }
 
 
@@ -141,8 +143,8 @@ def test_whole_loop_export_folds_into_the_one_step_export(name: str) -> None:
     single = load(FIXTURES / f"{one_step}.onnx")
     assert [type(lay) for lay in folded.layers] == [type(lay) for lay in single.layers]
     for mine, theirs in zip(folded.layers[1:], single.layers[1:], strict=True):
-        for field in ("weight", "bias", "beta", "threshold", "reset", "reset_timing",
-                      "compare"):
+        for field in ("weight", "bias", "recurrent", "into_neuron", "beta", "current_decay",
+                      "voltage_decay", "threshold", "reset", "reset_timing", "compare"):
             a, b = getattr(mine, field, None), getattr(theirs, field, None)
             assert np.array_equal(*np.broadcast_arrays(a, b)), (mine.name, field)
 
