@@ -164,7 +164,8 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
 
 
 def predict(trace: Trace) -> np.ndarray:
-    """Class per sample: the most output spikes; ties go to the higher final membrane."""
+    """Class per sample: the most output spikes (ties: the higher final membrane), or the
+    largest final value when the output layer is a value read-out rather than spikes."""
     counts = trace.spike_counts().reshape(trace.output.shape[1], -1).astype(np.float64)
     for name, v in sorted(trace.v.items()):
         if trace.spikes[name].shape == trace.output.shape and np.array_equal(
@@ -172,4 +173,6 @@ def predict(trace: Trace) -> np.ndarray:
             last_v = v[-1].reshape(counts.shape[0], -1).astype(np.float64)
             best = counts.max(axis=1, keepdims=True)
             return np.where(counts == best, last_v, -np.inf).argmax(axis=1)
-    return counts.argmax(axis=1)
+    # A value read-out (not spikes): the last step holds the settled value; earlier steps may
+    # still be filling the pipeline on targets with synaptic delay.
+    return trace.output[-1].reshape(counts.shape[0], -1).argmax(axis=1)
