@@ -11,6 +11,7 @@ are compared to make sure.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import re
@@ -183,13 +184,18 @@ def _clean(name: str) -> str:
 
 
 def layer_name_of(nodes: list[onnx.NodeProto], origin: dict[str, str]) -> str:
-    """Expanded ``snnc`` nodes keep their node's name; otherwise the common name scope of the
-    nodes, else the first anchor op (MatMul, Conv, ...), else the first node."""
+    """Expanded ``snnc`` nodes keep their node's name; otherwise the PyTorch module the nodes
+    share (the dynamo exporter's ``name_scopes`` metadata), the common name scope of the nodes
+    (TorchScript names them ``/fc/Gemm``), else the first anchor op (MatMul, Conv, ...), else
+    the first node."""
     for node in nodes:
         if node.name in origin:
             return origin[node.name]
     if not nodes:
         return ""
+    module = _torch_module(nodes)
+    if module:
+        return module
     if len(nodes) > 1:
         split = [n.name.split("/") for n in nodes]
         common: list[str] = []
@@ -203,6 +209,33 @@ def layer_name_of(nodes: list[onnx.NodeProto], origin: dict[str, str]) -> str:
                 else scope
     anchors = [n for n in nodes if n.op_type in _ANCHORS] or nodes
     return _clean(anchors[0].name)
+
+
+_SCOPES_KEY = "pkg.torch.onnx.name_scopes"
+
+
+def _torch_module(nodes: list[onnx.NodeProto]) -> str:
+    """The innermost module all ``nodes`` belong to, from the dynamo exporter's per-node
+    ``name_scopes`` (``['', 'lif', 'lif.recurrent', 'linear_1']``: the qualified module names
+    from the root, then the op itself); '' when any node lacks them."""
+    paths = []
+    for node in nodes:
+        raw = next((p.value for p in node.metadata_props if p.key == _SCOPES_KEY), None)
+        if raw is None or len(raw) > 4096:
+            return ""
+        try:
+            scopes = ast.literal_eval(raw)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return ""
+        if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
+            return ""
+        paths.append(scopes[:-1])
+    common: list[str] = []
+    for level in zip(*paths, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return common[-1] if common else ""
 
 
 def _first_line(exc: BaseException) -> str:

@@ -362,3 +362,27 @@ def test_two_currents_keep_the_models_rounding_order() -> None:
     expected = run_onnxruntime(model, imported.layout, drive)["spk"]
     assert expected[:, 0, 0].tolist() == [0.0, 0.0, 0.0]
     assert np.array_equal(run_graph(imported.graph, drive).output, expected)
+
+
+def _scoped(model: onnx.ModelProto, scopes: dict[str, str]) -> onnx.ModelProto:
+    """Node metadata as the dynamo exporter writes it: ``name_scopes`` per node."""
+    for n in model.graph.node:
+        value = scopes.get(n.name, scopes.get("*"))
+        if value is not None:
+            entry = n.metadata_props.add()
+            entry.key, entry.value = "pkg.torch.onnx.name_scopes", value
+    return model
+
+
+def test_dynamo_module_scopes_name_the_layers() -> None:
+    model = _scoped(leaky_model(), {"node_linear": "['', 'encoder.fc', 'linear']",
+                                    "*": "['', 'encoder.lif', 'op']"})
+    assert [lay.name for lay in import_onnx(model).graph.layers] == \
+        ["x", "encoder.fc", "encoder.lif"]
+
+
+def test_malformed_module_scopes_fall_back_to_node_names() -> None:
+    for junk in ("not a list", "[1, 2]", "__import__('os')", "[" * 5000):
+        model = _scoped(leaky_model(), {"*": junk})
+        assert [lay.name for lay in import_onnx(model).graph.layers] == \
+            ["x", "node_linear", "node_add"]

@@ -155,3 +155,11 @@ def test_the_exported_graph_run_as_written_reproduces_the_framework(name: str) -
     rec = _recorded(UNROLLED.get(name, (name,))[0])
     assert np.array_equal(run_exported(import_onnx(FIXTURES / f"{name}.onnx"), rec["x"]),
                           rec["spikes"])
+
+
+def test_layers_are_named_after_the_modules_whichever_the_exporter() -> None:
+    # dynamo: the name_scopes metadata; TorchScript: /fc/Gemm scopes; loops: per copy counters
+    for name in ("snntorch_leaky", "snntorch_leaky_zero", "snntorch_leaky_unrolled",
+                 "snntorch_leaky_unrolled_torchscript"):
+        assert [lay.name for lay in load(FIXTURES / f"{name}.onnx").layers] == \
+            ["x", "fc", "lif"], name
