@@ -27,7 +27,8 @@ import functools
 import io
 import itertools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -136,11 +137,57 @@ def load_nir(path: str | Path, semantics: str | NirSemantics | None = None) -> G
     if not p.is_file():
         raise InputError(f"NIR file '{p}' does not exist")
     try:
-        root = nir.read(p, type_check=False)
+        with _address_space_cap(READ_HEADROOM_BYTES):
+            root = nir.read(p, type_check=False)
     except Exception as exc:  # nir's reader fails in many ways on malformed files
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read NIR file '{p}': {first}") from None
     return nir_to_graph(root, semantics, name=p.stem)
+
+
+# Address space libhdf5 may add while it reads a NIR file. A corrupted length in a 35 KB file
+# (a variable-length string claiming 3 GiB) makes it allocate that much before it finds the
+# data missing; under the cap the allocation fails and the file is refused. Legitimate files
+# hold at most 10^8-value tensors (0.4 GB as float32).
+READ_HEADROOM_BYTES = 2 << 30
+
+
+def _vm_size() -> int | None:
+    """This process's virtual memory size in bytes (Linux), else None."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+@contextmanager
+def _address_space_cap(headroom: int) -> Iterator[None]:
+    """Temporarily lower the soft address-space limit to the current size plus ``headroom``
+    (where the platform allows; otherwise no cap), restoring it afterwards."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        resource = None
+    size = _vm_size()
+    if resource is None or size is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = size + headroom
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def nir_to_graph(root: Any, semantics: str | NirSemantics | None = None,

@@ -8,6 +8,7 @@ and breaks exactly one thing, so a failure points at the check that is missing. 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -382,6 +383,25 @@ def nir_huge_input_shape(folder: Path) -> Path:
     return path
 
 
+def nir_huge_string_length(folder: Path) -> Path:
+    """The reference to the variable-length string "Input" (a node type) claims 3 GiB: HDF5
+    allocates the claimed length before it finds the data missing (found by atheris)."""
+    path = _good_nir(folder)
+    data = bytearray(path.read_bytes())
+    heap = data.find(b"GCOL")  # the global heap collection; objects follow its 16-byte header
+    at = heap + 16
+    while True:
+        index, _, size = struct.unpack_from("<HHxxxxQ", data, at)
+        if index == 0:
+            raise ValueError("no 'Input' string in the NIR file's global heap")
+        if data[at + 16:at + 16 + size] == b"Input":
+            ref = data.find(struct.pack("<IQI", size, heap, index))
+            struct.pack_into("<I", data, ref, 3 << 30)
+            path.write_bytes(bytes(data))
+            return path
+        at += 16 + (size + 7) // 8 * 8
+
+
 CASES: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
     truncated, random_bytes, empty_file, protobuf_not_a_model, unknown_suffix,
     invalid_utf8_name,
@@ -393,7 +413,7 @@ CASES: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
     duplicate_node_names, duplicate_tensor_names, empty_graph, external_data_outside_folder,
     external_data_absolute, nir_random_bytes, nir_truncated, nir_missing_weight,
     nir_missing_tau, nir_missing_edges, nir_missing_nodes, nir_text_weight, nir_wide_conv,
-    nir_huge_input_shape,
+    nir_huge_input_shape, nir_huge_string_length,
 )}
 
 

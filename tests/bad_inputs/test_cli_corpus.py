@@ -117,7 +117,7 @@ def run_measured(argv: list[str], cwd: Path) -> tuple[int, str, str, float, int]
 
 SUBPROCESS_CASES = ("declared_1e8_weight", "declared_1e8_input", "random_bytes",
                     "nir_missing_weight", "huge_weight", "external_data_outside_folder",
-                    "nir_wide_conv")
+                    "nir_wide_conv", "nir_huge_string_length")
 
 
 @pytest.mark.parametrize("case", SUBPROCESS_CASES)
