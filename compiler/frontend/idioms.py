@@ -12,9 +12,10 @@ exported the model:
 - **snnTorch** ``Leaky(reset_mechanism="zero", reset_delay=False)`` (TorchScript export): a
   reset from the previous membrane ``r`` that is never 1 plus a same-step correction; it is a
   LIF with zero reset at the spiking step (see :func:`_snntorch_zero`);
-- **SpikingJelly** ``LIFNode``/``IFNode``: ``h = v + (x - v)/tau`` (IF: ``v + x``), fire on
-  ``h >= theta``, ``v = s*v_reset + (1 - s)*h`` or ``h - s*theta``: a LIF with
-  ``beta = 1 - 1/tau`` whose membrane is measured in units of ``1/tau`` (``threshold*tau``);
+- **SpikingJelly** ``LIFNode``/``IFNode``: ``h = v + (x - v)/tau`` (``decay_input=False``:
+  ``v - v/tau + x``; IF: ``v + x``), fire on ``h >= theta``, ``v = s*v_reset + (1 - s)*h`` or
+  ``h - s*theta``: a LIF with ``beta = 1 - 1/tau``; with ``decay_input`` its membrane is
+  measured in units of ``1/tau`` (``threshold*tau``);
 - **Norse** ``LIFCell``: ``i' = i + I``; ``v = v + c_m*((v_leak - v) + i')``;
   ``i_next = i' - c_s*i'``; fire on ``v > theta``; reset to ``v_reset``: a CubaLIF with
   decays ``c_s``, ``c_m``, threshold ``theta/c_m`` and bias ``v_leak``.
@@ -219,6 +220,7 @@ def _spikingjelly_pattern() -> object:
     """SpikingJelly's membrane after reset, from charge, spike test and reset."""
     charge = Named("h", alt(
         either("Add", Var("v"), op("Div", op("Sub", Var("x"), Var("v")), Const("tau"))),
+        either("Add", op("Sub", Var("v"), op("Div", Var("v"), Const("tau_leak"))), Var("x")),
         either("Add", Var("v"), Var("x"))))
     spikes = Named("s", _fire(Var("h")))
     to_value = either("Add", either("Mul", spikes, Const("v_reset")),
@@ -297,14 +299,17 @@ def _spikingjelly(index: GraphIndex, v_in: str, v_out: str,
                              "reset to 0 or subtract the threshold", _first(found))
         reset = "zero"
     beta = None
-    if "tau" in found.values:
-        tau, = _values(found, "tau")
+    for key in ("tau", "tau_leak"):
+        if key not in found.values:
+            continue
+        tau, = _values(found, key)
         if not np.all(tau >= 1):
             return None
         beta = (1.0 - 1.0 / tau.astype(np.float64)).astype(F32)  # decay per step
-        # the membrane in units of 1/tau (v' = tau*v) takes the input whole; a subtractive
-        # reset by theta*tau in that unit is the framework's reset by theta
-        theta = (theta * tau).astype(F32)
+        if key == "tau":
+            # decay_input: the membrane in units of 1/tau (v' = tau*v) takes the input whole;
+            # a subtractive reset by theta*tau in that unit is the framework's reset by theta
+            theta = (theta * tau).astype(F32)
     compare = "ge" if found.ops.get("compare") == "GreaterOrEqual" else "gt"
     params = NeuronParams(threshold=theta, beta=beta, reset=reset, compare=compare)
     x, s = found.tensors["x"], found.tensors["s"]

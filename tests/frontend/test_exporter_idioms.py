@@ -219,10 +219,12 @@ def _one_step(nodes: list[onnx.NodeProto], inits: list[TensorProto], states: lis
     return model
 
 
-def spikingjelly_model(tau: float | None = 2.0, v_reset: float | None = 0.0) -> onnx.ModelProto:
+def spikingjelly_model(tau: float | None = 2.0, v_reset: float | None = 0.0,
+                       decay_input: bool = True) -> onnx.ModelProto:
     """SpikingJelly's LIFNode (``tau``) or IFNode (``None``) in single-step mode: the current
-    wrapped in a one-step sequence and unwrapped again, ``v + (x - v)/tau``, a ``>=`` test,
-    then ``s*v_reset + (1 - s)*h`` (hard reset) or ``h - s*theta`` (``v_reset=None``)."""
+    wrapped in a one-step sequence and unwrapped again, ``v + (x - v)/tau`` (or
+    ``v - v/tau + x`` without ``decay_input``), a ``>=`` test, then ``s*v_reset + (1 - s)*h``
+    (hard reset) or ``h - s*theta`` (``v_reset=None``)."""
     inits = [_int64("axis0", [0]), _int64("one_i", [1]), _int64("index0", 0),
              const("tau", tau or 1.0), const("theta", 0.5), const("zero", 0.0),
              const("one", 1.0), const("v_reset", v_reset or 0.0)]
@@ -232,6 +234,10 @@ def spikingjelly_model(tau: float | None = 2.0, v_reset: float | None = 0.0) -> 
              node("Squeeze", ["first", "axis0"], "x_t", "node_unbind")]
     if tau is None:
         nodes.append(node("Add", ["v_in", "x_t"], "h", "node_add"))
+    elif not decay_input:
+        nodes += [node("Div", ["v_in", "tau"], "leak", "node_div"),
+                  node("Sub", ["v_in", "leak"], "kept", "node_sub"),
+                  node("Add", ["kept", "x_t"], "h", "node_add")]
     else:
         nodes += [node("Sub", ["x_t", "v_in"], "diff", "node_sub"),
                   node("Div", ["diff", "tau"], "scaled", "node_div"),
@@ -296,16 +302,20 @@ def snntorch_zero_model(gain: float = 1.0) -> onnx.ModelProto:
     return _one_step(nodes, inits, ["mem_in"], ["spk", "mem_out"])
 
 
-@pytest.mark.parametrize(("tau", "v_reset", "beta", "reset"), [
-    (2.0, 0.0, 0.5, "zero"), (4.0, None, 0.75, "subtract"), (None, 0.0, 1.0, "zero")])
+@pytest.mark.parametrize(("tau", "v_reset", "decay_input", "beta", "reset", "threshold"), [
+    (2.0, 0.0, True, 0.5, "zero", 1.0), (4.0, None, True, 0.75, "subtract", 2.0),
+    (None, 0.0, True, 1.0, "zero", 0.5), (2.0, 0.0, False, 0.5, "zero", 0.5),
+    (4.0, None, False, 0.75, "subtract", 0.5)])
 def test_spikingjelly_node_is_a_lif_measured_in_units_of_one_over_tau(
-        tau: float | None, v_reset: float | None, beta: float, reset: str) -> None:
-    model = spikingjelly_model(tau, v_reset)
+        tau: float | None, v_reset: float | None, decay_input: bool, beta: float, reset: str,
+        threshold: float) -> None:
+    # with decay_input the input is divided by tau too: the membrane unit is 1/tau (v' = tau*v)
+    model = spikingjelly_model(tau, v_reset, decay_input)
     lif = import_onnx(model).graph.layers[-1]
     assert isinstance(lif, LIF)
     assert (float(lif.beta), lif.reset, lif.reset_timing, lif.compare) == \
         (beta, reset, "same", "ge")
-    assert float(lif.threshold) == 0.5 * (tau or 1.0)  # v' = tau*v
+    assert float(lif.threshold) == threshold
     assert_matches_onnxruntime(model)
 
 
