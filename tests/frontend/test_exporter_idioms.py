@@ -236,8 +236,8 @@ def spikingjelly_model(tau: float | None = 2.0, v_reset: float | None = 0.0,
         nodes.append(node("Add", ["v_in", "x_t"], "h", "node_add"))
     elif not decay_input:
         nodes += [node("Div", ["v_in", "tau"], "leak", "node_div"),
-                  node("Sub", ["v_in", "leak"], "kept", "node_sub"),
-                  node("Add", ["kept", "x_t"], "h", "node_add")]
+                  node("Sub", ["v_in", "leak"], "decayed", "node_sub"),
+                  node("Add", ["decayed", "x_t"], "h", "node_add")]
     else:
         nodes += [node("Sub", ["x_t", "v_in"], "diff", "node_sub"),
                   node("Div", ["diff", "tau"], "scaled", "node_div"),
