@@ -89,8 +89,11 @@ def fold_unrolled_loop(model: onnx.ModelProto) -> onnx.ModelProto:
 
 # -- recognising the loop ----------------------------------------------------------------------
 
-def _int_list(index: GraphIndex, node: NodeProto, position: int, attr: str) -> list[int] | None:
-    if len(node.input) > position and node.input[position]:
+def _int_list(index: GraphIndex, node: NodeProto, position: int | None,
+              attr: str) -> list[int] | None:
+    """Integers given as the constant input at ``position`` (newer opsets) or as the
+    attribute ``attr``."""
+    if position is not None and len(node.input) > position and node.input[position]:
         value = index.const(node.input[position])
         return None if value is None else [int(v) for v in np.ravel(value)]
     for a in node.attribute:
@@ -105,7 +108,7 @@ def _stacked(index: GraphIndex, output: str) -> tuple[int, tuple[str, ...], set[
     concat = index.producer.get(output)
     if concat is None or concat.op_type != "Concat" or len(concat.input) < 2:
         return None
-    axis = _int_list(index, concat, 99, "axis")
+    axis = _int_list(index, concat, None, "axis")
     if not axis:
         return None
     values, nodes = [], {concat.name}
@@ -166,7 +169,7 @@ def _cut(index: GraphIndex, node: NodeProto,
         indices = index.const(node.input[1])
         if indices is None or indices.shape != ():
             return None
-        axis = _int_list(index, node, 99, "axis") or [0]
+        axis = _int_list(index, node, None, "axis") or [0]
         step = step_of(int(indices))
         return None if step is None else (axis[0], [(step, node.output[0], "")])
     if node.op_type == "Slice" and len(node.input) >= 4:
@@ -183,7 +186,7 @@ def _cut(index: GraphIndex, node: NodeProto,
         return None if squeeze is None else (axes[0], [(step, squeeze.output[0],
                                                         squeeze.name)])
     if node.op_type == "Split":
-        axis = (_int_list(index, node, 99, "axis") or [0])[0]
+        axis = (_int_list(index, node, None, "axis") or [0])[0]
         sizes = _int_list(index, node, 1, "split")
         if sizes is not None and any(s != 1 for s in sizes):
             return None
