@@ -145,8 +145,7 @@ def section_simulate(data: dict[str, Any]) -> list[str]:
         prof = r.get("reference_profile", {})
         rows.append([r["network"], r["batch"], r["steps"], r["neurons"],
                      f"{r['reference_s'] * 1e3:.2f}", f"{r['lava_s']:.2f}",
-                     f"{r['ratio']:.0f}", f"{r.get('ratio_one_blas_thread', 0):.0f}",
-                     f"{r.get('cpu_ratio', 0):.0f}",
+                     f"{r['ratio']:.0f}", f"{r.get('cpu_ratio', 0):.0f}",
                      "yes" if r["equal"] else "**no**",
                      f"{r.get('reference_per_step_ms', 0):.3f}",
                      f"{r.get('lava_per_step_ms', 0):.1f}",
@@ -159,18 +158,14 @@ def section_simulate(data: dict[str, Any]) -> list[str]:
              "every layer). Lava's time is emit + one Lava run of the whole batch in a child "
              f"process; its fixed start-up (one step, one sample) is {data['lava_startup_s']:.2f}"
              " s. Per-step columns leave Lava's start-up out: their ratio is what a very long "
-             "run approaches. `same, 1 BLAS thread` times the reference again with BLAS "
-             "limited to one thread (its products are small, and on busy cores a second BLAS "
-             "thread makes each one wait). `CPU ratio` compares processor time instead (Lava's "
-             "includes "
+             "run approaches. `CPU ratio` compares processor time instead (Lava's includes "
              "its runtime's OS processes): on a loaded machine it shows the work each side "
              "does, which the wall times blur. The last column is the reference's cProfile "
              "share in neuron updates / synapse kernels."
              + (f" 1-minute load average at the end: {data['load_average_1min']:.1f} on "
                 f"{data.get('cpu_count')} cores." if "load_average_1min" in data else ""), ""]
     lines += _table(["network", "batch", "steps", "neurons", "reference ms", "Lava s",
-                     "Lava/reference", "same, 1 BLAS thread", "CPU ratio", "equal",
-                     "ref ms/step", "Lava ms/step",
+                     "Lava/reference", "CPU ratio", "equal", "ref ms/step", "Lava ms/step",
                      "neuron / synapse %"], rows)
     lines += ["", f"- goal: reference >= {goal}x faster than Lava in every case: "
               f"{_met(not below)}"]
@@ -178,10 +173,8 @@ def section_simulate(data: dict[str, Any]) -> list[str]:
         if "reference_profile" not in r:  # results of an older script: no breakdown
             continue
         per_step = r["lava_per_step_ms"] / max(r["reference_per_step_ms"], 1e-9)
-        one = (f" ({r['ratio_one_blas_thread']:.0f}x with BLAS on one thread)"
-               if "ratio_one_blas_thread" in r else "")
         lines.append(
-            f"- {r['network']}, batch {r['batch']}, {r['steps']} steps: {r['ratio']:.0f}x{one}. "
+            f"- {r['network']}, batch {r['batch']}, {r['steps']} steps: {r['ratio']:.0f}x. "
             f"Per step the reference takes {r['reference_per_step_ms']:.3f} ms for "
             f"{r['batch']} x {r['neurons']} neurons and Lava {r['lava_per_step_ms']:.1f} ms "
             f"({per_step:.0f}x); "

@@ -9,9 +9,7 @@ separately as the time of a one-step run of the smallest case. Times are the fas
 ``--repeat`` runs (the reference, which takes milliseconds, repeats for about two seconds: the
 fastest run is the one least disturbed by other load on the machine). Processor times (this
 process and its children: Lava's runtime and the OS processes it starts) are recorded too; on a
-loaded machine their ratio shows the work each side does, which wall times blur. The reference
-is timed a second time with BLAS limited to one thread: its matrix products are small (one block
-of steps each), and on busy cores a second BLAS thread makes every product wait for it. Writes
+loaded machine their ratio shows the work each side does, which wall times blur. Writes
 ``benchmarks/results/simulate.json`` and prints a table.
 
     .venv/bin/python benchmarks/simulate.py [--quick] [--repeat 3] [--out FILE]
@@ -34,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from snnc.backends.loihi import simulate
 from snnc.ir.layers import LIF, Conv2d, Dense, Flatten, Graph, Input
@@ -127,8 +124,6 @@ def run_case(make: Callable[[], Graph], batch: int, steps: int, repeat: int) -> 
     rng = np.random.default_rng(1)
     drive = (rng.random((steps, batch, *graph.input.shape)) < 0.3).astype(F32)
     t_ref, cpu_ref, ref = timed(lambda: run_quantized(qg, drive), repeat, REFERENCE_BUDGET_S)
-    with threadpool_limits(1, user_api="blas"):
-        t_one, _, _ = timed(lambda: run_quantized(qg, drive), repeat, REFERENCE_BUDGET_S)
     t_lava, cpu_lava, lava = timed(lambda: lava_run(qg, drive), repeat)
     return {
         "network": graph.name, "batch": batch, "steps": steps,
@@ -137,8 +132,6 @@ def run_case(make: Callable[[], Graph], batch: int, steps: int, repeat: int) -> 
         "ratio": round(t_lava / t_ref, 1), "equal": same(ref, lava),
         "reference_cpu_s": round(cpu_ref, 6), "lava_cpu_s": round(cpu_lava, 4),
         "cpu_ratio": round(cpu_lava / max(cpu_ref, 1e-6), 1),
-        "reference_one_blas_thread_s": round(t_one, 6),
-        "ratio_one_blas_thread": round(t_lava / t_one, 1),
         "reference_profile": reference_profile(qg, drive),
     }
 

@@ -18,6 +18,10 @@ two neuron layers):
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from typing import Any
+
 import numpy as np
 
 from snnc.ir.layers import (
@@ -248,6 +252,38 @@ def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
              for src, d in depth.items() if d > 0}
     states = {lay.name: tuple(np.zeros((batch, *graph.shape(lay.name)), I64) for _ in "uv")
               for lay in graph.layers if isinstance(lay, LIF | CubaLIF)}
+    controller = _blas_controller()
+    with (contextlib.nullcontext() if controller is None
+          else controller.limit(limits=1, user_api="blas")):
+        _run_blocks(qg, x_int, block, lags, depth, full, volts, tails, states)
+    return Trace(
+        output=full[graph.output].copy() if graph.output in neurons else full[graph.output],
+        spikes={k: full[k] for k in neurons} if record else {},
+        v=volts,
+    )
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """BLAS thread control for :func:`run_layerwise`, whose products are small (one block of
+    steps each): a second BLAS thread gains little on idle cores, and on busy ones (other
+    processes, pytest-xdist workers) every product waits for it, which doubled the run time
+    in ``benchmarks/simulate.py``. The reference runs its products on one thread; without
+    threadpoolctl (a scikit-learn dependency) they run as BLAS decides, with equal results."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - installed with the test and Lava dependencies
+        return None
+    return ThreadpoolController()
+
+
+def _run_blocks(qg: QuantizedGraph, x_int: np.ndarray, block: int,
+                lags: dict[tuple[str, str], int], depth: dict[str, int],
+                full: dict[str, np.ndarray], volts: dict[str, np.ndarray],
+                tails: dict[str, np.ndarray], states: dict[str, tuple[np.ndarray, ...]]) -> None:
+    """The block loop of :func:`run_layerwise`, filling ``full`` and ``volts``."""
+    graph = qg.graph
+    steps = x_int.shape[0]
     for t0 in range(0, steps, block):
         t1 = min(steps, t0 + block)
         now: dict[str, np.ndarray] = {}
@@ -262,11 +298,6 @@ def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
                 full[lay.name][t0:t1] = now[lay.name]
         for src, tail in tails.items():
             tails[src] = np.concatenate((tail, now[src][-depth[src]:]))[-depth[src]:]
-    return Trace(
-        output=full[graph.output].copy() if graph.output in neurons else full[graph.output],
-        spikes={k: full[k] for k in neurons} if record else {},
-        v=volts,
-    )
 
 
 def _block_values(lay: Layer, qg: QuantizedGraph, args: list[np.ndarray],
