@@ -9,9 +9,11 @@ exported the model:
   ``Gather(index 0, axis a)`` is ``t`` (SpikingJelly wraps every single step in a one-step
   sequence); spikes ``Mul``/``Div`` by a scalar 1 (snnTorch's ``graded_spikes_factor``) are
   the spikes;
-- **snnTorch** ``Leaky(reset_mechanism="zero", reset_delay=False)`` (TorchScript export): a
-  reset from the previous membrane ``r`` that is never 1 plus a same-step correction; it is a
-  LIF with zero reset at the spiking step (see :func:`_snntorch_zero`);
+- **snnTorch** ``Leaky(reset_mechanism="zero")``: the previous membrane zeroed where it fired,
+  then ``beta*v + I`` (``reset_delay=True``, see :func:`_snntorch_zero_delayed`), or with
+  ``reset_delay=False`` (TorchScript export) also a same-step correction after which that
+  previous-membrane reset never fires (:func:`_snntorch_zero`): both are a LIF with zero reset
+  at the spiking step;
 - **SpikingJelly** ``LIFNode``/``IFNode``: ``h = v + (x - v)/tau`` (``decay_input=False``:
   ``v - v/tau + x``; IF: ``v + x``), fire on ``h >= theta``, ``v = s*v_reset + (1 - s)*h`` or
   ``h - s*theta``: a LIF with ``beta = 1 - 1/tau``; with ``decay_input`` its membrane is
@@ -242,11 +244,17 @@ def _norse_pattern() -> object:
 _NORSE_CURRENT = either("Add", Var("ip"), either("Mul", Const("neg_c_syn"), Var("ip")))
 
 
-def _snntorch_zero_pattern() -> object:
-    """snnTorch's ``Leaky(reset_mechanism="zero", reset_delay=False)`` membrane update."""
+def _snntorch_zero_charge() -> object:
+    """snnTorch's zero reset: the previous membrane is zeroed where it was above the
+    threshold, then leaks and integrates: ``beta*((1 - r)*v) + I``."""
     was = Named("r", _fire(Var("v")))
     kept = either("Mul", op("Sub", Const("one"), was), Var("v"))
-    charge = Named("h", either("Add", either("Mul", Const("beta"), kept), Var("x")))
+    return Named("h", either("Add", either("Mul", Const("beta"), kept), Var("x")))
+
+
+def _snntorch_zero_pattern() -> object:
+    """snnTorch's ``Leaky(reset_mechanism="zero", reset_delay=False)`` membrane update."""
+    charge = _snntorch_zero_charge()
     spikes = Named("s", alt(either("Mul", _fire(Var("h")), Const("gain")), _fire(Var("h"))))
     unscaled = alt(op("Div", spikes, Const("gain")), spikes)
     return op("Sub", charge, either("Mul", op("Sub", unscaled, Var("r")), Var("h")))
@@ -387,7 +395,37 @@ def _snntorch_zero(index: GraphIndex, v_in: str, v_out: str,
     return _Neuron(tuple(found.nodes.values()), (s, v_out), emit)
 
 
-_MATCHERS = (_snntorch_zero, _spikingjelly, _norse)
+def _snntorch_zero_delayed(index: GraphIndex, v_in: str, v_out: str,
+                           pairs: dict[str, str]) -> _Neuron | None:
+    """snnTorch's default zero reset (``reset_delay=True``) keeps the membrane ``h`` that
+    fired and zeroes it at the start of the next step: ``h' = beta*((1 - r)*h) + I`` with
+    ``r = h > theta``, spikes ``h' > theta``. That is a LIF with zero reset at the spiking step
+    that stores the membrane after its reset (``0*beta + I`` is ``I`` bit for bit)."""
+    del pairs
+    found = match(index, _snntorch_zero_charge(), v_out, Match(tensors={"v": v_in}))
+    if found is None:
+        return None
+    spikes = next((m for node in index.nodes if node.op_type == "Cast"
+                   if (m := match(index, Named("s", _fire(Var("h"))), node.output[0], found))
+                   is not None), None)
+    if spikes is None:
+        return None
+    one, theta, beta = _values(spikes, "one", "theta", "beta")
+    zero = spikes.values.get("zero", F32(0))
+    if not (_is(zero, 0) and _is(one, 1)) or spikes.ops.get("compare") != "Greater":
+        return None
+    x, s = spikes.tensors["x"], spikes.tensors["s"]
+    if not np.all(theta > 0) or _depends_on(index, x, v_in):
+        return None
+    params = NeuronParams(threshold=theta, beta=beta, reset="zero")
+
+    def emit(sink: NodeSink, name: str) -> None:
+        emit_lif(sink, name, x, v_in, s, v_out, params, style="snntorch")
+
+    return _Neuron(tuple(spikes.nodes.values()), (s, v_out), emit)
+
+
+_MATCHERS = (_snntorch_zero, _snntorch_zero_delayed, _spikingjelly, _norse)
 
 
 def _first(found: Match) -> str:

@@ -281,9 +281,10 @@ def norse_model(v_leak: float = 0.0) -> onnx.ModelProto:
     return _one_step(nodes, inits, ["i_in", "v_in"], ["spk", "i_out", "v_out"])
 
 
-def snntorch_zero_model(gain: float = 1.0) -> onnx.ModelProto:
+def snntorch_zero_model(gain: float = 1.0, delayed: bool = False) -> onnx.ModelProto:
     """snnTorch ``Leaky(reset_mechanism="zero", reset_delay=False)`` (TorchScript): beta via
-    ``Clip``, a reset ``r`` from the previous membrane and ``h - (spk/gain - r)*h``."""
+    ``Clip``, a reset ``r`` from the previous membrane and ``h - (spk/gain - r)*h``; with
+    ``delayed`` (``reset_delay=True``) the membrane out is ``h`` itself."""
     inits = [const("beta", np.full(5, 0.875)), const("lo", 0.0), const("hi", 1.0),
              const("lif.threshold", np.full(5, 0.75)), const("zero", 0.0), const("one", 1.0),
              const("gain", gain)]
@@ -292,13 +293,16 @@ def snntorch_zero_model(gain: float = 1.0) -> onnx.ModelProto:
              node("Mul", ["keep", "mem_in"], "kept", "/lif/Mul"),
              node("Clip", ["beta", "lo", "hi"], "clamped", "/lif/Clip"),
              node("Mul", ["clamped", "kept"], "leak", "/lif/Mul_1"),
-             node("Add", ["leak", "linear"], "h", "/lif/Add"),
-             *fire("s_", "h", "s0"),
-             node("Mul", ["s0", "gain"], "spk", "/lif/Mul_2"),
-             node("Div", ["spk", "gain"], "unscaled", "/lif/Div"),
-             node("Sub", ["unscaled", "r"], "delta", "/lif/Sub_3"),
-             node("Mul", ["delta", "h"], "drop", "/lif/Mul_3"),
-             node("Sub", ["h", "drop"], "mem_out", "/lif/Sub_4")]
+             node("Add", ["leak", "linear"], "mem_out" if delayed else "h", "/lif/Add")]
+    if delayed:
+        return _one_step([*nodes, *fire("s_", "mem_out", "spk")], inits, ["mem_in"],
+                         ["spk", "mem_out"])
+    nodes += [*fire("s_", "h", "s0"),
+              node("Mul", ["s0", "gain"], "spk", "/lif/Mul_2"),
+              node("Div", ["spk", "gain"], "unscaled", "/lif/Div"),
+              node("Sub", ["unscaled", "r"], "delta", "/lif/Sub_3"),
+              node("Mul", ["delta", "h"], "drop", "/lif/Mul_3"),
+              node("Sub", ["h", "drop"], "mem_out", "/lif/Sub_4")]
     return _one_step(nodes, inits, ["mem_in"], ["spk", "mem_out"])
 
 
@@ -336,8 +340,9 @@ def test_norse_lifcell_is_a_cuba_neuron_with_its_leak_as_bias(v_leak: float) -> 
     assert_matches_onnxruntime(model)
 
 
-def test_snntorch_reset_without_delay_is_a_zero_reset_at_the_spiking_step() -> None:
-    model = snntorch_zero_model()
+@pytest.mark.parametrize("delayed", [False, True])
+def test_snntorch_zero_reset_is_a_zero_reset_at_the_spiking_step(delayed: bool) -> None:
+    model = snntorch_zero_model(delayed=delayed)
     layers = import_onnx(model).graph.layers
     assert [lay.name for lay in layers] == ["x", "node_linear", "lif"]
     lif = layers[-1]

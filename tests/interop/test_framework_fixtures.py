@@ -27,6 +27,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "frameworks"
 NIR_EXACT = {
     "snntorch_leaky": "snntorch",  # Leaky defaults: subtract reset from the previous membrane
     "snntorch_leaky_zero": "nir",  # reset_mechanism="zero", reset_delay=False: NIR's meaning
+    "snntorch_leaky_zero_delayed": "nir",  # reset_delay=True: the same spikes
     "snntorch_synaptic": "snntorch",
     "snntorch_rleaky": "snntorch",
     "spikingjelly_lif": "spikingjelly",  # fires on v >= threshold
@@ -35,8 +36,9 @@ NIR_EXACT = {
     "norse_lifcell": "norse",  # tau written as dt*tau, current jumps by the input
 }
 # fixture -> whether snnc's one-step ONNX import must reproduce the module exactly
-ONNX_FIXTURES = ["snntorch_leaky", "snntorch_leaky_zero", "snntorch_synaptic", "snntorch_rleaky",
-                 "spikingjelly_lif", "spikingjelly_if", "norse_lifcell"]
+ONNX_FIXTURES = ["snntorch_leaky", "snntorch_leaky_zero", "snntorch_leaky_zero_delayed",
+                 "snntorch_synaptic", "snntorch_rleaky", "spikingjelly_lif", "spikingjelly_if",
+                 "norse_lifcell"]
 # whole-loop export -> (its recording, the one-step export of the same layers)
 UNROLLED = {
     "snntorch_leaky_unrolled": ("snntorch_leaky_unrolled", "snntorch_leaky"),
@@ -69,7 +71,8 @@ def test_nir_export_reproduces_the_framework_spikes_exactly(name: str, reading: 
     assert np.array_equal(trace.output, rec["spikes"])
 
 
-@pytest.mark.parametrize("name", ["snntorch_leaky", "snntorch_leaky_zero", "snntorch_synaptic"])
+@pytest.mark.parametrize("name", ["snntorch_leaky", "snntorch_leaky_zero",
+                                  "snntorch_leaky_zero_delayed", "snntorch_synaptic"])
 def test_default_reading_matches_the_frameworks_own_nir_import(name: str) -> None:
     # What snnTorch's import_from_nir makes of its export: zero reset at the same step.
     rec = _recorded(name)
