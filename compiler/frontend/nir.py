@@ -27,6 +27,7 @@ import functools
 import io
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ def load_nir(path: str | Path, semantics: str | NirSemantics | None = None) -> G
 # (a variable-length string claiming 3 GiB) makes it allocate that much before it finds the
 # data missing; under the cap the allocation fails and the file is refused. Legitimate files
 # hold at most 10^8-value tensors (0.4 GB as float32).
-READ_HEADROOM_BYTES = 2 << 30
+READ_HEADROOM_BYTES = 1 << 30
 
 
 def _vm_size() -> int | None:
@@ -584,7 +585,9 @@ def _sum_inputs(out: _Builder, name: str, sources: list[str]) -> str:
 
 def _array(node: str, what: str, value: Any) -> np.ndarray:
     try:
-        arr = np.asarray(value, dtype=np.float64) if value is not None else np.zeros(0)
+        with warnings.catch_warnings():  # a bad cast becomes NaN/inf and is refused below
+            warnings.simplefilter("ignore")
+            arr = np.asarray(value, dtype=np.float64) if value is not None else np.zeros(0)
     except (TypeError, ValueError):
         raise InvalidModelError(f"parameter {what} is not numeric", node) from None
     if not np.all(np.isfinite(arr)):
