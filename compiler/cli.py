@@ -111,7 +111,8 @@ OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory."
 ReportDirOpt = Annotated[Path | None, typer.Option(
     "--out", "-o", help="Also write report.md, report.json and plots here.")]
 NirOpt = Annotated[str | None, typer.Option(
-    "--nir-semantics", help="How to read a .nir file: nir, snntorch, spikingjelly or sinabs.")]
+    "--nir-semantics",
+    help="How to read a .nir file: nir, snntorch, spikingjelly, sinabs or norse.")]
 DtOpt = Annotated[float | None, typer.Option("--dt", help="Seconds per step for .nir files.")]
 PruneOpt = Annotated[float | None, typer.Option("--prune", help="Magnitude pruning threshold.")]
 
