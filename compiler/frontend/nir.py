@@ -28,8 +28,7 @@ import io
 import itertools
 import math
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from snnc.errors import InputError, InvalidModelError, ShapeError, UnsupportedError
+from snnc.frontend.isolated import ReaderFailed, run_isolated
 from snnc.ir.layers import (
     LIF,
     MAX_VALUES,
@@ -137,58 +137,17 @@ def load_nir(path: str | Path, semantics: str | NirSemantics | None = None) -> G
     p = Path(path)
     if not p.is_file():
         raise InputError(f"NIR file '{p}' does not exist")
-    try:
-        with _address_space_cap(READ_HEADROOM_BYTES):
-            root = nir.read(p, type_check=False)
-    except Exception as exc:  # nir's reader fails in many ways on malformed files
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"cannot read NIR file '{p}': {first}") from None
+    try:  # libhdf5 trusts the file: read in a child process with a memory allowance
+        root = run_isolated(functools.partial(nir.read, p, type_check=False),
+                            READ_HEADROOM_BYTES)
+    except ReaderFailed as exc:  # nir's reader fails in many ways on malformed files
+        raise InputError(f"cannot read NIR file '{p}': {exc}") from None
     return nir_to_graph(root, semantics, name=p.stem)
 
 
-# Address space libhdf5 may add while it reads a NIR file. A corrupted length in a 35 KB file
-# (a variable-length string claiming 3 GiB) makes it allocate that much before it finds the
-# data missing; under the cap the allocation fails and the file is refused. Legitimate files
-# hold at most 10^8-value tensors (0.4 GB as float32).
+# Address space the isolated NIR reader may add (see snnc.frontend.isolated). Legitimate files
+# hold at most 10^8-value tensors (0.4 GB as float32, twice that while pickled back).
 READ_HEADROOM_BYTES = 1 << 30
-
-
-def _vm_size() -> int | None:
-    """This process's virtual memory size in bytes (Linux), else None."""
-    try:
-        status = Path("/proc/self/status").read_text(encoding="ascii")
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmSize:"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
-@contextmanager
-def _address_space_cap(headroom: int) -> Iterator[None]:
-    """Temporarily lower the soft address-space limit to the current size plus ``headroom``
-    (where the platform allows; otherwise no cap), restoring it afterwards."""
-    try:
-        import resource
-    except ImportError:  # not a POSIX system
-        resource = None
-    size = _vm_size()
-    if resource is None or size is None:
-        yield
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = size + headroom
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    if soft != resource.RLIM_INFINITY and soft <= cap:
-        yield
-        return
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def nir_to_graph(root: Any, semantics: str | NirSemantics | None = None,
@@ -774,9 +733,10 @@ def _flatten_node(out: _Builder, name: str, node: Any, src: str, sem: NirSemanti
 def _compact(a: np.ndarray) -> np.ndarray:
     """float32; one value for the whole layer becomes a 0-d array (broadcasts, round-trips)."""
     a = np.asarray(a, np.float64)
-    if a.size and np.all(a == a.flat[0]):
-        return np.asarray(a.flat[0], F32)
-    return a.astype(F32)
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, which the layer view refuses
+        if a.size and np.all(a == a.flat[0]):
+            return np.asarray(a.flat[0], F32)
+        return a.astype(F32)
 
 
 def _neuron_params(out: _Builder, name: str, node: Any, src: str,
