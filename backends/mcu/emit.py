@@ -26,6 +26,7 @@ from snnc.backends import Artifact
 from snnc.backends.mcu.check import check_program, estimate
 from snnc.backends.mcu.families import families, kernel_switches, runtime_files
 from snnc.backends.mcu.plan import CTYPES, S32, Call, ConstArray, Program, View, lower
+from snnc.backends.mcu.stack import StackError, entry_stacks
 from snnc.backends.mcu.toolchain import Core, Limits, compiler_version, core_for, limits_for, run
 from snnc.errors import ResourceError, ToolchainError
 from snnc.ir.quantized import QuantizedGraph
@@ -38,6 +39,7 @@ _ENV = Environment(loader=PackageLoader(__package__, "templates"), undefined=Str
                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 _MODEL_OBJECTS = ("model", "weights")
+_HARNESS_OBJECTS = ("snnc_harness", "main_qemu", "startup")
 _VALUES_PER_ROW = 16
 
 
@@ -292,6 +294,7 @@ def measure_memory(project: Path, core: Core, limits: Limits,
         sections = _sections(run(["arm-none-eabi-size", "-A", str(elf)], work, 60,
                                  "arm-none-eabi-size").stdout)
         pieces = parse_map((work / "build" / core.cpu / "snnc_qemu.map").read_text())
+        stack = _stack(work / "build" / core.cpu, limits, target_name)
     objects = _objects(pieces)
     model_objs = {k: v for k, v in objects.items()
                   if k.startswith(("model.", "weights.", "snnc_")) and k != "snnc_harness.o"}
@@ -310,7 +313,25 @@ def measure_memory(project: Path, core: Core, limits: Limits,
         "model": {**_footprint(model_objs), "objects": model_objs},
         "harness": _footprint({k: v for k, v in objects.items() if k not in model_objs}),
         "symbols": dict(sorted(symbols.items())),
+        "stack": stack,
     }
+
+
+def _stack(build: Path, limits: Limits, target_name: str) -> dict[str, Any]:
+    """Worst-case stack of the entry points (see :mod:`snnc.backends.mcu.stack`); a model whose
+    deepest call chain does not fit the reserved stack is refused like an oversized image."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted(build.glob("*.ci"))
+             if p.stem not in _HARNESS_OBJECTS]
+    try:
+        worst = entry_stacks(texts)
+    except StackError as exc:
+        raise ToolchainError(f"stack usage of the generated model: {exc}") from None
+    need = max(worst.values())
+    if need > limits.stack_bytes:
+        raise ResourceError(target_name, "stack bytes (deepest call chain)", need,
+                            limits.stack_bytes, "raise [limits] stack_bytes")
+    return {"worst_case_bytes": worst, "reserved_bytes": limits.stack_bytes,
+            "method": "gcc -fstack-usage -fcallgraph-info=su, deepest static call chain"}
 
 
 def memory_report(prog: Program, target: Target, project: Path, measure: bool) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import pytest
 from c_projects import PROJECTS, project_case
 
 from snnc.backends.mcu import emit, simulate
+from snnc.backends.mcu.stack import entry_stacks
 from snnc.reference.integer import run_quantized
 from snnc.target import load_target
 
@@ -129,33 +130,6 @@ def test_cortex_m4_image_has_no_heap(projects, name: str, tmp_path: Path) -> Non
 
 # ---------------------------------------------------------------------------- stack usage
 
-_NODE = re.compile(r'node: \{ title: "([^"]+)" label: "[^"]*?(?:\\n(\d+) bytes \((\w+)\))?"')
-_EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
-
-
-def call_graph(ci_texts: list[str]) -> tuple[dict[str, tuple[int, str]], dict[str, set[str]]]:
-    """Frames (bytes, qualifier) of defined functions and call edges, from gcc's
-    ``-fcallgraph-info=su`` VCG files."""
-    frames: dict[str, tuple[int, str]] = {}
-    calls: dict[str, set[str]] = {}
-    for text in ci_texts:
-        for title, size, kind in _NODE.findall(text):
-            if size:
-                frames[title] = (int(size), kind)
-        for src, dst in _EDGE.findall(text):
-            calls.setdefault(src, set()).add(dst)
-    return frames, calls
-
-
-def deepest(root: str, frames: dict[str, tuple[int, str]], calls: dict[str, set[str]],
-            chain: tuple[str, ...] = ()) -> int:
-    """Largest sum of frames along any call chain from ``root`` (recursion fails the test;
-    functions without a frame, the compiler's builtins such as memset, count 0)."""
-    assert root not in chain, f"recursion: {' -> '.join((*chain, root))}"
-    below = [deepest(callee, frames, calls, (*chain, root)) for callee in calls.get(root, ())]
-    return frames.get(root, (0, ""))[0] + max(below, default=0)
-
-
 def stack_report(project: Path, work: Path) -> dict[str, int]:
     """Worst-case stack bytes of the public entry points, built for Cortex-M4 at -Os."""
     texts = []
@@ -167,8 +141,7 @@ def stack_report(project: Path, work: Path) -> dict[str, int]:
         for line in su.splitlines():
             assert line.rsplit(maxsplit=1)[-1] == "static", f"non-static frame: {line}"
         texts.append(obj.with_suffix(".ci").read_text(encoding="utf-8"))
-    frames, calls = call_graph(texts)
-    return {entry: deepest(entry, frames, calls) for entry in ("snnc_init", "snnc_step")}
+    return entry_stacks(texts)
 
 
 @pytest.mark.needs("arm-none-eabi-gcc")

@@ -250,3 +250,27 @@ def test_image_that_overflows_the_linker_region_is_a_resource_error(tmp_path):
     tight = replace(M4, limits={**M4.limits, "flash_bytes": need})
     with pytest.raises(ResourceError, match=r"FLASH bytes \(linked image\) needs"):
         emit(qg, tight, tmp_path)
+
+
+@pytest.mark.needs("arm-none-eabi-gcc")
+def test_memory_json_reports_the_worst_case_stack_of_the_entry_points(tmp_path):
+    qg, _ = _fixed_qg()
+    emit(qg, M4, tmp_path)
+    stack = json.loads((tmp_path / "memory.json").read_text())["measured"]["stack"]
+    assert stack["reserved_bytes"] == M4.limits["stack_bytes"]
+    worst = stack["worst_case_bytes"]
+    assert set(worst) == {"snnc_init", "snnc_step"}
+    # snnc_step calls the kernels, so its chain holds at least its own frame plus theirs
+    assert 0 < worst["snnc_init"] < worst["snnc_step"] <= stack["reserved_bytes"]
+
+
+@pytest.mark.needs("arm-none-eabi-gcc")
+def test_model_deeper_than_the_reserved_stack_is_a_resource_error(tmp_path):
+    qg, _ = _fixed_qg()
+    emit(qg, M4, tmp_path / "fits")
+    need = json.loads((tmp_path / "fits/memory.json").read_text())["measured"]["stack"]
+    deepest = max(need["worst_case_bytes"].values())
+    shallow = replace(M4, limits={**M4.limits, "stack_bytes": deepest - 8})
+    expected = rf"stack bytes \(deepest call chain\) needs {deepest} "
+    with pytest.raises(ResourceError, match=expected):
+        emit(qg, shallow, tmp_path / "tight")
