@@ -165,7 +165,11 @@ def nir_to_graph(root: Any, semantics: str | NirSemantics | None = None,
     _mark_cycles(flat, source)
     late = _resolve_delays(flat)
     order = _topological(flat, source, late)
-    layers, value = _convert(flat, order, late, sem)
+    # parameters from the file may overflow or divide by zero in the conversion arithmetic:
+    # the inf/NaN that results is refused with the layer named (Graph), without numpy's
+    # RuntimeWarning printed next to that one error line
+    with np.errstate(all="ignore"):
+        layers, value = _convert(flat, order, late, sem)
     output = _output_value(flat, sink, value, layers)
     meta = _metadata(root)
     steps = sem.timesteps or _int_meta(meta, META_TIMESTEPS) or DEFAULT_TIMESTEPS

@@ -372,6 +372,24 @@ def nir_wide_conv(folder: Path) -> Path:
     return path
 
 
+def nir_threshold_overflows(folder: Path) -> Path:
+    """A finite float32 CubaLIF threshold that becomes inf once divided by the input gains
+    (atheris found numpy's overflow warning printed next to the error line)."""
+    import nir
+
+    n = 3
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type={"input": np.array([4])}),
+        nir.Affine(weight=np.ones((n, 4), F32), bias=np.zeros(n, F32)),
+        nir.CubaLIF(tau_syn=np.full(n, 2e-3, F32), tau_mem=np.full(n, 2e-3, F32),
+                    r=np.ones(n, F32), v_leak=np.zeros(n, F32),
+                    v_threshold=np.full(n, 3e38, F32), w_in=np.ones(n, F32)),
+        type_check=False)
+    path = folder / "model.nir"
+    nir.write(path, graph)
+    return path
+
+
 def nir_huge_input_shape(folder: Path) -> Path:
     path = _good_nir(folder)
     with h5py.File(path, "r+") as f:
@@ -413,7 +431,7 @@ CASES: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
     duplicate_node_names, duplicate_tensor_names, empty_graph, external_data_outside_folder,
     external_data_absolute, nir_random_bytes, nir_truncated, nir_missing_weight,
     nir_missing_tau, nir_missing_edges, nir_missing_nodes, nir_text_weight, nir_wide_conv,
-    nir_huge_input_shape, nir_huge_string_length,
+    nir_huge_input_shape, nir_huge_string_length, nir_threshold_overflows,
 )}
 
 

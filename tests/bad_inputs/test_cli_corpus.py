@@ -73,6 +73,8 @@ CORPUS = [pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=GAPS[ca
           if case in GAPS else case for case in sorted(CASES)]
 
 
+# numpy's RuntimeWarnings (overflow, invalid value) would print next to the error line
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("case", CORPUS)
 def test_broken_model_gives_one_error_line_and_writes_nothing(case: str, command: str,
@@ -117,7 +119,7 @@ def run_measured(argv: list[str], cwd: Path) -> tuple[int, str, str, float, int]
 
 SUBPROCESS_CASES = ("declared_1e8_weight", "declared_1e8_input", "random_bytes",
                     "nir_missing_weight", "huge_weight", "external_data_outside_folder",
-                    "nir_wide_conv", "nir_huge_string_length")
+                    "nir_wide_conv", "nir_huge_string_length", "nir_threshold_overflows")
 
 
 @pytest.mark.parametrize("case", SUBPROCESS_CASES)

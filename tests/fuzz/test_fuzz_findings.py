@@ -6,6 +6,8 @@
   output channels do not split into its groups is a ShapeError.
 - A NIR time constant shorter than the step gave decay rates above 1 (forward Euler diverges);
   such a file is now refused, naming the time constant and suggesting a smaller ``--dt``.
+- A finite NIR threshold divided by small input gains overflowed with numpy's
+  RuntimeWarning; the conversion now runs under ``numpy.errstate`` and the inf is refused.
 """
 
 from __future__ import annotations
@@ -64,3 +66,16 @@ def test_nir_time_constant_shorter_than_the_step_is_refused() -> None:
     with pytest.raises(InvalidModelError, match=r"tau = 1e-05 s is shorter than the step"):
         nir_to_graph(graph, NirSemantics(dt=1e-4))
     assert nir_to_graph(graph, NirSemantics(dt=1e-5)).neurons()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_nir_threshold_overflowing_in_the_conversion_is_refused_without_a_numpy_warning() -> None:
+    n = 3
+    cuba = nir.CubaLIF(tau_syn=np.full(n, 2e-3), tau_mem=np.full(n, 2e-3), r=np.ones(n),
+                       v_leak=np.zeros(n), v_threshold=np.full(n, 1e308), w_in=np.full(n, 1e-3))
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type={"input": np.array([4])}),
+        nir.Affine(weight=np.ones((n, 4)), bias=np.zeros(n)), cuba, type_check=False)
+    # 1e308 divided by the input gains (5e-5 and 0.05) is beyond even float64
+    with pytest.raises(InvalidModelError, match="threshold holds NaN or inf"):
+        nir_to_graph(graph, NirSemantics(dt=1e-4))
