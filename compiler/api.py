@@ -1,12 +1,16 @@
 """The Python API; the CLI is a thin shell over these functions.
 
 ``load`` -> ``optimize`` -> ``quantize`` -> ``compile`` / ``simulate``; ``report`` for energy.
+``compile_all`` compiles for several targets at once, all or nothing.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,21 +105,121 @@ def compile(graph: Graph, target: str | Target, out_dir: str | Path,
             prune: float | None = None, log: Log = None) -> CompileResult:
     """Optimise, quantise, check resources and emit ``target``'s artifact into
     ``out_dir/<backend>/``, atomically (nothing is written if any step fails)."""
-    t = as_target(target)
-    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log)
-    _say(log, f"quantize to the {t.name} numeric profile")
-    qg = quantize(optimized, t, calib=calib)
-    backend = backend_module(t.backend)
-    _say(log, f"check {t.name} resources")
-    backend.check_resources(qg, t)
-    final = Path(out_dir) / OUT_FOLDERS[t.backend]
-    with atomic_dir(final) as tmp:
-        _say(log, f"emit the {t.backend} artifact")
-        artifact = backend.emit(qg, t, tmp)
-        _say(log, "write the energy report")
-        _write_reports(optimized, t, tmp, calib)
-    artifact = Artifact(artifact.backend, final, artifact.files, artifact.resources)
-    return CompileResult(t, artifact, qg)
+    return compile_all(graph, [target], out_dir, calib=calib, mapping=mapping, prune=prune,
+                       log=log)[0]
+
+
+def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Path,
+                calib: np.ndarray | None = None, mapping: str = "auto",
+                prune: float | None = None, log: Log = None) -> list[CompileResult]:
+    """Compile ``graph`` for every target into ``out_dir/<backend>/``, all or nothing.
+
+    Each target is optimised, quantised and emitted in its own thread into a private staging
+    folder, so a backend waiting for a compiler it runs (the MCU's memory build) overlaps the
+    others' work; passes that do not depend on the target run once for all of them
+    (:class:`snnc.passes.pipeline.SharedPasses`). Only when every target succeeded are the
+    folders renamed into place; otherwise none is, no new folder is left behind, and the error
+    of the first failing target in ``targets`` order is raised: the one compiling target by
+    target would raise. Targets after a failed one stop at their next stage. The files are
+    byte-identical to compiling each target alone. ``log`` lines start with the target name.
+    """
+    from snnc.passes.pipeline import SharedPasses
+
+    chosen = [as_target(t) for t in targets]
+    folders = [Path(out_dir) / OUT_FOLDERS[t.backend] for t in chosen]
+    if len(set(folders)) != len(folders):
+        raise InputError("two targets of one backend would write the same folder: "
+                         f"{', '.join(t.name for t in chosen)}")
+    modules = [backend_module(t.backend) for t in chosen]  # imported here, not in the threads
+    options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)))
+    order = _start_order(chosen)
+    with ExitStack() as staging:
+        staged = [staging.enter_context(atomic_dir(f)) for f in folders]
+        with ThreadPoolExecutor(max_workers=len(chosen),
+                                thread_name_prefix="snnc-compile") as pool:
+            jobs = {i: pool.submit(_compile_one, graph, chosen[i], modules[i], staged[i], i,
+                                   options, log) for i in order}
+        # the pool has joined: no thread writes into a staged folder any more
+        results = [_outcome(jobs[i]) for i in range(len(chosen))]
+    return [CompileResult(r.target, Artifact(r.artifact.backend, final, r.artifact.files,
+                                             r.artifact.resources), r.quantized)
+            for r, final in zip(results, folders, strict=True)]
+
+
+class _Stop:
+    """Which targets should give up: those after the first failed one in target order, so the
+    error raised is that of the first failing target whatever the timing of the threads."""
+
+    def __init__(self, count: int) -> None:
+        self._lock = threading.Lock()
+        self._first_failed = count
+
+    def fail(self, index: int) -> None:
+        with self._lock:
+            self._first_failed = min(self._first_failed, index)
+
+    def check(self, index: int) -> None:
+        with self._lock:
+            if index > self._first_failed:
+                raise _Cancelled
+
+
+class _Cancelled(Exception):
+    """A target stopped because an earlier one failed (never reaches the caller)."""
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What every target of one ``compile_all`` shares."""
+
+    calib: np.ndarray | None
+    mapping: str
+    prune: float | None
+    passes: Any  # snnc.passes.pipeline.SharedPasses (imported lazily)
+    stop: _Stop
+
+
+def _start_order(targets: list[Target]) -> list[int]:
+    """Target indices in the order their threads start: a backend that runs an external
+    compiler first (its build then overlaps the others' Python work), otherwise as given."""
+    return sorted(range(len(targets)), key=lambda i: (targets[i].backend != "mcu", i))
+
+
+def _compile_one(graph: Graph, target: Target, backend: Any, folder: Path, index: int,
+                 opts: _Options, log: Log) -> CompileResult:
+    """One target's optimise -> quantise -> emit -> report, into its staging ``folder``."""
+    from snnc.passes.pipeline import optimize as run_pipeline
+
+    def say(stage: str) -> None:
+        _say(log, f"{target.name}: {stage}")
+
+    try:
+        opts.stop.check(index)
+        optimized = run_pipeline(graph, target, calib=opts.calib, mapping=opts.mapping,
+                                 prune=opts.prune, log=say, shared=opts.passes)
+        opts.stop.check(index)
+        say("quantize to the numeric profile")
+        qg = quantize(optimized, target, calib=opts.calib)
+        opts.stop.check(index)
+        # every backend's emit runs its resource check before it writes anything
+        say(f"check resources and emit the {target.backend} artifact")
+        artifact = backend.emit(qg, target, folder)
+        opts.stop.check(index)
+        say("write the energy report")
+        _write_reports(optimized, target, folder, opts.calib)
+    except BaseException:
+        opts.stop.fail(index)
+        raise
+    return CompileResult(target, artifact, qg)
+
+
+def _outcome(job: Future[CompileResult]) -> CompileResult:
+    """A finished job's result; its error re-raised (the first in target order wins, since
+    every target after a failed one was cancelled, never failed on its own)."""
+    error = job.exception()
+    if error is not None:
+        raise error
+    return job.result()
 
 
 def _write_reports(graph: Graph, target: Target, folder: Path,

@@ -272,16 +272,18 @@ def compile_cmd(
     mapping: MappingOpt = "auto",
     prune: PruneOpt = None,
 ) -> None:
-    """Compile for one target (or `all`) into OUT/<backend>/, atomically."""
+    """Compile for one target (or `all`) into OUT/<backend>/, atomically: with `all`, either
+    every target's folder is written or none is."""
     calib_x = _calib(calib)
+    chosen = api.targets_for(target)
     with progress("compile") as log:
         log(f"read {model.name}")
         graph = api.load(model, nir_semantics, dt)
-        for t in api.targets_for(target):
-            result = api.compile(graph, t, out_dir, calib=calib_x, mapping=mapping, prune=prune,
-                                 log=lambda stage, name=t.name: log(f"{name}: {stage}"))
-            out.print(f"{t.name}: wrote {result.artifact.out_dir}/ "
-                      f"({len(result.artifact.files)} files)")
+        results = api.compile_all(graph, chosen, out_dir, calib=calib_x, mapping=mapping,
+                                  prune=prune, log=log)
+    for result in results:
+        out.print(f"{result.target.name}: wrote {result.artifact.out_dir}/ "
+                  f"({len(result.artifact.files)} files)")
 
 
 @app.command(epilog=_examples(

@@ -11,11 +11,17 @@ parameters finite) and, when calibration data is present, the float reference is
 :data:`CHECK_SAMPLES` calibration samples: a pass that claims to preserve outputs must
 reproduce them exactly (``VerifyError`` otherwise); for pruning the agreement is recorded. The
 history is stored on the input layer (``attrs["pipeline"]``) for ``inspect`` and the report.
+
+Compiling one graph for several targets, a :class:`SharedPasses` lets their pipelines share
+work: a pass whose result does not depend on the target (calibration, dead-neuron elimination,
+pruning for equal weight widths) runs once for all pipelines that start with the same passes,
+instead of once per target. Each pipeline still returns exactly the graph it returns alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -39,12 +45,17 @@ CHECK_SAMPLES = 64
 
 @dataclass(frozen=True)
 class Step:
-    """One pass: a pure ``Graph -> Graph`` function and what it promises."""
+    """One pass: a pure ``Graph -> Graph`` function and what it promises.
+
+    ``shared``: everything the result depends on besides the graph and the calibration data
+    (the pass name and its options), or None when the pass reads the target: two pipelines
+    whose steps so far have equal ``shared`` keys hold equal graphs, so they run them once."""
 
     name: str
     run: Callable[[Graph], Graph]
     guarantee: str
     preserves_outputs: bool = True
+    shared: tuple[Hashable, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,36 @@ class PipelineResult:
     history: tuple[PassRecord, ...]
 
 
+@dataclass(frozen=True)
+class _State:
+    """A pipeline part-way: the graph so far, the passes run, the reference outputs the next
+    output-preserving pass must reproduce (None without calibration data)."""
+
+    graph: Graph
+    history: tuple[PassRecord, ...]
+    reference: np.ndarray | None
+
+
+class SharedPasses:
+    """The states after the target-independent leading passes of the pipelines optimising one
+    graph with one set of calibration inputs (see the module docstring); thread-safe, so the
+    pipelines may run in threads: one runs a shared pass, the others wait for its result."""
+
+    def __init__(self, graph: Graph, calib: np.ndarray | None = None) -> None:
+        self.graph = graph
+        self.calib = calib
+        self._lock = threading.Lock()
+        self._states: dict[tuple[Hashable, ...], _State] = {}
+
+    def get(self, key: tuple[Hashable, ...], compute: Callable[[], _State]) -> _State:
+        """The state stored under ``key``, computed first if no pipeline did (a failure is
+        not stored: the next pipeline runs the pass again and fails the same way)."""
+        with self._lock:
+            if key not in self._states:
+                self._states[key] = compute()
+            return self._states[key]
+
+
 class Pipeline:
     """Runs its steps in the given order; never loops to a fixpoint."""
 
@@ -80,23 +121,47 @@ class Pipeline:
     def describe(self) -> str:
         return "\n".join(f"{i + 1}. {s.name}: {s.guarantee}" for i, s in enumerate(self.steps))
 
-    def run(self, graph: Graph, log: Callable[[str], None] | None = None) -> PipelineResult:
-        history = []
-        reference = self._outputs(graph)
-        for step in self.steps:
-            if log is not None:
-                log(f"pass {step.name}")
-            after = step.run(graph)
-            _verify_structure(step.name, graph, after)
-            record = self._check(step, graph, after, reference)
-            if not step.preserves_outputs:
-                reference = self._outputs(after)
-            history.append(record)
-            graph = after
-        records = tuple(r.as_dict() for r in history)
+    def run(self, graph: Graph, log: Callable[[str], None] | None = None,
+            shared: SharedPasses | None = None) -> PipelineResult:
+        """Run every step; with ``shared`` (made for this graph and calibration inputs), the
+        leading target-independent steps come from it when another pipeline already ran them."""
+        if shared is not None and (shared.graph is not graph
+                                   or shared.calib is not self.check_inputs):
+            raise ValueError("these SharedPasses belong to another graph or calibration set")
+        keys = _shared_prefixes(self.steps)
+        start = partial(self.start, graph)
+        state = start() if shared is None else shared.get((), start)
+        for i, step in enumerate(self.steps):
+            run_step = partial(self._logged_advance, state, step, log)
+            state = (shared.get(keys[i], run_step) if shared is not None and i < len(keys)
+                     else run_step())
+        return self.finish(state)
+
+    def _logged_advance(self, state: _State, step: Step,
+                        log: Callable[[str], None] | None) -> _State:
+        if log is not None:
+            log(f"pass {step.name}")
+        return self.advance(state, step)
+
+    def start(self, graph: Graph) -> _State:
+        return _State(graph, (), self._outputs(graph))
+
+    def advance(self, state: _State, step: Step) -> _State:
+        """Run one step on ``state``'s graph, verify it and record what happened."""
+        after = step.run(state.graph)
+        _verify_structure(step.name, state.graph, after)
+        record = self._check(step, state.graph, after, state.reference)
+        reference = state.reference if step.preserves_outputs else self._outputs(after)
+        return _State(after, (*state.history, record), reference)
+
+    @staticmethod
+    def finish(state: _State) -> PipelineResult:
+        """Store the history on the input layer (for ``inspect`` and the report)."""
+        graph = state.graph
+        records = tuple(r.as_dict() for r in state.history)
         graph = graph.replace_layers([graph.layers[0].with_attrs(pipeline=records),
                                       *graph.layers[1:]])
-        return PipelineResult(graph, tuple(history))
+        return PipelineResult(graph, state.history)
 
     def _drive(self, graph: Graph) -> np.ndarray | None:
         """The first :data:`CHECK_SAMPLES` calibration samples, encoded."""
@@ -140,12 +205,24 @@ def _verify_structure(name: str, before: Graph, after: Graph) -> None:
     if not same:
         raise VerifyError(f"pass '{name}' changed the model's interface (input, output, "
                           "timesteps or encoding)")
+    unchanged = {id(lay) for lay in before.layers}
     for lay in after.layers:
+        if id(lay) in unchanged:  # the same object was verified when ``before`` was built
+            continue
         for pname in ("weight", "bias", "threshold", "beta"):
             value = getattr(lay, pname, None)
-            if value is not None and not np.all(np.isfinite(np.asarray(value, np.float64))):
+            if value is not None and not _all_finite(value):
                 raise VerifyError(f"pass '{name}' left a non-finite {pname} in layer "
                                   f"'{lay.name}'")
+
+
+def _all_finite(value: object) -> bool:
+    """Finite in the value's own float type (a float32 is finite exactly when its float64
+    widening is), so a million-weight layer is not copied to float64 for the check."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fc":
+        arr = np.asarray(value, np.float64)
+    return bool(np.isfinite(arr).all())
 
 
 def build_pipeline(target: Target, calib: np.ndarray | None = None, mapping: str = "auto",
@@ -155,17 +232,19 @@ def build_pipeline(target: Target, calib: np.ndarray | None = None, mapping: str
     steps: list[Step] = []
     if calib is not None:
         steps.append(Step("calibrate", partial(calibrate, x=calib),
-                          "annotations only: spike rates, gamma, twin conditions"))
+                          "annotations only: spike rates, gamma, twin conditions",
+                          shared=("calibrate",)))
         steps.append(Step("eliminate_dead_neurons", eliminate_dead_neurons,
-                          "removes never-firing neurons; outputs identical on calibration data"))
+                          "removes never-firing neurons; outputs identical on calibration data",
+                          shared=("eliminate_dead_neurons",)))
     if prune is not None:
-        steps.append(Step("prune", partial(prune_weights, threshold=prune,
-                                           weight_bits=target.numeric.weight_bits),
+        bits = target.numeric.weight_bits
+        steps.append(Step("prune", partial(prune_weights, threshold=prune, weight_bits=bits),
                           f"zeroes |w| < {prune:g} * max|W| per layer; changes outputs",
-                          preserves_outputs=False))
+                          preserves_outputs=False, shared=("prune", prune, bits)))
     if calib is not None:
         steps.append(Step("calibrate", partial(calibrate, x=calib),
-                          "annotations only: rates of the final graph"))
+                          "annotations only: rates of the final graph", shared=("calibrate",)))
     steps.append(Step("choose_kernels", partial(choose_kernels, target=target),
                       "annotations only: event-driven or dense kernel per stage"))
     steps.append(Step("assign_mapping", partial(assign_mapping, target=target, mode=mapping),
@@ -175,6 +254,19 @@ def build_pipeline(target: Target, calib: np.ndarray | None = None, mapping: str
 
 def optimize(graph: Graph, target: Target, calib: np.ndarray | None = None,
              mapping: str = "auto", prune: float | None = None,
-             log: Callable[[str], None] | None = None) -> Graph:
-    """Run the pipeline for ``target``; ``log`` receives one line per pass, in order."""
-    return build_pipeline(target, calib, mapping, prune).run(graph, log=log).graph
+             log: Callable[[str], None] | None = None,
+             shared: SharedPasses | None = None) -> Graph:
+    """Run the pipeline for ``target``; ``log`` receives one line per pass, in order (a pass
+    taken from ``shared`` is not run, so not logged)."""
+    return build_pipeline(target, calib, mapping, prune).run(graph, log=log, shared=shared).graph
+
+
+def _shared_prefixes(steps: Sequence[Step]) -> list[tuple[Hashable, ...]]:
+    """The keys of the leading steps that do not read the target: step i's key is the tuple
+    of the ``shared`` keys of steps 0..i (a later step depends on all the earlier ones)."""
+    keys: list[tuple[Hashable, ...]] = []
+    for step in steps:
+        if step.shared is None:
+            break
+        keys.append((*(keys[-1] if keys else ()), step.shared))
+    return keys

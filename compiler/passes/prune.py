@@ -80,18 +80,24 @@ def prune(graph: Graph, threshold: float, relative: bool = True,
     return graph.replace_layers(layers)
 
 
+def nonzero_count(a: np.ndarray) -> int:
+    """``np.count_nonzero`` (NaN counts, -0.0 does not) through a boolean mask: numpy counts
+    booleans several times faster than floats, which matters for million-weight layers."""
+    return int(np.count_nonzero(np.asarray(a) != 0))
+
+
 def _prune_layer(lay: Dense | Conv2d, threshold: float, relative: bool,
                  weight_bits: int) -> Dense | Conv2d:
     w = lay.weight
     peak = float(np.max(np.abs(w))) if w.size else 0.0
     cut = threshold * peak if relative else threshold
-    pruned = np.where(np.abs(w) < cut, np.zeros((), w.dtype), w).astype(w.dtype)
+    pruned = np.where(np.abs(w) < cut, np.zeros((), w.dtype), w).astype(w.dtype, copy=False)
     rows = w.shape[0]
     cols = w.size // rows if rows else 0
-    nnz = int(np.count_nonzero(pruned))
+    nnz = nonzero_count(pruned)
     bits = storage_bits(rows, cols, nnz, weight_bits)
     storage = "csr" if bits["csr"] < bits["dense"] else "dense"
-    removed = int(np.count_nonzero(w)) - nnz + int(lay.attrs.get("pruned_weights", 0))
+    removed = nonzero_count(w) - nnz + int(lay.attrs.get("pruned_weights", 0))
     return replace(lay, weight=pruned).with_attrs(
         storage=storage, weight_density=nnz / w.size if w.size else 0.0,
         pruned_weights=removed, storage_bits=bits[storage])

@@ -95,7 +95,13 @@ def _round_clip(x: np.ndarray | None, unit: float, bits: int) -> np.ndarray | No
     if x is None:
         return None
     lim = (1 << (bits - 1)) - 1
-    return np.clip(np.rint(np.asarray(x, np.float64) / unit), -lim, lim).astype(np.int64)
+    # one float64 copy, rounded and clipped in place: a million-weight layer is quantized once
+    # per target, and every temporary of that size costs as much as the arithmetic
+    q = np.array(x, dtype=np.float64)
+    q /= unit
+    np.rint(q, out=q)
+    np.clip(q, -lim, lim, out=q)
+    return q.astype(np.int64)
 
 
 @dataclass(frozen=True)
