@@ -139,7 +139,7 @@ def load_nir(path: str | Path, semantics: str | NirSemantics | None = None) -> G
         raise InputError(f"NIR file '{p}' does not exist")
     try:  # libhdf5 trusts the file: read in a child process with a memory allowance
         root = run_isolated(functools.partial(nir.read, p, type_check=False),
-                            READ_HEADROOM_BYTES)
+                            READ_HEADROOM_BYTES, cpu_seconds=READ_CPU_SECONDS)
     except ReaderFailed as exc:  # nir's reader fails in many ways on malformed files
         raise InputError(f"cannot read NIR file '{p}': {exc}") from None
     return nir_to_graph(root, semantics, name=p.stem)
@@ -148,6 +148,9 @@ def load_nir(path: str | Path, semantics: str | NirSemantics | None = None) -> G
 # Address space the isolated NIR reader may add (see snnc.frontend.isolated). Legitimate files
 # hold at most 10^8-value tensors (0.4 GB as float32, twice that while pickled back).
 READ_HEADROOM_BYTES = 1 << 30
+# Processor time it may take: such a file reads in about a second; a corrupted one made
+# libhdf5 loop for minutes (found by atheris).
+READ_CPU_SECONDS = 10
 
 
 def nir_to_graph(root: Any, semantics: str | NirSemantics | None = None,

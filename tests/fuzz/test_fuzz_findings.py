@@ -8,15 +8,22 @@
   such a file is now refused, naming the time constant and suggesting a smaller ``--dt``.
 - A finite NIR threshold divided by small input gains overflowed with numpy's
   RuntimeWarning; the conversion now runs under ``numpy.errstate`` and the inf is refused.
+- A NIR file with one byte changed (``regressions/hdf5_loops.nir``, found by atheris) made
+  libhdf5 loop for minutes inside ``nir.read``; the isolated reader now has a processor-time
+  cap and a deadline.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import nir
 import numpy as np
 import pytest
 
-from snnc.errors import InvalidModelError, ShapeError
+import snnc.frontend.nir as nir_frontend
+from snnc.errors import InputError, InvalidModelError, ShapeError
 from snnc.frontend.nir import NirSemantics, nir_to_graph
 from snnc.ir.layers import LIF, Conv2d, Dense, Flatten, Graph, Input
 from snnc.passes.pipeline import optimize
@@ -79,3 +86,10 @@ def test_nir_threshold_overflowing_in_the_conversion_is_refused_without_a_numpy_
     # 1e308 divided by the input gains (5e-5 and 0.05) is beyond even float64
     with pytest.raises(InvalidModelError, match="threshold holds NaN or inf"):
         nir_to_graph(graph, NirSemantics(dt=1e-4))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the reader's limits need os.fork")
+def test_nir_file_that_makes_hdf5_loop_is_refused_in_bounded_time(monkeypatch) -> None:
+    monkeypatch.setattr(nir_frontend, "READ_CPU_SECONDS", 2)  # the shipped limit is 10 s
+    with pytest.raises(InputError, match="more than 2 s of processor time"):
+        nir_frontend.load_nir(Path(__file__).parent / "regressions" / "hdf5_loops.nir")

@@ -39,3 +39,24 @@ def test_allocation_beyond_the_allowance_fails_in_the_child() -> None:
     with pytest.raises(ReaderFailed, match="more memory"):
         run_isolated(lambda: bytearray(3 * HEADROOM), HEADROOM)
     assert len(bytearray(1 << 20)) == 1 << 20  # the parent's own limit is untouched
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+@needs_fork
+def test_reader_spinning_past_its_processor_time_is_stopped() -> None:
+    with pytest.raises(ReaderFailed, match="more than 1 s of processor time"):
+        run_isolated(_spin, HEADROOM, cpu_seconds=1)
+
+
+@needs_fork
+def test_reader_blocked_past_the_deadline_is_killed() -> None:
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(ReaderFailed, match=r"did not finish within 0.5 s"):
+        run_isolated(lambda: time.sleep(60), HEADROOM, wall_seconds=0.5)
+    assert time.monotonic() - start < 30
