@@ -99,9 +99,13 @@ def test_constants_in_weights_c_are_the_quantized_weights(tmp_path):
     text = (tmp_path / "weights.c").read_text()
 
     def array(name: str) -> np.ndarray:
-        body = re.search(rf"const int8_t {name}\[\d+\] = \{{(.*?)\}};", text, re.S)
+        """int8 arrays are string literals of their two's-complement bytes."""
+        body = re.search(rf"const int8_t {name}\[(\d+)\] =\n(.*?);\n", text, re.S)
         assert body is not None, name
-        return np.array([int(v) for v in body.group(1).split(",") if v.strip()])
+        pieces = re.findall(r'"((?:\\x[0-9a-f]{2})*)"', body.group(2))
+        data = bytes.fromhex("".join(pieces).replace("\\x", ""))
+        assert len(data) == int(body.group(1))
+        return np.frombuffer(data, np.int8).astype(np.int64)
 
     assert np.array_equal(array("snnc_w_fc1"), np.asarray(qg.q("fc1").weight).reshape(-1))
     # event-driven columns: the weight matrix transposed, one input's fan-out contiguous
