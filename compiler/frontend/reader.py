@@ -99,6 +99,9 @@ def check_declared_sizes(model: onnx.ModelProto) -> None:
     """Refuse any tensor or graph value declaring more than ``MAX_ELEMENTS`` elements, and
     any in-file tensor whose payload does not match its declared size."""
     for tensor, owner in _tensors(model):
+        if _itemsize(tensor.data_type) == 0:
+            raise InvalidModelError(
+                f"tensor '{tensor.name}' has unknown element type {tensor.data_type}", owner)
         count = _elements(list(tensor.dims))
         if any(d < 0 for d in tensor.dims) or count > MAX_ELEMENTS:
             raise InvalidModelError(
@@ -119,6 +122,9 @@ def check_declared_sizes(model: onnx.ModelProto) -> None:
 
 
 def _itemsize(data_type: int) -> int:
+    """Bytes per element of an ONNX element type; 0 for a number ONNX does not define."""
+    if data_type == TensorProto.UNDEFINED:
+        return 0
     try:
         return onnx.helper.tensor_dtype_to_np_dtype(data_type).itemsize
     except (KeyError, TypeError, ValueError):

@@ -244,7 +244,7 @@ def check_constants(model: onnx.ModelProto) -> None:
 def _check_finite(tensor: onnx.TensorProto, owner: str) -> None:
     try:
         array = numpy_helper.to_array(tensor)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError) as exc:
         raise InvalidModelError(f"tensor '{tensor.name}' is unreadable ({exc})", owner) from None
     if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
         raise InvalidModelError(f"tensor '{tensor.name}' contains NaN or inf", owner)

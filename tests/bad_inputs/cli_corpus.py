@@ -200,6 +200,14 @@ def declared_huge_weight(folder: Path) -> Path:
 
 # -- parameter values --------------------------------------------------------------------------
 
+def unknown_element_type(folder: Path) -> Path:
+    """An initializer whose element type is a number ONNX does not define (found by atheris:
+    onnx's own converter raised a KeyError)."""
+    model = good_onnx()
+    model.graph.initializer[0].data_type = 65
+    return _write(folder, model)
+
+
 def nan_weight(folder: Path) -> Path:
     weight = np.ones((3, N_IN))
     weight[1, 2] = np.nan
@@ -425,7 +433,8 @@ CASES: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
     invalid_utf8_name,
     wrong_opset, unknown_snnc_opset, unknown_op, unknown_domain, missing_attribute,
     wrong_typed_attribute, shape_mismatch, dynamic_dimension, declared_1e8_input,
-    declared_1e8_weight, declared_huge_weight, nan_weight, inf_weight, huge_weight,
+    declared_1e8_weight, declared_huge_weight, unknown_element_type, nan_weight, inf_weight,
+    huge_weight,
     nan_threshold, zero_threshold, negative_threshold, zero_multilevel_theta, beta_above_one,
     beta_below_zero, current_decay_above_one, voltage_decay_below_zero, cycle_without_state,
     duplicate_node_names, duplicate_tensor_names, empty_graph, external_data_outside_folder,
