@@ -19,14 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from snnc import __version__
 from snnc.backends import Artifact
 from snnc.backends.mcu.check import check_program, estimate
 from snnc.backends.mcu.families import families, kernel_switches, runtime_files
-from snnc.backends.mcu.plan import CTYPES, S8, S32, Call, ConstArray, Program, View, lower
+from snnc.backends.mcu.plan import (
+    CTYPES,
+    S8,
+    S32,
+    U16,
+    Call,
+    ConstArray,
+    Program,
+    View,
+    lower,
+)
 from snnc.backends.mcu.stack import StackError, entry_stacks
 from snnc.backends.mcu.toolchain import Core, Limits, compiler_version, core_for, limits_for, run
 from snnc.errors import ResourceError, ToolchainError
@@ -58,8 +67,11 @@ def c_view(view: View) -> str:
     return buf.key
 
 
-def c_call(call: Call) -> str:
-    args = ", ".join(c_view(a) if isinstance(a, View) else a for a in call.args)
+def c_call(call: Call, refs: dict[str, str] | None = None) -> str:
+    """The C statement of a call; ``refs`` maps a constant array's name to the expression that
+    reads it (a uint16 array is the ``.values`` member of its byte union)."""
+    refs = refs or {}
+    args = ", ".join(c_view(a) if isinstance(a, View) else refs.get(a, a) for a in call.args)
     prefix = f"{call.result} = " if call.result else ""
     return f"{prefix}{call.fn}({args});"
 
@@ -81,37 +93,58 @@ def _rows(array: ConstArray) -> list[str]:
             for i in range(0, len(values), _VALUES_PER_ROW)]
 
 
-def _byte_rows(array: ConstArray) -> list[str]:
-    """An int8 array as the pieces of one string literal, every byte a ``\\xNN`` escape of its
-    two's-complement bits. C99 lets a string literal initialise any character-type array
-    (6.7.8p14), and gcc reads a million-byte literal about twenty times faster than a million
-    comma-separated integers (the memory.json build of a 10^6-synapse model). Escaping every
+# How weights.c writes an array: decimal constants, or its bytes as one string literal (int8
+# data directly; uint16 data through a union with a byte array, least significant byte first).
+# gcc reads a million-byte string literal about twenty times faster than a million
+# comma-separated integers, which is most of the memory.json build of a 10^6-synapse model.
+LIST, BYTES, U16_BYTES = "list", "bytes", "u16 bytes"
+
+
+def array_form(array: ConstArray) -> str:
+    if array.ctype.c == S8.c:
+        return BYTES
+    return U16_BYTES if array.ctype.c == U16.c else LIST
+
+
+def _byte_rows(data: bytes) -> str:
+    """``data`` as the indented pieces of one C string literal, every byte a ``\\xNN`` escape
+    (C99 6.7.8p14: a string literal initialises any character-type array). Escaping every
     byte keeps each escape two digits long: the next character is always a backslash."""
-    data = array.values.astype(np.int8).tobytes()
     if not data:
-        return []
-    # bytes.hex("x") gives "01x7fx80"; each byte becomes exactly four characters "\x01"
+        return ""
+    # bytes.hex("x") gives "01x7fx80"; each byte becomes exactly four characters, "\\x01"
     text = "\\x" + data.hex("x").replace("x", "\\x")
     width = 4 * _BYTES_PER_ROW
-    return [f'"{text[i:i + width]}"' for i in range(0, len(text), width)]
+    return "\n".join(f'    "{text[i:i + width]}"' for i in range(0, len(text), width))
 
 
 def _array_context(array: ConstArray) -> dict[str, Any]:
-    """What the weights templates need of one array: int8 data as a string literal, wider
-    integers as rows of decimal constants."""
-    as_bytes = array.ctype.c == S8.c
+    """What the weights templates need of one array, its initialiser already laid out (a
+    template loop over a million values costs more than writing them)."""
+    form = array_form(array)
+    if form == LIST:
+        body = "\n".join(f"    {row}" for row in _rows(array))
+    else:
+        dtype = "<u2" if form == U16_BYTES else "i1"  # little-endian, as weights.h checks
+        body = _byte_rows(array.values.astype(dtype).tobytes())
     return {"ctype": array.ctype.c, "name": array.name, "size": int(array.values.size),
-            "bytes": as_bytes, "rows": _byte_rows(array) if as_bytes else _rows(array)}
+            "form": form, "body": body}
+
+
+def array_refs(prog: Program) -> dict[str, str]:
+    """How model.c reads each constant array whose name alone is not its data."""
+    return {a.name: f"{a.name}.values" for a in prog.arrays if array_form(a) == U16_BYTES}
 
 
 def _body(prog: Program) -> list[tuple[str, list[str]]]:
     """Statements of snnc_step grouped by layer, each group with its comment."""
     about = {info.ident: info for info in prog.layers}
+    refs = array_refs(prog)
     groups: list[tuple[str, list[str]]] = []
     for call in prog.calls:
         if not groups or groups[-1][0] != call.layer:
             groups.append((call.layer, []))
-        groups[-1][1].append(c_call(call))
+        groups[-1][1].append(c_call(call, refs))
     out = []
     for ident, statements in groups:
         info = about[ident]
@@ -163,7 +196,7 @@ def _model_context(prog: Program, target: Target) -> dict[str, Any]:
                     "count": math.prod(p.shape),
                     "elem_bytes": p.ctype.bytes, "kind": _PROBE_KINDS[p.kind]}
                    for p in prog.probes],
-        "body": _body(prog), "tail": [c_call(c) for c in prog.tail],
+        "body": _body(prog), "tail": [c_call(c, array_refs(prog)) for c in prog.tail],
         "output_expr": c_view(prog.output.view),
     }
 
@@ -180,6 +213,7 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
     headers = sorted({"model.h", "weights.h", "snnc_config.h", "snnc_types.h",
                       *(h for f in families(prog) for h in f.headers)})
     arrays = [_array_context(a) for a in prog.arrays]
+    forms = {a["form"] for a in arrays}
     encoding = ("rate code: 0/1 spikes" if prog.input.spiking
                 else "direct: the same real input every step")
     out_kind = ("spikes (0/1)" if prog.output.spiking and prog.output.rng.hi <= 1
@@ -195,9 +229,11 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
             state_bytes=prog.state_bytes, probes=prog.probes,
             input_type=prog.input.ctype.c, output_type=prog.output.ctype.c),
         "model.c": _ENV.get_template("model.c.j2").render(**_model_context(prog, target)),
-        "weights.h": _ENV.get_template("weights.h.j2").render(**base, arrays=arrays),
+        "weights.h": _ENV.get_template("weights.h.j2").render(
+            **base, arrays=arrays, u16_bytes=U16_BYTES in forms),
         "weights.c": _ENV.get_template("weights.c.j2").render(
-            **base, arrays=arrays, total_bytes=prog.flash_data_bytes),
+            **base, arrays=arrays, total_bytes=prog.flash_data_bytes,
+            strings=bool(forms - {LIST})),
         "snnc_config.h": _ENV.get_template("snnc_config.h.j2").render(
             **base, config=_config(prog), switches=kernel_switches(prog)),
         "Makefile": _ENV.get_template("Makefile.j2").render(
