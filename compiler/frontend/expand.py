@@ -28,9 +28,12 @@ F32 = np.float32
 
 
 def _constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    found = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    """The constant inputs of ``snnc`` nodes (the weight matrices of standard ops, however
+    large, are not converted)."""
+    read = {name for node in model.graph.node if node.domain == DOMAIN for name in node.input}
+    found = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer if t.name in read}
     for node in model.graph.node:
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output[0] in read:
             for attr in node.attribute:
                 if attr.name == "value":
                     found[node.output[0]] = numpy_helper.to_array(attr.t)

@@ -19,6 +19,8 @@ error in them still points at the original node.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from onnx import numpy_helper
@@ -30,12 +32,14 @@ F32 = np.float32
 
 def _scalar_constants(model: onnx.ModelProto) -> dict[str, float]:
     """Float constants of one element, by tensor name (initializers and ``Constant`` nodes)."""
-    found = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    tensors = {t.name: t for t in model.graph.initializer}
     for node in model.graph.node:
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
             for attr in node.attribute:
                 if attr.name == "value":
-                    found[node.output[0]] = numpy_helper.to_array(attr.t)
+                    tensors[node.output[0]] = attr.t
+    found = {name: numpy_helper.to_array(t) for name, t in tensors.items()
+             if math.prod(t.dims) == 1}  # weight matrices are never converted
     return {name: float(np.ravel(value)[0]) for name, value in found.items()
             if np.size(value) == 1 and np.asarray(value).dtype.kind == "f"}
 

@@ -13,7 +13,8 @@ the typed layer view out of the module (:mod:`snnc.ir.relax_view`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import onnx
@@ -51,7 +52,14 @@ class ImportedModel:
     layout: StateLayout
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
-    exported: onnx.ModelProto | None = None  # the step as exported, runnable (see .exported)
+    step: onnx.ModelProto | None = field(default=None, repr=False)  # before expansion
+    opset: int = 0
+
+    @cached_property
+    def exported(self) -> onnx.ModelProto | None:
+        """The step as exported with ``snnc`` ops expanded, runnable (see :mod:`.exported`);
+        built on first use, since compiling never needs it."""
+        return None if self.step is None else expand_snnc_ops(self.step, self.opset)[0]
 
 
 def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> ImportedModel:
@@ -82,7 +90,7 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     module = _annotate(module, kinds, names, inputs, outputs, layout, timesteps, encoding,
                        graph.name or label)
     return ImportedModel(graph_from_module(module), module, layout, tuple(inputs),
-                         tuple(outputs), expand_snnc_ops(as_exported, opset)[0])
+                         tuple(outputs), as_exported, opset)
 
 
 def _run_metadata(metadata: dict[str, str]) -> tuple[int, str]:

@@ -63,8 +63,10 @@ class GraphIndex:
         initializers = {t.name for t in graph.initializer}
         self.inputs = [v.name for v in graph.input if v.name not in initializers]
         self.outputs = [v.name for v in graph.output]
-        self._values: dict[str, np.ndarray | None] = {
-            t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        # initializers are converted when first asked for: most are weight matrices no
+        # pattern reads, and converting a million-weight tensor is not free
+        self._initializers = {t.name: t for t in graph.initializer}
+        self._values: dict[str, np.ndarray | None] = {}
         self._constant_names: set[str] | None = None
 
     def op(self, tensor: str) -> str | None:
@@ -79,6 +81,9 @@ class GraphIndex:
     def const(self, tensor: str) -> np.ndarray | None:
         """The value of a constant tensor, folding exact elementwise ops; else None."""
         if tensor in self._values:
+            return self._values[tensor]
+        if tensor in self._initializers:
+            self._values[tensor] = numpy_helper.to_array(self._initializers[tensor])
             return self._values[tensor]
         self._values[tensor] = None  # guards against (invalid) cycles while folding
         node = self.producer.get(tensor)
