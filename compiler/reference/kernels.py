@@ -118,3 +118,65 @@ def pool2d(x: np.ndarray, pool: str, kernel: tuple[int, int], stride: tuple[int,
     if pool == "avg" and not integer:
         return (total / np.float32(kernel[0] * kernel[1])).astype(x.dtype)
     return total.astype(x.dtype, copy=False)
+
+
+class ExactDense:
+    """``x @ W.T + b`` of integers, with the float BLAS wherever it is exact, for a layer that
+    runs on many blocks of values: the bound's row sums and the float copies of the weights
+    are made once.
+
+    ``apply`` takes integer values in any dtype (bool spikes, int64, or floats holding
+    integers below 2^52) and a bound on their magnitude (None: computed from them), and
+    returns the integers in float32 or float64 when exact (a float result then holds integers
+    below 2^52), else in int64; and a bound on the result's magnitude. As in :func:`dense`,
+    the result is always the int64 one.
+    """
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None) -> None:
+        self.weight = np.asarray(weight, np.int64)
+        self.bias = None if bias is None else np.asarray(bias, np.int64)
+        self.bias_peak = 0 if self.bias is None else _peak(self.bias)
+        self.row_sum = _row_sum(self.weight)
+        self._transposed: dict[type, np.ndarray] = {}
+
+    def transposed(self, ftype: type[np.floating]) -> np.ndarray:
+        if ftype not in self._transposed:
+            self._transposed[ftype] = np.ascontiguousarray(self.weight.T.astype(ftype))
+        return self._transposed[ftype]
+
+    def apply(self, x: np.ndarray, peak: int | None) -> tuple[np.ndarray, int]:
+        flat = x.reshape(-1, x.shape[-1])
+        if peak is None or peak * self.row_sum + self.bias_peak >= _FLOAT64_EXACT:
+            peak = min(_peak(flat), peak) if peak is not None else _peak(flat)
+        bound = peak * self.row_sum
+        if bound + self.bias_peak < _FLOAT64_EXACT:
+            ftype = np.float32 if bound < _EXACT_FLOATS[0][1] else np.float64
+            y = np.matmul(flat.astype(ftype, copy=False), self.transposed(ftype))
+            if self.bias is not None:  # in float64: the bias may have more bits than float32
+                y = np.add(y, self.bias, dtype=np.float64)
+        else:
+            y = np.matmul(flat.astype(np.int64, copy=False), self.weight.T)
+            if self.bias is not None:
+                y = y + self.bias
+        return y.reshape(*x.shape[:-1], y.shape[-1]), bound + self.bias_peak
+
+
+# Every float result of ExactDense is an integer below this (half of float64's 2^53).
+_FLOAT64_EXACT = 1 << 52
+
+
+def _peak(x: np.ndarray) -> int:
+    """``max |x|`` as a Python integer (0 for an empty array)."""
+    if x.size == 0:
+        return 0
+    return max(abs(int(x.max())), abs(int(x.min())))
+
+
+def _row_sum(weight: np.ndarray) -> int:
+    """``max_o sum_i |W[o, i]|`` exactly, or an upper bound where int64 sums could overflow."""
+    if weight.size == 0:
+        return 0
+    peak = _peak(weight)
+    if peak * weight.shape[1] < 1 << 62:
+        return int(np.abs(weight).sum(axis=1).max())
+    return peak * weight.shape[1]
