@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from snnc.reference.encode import encode
 from snnc.reference.integer import run_quantized
 from snnc.reference.simulate import Trace, run_graph
 from snnc.target import Target, list_targets, load_target
+
+if TYPE_CHECKING:
+    from snnc.passes.pipeline import SharedPasses
 
 # Folder names under the output directory, per backend (DESIGN.md section 3).
 OUT_FOLDERS = {"loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2"}
@@ -123,24 +126,28 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
     target would raise. Targets after a failed one stop at their next stage. The files are
     byte-identical to compiling each target alone. ``log`` lines start with the target name.
     """
+    # imported here, not first inside the threads
+    import snnc.cost.report  # noqa: F401
     from snnc.passes.pipeline import SharedPasses
 
     chosen = [as_target(t) for t in targets]
+    if not chosen:
+        return []
     folders = [Path(out_dir) / OUT_FOLDERS[t.backend] for t in chosen]
     if len(set(folders)) != len(folders):
         raise InputError("two targets of one backend would write the same folder: "
                          f"{', '.join(t.name for t in chosen)}")
-    modules = [backend_module(t.backend) for t in chosen]  # imported here, not in the threads
+    modules = [backend_module(t.backend) for t in chosen]
     options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)))
-    order = _start_order(chosen)
     with ExitStack() as staging:
         staged = [staging.enter_context(atomic_dir(f)) for f in folders]
         with ThreadPoolExecutor(max_workers=len(chosen),
                                 thread_name_prefix="snnc-compile") as pool:
-            jobs = {i: pool.submit(_compile_one, graph, chosen[i], modules[i], staged[i], i,
-                                   options, log) for i in order}
+            jobs = [pool.submit(_compile_one, graph, t, module, folder, i, options, log)
+                    for i, (t, module, folder) in enumerate(zip(chosen, modules, staged,
+                                                                strict=True))]
         # the pool has joined: no thread writes into a staged folder any more
-        results = [_outcome(jobs[i]) for i in range(len(chosen))]
+        results = [_outcome(job) for job in jobs]
     return [CompileResult(r.target, Artifact(r.artifact.backend, final, r.artifact.files,
                                              r.artifact.resources), r.quantized)
             for r, final in zip(results, folders, strict=True)]
@@ -175,14 +182,8 @@ class _Options:
     calib: np.ndarray | None
     mapping: str
     prune: float | None
-    passes: Any  # snnc.passes.pipeline.SharedPasses (imported lazily)
+    passes: SharedPasses
     stop: _Stop
-
-
-def _start_order(targets: list[Target]) -> list[int]:
-    """Target indices in the order their threads start: a backend that runs an external
-    compiler first (its build then overlaps the others' Python work), otherwise as given."""
-    return sorted(range(len(targets)), key=lambda i: (targets[i].backend != "mcu", i))
 
 
 def _compile_one(graph: Graph, target: Target, backend: Any, folder: Path, index: int,
