@@ -331,7 +331,7 @@ def _run_blocks(run: _Run, drive: np.ndarray, block: int) -> None:
                                                for s in lay.inputs], t0)
             now[lay.name] = out
             if lay.name in run.full:
-                run.full[lay.name][t0:t1] = out.values
+                np.copyto(run.full[lay.name][t0:t1], out.values, casting="unsafe")
         for src, d in run.depth.items():
             run.tails[src] = _keep_last(_tail(run, src, now[src]), now[src], d)
 
@@ -386,7 +386,7 @@ def _block_values(run: _Run, lay: Layer, args: list[_Block], t0: int) -> _Block:
         spikes, v_block, run.states[lay.name] = _neuron_history(
             lay, run.neurons[lay.name], p, args[0], *run.states[lay.name])
         if lay.name in run.volts:
-            run.volts[lay.name][t0:t0 + v_block.shape[0]] = v_block
+            np.copyto(run.volts[lay.name][t0:t0 + v_block.shape[0]], v_block, casting="unsafe")
         return _Block(spikes, 1)
     if isinstance(lay, Dense):
         return _Block(*run.products[lay.name].apply(args[0].values, args[0].peak))
@@ -418,12 +418,38 @@ class _NeuronConsts:
     keep_v: np.ndarray
     bias: np.ndarray | None
     theta: np.ndarray
+    decay_bits: int
 
     @functools.cached_property
     def peaks(self) -> tuple[int, int, int, int]:
         """``max |keep_u|``, ``max |keep_v|``, ``max |bias|``, ``max(0, -min theta)``."""
         return (_peak(self.keep_u), _peak(self.keep_v), _peak(self.bias),
                 max(0, -int(self.theta.min())))
+
+    @functools.cached_property
+    def floats(self) -> _FloatConsts:
+        """The constants as :func:`_float_history` uses them, made once per run: float64,
+        0-d where uniform (broadcasting a row costs more than a scalar), the decay factors
+        divided by 2^D (exact: a power of two)."""
+        scale = 1.0 / (1 << self.decay_bits)
+        keep_u = None if self.keep_u is None else _compact(self.keep_u * scale)
+        keep_v = _compact(self.keep_v * scale)
+        return _FloatConsts(
+            keep_u, keep_v, _compact(self.theta.astype(F64)),
+            None if self.bias is None or not self.cuba else _compact(self.bias.astype(F64)),
+            keep_u is not None and not np.all(keep_u == 1), not np.all(keep_v == 1))
+
+
+class _FloatConsts(NamedTuple):
+    """:class:`_NeuronConsts` in float64; ``leak_u``/``leak_v``: whether a decay is more than
+    the identity (keep = 2^D, an IF neuron: no product, no rounding)."""
+
+    keep_u: np.ndarray | None
+    keep_v: np.ndarray
+    theta: np.ndarray
+    bias: np.ndarray | None
+    leak_u: bool
+    leak_v: bool
 
 
 def _neuron_consts(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile) -> _NeuronConsts:
@@ -433,7 +459,7 @@ def _neuron_consts(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile) -> _N
     return _NeuronConsts(
         cuba, keep_u, (1 << p.decay_bits) - np.asarray(q.dv, I64),
         None if q.bias is None else np.asarray(q.bias, I64) << p.input_shift,
-        np.asarray(q.vth, I64) << p.threshold_shift)
+        np.asarray(q.vth, I64) << p.threshold_shift, p.decay_bits)
 
 
 def _neuron_history(layer: LIF | CubaLIF, consts: _NeuronConsts, p: NumericProfile,
@@ -586,7 +612,9 @@ def _float_plan(consts: _NeuronConsts, p: NumericProfile, reset: str, peak: int,
 def _float_input(consts: _NeuronConsts, p: NumericProfile, plan: _FloatPlan,
                  current: np.ndarray) -> np.ndarray:
     """:func:`_int_input` in float64, exact by :func:`_float_plan`'s bounds."""
-    a = np.multiply(current, float(1 << p.input_shift), dtype=F64)
+    a = current.astype(F64)  # then scaled in place: a cast inside the multiply is slower
+    if p.input_shift:
+        a *= np.asarray(1 << p.input_shift, F64)
     if consts.cuba:
         return a
     if plan.register:
@@ -620,13 +648,9 @@ def _float_history(layer: LIF | CubaLIF, consts: _NeuronConsts, p: NumericProfil
     spikes): a zero reset multiplies by the "not fired" mask, whose complement, taken once
     for the block, is the spikes; a subtractive one subtracts ``theta`` times the spikes. A
     reset at the next step uses the previous step's comparison: the same membrane against
-    the same threshold. Constants are 0-d arrays where uniform (broadcasting a row costs more).
+    the same threshold.
     """
-    keep_v = _compact(consts.keep_v * (1.0 / (1 << p.decay_bits)))
-    keep_u = None if consts.keep_u is None else _compact(
-        consts.keep_u * (1.0 / (1 << p.decay_bits)))
-    theta = _compact(consts.theta.astype(F64))
-    bias = None if consts.bias is None or not consts.cuba else _compact(consts.bias.astype(F64))
+    keep_u, keep_v, theta, bias, leak_u, leak_v = consts.floats
     rnd = np.trunc if p.rounding == "trunc" else np.floor
     zero = layer.reset == "zero"
     # a zero reset keeps "not fired": v > theta fires, so v <= theta is kept (>= : v < theta)
@@ -642,19 +666,23 @@ def _float_history(layer: LIF | CubaLIF, consts: _NeuronConsts, p: NumericProfil
     later = layer.reset_timing == "next"
     before = compare(vf, theta) if later else None
     for x, at, mask in zip(volts, a, masks, strict=True):
-        np.multiply(vf, keep_v, out=x)
-        rnd(x, out=x)
+        inflow = at
         if keep_u is not None:
-            np.multiply(uf, keep_u, out=uf)
-            rnd(uf, out=uf)
+            if leak_u:
+                np.multiply(uf, keep_u, out=uf)
+                rnd(uf, out=uf)
             uf += at
             if plan.wrap_u:
                 _float_overflow(uf, p.current_bits, p.current_overflow)
-            x += uf
-            if bias is not None:
-                x += bias
+            inflow = uf
+        if leak_v:
+            np.multiply(vf, keep_v, out=x)
+            rnd(x, out=x)
+            x += inflow
         else:
-            x += at
+            np.add(vf, inflow, out=x)
+        if bias is not None:
+            x += bias
         if plan.wrap_v:
             _float_overflow(x, p.state_bits, p.voltage_overflow)
         if later:
