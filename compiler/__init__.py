@@ -7,6 +7,7 @@ The public API mirrors the command line::
     trace = snnc.simulate(graph, x, steps=8)                 # float reference
     trace = snnc.simulate(graph, x, target="cortex-m4", backend="qemu")
     result = snnc.compile(graph, "loihi2", "out/")           # -> out/loihi/
+    results = snnc.compile_all(graph, ["loihi2", "cortex-m4", "spinnaker2"], "out/")  # all or none
     cost = snnc.report(graph, "spinnaker2", calib=x)         # SNN vs QNN energy per layer
 
 Everything else is importable but not promised.
@@ -15,7 +16,7 @@ Everything else is importable but not promised.
 __version__ = "0.1.0"  # before the imports: generators read it while snnc initialises
 
 from snnc import errors
-from snnc.api import compile, load, optimize, predict, quantize, report, simulate
+from snnc.api import compile, compile_all, load, optimize, predict, quantize, report, simulate
 from snnc.ir.layers import Graph
 from snnc.reference.simulate import Trace
 from snnc.target import Target, list_targets, load_target
@@ -26,6 +27,7 @@ __all__ = [
     "Trace",
     "__version__",
     "compile",
+    "compile_all",
     "errors",
     "list_targets",
     "load",
