@@ -243,7 +243,7 @@ def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
 
 def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
              target: str | Target | None = None, backend: str = "reference",
-             calib: np.ndarray | None = None, mapping: str = "auto") -> Trace:
+             calib: np.ndarray | None = None, mapping: str = "auto", log: Log = None) -> Trace:
     """Run the model: the float reference (no target), the integer reference of ``target``
     (``backend="reference"``), or the artifact the target's backend produces (``host``,
     ``qemu``, ``lava``, ``spinnaker2``). All return the same :class:`Trace` layout."""
@@ -252,10 +252,12 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
     if target is None:
         if backend != "reference":
             raise InputError(f"--backend {backend} needs a --target")
+        _say(log, f"run the float reference ({steps} steps)")
         return run_graph(graph, drive)
     t = as_target(target)
-    qg = quantize(optimize(graph, t, calib=calib, mapping=mapping), t, calib=calib)
+    qg = quantize(optimize(graph, t, calib=calib, mapping=mapping, log=log), t, calib=calib)
     if backend == "reference":
+        _say(log, f"run the {t.name} integer reference ({steps} steps)")
         return run_quantized(qg, drive)
     runners = RUNNERS[t.backend]
     if backend not in runners:
@@ -264,17 +266,41 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
             f"{' or '.join(runners)}", target=t.name)
     module = backend_module(t.backend)
     module.check_resources(qg, t)
+    _say(log, f"emit the {t.backend} artifact and run it on {backend} ({steps} steps)")
     with tempfile.TemporaryDirectory(prefix="snnc-sim-") as work:
         return module.simulate(qg, t, drive, runner=backend, work_dir=Path(work))
 
 
+def simulate_exported(path: str | Path, inputs: np.ndarray, steps: int | None = None,
+                      log: Log = None) -> Trace:
+    """Run an ONNX model exactly as it was exported, in the framework's own float arithmetic
+    (:mod:`snnc.frontend.exported`): the run to compare the compiled model with. The trace has
+    the output only (a spiking output layer's spikes too, so :func:`predict` counts them)."""
+    from snnc.frontend.exported import run_exported
+    from snnc.frontend.onnx import import_onnx
+
+    if Path(path).suffix.lower() != ".onnx":
+        raise InputError("--backend exported runs ONNX models only")
+    imported = import_onnx(path)
+    graph = imported.graph
+    steps = steps or graph.timesteps
+    drive = encode(inputs, steps, graph.encoding, graph.input.shape)
+    _say(log, f"run the exported ONNX graph ({steps} steps, onnx reference evaluator)")
+    output = run_exported(imported, drive)
+    spiking = graph.layer(graph.output).is_neuron
+    return Trace(output, spikes={graph.output: output} if spiking else {})
+
+
 def predict(trace: Trace) -> np.ndarray:
-    """Class per sample: the most output spikes (ties: the higher final membrane), or the
-    largest final value when the output layer is a value read-out rather than spikes."""
+    """Class per sample: the most output spikes (ties: the higher final membrane where one was
+    recorded, else the lower index), or the largest final value when the output layer is a
+    value read-out rather than spikes."""
     counts = trace.spike_counts().reshape(trace.output.shape[1], -1).astype(np.float64)
-    for name, v in sorted(trace.v.items()):
-        if trace.spikes[name].shape == trace.output.shape and np.array_equal(
-                trace.spikes[name], trace.output):
+    for name, spikes in sorted(trace.spikes.items()):
+        if spikes.shape == trace.output.shape and np.array_equal(spikes, trace.output):
+            v = trace.v.get(name)
+            if v is None:
+                return counts.argmax(axis=1)
             last_v = v[-1].reshape(counts.shape[0], -1).astype(np.float64)
             best = counts.max(axis=1, keepdims=True)
             return np.where(counts == best, last_v, -np.inf).argmax(axis=1)

@@ -105,7 +105,8 @@ TraceOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the
 SimTargetOpt = Annotated[str | None, typer.Option(
     "--target", "-t", help="Use this target's integer semantics.")]
 BackendOpt = Annotated[str, typer.Option(
-    "--backend", "-b", help="reference, host, qemu, lava or spinnaker2.")]
+    "--backend", "-b",
+    help="reference, host, qemu, lava or spinnaker2 (with --target); exported (without).")]
 LabelsOpt = Annotated[Path | None, typer.Option("--labels", help="Class labels (.npy): accuracy.")]
 OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
 ReportDirOpt = Annotated[Path | None, typer.Option(
@@ -213,6 +214,7 @@ def inspect(
 @app.command(epilog=_examples(
     "snnc simulate model.onnx -i x.npy --steps 8 -o trace.npz",
     "snnc simulate model.onnx -i x.npy --labels y.npy",
+    "snnc simulate model.onnx -b exported -i x.npy --labels y.npy",
     "snnc simulate model.onnx -t cortex-m4 -b qemu -i x.npy -o qemu.npz",
     "snnc simulate model.onnx -t loihi2 -b lava -i x.npy -o lava.npz",
     "snnc simulate model.onnx -t spinnaker2 -b spinnaker2 -i x.npy",
@@ -231,15 +233,25 @@ def simulate(
     calib: CalibOpt = None,
     mapping: MappingOpt = "auto",
 ) -> None:
-    """Run the model and print output spike counts (float reference unless --target is given)."""
-    graph = api.load(model, nir_semantics, dt)
+    """Run the model and print output spike counts (float reference unless --target is given;
+    `--backend exported` runs an ONNX model's graph as exported, in the framework's float
+    arithmetic)."""
     x = api.load_array(input, "input")
     if steps is not None and steps < 1:
         raise InputError("--steps must be at least 1")
-    trace = api.simulate(graph, x, steps=steps, target=target, backend=backend,
-                         calib=_calib(calib), mapping=mapping)
+    with progress("simulate") as log:
+        log(f"read {model.name}")
+        if backend == "exported":
+            if target is not None:
+                raise InputError("--backend exported runs the model as exported: no --target")
+            trace = api.simulate_exported(model, x, steps=steps, log=log)
+        else:
+            graph = api.load(model, nir_semantics, dt)
+            trace = api.simulate(graph, x, steps=steps, target=target, backend=backend,
+                                 calib=_calib(calib), mapping=mapping, log=log)
     counts = trace.spike_counts().reshape(trace.output.shape[1], -1)
-    mode = "float reference" if target is None else f"{target} / {backend}"
+    mode = ("as exported" if backend == "exported" else
+            "float reference" if target is None else f"{target} / {backend}")
     out.print(f"{mode}: {trace.output.shape[0]} steps, batch {counts.shape[0]}, "
               f"total output {float(counts.sum()):g}")
     for i, row in enumerate(counts[:8]):

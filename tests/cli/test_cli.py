@@ -137,3 +137,33 @@ def test_digits_model_reaches_ninety_percent_in_the_float_reference():
     assert result.exit_code == 0, result.output
     accuracy = float(result.output.split("accuracy:")[1].split()[0])
     assert accuracy >= 0.90
+
+
+def test_simulate_as_exported_runs_the_onnx_graph_and_matches_the_float_reference(
+        model: Path, inputs: Path, tmp_path: Path):
+    # dyadic weights and decays: the exported float32 arithmetic and the layer view's agree
+    exported, reference = tmp_path / "exported.npz", tmp_path / "reference.npz"
+    result = runner.invoke(app, ["simulate", str(model), "-b", "exported", "-i", str(inputs),
+                                 "--steps", "7", "-o", str(exported)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("as exported: 7 steps, batch 5")
+    assert runner.invoke(app, ["simulate", str(model), "-i", str(inputs), "--steps", "7",
+                               "-o", str(reference)]).exit_code == 0
+    got, want = np.load(exported), np.load(reference)
+    assert sorted(got.files) == ["lif2/spikes", "output"]
+    assert want["output"].any()
+    assert np.array_equal(got["output"], want["output"])
+
+
+@pytest.mark.parametrize("extra", [["-t", "cortex-m4"], ["--nir"]])
+def test_simulate_as_exported_refuses_a_target_or_a_nir_model(model: Path, inputs: Path,
+                                                             tmp_path: Path, extra: list[str]):
+    path = model
+    if extra == ["--nir"]:
+        path, extra = tmp_path / "small.nir", []
+        assert runner.invoke(app, ["convert", str(model), str(path)]).exit_code == 0
+    result = runner.invoke(app, ["simulate", str(path), "-b", "exported", "-i", str(inputs),
+                                 *extra])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --backend exported")
+    assert result.stderr.count("\n") == 1
