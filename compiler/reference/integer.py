@@ -1,7 +1,9 @@
 """The integer reference executor: fixed-point semantics of a :class:`QuantizedGraph`.
 
-This is the specification every backend reproduces bit for bit. All arithmetic is int64 numpy;
-states are wrapped or saturated to the profile's widths after every update. Per step, for a
+This is the specification every backend reproduces bit for bit. The arithmetic is int64 numpy
+(:func:`run_stepwise`, the definition); the layerwise fast path computes the same integers in
+float32/float64 wherever a bound proves every value an exactly represented integer. States are
+wrapped or saturated to the profile's widths after every update. Per step, for a
 neuron layer fed by the synaptic current ``a`` (integer, one stage = the weight layers between
 two neuron layers):
 

@@ -133,7 +133,7 @@ def small_nets(draw: st.DrawFn) -> tuple[QuantizedGraph, np.ndarray]:
             layers.append(layer)
         src = name
     graph = Graph(tuple(layers), output=src)
-    steps, batch = draw(st.integers(1, 10), ), draw(st.integers(1, 3))
+    steps, batch = draw(st.integers(1, 10)), draw(st.integers(1, 3))
     return QuantizedGraph(graph, p, quant), _drive(draw, p, steps, batch)
 
 
