@@ -191,11 +191,16 @@ def section_simulate(data: dict[str, Any]) -> list[str]:
             f"{r['batch']} x {r['neurons']} neurons and Lava {r['lava_per_step_ms']:.1f} ms "
             f"({per_step:.0f}x); "
             f"{100 * r['reference_profile'].get('neuron_updates_share', 0):.0f} % of the "
-            "reference is the neuron update, a dozen int64 numpy operations per step on "
-            "(batch, neurons) arrays that cannot be batched over steps (the state carries "
-            "from step to step), "
+            "reference is the neuron update (about five in-place float64 operations per step "
+            "on (batch, neurons) arrays, exact by a bound; the state carries from step to "
+            "step, so steps cannot be batched), "
             f"{100 * r['reference_profile'].get('synapses_share', 0):.0f} % the synapse "
-            "products (one BLAS call per block of steps).")
+            "products (one BLAS call per block of steps) and "
+            f"{100 * r['reference_profile'].get('other_share', 0):.0f} % the rest, mostly "
+            "recording the trace: int64 spikes and membranes of every step and sample, "
+            "written into fresh arrays whose first touch costs page faults (recording "
+            "nothing halves this case's time). The CPU ratio is "
+            f"{r['cpu_ratio']:.0f}x.")
     return [*lines, ""]
 
 
