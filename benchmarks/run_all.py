@@ -199,8 +199,8 @@ def section_simulate(data: dict[str, Any]) -> list[str]:
             f"{100 * r['reference_profile'].get('other_share', 0):.0f} % the rest, mostly "
             "recording the trace: int64 spikes and membranes of every step and sample, "
             "written into fresh arrays whose first touch costs page faults (recording "
-            "nothing halves this case's time). The CPU ratio is "
-            f"{r['cpu_ratio']:.0f}x.")
+            "nothing halves this case's time)."
+            + (f" The CPU ratio is {r['cpu_ratio']:.0f}x." if "cpu_ratio" in r else ""))
     return [*lines, ""]
 
 
