@@ -136,10 +136,9 @@ def array_refs(prog: Program) -> dict[str, str]:
     return {a.name: f"{a.name}.values" for a in prog.arrays if array_form(a) == U16_BYTES}
 
 
-def _body(prog: Program) -> list[tuple[str, list[str]]]:
+def _body(prog: Program, refs: dict[str, str]) -> list[tuple[str, list[str]]]:
     """Statements of snnc_step grouped by layer, each group with its comment."""
     about = {info.ident: info for info in prog.layers}
-    refs = array_refs(prog)
     groups: list[tuple[str, list[str]]] = []
     for call in prog.calls:
         if not groups or groups[-1][0] != call.layer:
@@ -184,6 +183,7 @@ _PROBE_KINDS = {"output": "SNNC_PROBE_OUTPUT", "spikes": "SNNC_PROBE_SPIKES",
 def _model_context(prog: Program, target: Target) -> dict[str, Any]:
     states = [b for b in prog.buffers if b.kind in ("state", "ring")]
     public = [f.headers[0] for f in families(prog)]
+    refs = array_refs(prog)
     return {
         "banner": BANNER, "model": prog.name, "target": target.name,
         "summary": _summary(prog), "headers": public,
@@ -196,7 +196,7 @@ def _model_context(prog: Program, target: Target) -> dict[str, Any]:
                     "count": math.prod(p.shape),
                     "elem_bytes": p.ctype.bytes, "kind": _PROBE_KINDS[p.kind]}
                    for p in prog.probes],
-        "body": _body(prog), "tail": [c_call(c, array_refs(prog)) for c in prog.tail],
+        "body": _body(prog, refs), "tail": [c_call(c, refs) for c in prog.tail],
         "output_expr": c_view(prog.output.view),
     }
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from snnc.cost.model import InputKind, StageShape
 from snnc.ir.layers import (
     Conv2d,
@@ -22,6 +20,7 @@ from snnc.ir.layers import (
     Layer,
     MultiLevelSpike,
     SpikingSelfAttention,
+    nonzero_count,
 )
 from snnc.ir.quantized import NumericProfile
 
@@ -74,17 +73,11 @@ def synapse_count(graph: Graph, layer: Layer) -> int:
     """Connections a synaptic layer evaluates per step (zero weights excluded)."""
     if isinstance(layer, Dense):
         positions = graph.size(layer.name) // layer.weight.shape[0]
-        return _nonzero(layer.weight) * positions
+        return nonzero_count(layer.weight) * positions
     if isinstance(layer, Conv2d):
         _, h, w = graph.shape(layer.name)
-        return _nonzero(layer.weight) * h * w
+        return nonzero_count(layer.weight) * h * w
     return 0
-
-
-def _nonzero(weight: np.ndarray) -> int:
-    """``np.count_nonzero`` through a boolean mask, which numpy counts several times faster
-    than floats (the passes and the report cost every stage once per target)."""
-    return int(np.count_nonzero(np.asarray(weight) != 0))
 
 
 def activation_product_count(graph: Graph, layer: Layer) -> int:
@@ -138,7 +131,7 @@ def stage_shape(graph: Graph, stage: Stage, profile: NumericProfile) -> StageSha
     macs, mac_layers = dynamic_macs(graph, stage)
     synapses = sum(synapse_count(graph, lay) for lay in member_layers
                    if lay.name not in mac_layers)
-    weights = sum(_nonzero(lay.weight) for lay in member_layers
+    weights = sum(nonzero_count(lay.weight) for lay in member_layers
                   if isinstance(lay, Dense | Conv2d))
     kinds = [source_kind(graph, s, profile) for s in stage.sources]
     real = any(k[0] == "real" for k in kinds)

@@ -20,6 +20,17 @@ Overflow = Literal["saturate", "wrap"]
 Rounding = Literal["trunc", "floor"]
 
 
+def round_clip(x: np.ndarray, unit: float, lim: int) -> np.ndarray:
+    """``clip(rint(x / unit), -lim, lim)`` as int64, on one float64 copy rounded and clipped in
+    place: million-value weights and long batched drives made every temporary as costly as
+    the arithmetic itself."""
+    q = np.array(x, dtype=np.float64)
+    q /= unit
+    np.rint(q, out=q)
+    np.clip(q, -lim, lim, out=q)
+    return q.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class NumericProfile:
     """Fixed-point conventions of a target (the ``[numeric]`` table of its TOML file).
@@ -99,12 +110,4 @@ class QuantizedGraph:
 
     def quantize_input(self, drive: np.ndarray) -> np.ndarray:
         """Float drive -> int64 input units (spike trains stay 0/1 when the scale is 1)."""
-        lim = self.profile.input_max
-        # in place on one float64 copy: np.clip with temporaries was most of the reference's
-        # input cost on long batched runs; min/max give the same values as clip
-        q = np.array(drive, np.float64)
-        np.divide(q, self.input_scale, out=q)
-        np.rint(q, out=q)
-        np.minimum(q, lim, out=q)
-        np.maximum(q, -lim, out=q)
-        return q.astype(np.int64)
+        return round_clip(drive, self.input_scale, self.profile.input_max)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from snnc.errors import InputError
-from snnc.ir.layers import Conv2d, Dense, Graph
+from snnc.ir.layers import Conv2d, Dense, Graph, nonzero_count
 from snnc.reference.encode import encode
 from snnc.reference.simulate import run_graph
 
@@ -78,12 +78,6 @@ def prune(graph: Graph, threshold: float, relative: bool = True,
         else:
             layers.append(lay)
     return graph.replace_layers(layers)
-
-
-def nonzero_count(a: np.ndarray) -> int:
-    """``np.count_nonzero`` (NaN counts, -0.0 does not) through a boolean mask: numpy counts
-    booleans several times faster than floats, which matters for million-weight layers."""
-    return int(np.count_nonzero(np.asarray(a) != 0))
 
 
 def _prune_layer(lay: Dense | Conv2d, threshold: float, relative: bool,

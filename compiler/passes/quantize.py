@@ -30,7 +30,7 @@ from snnc.ir.layers import (
     Reshape,
     SpikingSelfAttention,
 )
-from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
+from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip
 
 _PASS_THROUGH = (Pool2d, Flatten, Reshape, Add)
 
@@ -92,16 +92,7 @@ def _decay_int(rate: np.ndarray, p: NumericProfile, offset: int = 0) -> np.ndarr
 
 
 def _round_clip(x: np.ndarray | None, unit: float, bits: int) -> np.ndarray | None:
-    if x is None:
-        return None
-    lim = (1 << (bits - 1)) - 1
-    # one float64 copy, rounded and clipped in place: a million-weight layer is quantized once
-    # per target, and every temporary of that size costs as much as the arithmetic
-    q = np.array(x, dtype=np.float64)
-    q /= unit
-    np.rint(q, out=q)
-    np.clip(q, -lim, lim, out=q)
-    return q.astype(np.int64)
+    return None if x is None else round_clip(x, unit, (1 << (bits - 1)) - 1)
 
 
 @dataclass(frozen=True)
