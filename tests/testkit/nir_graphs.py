@@ -9,15 +9,21 @@ import numpy as np
 
 from snnc.ir.layers import LIF, Add, Conv2d, CubaLIF, Dense, Flatten, Graph, Input, Pool2d, Reshape
 
-RNG = np.random.default_rng(5)
 
+def weights(seed: int) -> Callable[..., np.ndarray]:
+    """A source of float32 normal weights: each graph draws from its own, so a graph does not
+    depend on which graphs were built before it."""
+    rng = np.random.default_rng(seed)
 
-def w(*shape: int, scale: float = 1.0) -> np.ndarray:
-    return (RNG.normal(size=shape) * scale).astype(np.float32)
+    def w(*shape: int, scale: float = 1.0) -> np.ndarray:
+        return (rng.normal(size=shape) * scale).astype(np.float32)
+
+    return w
 
 
 def recurrent_mlp() -> Graph:
     """Feed-forward LIF with every reset variant, a recurrent CUBA layer, a residual Add."""
+    w = weights(5)
     return Graph((
         Input("x", (), shape=(6,)),
         Dense("fc1", ("x",), weight=w(8, 6), bias=w(8)),
@@ -37,6 +43,7 @@ def recurrent_mlp() -> Graph:
 
 def conv_net() -> Graph:
     """Conv, sum and average pooling, IF (beta 1), a threshold (beta 0), flatten."""
+    w = weights(6)
     return Graph((
         Input("img", (), shape=(2, 8, 8)),
         Conv2d("c1", ("img",), weight=w(4, 2, 3, 3), bias=w(4), stride=(1, 1),
@@ -55,6 +62,7 @@ def conv_net() -> Graph:
 
 def conv1d_net() -> Graph:
     """A Conv1d as snnc imports it: reshape, 1-row Conv2d, reshape back."""
+    w = weights(7)
     return Graph((
         Input("seq", (), shape=(3, 12)),
         Reshape("seq.to2d", ("seq",), shape=(3, 1, 12)),
@@ -68,6 +76,7 @@ def conv1d_net() -> Graph:
 
 def cuba_without_decay() -> Graph:
     """Decay 0 has no finite NIR time constant: written as I/LI nodes before IF/LIF."""
+    w = weights(8)
     return Graph((
         Input("x", (), shape=(4,)),
         Dense("fc", ("x",), weight=w(4, 4)),
@@ -81,6 +90,7 @@ def cuba_without_decay() -> Graph:
 
 def delayed_input() -> Graph:
     """A recurrent Dense outside any cycle: an explicit one-step NIR Delay."""
+    w = weights(9)
     return Graph((
         Input("x", (), shape=(4,)),
         Dense("late", ("x",), weight=w(4, 4), recurrent=True),

@@ -7,7 +7,7 @@ from pathlib import Path
 import nir
 import numpy as np
 import pytest
-from testkit.nir_graphs import EXPORTABLE, conv1d_net, delayed_input, recurrent_mlp, w
+from testkit.nir_graphs import EXPORTABLE, conv1d_net, delayed_input, recurrent_mlp, weights
 
 from snnc.errors import UnsupportedError
 from snnc.frontend.nir import graph_to_nir, load_nir, nir_to_graph, save_nir
@@ -26,6 +26,7 @@ from snnc.ir.layers import (
 from snnc.reference.simulate import Trace, simulate
 
 RNG = np.random.default_rng(5)
+w = weights(11)
 
 
 def _drive(graph: Graph) -> np.ndarray:
