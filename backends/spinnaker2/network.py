@@ -148,14 +148,6 @@ class Network:
     profile: NumericProfile
     name: str = "model"
 
-    def max_payload(self, pop: int) -> int:
-        p = self.populations[pop]
-        if p.model == Model.SOURCE:
-            return self.profile.input_max
-        if p.model == Model.MULTILEVEL:
-            return int(p.settings["levels"])
-        return 1
-
     def targets_of(self, pop: int) -> list[int]:
         return sorted(sink for sink, st in self.stages.items() if pop in st.sources)
 
