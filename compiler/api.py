@@ -307,3 +307,16 @@ def predict(trace: Trace) -> np.ndarray:
     # A value read-out (not spikes): the last step holds the settled value; earlier steps may
     # still be filling the pipeline on targets with synaptic delay.
     return trace.output[-1].reshape(counts.shape[0], -1).argmax(axis=1)
+
+
+def run_board(project: str | Path, inputs: np.ndarray, port: str, steps: int | None = None,
+              probes: bool = True, baud: int = 115200, timeout: float = 10.0,
+              progress: Callable[[int, int], None] | None = None) -> Any:
+    """Run raw ``inputs`` on a board (or QEMU) flashed with the UART image of the compiled MCU
+    ``project``, over the pyserial ``port`` (``/dev/ttyACM0``, ``socket://127.0.0.1:4444``);
+    returns a :class:`snnc.backends.mcu.uart.BoardRun` whose ``arrays()`` is the ``simulate``
+    ``.npz`` layout plus the cycles the board counted."""
+    from snnc.backends.mcu.uart import run_project
+
+    return run_project(Path(project), inputs, port, steps=steps, probes=probes, baud=baud,
+                       timeout=timeout, progress=progress)

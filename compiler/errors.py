@@ -91,7 +91,13 @@ class ToolchainError(SnncError):
     """An external tool (compiler, QEMU, Lava) is missing or failed."""
 
 
+class BoardError(SnncError):
+    """A board in the loop cannot be used: the serial port does not open, the board does not
+    answer, the line corrupts every retry, or it runs another model than the project given."""
+
+
 __all__ = [
+    "BoardError",
     "EmitError",
     "InputError",
     "InvalidModelError",

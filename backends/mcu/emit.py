@@ -23,6 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from snnc import __version__
 from snnc.backends import Artifact
+from snnc.backends.mcu.board import UART_RUNTIME, render_board, uart_context
 from snnc.backends.mcu.check import check_program, estimate
 from snnc.backends.mcu.families import families, kernel_switches, runtime_files
 from snnc.backends.mcu.plan import (
@@ -219,7 +220,7 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
     out_kind = ("spikes (0/1)" if prog.output.spiking and prog.output.rng.hi <= 1
                 else "integer spike levels" if prog.output.spiking
                 else "integer synaptic currents")
-    return {
+    texts = {
         "model.h": _ENV.get_template("model.h.j2").render(
             **base, encoding_note=encoding, output_note=out_kind,
             input_size=prog.input.size, input_shape=_shape(prog.input.shape),
@@ -237,7 +238,8 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
         "snnc_config.h": _ENV.get_template("snnc_config.h.j2").render(
             **base, config=_config(prog), switches=kernel_switches(prog)),
         "Makefile": _ENV.get_template("Makefile.j2").render(
-            **base, model_sources=sources, headers=headers, cpu_flags=core.cflags),
+            **base, **uart_context(core), model_sources=sources, headers=headers,
+            cpu_flags=core.cflags),
         "link.ld": _ENV.get_template("link.ld.j2").render(
             **base, flash_origin=f"0x{core.flash_origin:08X}",
             ram_origin=f"0x{core.ram_origin:08X}", flash_bytes=limits.flash_bytes,
@@ -246,6 +248,7 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
         "main_qemu.c": _ENV.get_template("main_qemu.c.j2").render(**base),
         "main_host.c": _ENV.get_template("main_host.c.j2").render(**base),
     }
+    return {**texts, **render_board(prog, target, core, base, texts, sources)}
 
 
 def write_project(prog: Program, target: Target, out_dir: Path) -> list[str]:
@@ -256,9 +259,10 @@ def write_project(prog: Program, target: Target, out_dir: Path) -> list[str]:
     for name, text in texts.items():
         (out_dir / name).write_text(text, encoding="utf-8")
     source = runtime_dir()
-    for name in runtime_files(prog):
+    copied = sorted({*runtime_files(prog), *UART_RUNTIME})
+    for name in copied:
         shutil.copyfile(source / name, out_dir / name)
-    return sorted([*texts, *runtime_files(prog)])
+    return sorted([*texts, *copied])
 
 
 # ---------------------------------------------------------------------------- memory.json
