@@ -143,7 +143,12 @@ class Board:
                 end = time.monotonic() + quiet_s
 
     def request(self, kind: bytes, payload: bytes, want: bytes) -> bytes:
-        self.link.write(frame(kind, payload))
+        import serial
+
+        try:
+            self.link.write(frame(kind, payload))
+        except (serial.SerialException, OSError) as exc:
+            raise BoardError(f"{self.where}: {' '.join(str(exc).split())}") from None
         got, reply = self._reply()
         if got != want:
             raise LineError(f"expected a '{want.decode()}' reply, got '{got!r}'")
@@ -263,6 +268,18 @@ def _trace(manifest: dict[str, Any], rows: list[list[bytes]], probes: bool,
 Progress = Callable[[int, int], None] | None
 
 
+def _info(board: Board) -> BoardInfo:
+    for attempt in range(RETRIES + 1):
+        try:
+            return board.info()
+        except LineError as exc:
+            if attempt == RETRIES:
+                raise BoardError(f"{board.where}: {exc} (check the cable and the baud "
+                                 "rate)") from None
+            board.drain()
+    raise AssertionError("unreachable")
+
+
 def run_on_board(board: Board, manifest: dict[str, Any], x: np.ndarray,
                  steps: int | None = None, probes: bool = True,
                  progress: Progress = None) -> BoardRun:
@@ -272,7 +289,7 @@ def run_on_board(board: Board, manifest: dict[str, Any], x: np.ndarray,
     drive = quantized_drive(manifest, x, steps)
     dtype = np.dtype(DTYPES[manifest["input"]["ctype"]])
     batch = drive.shape[1]
-    info = board.info()
+    info = _info(board)
     check_board(info, manifest, board.where)
     rows: list[list[bytes]] = []
     cycles = np.zeros((steps, batch), dtype=np.int64)

@@ -1,0 +1,195 @@
+"""The board-in-the-loop harness: frames and checksums on the host side, and whole runs over a
+UART under QEMU (`make uart-elf`, `make qemu-uart PORT=N`, then `snnc run`), bit for bit equal
+to the integer reference, with cycles counted and corrupted replies recovered from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mcu_helpers import assert_same_trace, prepare
+from mcu_netgen import make_case
+from typer.testing import CliRunner
+
+from snnc import api
+from snnc.backends.mcu.emit import emit
+from snnc.backends.mcu.uart import (
+    SYNC,
+    Board,
+    BoardInfo,
+    check_board,
+    crc16,
+    frame,
+    open_port,
+    read_manifest,
+    run_on_board,
+)
+from snnc.cli import app
+from snnc.errors import BoardError, InputError
+from snnc.reference.integer import run_quantized
+from snnc.target import load_target
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def test_crc_is_ccitt_false():
+    assert crc16(b"123456789") == 0x29B1
+
+
+def test_a_frame_carries_length_and_checksum():
+    data = frame(b"S", b"\x01\x02")
+    assert data[:2] == SYNC
+    assert data[2:3] == b"S"
+    assert struct.unpack("<I", data[3:7]) == (2,)
+    assert struct.unpack("<H", data[-2:]) == (crc16(data[2:-2]),)
+
+
+class _Replies:
+    """A link that answers each request with prepared bytes (for host-side checks)."""
+
+    def __init__(self, *replies: bytes) -> None:
+        self.pending = list(replies)
+        self.buffer = b""
+
+    def write(self, data: bytes) -> int:
+        self.buffer += self.pending.pop(0) if self.pending else b""
+        return len(data)
+
+    def read(self, size: int = 1) -> bytes:
+        out, self.buffer = self.buffer[:size], self.buffer[size:]
+        return out
+
+
+def test_a_silent_board_is_one_clear_error():
+    board = Board(_Replies(), timeout=0.3, where="the board at socket://x")
+    with pytest.raises(BoardError, match=r"did not answer within 0\.3 s"):
+        board.info()
+
+
+def test_noise_before_a_reply_is_skipped():
+    board = Board(_Replies(b"boot banner\r\n" + frame(b"r", b"\x00")), timeout=1.0)
+    board.reset()
+
+
+def _manifest() -> dict:
+    return {"model_id": "0x0000abcd", "input": {"shape": [4], "elem_bytes": 1},
+            "probes": [{"count": 2, "elem_bytes": 1, "kind": "output"}]}
+
+
+def test_a_board_with_another_model_is_refused():
+    info = BoardInfo(1, 0x1234, 4, 1, 8, ((2, 1, "output"),), True)
+    with pytest.raises(BoardError, match="runs another model"):
+        check_board(info, _manifest(), "the board")
+    check_board(BoardInfo(1, 0xABCD, 4, 1, 8, ((2, 1, "output"),), True), _manifest(), "b")
+
+
+def test_a_folder_without_model_json_is_not_a_project(tmp_path):
+    with pytest.raises(InputError, match="not a compiled MCU project"):
+        read_manifest(tmp_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def qemu_uart(project: Path) -> Iterator[str]:
+    """`make uart-elf`, then `make qemu-uart PORT=N` in the background; yields the pyserial URL
+    and stops that QEMU (its own process group) afterwards."""
+    subprocess.run(["make", "-s", "-j2", "uart-elf"], cwd=project, check=True,
+                   capture_output=True, timeout=300)
+    port = _free_port()
+    proc = subprocess.Popen(["make", "-s", "qemu-uart", f"PORT={port}"], cwd=project,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # QEMU listens once it has started
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    pass
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield f"socket://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+class _CorruptOneByte:
+    """Wraps a port and flips one bit of the ``at``-th byte received: one line error."""
+
+    def __init__(self, port, at: int) -> None:
+        self.port = port
+        self.at = at
+        self.seen = 0
+
+    def write(self, data: bytes) -> int | None:
+        return self.port.write(data)
+
+    def read(self, size: int = 1) -> bytes:
+        data = bytearray(self.port.read(size))
+        if self.seen < self.at <= self.seen + len(data):
+            data[self.at - self.seen - 1] ^= 0x10
+        self.seen += len(data)
+        return bytes(data)
+
+
+@pytest.mark.needs("arm-none-eabi-gcc", "qemu")
+def test_digits_over_the_uart_equal_the_integer_reference(tmp_path):
+    """The digits example: snnc compile, the UART image under QEMU on Cortex-M4, `snnc run`;
+    every probe equals the integer reference; latency per inference is in the .npz."""
+    graph = api.load(EXAMPLES / "digits" / "digits.onnx")
+    x = np.load(EXAMPLES / "digits" / "test_x.npy")[:3]
+    api.compile(graph, "cortex-m4", tmp_path / "out")
+    project = tmp_path / "out" / "mcu"
+    np.save(tmp_path / "x.npy", x)
+    want = api.simulate(graph, x, target="cortex-m4", backend="reference")
+    with qemu_uart(project) as url:
+        result = CliRunner().invoke(app, ["run", str(project), "--port", url, "-i",
+                                          str(tmp_path / "x.npy"), "-o", str(tmp_path / "b.npz")])
+    assert result.exit_code == 0, result.output
+    assert "cycles" in result.output
+    got = np.load(tmp_path / "b.npz")
+    assert sorted(got.files) == sorted([*want.arrays(), "steps", "cycles", "step_cycles"])
+    for key, value in want.arrays().items():
+        assert np.array_equal(got[key], value), key
+    assert got["cycles"].shape == (3,) and np.all(got["cycles"] > 0)
+    assert np.array_equal(got["cycles"], got["step_cycles"].sum(axis=0))
+
+
+@pytest.mark.needs("arm-none-eabi-gcc", "qemu")
+def test_cortex_m55_board_recovers_from_a_corrupted_reply(tmp_path):
+    """A direct-coded recurrent net on the MPS3 AN547 (Cortex-M55): one reply corrupted on the
+    line makes the host replay that sample; the result is still exact."""
+    target = load_target("cortex-m55")
+    case = make_case("recurrent", 7, batch=2)
+    qg, drive = prepare(case.graph, case.inputs, case.steps, target)
+    emit(qg, target, tmp_path / "mcu", measure=False)
+    manifest = json.loads((tmp_path / "mcu" / "model.json").read_text())
+    with qemu_uart(tmp_path / "mcu") as url:
+        port = open_port(url)
+        try:
+            # past the info reply and the first reset: inside a step reply of sample 0
+            board = Board(_CorruptOneByte(port, 300), timeout=20, where=url)
+            got = run_on_board(board, manifest, case.inputs, case.steps)
+        finally:
+            port.close()
+    assert got.retries == 1
+    assert_same_trace(got.trace, run_quantized(qg, drive))
