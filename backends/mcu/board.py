@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from snnc.backends.mcu.plan import Program
+from snnc.backends.mcu.program import Program
 from snnc.backends.mcu.toolchain import Core
 from snnc.target import Target
 

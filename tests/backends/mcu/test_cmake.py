@@ -14,7 +14,7 @@ from mcu_helpers import assert_same_trace, prepare
 from mcu_netgen import make_case
 
 from snnc.backends.mcu.emit import write_project
-from snnc.backends.mcu.plan import lower
+from snnc.backends.mcu.lower import lower
 from snnc.backends.mcu.simulate import decode_outputs, encode_inputs
 from snnc.backends.mcu.toolchain import core_for
 from snnc.reference.integer import run_quantized
