@@ -117,6 +117,9 @@ NirOpt = Annotated[str | None, typer.Option(
     help="How to read a .nir file: nir, snntorch, spikingjelly, sinabs or norse.")]
 DtOpt = Annotated[float | None, typer.Option("--dt", help="Seconds per step for .nir files.")]
 PruneOpt = Annotated[float | None, typer.Option("--prune", help="Magnitude pruning threshold.")]
+HardwareTimingOpt = Annotated[bool, typer.Option(
+    "--hardware-timing",
+    help="Keep the target's raw schedule (outputs shifted by its latency) instead of model time.")]
 
 
 def _calib(path: Path | None) -> np.ndarray | None:
@@ -233,10 +236,13 @@ def simulate(
     labels: LabelsOpt = None,
     calib: CalibOpt = None,
     mapping: MappingOpt = "auto",
+    hardware_timing: HardwareTimingOpt = False,
 ) -> None:
     """Run the model and print output spike counts (float reference unless --target is given;
     `--backend exported` runs an ONNX model's graph as exported, in the framework's float
-    arithmetic)."""
+    arithmetic). Results are in model time: a target with synaptic latency runs the extra
+    steps and step t of the output is the model's step t (--hardware-timing: the raw
+    schedule)."""
     x = api.load_array(input, "input")
     if steps is not None and steps < 1:
         raise InputError("--steps must be at least 1")
@@ -249,11 +255,16 @@ def simulate(
         else:
             graph = api.load(model, nir_semantics, dt)
             trace = api.simulate(graph, x, steps=steps, target=target, backend=backend,
-                                 calib=_calib(calib), mapping=mapping, log=log)
+                                 calib=_calib(calib), mapping=mapping, log=log,
+                                 hardware_timing=hardware_timing)
     counts = trace.spike_counts().reshape(trace.output.shape[1], -1)
     mode = ("as exported" if backend == "exported" else
             "float reference" if target is None else f"{target} / {backend}")
-    out.print(f"{mode}: {trace.output.shape[0]} steps, batch {counts.shape[0]}, "
+    timing = ""
+    if trace.latency:
+        timing = (f" (hardware timing, latency {trace.latency} steps)" if trace.hardware_timing
+                  else f" (model time; {trace.latency} more steps run for the latency)")
+    out.print(f"{mode}: {trace.output.shape[0]} steps{timing}, batch {counts.shape[0]}, "
               f"total output {float(counts.sum()):g}")
     for i, row in enumerate(counts[:8]):
         out.print(f"  sample {i}: " + " ".join(f"{float(c):g}" for c in row))
@@ -349,6 +360,7 @@ def run(
         "--timeout", help="Seconds to wait for each reply.")] = 10.0,
     output_only: Annotated[bool, typer.Option(
         "--output-only", help="Read back the output only, not every layer's probes.")] = False,
+    hardware_timing: HardwareTimingOpt = False,
 ) -> None:
     """Stream inputs through a board flashed with the project's UART image (`make uart-elf`) and
     write the same .npz as `snnc simulate`, with the cycles each inference took on the board."""
@@ -359,7 +371,7 @@ def run(
         raise InputError("--baud and --timeout must be positive")
     with progress("run") as log:
         result = api.run_board(project, x, port, steps=steps, probes=not output_only,
-                               baud=baud, timeout=timeout,
+                               baud=baud, timeout=timeout, hardware_timing=hardware_timing,
                                progress=lambda done, total: log(f"sample {done}/{total}"))
     trace = result.trace
     counts = trace.spike_counts().reshape(trace.output.shape[1], -1)

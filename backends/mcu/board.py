@@ -73,9 +73,13 @@ def model_id(texts: dict[str, str]) -> int:
     return int.from_bytes(digest.digest()[:4], "little")
 
 
-def manifest(prog: Program, target: Target, core: Core, ident: int) -> dict[str, Any]:
+def manifest(prog: Program, target: Target, core: Core, ident: int,
+             latencies: dict[str, int]) -> dict[str, Any]:
     """``model.json``: what ``snnc run`` needs to drive the compiled model without the model
-    file. Probe names are the model's own layer names (``<layer>/spikes``, ``<layer>/v``)."""
+    file. Probe names are the model's own layer names (``<layer>/spikes``, ``<layer>/v``);
+    ``latency`` (output) and each probe's are the steps the target takes from an input to that
+    value, which ``snnc run`` compensates to return model time."""
+    output_lag = latencies.get(prog.probes[0].layer, 0)  # probe 0 is the output layer's
     return {
         "format": MANIFEST_VERSION,
         "model": prog.name,
@@ -83,6 +87,7 @@ def manifest(prog: Program, target: Target, core: Core, ident: int) -> dict[str,
         "core": core.cpu,
         "model_id": f"0x{ident:08x}",
         "timesteps": prog.timesteps,
+        "latency": output_lag,
         "input": {
             "shape": list(prog.input.shape),
             "encoding": "rate" if prog.input.spiking else "direct",
@@ -93,12 +98,15 @@ def manifest(prog: Program, target: Target, core: Core, ident: int) -> dict[str,
         },
         "probes": [{"name": p.name, "kind": p.kind, "layer": p.layer, "shape": list(p.shape),
                     "count": math.prod(p.shape), "ctype": p.ctype.c,
-                    "elem_bytes": p.ctype.bytes} for p in prog.probes],
+                    "elem_bytes": p.ctype.bytes,
+                    "latency": latencies.get(p.layer, 0)}
+                   for p in prog.probes],
     }
 
 
 def render_board(prog: Program, target: Target, core: Core, base: dict[str, Any],
-                 texts: dict[str, str], model_sources: list[str]) -> dict[str, str]:
+                 texts: dict[str, str], model_sources: list[str],
+                 latencies: dict[str, int]) -> dict[str, str]:
     """The CMake files, the UART harness's generated files and model.json, by file name;
     ``texts`` are the project's other generated files (the model id hashes them)."""
     ident = model_id(texts)
@@ -111,6 +119,7 @@ def render_board(prog: Program, target: Target, core: Core, base: dict[str, Any]
         "main_uart.c": _ENV.get_template("main_uart.c.j2").render(**base, **uart),
         "snnc_uart_config.h": _ENV.get_template("snnc_uart_config.h.j2").render(
             **base, model_id=f"{ident:08X}"),
-        MANIFEST: json.dumps(manifest(prog, target, core, ident), indent=2, sort_keys=True)
+        MANIFEST: json.dumps(manifest(prog, target, core, ident, latencies), indent=2,
+                             sort_keys=True)
         + "\n",
     }

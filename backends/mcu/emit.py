@@ -33,6 +33,7 @@ from snnc.backends.mcu.stack import StackError, entry_stacks
 from snnc.backends.mcu.toolchain import Core, Limits, compiler_version, core_for, limits_for, run
 from snnc.errors import ResourceError, ToolchainError
 from snnc.ir.quantized import QuantizedGraph
+from snnc.reference.integer import layer_latencies
 from snnc.runtime_c import runtime_dir
 from snnc.target import Target
 
@@ -198,8 +199,10 @@ def _shape(shape: tuple[int, ...]) -> str:
     return ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "")
 
 
-def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[str, str]:
-    """Every generated text file of the project, by file name."""
+def render(prog: Program, target: Target, core: Core, limits: Limits,
+           latencies: dict[str, int] | None = None) -> dict[str, str]:
+    """Every generated text file of the project, by file name (``latencies``: per layer, the
+    target's steps from input to that layer, for model.json)."""
     base = {"banner": BANNER, "model": prog.name, "target": target.name, "cpu": core.cpu,
             "machine": core.qemu_machine}
     sources = [*(f"{m}.c" for m in _MODEL_OBJECTS), *(f.source for f in families(prog))]
@@ -240,14 +243,15 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
         "main_qemu.c": _ENV.get_template("main_qemu.c.j2").render(**base),
         "main_host.c": _ENV.get_template("main_host.c.j2").render(**base),
     }
-    return {**texts, **render_board(prog, target, core, base, texts, sources)}
+    return {**texts, **render_board(prog, target, core, base, texts, sources, latencies or {})}
 
 
-def write_project(prog: Program, target: Target, out_dir: Path) -> list[str]:
+def write_project(prog: Program, target: Target, out_dir: Path,
+                  latencies: dict[str, int] | None = None) -> list[str]:
     """Generated files plus the runtime files used; returns the file names, sorted."""
     core, limits = core_for(target), limits_for(target)
     out_dir.mkdir(parents=True, exist_ok=True)
-    texts = render(prog, target, core, limits)
+    texts = render(prog, target, core, limits, latencies)
     for name, text in texts.items():
         (out_dir / name).write_text(text, encoding="utf-8")
     source = runtime_dir()
@@ -413,7 +417,7 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path, *,
     prog = lower(qg, target.name)
     figures = check_program(prog, target)  # check_resources without lowering a second time
     out_dir = Path(out_dir)
-    files = write_project(prog, target, out_dir)
+    files = write_project(prog, target, out_dir, layer_latencies(qg.graph, qg.profile))
     memory = memory_report(prog, target, out_dir, measure)
     (out_dir / "memory.json").write_text(json.dumps(memory, indent=2, sort_keys=True) + "\n",
                                          encoding="utf-8")

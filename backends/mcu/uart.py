@@ -186,19 +186,22 @@ class Board:
 
 @dataclass
 class BoardRun:
-    """A run on the board: the trace (``simulate`` layout) and, when the board counts cycles,
-    the cycles of each inference (sum over its steps) and of each step."""
+    """A run on the board: the trace (``simulate`` layout, in model time unless asked for the
+    hardware timing) and, when the board counts cycles, the cycles of each inference (sum over
+    the steps it ran) and of each step."""
 
     trace: Trace
-    steps: int
     cycles: np.ndarray | None = None  # (batch,) int64
-    step_cycles: np.ndarray | None = None  # (steps, batch) int64
+    step_cycles: np.ndarray | None = None  # (steps run, batch) int64
     retries: int = 0
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def steps(self) -> int:
+        return int(self.trace.output.shape[0])
+
     def arrays(self) -> dict[str, np.ndarray]:
         out = dict(self.trace.arrays())
-        out["steps"] = np.asarray(self.steps, dtype=np.int64)
         if self.cycles is not None and self.step_cycles is not None:
             out["cycles"] = self.cycles
             out["step_cycles"] = self.step_cycles
@@ -249,8 +252,9 @@ def check_board(info: BoardInfo, manifest: dict[str, Any], where: str) -> None:
 
 
 def _trace(manifest: dict[str, Any], rows: list[list[bytes]], probes: bool,
-           batch: int, steps: int) -> Trace:
-    """Step replies (per sample, per step) -> a Trace of int64 (steps, batch, *shape)."""
+           batch: int, steps: int, hardware_timing: bool, model_steps: int) -> Trace:
+    """Step replies (per sample, per step) -> a Trace of int64 (steps, batch, *shape); in
+    model time each probe is cut from its latency on (``model.json``)."""
     specs = manifest["probes"] if probes else manifest["probes"][:1]
     record = np.dtype([(f"p{i}", DTYPES[p["ctype"]], (int(p["count"]),))
                        for i, p in enumerate(specs)])
@@ -258,11 +262,16 @@ def _trace(manifest: dict[str, Any], rows: list[list[bytes]], probes: bool,
     if len(data) != record.itemsize * batch * steps:
         raise BoardError("the board sent probe data of the wrong size")
     table = np.frombuffer(data, dtype=record).reshape(batch, steps)
-    values = [np.swapaxes(table[f"p{i}"], 0, 1).astype(np.int64)
-              .reshape(steps, batch, *p["shape"]) for i, p in enumerate(specs)]
+    values = []
+    for i, p in enumerate(specs):
+        arr = np.swapaxes(table[f"p{i}"], 0, 1).astype(np.int64).reshape(steps, batch,
+                                                                          *p["shape"])
+        lag = 0 if hardware_timing else int(p.get("latency", 0))
+        values.append(arr[lag:lag + model_steps])
     spikes = {p["layer"]: values[i] for i, p in enumerate(specs) if p["kind"] == "spikes"}
     membranes = {p["layer"]: values[i] for i, p in enumerate(specs) if p["kind"] == "v"}
-    return Trace(output=values[0], spikes=spikes, v=membranes)
+    return Trace(output=values[0], spikes=spikes, v=membranes,
+                 latency=int(manifest.get("latency", 0)), hardware_timing=hardware_timing)
 
 
 Progress = Callable[[int, int], None] | None
@@ -282,11 +291,16 @@ def _info(board: Board) -> BoardInfo:
 
 def run_on_board(board: Board, manifest: dict[str, Any], x: np.ndarray,
                  steps: int | None = None, probes: bool = True,
-                 progress: Progress = None) -> BoardRun:
-    """Stream every sample of raw inputs ``x`` through the board, ``steps`` steps each (default:
-    the model's), and collect the trace; ``progress(done, batch)`` after every sample."""
-    steps = steps or int(manifest["timesteps"])
-    drive = quantized_drive(manifest, x, steps)
+                 progress: Progress = None, hardware_timing: bool = False) -> BoardRun:
+    """Stream every sample of raw inputs ``x`` through the board, ``steps`` model steps each
+    (default: the model's; plus the target's latency unless ``hardware_timing``), and collect
+    the trace; ``progress(done, batch)`` after every sample."""
+    model_steps = steps or int(manifest["timesteps"])
+    drive = quantized_drive(manifest, x, model_steps)
+    lag = 0 if hardware_timing else int(manifest.get("latency", 0))
+    if lag:
+        drive = np.concatenate([drive, np.zeros((lag, *drive.shape[1:]), drive.dtype)])
+    steps = drive.shape[0]
     dtype = np.dtype(DTYPES[manifest["input"]["ctype"]])
     batch = drive.shape[1]
     info = _info(board)
@@ -313,9 +327,9 @@ def run_on_board(board: Board, manifest: dict[str, Any], x: np.ndarray,
         rows.append(sample)
         if progress is not None:
             progress(b + 1, batch)
-    trace = _trace(manifest, rows, probes, batch, steps)
+    trace = _trace(manifest, rows, probes, batch, steps, hardware_timing, model_steps)
     counted = info.counts_cycles
-    return BoardRun(trace, steps, cycles.sum(axis=0) if counted else None,
+    return BoardRun(trace, cycles.sum(axis=0) if counted else None,
                     cycles if counted else None, retries,
                     {"model_id": f"0x{info.model_id:08x}", "timesteps": info.timesteps})
 
@@ -333,12 +347,13 @@ def open_port(url: str, baud: int = DEFAULT_BAUD) -> Any:
 
 def run_project(project: Path, x: np.ndarray, url: str, steps: int | None = None,
                 probes: bool = True, baud: int = DEFAULT_BAUD,
-                timeout: float = DEFAULT_TIMEOUT_S, progress: Progress = None) -> BoardRun:
+                timeout: float = DEFAULT_TIMEOUT_S, progress: Progress = None,
+                hardware_timing: bool = False) -> BoardRun:
     """``snnc run``: drive the board at ``url`` flashed with ``project``'s UART image."""
     manifest = read_manifest(project)
     port = open_port(url, baud)
     try:
         return run_on_board(Board(port, timeout, f"the board at {url}"), manifest, x,
-                            steps, probes, progress)
+                            steps, probes, progress, hardware_timing)
     finally:
         port.close()

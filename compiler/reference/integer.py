@@ -176,8 +176,10 @@ def _is_source(layer: Layer) -> bool:
     return layer.is_neuron or isinstance(layer, Input)
 
 
-def latency(graph: Graph, profile: NumericProfile) -> int:
-    """Steps between an input and its first effect on the output (synaptic stages x delay)."""
+def layer_latencies(graph: Graph, profile: NumericProfile) -> dict[str, int]:
+    """Per layer, the steps between an input and its first effect on that layer's values (the
+    synaptic stages on the longest path times the target's delay): where the layer's trace
+    starts to follow model step 0."""
     depth: dict[str, int] = {}
     for lay in graph.layers:
         if isinstance(lay, Input):
@@ -191,7 +193,12 @@ def latency(graph: Graph, profile: NumericProfile) -> int:
                                             and not lay.is_neuron) else 0
             best = max(best, depth[src] + hop)
         depth[lay.name] = best
-    return depth[graph.output]
+    return depth
+
+
+def latency(graph: Graph, profile: NumericProfile) -> int:
+    """Steps between an input and its first effect on the output (synaptic stages x delay)."""
+    return layer_latencies(graph, profile)[graph.output]
 
 
 def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:

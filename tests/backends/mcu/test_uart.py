@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mcu_helpers import assert_same_trace, prepare
+from mcu_helpers import assert_same_trace, prepare, variant_target
 from mcu_netgen import make_case
 from typer.testing import CliRunner
 
@@ -37,7 +37,8 @@ from snnc.backends.mcu.uart import (
 )
 from snnc.cli import app
 from snnc.errors import BoardError, InputError
-from snnc.reference.integer import run_quantized
+from snnc.reference.integer import latency, run_quantized
+from snnc.reference.timing import padded, to_model_time
 from snnc.target import load_target
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -167,7 +168,7 @@ def test_digits_over_the_uart_equal_the_integer_reference(tmp_path):
     assert result.exit_code == 0, result.output
     assert "cycles" in result.output
     got = np.load(tmp_path / "b.npz")
-    assert sorted(got.files) == sorted([*want.arrays(), "steps", "cycles", "step_cycles"])
+    assert sorted(got.files) == sorted([*want.arrays(), "cycles", "step_cycles"])
     for key, value in want.arrays().items():
         assert np.array_equal(got[key], value), key
     assert got["cycles"].shape == (3,) and np.all(got["cycles"] > 0)
@@ -193,3 +194,33 @@ def test_cortex_m55_board_recovers_from_a_corrupted_reply(tmp_path):
             port.close()
     assert got.retries == 1
     assert_same_trace(got.trace, run_quantized(qg, drive))
+
+
+@pytest.mark.needs("arm-none-eabi-gcc", "qemu")
+def test_a_delayed_profile_comes_back_in_model_time(tmp_path):
+    """A profile whose synapses deliver two steps late: snnc run adds the latency's steps and
+    cuts every probe from its own latency, as snnc simulate does; --hardware-timing keeps
+    the raw steps."""
+    target = variant_target("m4-delay", synapse_delay=2)
+    case = make_case("dense", 4, batch=2)
+    qg, drive = prepare(case.graph, case.inputs, case.steps, target)
+    lag = latency(qg.graph, qg.profile)
+    assert lag > 0
+    emit(qg, target, tmp_path / "mcu", measure=False)
+    manifest = json.loads((tmp_path / "mcu" / "model.json").read_text())
+    assert manifest["latency"] == lag
+    want = to_model_time(run_quantized(qg, padded(drive, lag)), qg.graph, qg.profile,
+                         case.steps)
+    with qemu_uart(tmp_path / "mcu") as url:
+        port = open_port(url)
+        try:
+            board = Board(port, timeout=20, where=url)
+            model = run_on_board(board, manifest, case.inputs, case.steps)
+            raw = run_on_board(board, manifest, case.inputs, case.steps, hardware_timing=True)
+        finally:
+            port.close()
+    assert_same_trace(model.trace, want)
+    assert model.trace.latency == lag and not model.trace.hardware_timing
+    assert_same_trace(raw.trace, run_quantized(qg, drive))
+    assert raw.trace.hardware_timing and raw.step_cycles.shape == (case.steps, 2)
+    assert model.step_cycles.shape == (case.steps + lag, 2)
