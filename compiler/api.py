@@ -26,7 +26,7 @@ from snnc.passes.quantize import quantize as quantize_graph
 from snnc.reference.encode import encode
 from snnc.reference.integer import latency, run_quantized
 from snnc.reference.simulate import Trace, run_graph
-from snnc.reference.timing import hardware_trace, padded, to_model_time
+from snnc.reference.timing import hardware_trace, model_drive, to_model_time
 from snnc.target import Target, list_targets, load_target
 
 if TYPE_CHECKING:
@@ -255,16 +255,16 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
     step ``t`` is the model's step ``t`` on every target. ``hardware_timing`` keeps the raw
     schedule of ``steps`` hardware steps instead."""
     steps = steps or graph.timesteps
-    drive = encode(inputs, steps, graph.encoding, graph.input.shape)
     if target is None:
         if backend != "reference":
             raise InputError(f"--backend {backend} needs a --target")
         _say(log, f"run the float reference ({steps} steps)")
-        return run_graph(graph, drive)
+        return run_graph(graph, encode(inputs, steps, graph.encoding, graph.input.shape))
     t = as_target(target)
     qg = quantize(optimize(graph, t, calib=calib, mapping=mapping, log=log), t, calib=calib)
     lag = latency(qg.graph, qg.profile)
-    run_drive = drive if hardware_timing else padded(drive, lag)
+    run_drive = model_drive(inputs, steps, 0 if hardware_timing else lag, graph.encoding,
+                            graph.input.shape)
     if backend == "reference":
         _say(log, f"run the {t.name} integer reference ({_schedule(steps, lag, hardware_timing)})")
         trace = run_quantized(qg, run_drive)

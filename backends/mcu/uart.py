@@ -23,8 +23,8 @@ import numpy as np
 from snnc.backends.mcu.board import MANIFEST, MANIFEST_VERSION
 from snnc.errors import BoardError, InputError
 from snnc.ir.quantized import round_clip
-from snnc.reference.encode import encode
 from snnc.reference.simulate import Trace
+from snnc.reference.timing import model_drive
 
 VERSION = 1
 SYNC = b"\xa5\x5a"
@@ -224,12 +224,13 @@ def read_manifest(project: Path) -> dict[str, Any]:
     return data
 
 
-def quantized_drive(manifest: dict[str, Any], x: np.ndarray, steps: int) -> np.ndarray:
-    """Raw inputs -> the integer drive (steps, batch, input size), as ``snnc simulate`` encodes
-    and quantises them for this model."""
+def quantized_drive(manifest: dict[str, Any], x: np.ndarray, steps: int,
+                    lag: int = 0) -> np.ndarray:
+    """Raw inputs -> the integer drive (steps + lag, batch, input size), as ``snnc simulate``
+    encodes and quantises them for this model (:func:`snnc.reference.timing.model_drive`)."""
     spec = manifest["input"]
     shape = tuple(int(d) for d in spec["shape"])
-    drive = encode(x, steps, str(spec["encoding"]), shape)
+    drive = model_drive(x, steps, lag, str(spec["encoding"]), shape)
     q = round_clip(drive, float(spec["scale"]), int(spec["max"]))
     return q.reshape(q.shape[0], q.shape[1], -1)
 
@@ -296,10 +297,8 @@ def run_on_board(board: Board, manifest: dict[str, Any], x: np.ndarray,
     (default: the model's; plus the target's latency unless ``hardware_timing``), and collect
     the trace; ``progress(done, batch)`` after every sample."""
     model_steps = steps or int(manifest["timesteps"])
-    drive = quantized_drive(manifest, x, model_steps)
     lag = 0 if hardware_timing else int(manifest.get("latency", 0))
-    if lag:
-        drive = np.concatenate([drive, np.zeros((lag, *drive.shape[1:]), drive.dtype)])
+    drive = quantized_drive(manifest, x, model_steps, lag)
     steps = drive.shape[0]
     dtype = np.dtype(DTYPES[manifest["input"]["ctype"]])
     batch = drive.shape[1]

@@ -5,9 +5,12 @@ layer ``k`` synaptic stages from the input sees model step ``t`` at hardware ste
 raw run of ``T`` steps starts with empty steps and loses the last spikes. Run ``T + latency``
 steps instead, with empty input after the model's ``T``, and read each layer from its own
 latency on: the arrays then hold model steps ``0 .. T-1`` on every target, and compare with the
-framework step for step. Inputs after step ``T`` reach no value that is kept, so the padding
-does not matter; the first steps of a layer do, exactly as on the hardware (a bias drives the
-neuron before the first input arrives).
+framework step for step. Raw inputs are encoded for all ``T + latency`` steps (the input goes
+on as its encoding defines: the same value, or the rate code's next spikes), so a layer fed by
+paths of different latency (a residual skip) sees the input it would see if the model ran
+longer; an encoded drive shorter than that is extended with empty steps. On a single path the
+steps after ``T`` reach no value that is kept. The first steps of a layer do count, exactly as
+on the hardware (a bias drives a neuron before the first input arrives).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from snnc.ir.layers import Graph
 from snnc.ir.quantized import NumericProfile
+from snnc.reference.encode import encode
 from snnc.reference.integer import latency, layer_latencies
 from snnc.reference.simulate import Trace
 
@@ -26,6 +30,16 @@ def padded(drive: np.ndarray, extra: int) -> np.ndarray:
         return drive
     tail = np.zeros((extra, *drive.shape[1:]), dtype=drive.dtype)
     return np.concatenate([drive, tail], axis=0)
+
+
+def model_drive(inputs: np.ndarray, steps: int, lag: int, encoding: str,
+                sample_shape: tuple[int, ...]) -> np.ndarray:
+    """The drive of a model-time run of ``steps`` model steps on a target of latency ``lag``
+    (``steps + lag`` steps; see the module docstring)."""
+    x = np.asarray(inputs)
+    if lag and x.ndim == len(sample_shape) + 2 and x.shape[0] < steps + lag:
+        return padded(encode(x, steps, encoding, sample_shape), lag)
+    return encode(x, steps + lag, encoding, sample_shape)
 
 
 def to_model_time(trace: Trace, graph: Graph, profile: NumericProfile, steps: int) -> Trace:

@@ -28,7 +28,7 @@ from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
 from snnc.reference.integer import latency, run_quantized
 from snnc.reference.simulate import Trace, run_graph
-from snnc.reference.timing import hardware_trace, padded, to_model_time
+from snnc.reference.timing import hardware_trace, model_drive, padded, to_model_time
 from snnc.target import load_target
 
 pytestmark = pytest.mark.needs("lava")
@@ -246,9 +246,9 @@ def test_run_py_encodes_raw_inputs_like_snnc(tmp_path):
         x = rng.uniform(0, 1, (3, *graph.input.shape)).astype(np.float32)
         emit(qg, LOIHI, tmp_path / encoding)
         steps = graph.timesteps
-        drive = encode(x, steps, graph.encoding, graph.input.shape)
-        want = to_model_time(run_quantized(qg, padded(drive, latency(qg.graph, qg.profile))),
-                             qg.graph, qg.profile, steps)
+        drive = model_drive(x, steps, latency(qg.graph, qg.profile), graph.encoding,
+                            graph.input.shape)
+        want = to_model_time(run_quantized(qg, drive), qg.graph, qg.profile, steps)
         _assert_same(_run_py(tmp_path / encoding, x, tmp_path / f"{encoding}.npz"),
                      want.arrays())
 

@@ -38,7 +38,7 @@ from snnc.backends.mcu.uart import (
 from snnc.cli import app
 from snnc.errors import BoardError, InputError
 from snnc.reference.integer import latency, run_quantized
-from snnc.reference.timing import padded, to_model_time
+from snnc.reference.timing import model_drive, to_model_time
 from snnc.target import load_target
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -209,8 +209,9 @@ def test_a_delayed_profile_comes_back_in_model_time(tmp_path):
     emit(qg, target, tmp_path / "mcu", measure=False)
     manifest = json.loads((tmp_path / "mcu" / "model.json").read_text())
     assert manifest["latency"] == lag
-    want = to_model_time(run_quantized(qg, padded(drive, lag)), qg.graph, qg.profile,
-                         case.steps)
+    run_drive = model_drive(case.inputs, case.steps, lag, case.graph.encoding,
+                            case.graph.input.shape)
+    want = to_model_time(run_quantized(qg, run_drive), qg.graph, qg.profile, case.steps)
     with qemu_uart(tmp_path / "mcu") as url:
         port = open_port(url)
         try:
