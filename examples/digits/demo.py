@@ -28,7 +28,7 @@ X, Y, CALIB = HERE / "test_x.npy", HERE / "test_y.npy", HERE / "calib_x.npy"
 OUT = Path("out")
 RUNS = (("cortex-m4", "host"), ("cortex-m4", "qemu"), ("loihi2", "lava"),
         ("spinnaker2", "spinnaker2"))
-console = Console(highlight=False, width=120)
+console = Console(highlight=False, width=140)
 
 
 def rel(path: Path) -> str:
