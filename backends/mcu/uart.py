@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import serial
 
 from snnc.backends.mcu.board import MANIFEST, MANIFEST_VERSION
 from snnc.errors import BoardError, InputError
@@ -94,8 +95,6 @@ class Board:
         self.where = where
 
     def _read(self, size: int, deadline: float) -> bytes:
-        import serial
-
         data = bytearray()
         while len(data) < size:
             try:
@@ -143,8 +142,6 @@ class Board:
                 end = time.monotonic() + quiet_s
 
     def request(self, kind: bytes, payload: bytes, want: bytes) -> bytes:
-        import serial
-
         try:
             self.link.write(frame(kind, payload))
         except (serial.SerialException, OSError) as exc:
@@ -279,15 +276,16 @@ Progress = Callable[[int, int], None] | None
 
 
 def _info(board: Board) -> BoardInfo:
-    for attempt in range(RETRIES + 1):
+    """The board's info reply, asked again after a line error (nothing has run yet)."""
+    for _ in range(RETRIES):
         try:
             return board.info()
-        except LineError as exc:
-            if attempt == RETRIES:
-                raise BoardError(f"{board.where}: {exc} (check the cable and the baud "
-                                 "rate)") from None
+        except LineError:
             board.drain()
-    raise AssertionError("unreachable")
+    try:
+        return board.info()
+    except LineError as exc:
+        raise BoardError(f"{board.where}: {exc} (check the cable and the baud rate)") from None
 
 
 def run_on_board(board: Board, manifest: dict[str, Any], x: np.ndarray,
@@ -336,8 +334,6 @@ def run_on_board(board: Board, manifest: dict[str, Any], x: np.ndarray,
 def open_port(url: str, baud: int = DEFAULT_BAUD) -> Any:
     """A pyserial port for a device path (``/dev/ttyACM0``, ``COM3``) or URL
     (``socket://127.0.0.1:4444``, ``rfc2217://...``)."""
-    import serial
-
     try:
         return serial.serial_for_url(url, baudrate=baud, timeout=0.2)
     except (serial.SerialException, ValueError, OSError) as exc:

@@ -100,6 +100,29 @@ def test_a_folder_without_model_json_is_not_a_project(tmp_path):
         read_manifest(tmp_path)
 
 
+def test_run_refuses_a_folder_that_is_not_a_project(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((1, 4), np.float32))
+    result = CliRunner().invoke(app, ["run", str(tmp_path), "--port", "socket://127.0.0.1:1",
+                                      "-i", str(tmp_path / "x.npy")])
+    assert result.exit_code == 2
+    assert "not a compiled MCU project" in result.output
+    assert not list(tmp_path.glob("*.npz"))
+
+
+def test_run_with_nobody_listening_is_one_error_line(tmp_path):
+    project = tmp_path / "mcu"
+    project.mkdir()
+    (project / "model.json").write_text(json.dumps({"format": 1, **_manifest()}))
+    np.save(tmp_path / "x.npy", np.zeros((1, 4), np.float32))
+    result = CliRunner().invoke(app, ["run", str(project), "--port",
+                                      f"socket://127.0.0.1:{_free_port()}", "-i",
+                                      str(tmp_path / "x.npy"), "-o", str(tmp_path / "o.npz")])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot open 'socket://127.0.0.1:")
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o.npz").exists()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
