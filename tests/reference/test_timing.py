@@ -85,3 +85,41 @@ def test_raw_inputs_go_on_as_encoded_and_a_short_drive_gets_empty_steps():
     assert np.array_equal(short, padded(drive[:4], 2)) and not short[4:].any()
     long = model_drive(drive, 4, 2, "direct", (2,))
     assert np.array_equal(long, drive)
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "frameworks"
+RECORDED = sorted(p for p in FIXTURES.glob("*.onnx")
+                  if p.with_suffix(".npz").exists()
+                  and "spikes" in np.load(p.with_suffix(".npz")).files)
+
+
+def _agreement(got: np.ndarray, want: np.ndarray, shift: int) -> float:
+    steps = got.shape[0]
+    if shift >= 0:
+        return float(np.mean(got[shift:] == want[:steps - shift]))
+    return float(np.mean(got[:steps + shift] == want[-shift:]))
+
+
+@pytest.mark.parametrize("target", ["loihi2", "spinnaker2"])
+@pytest.mark.parametrize("fixture", RECORDED, ids=lambda p: p.stem)
+def test_real_exports_line_up_with_the_framework_without_a_shift(fixture, target):
+    """Framework exports with their recorded spikes (snnTorch, Norse, SpikingJelly): on the
+    delayed targets, model-time outputs agree with the framework best at shift 0."""
+    data = np.load(fixture.with_suffix(".npz"))
+    graph, x, want = api.load(fixture), data["x"], data["spikes"]
+    got = api.simulate(graph, x, steps=x.shape[0], target=target)
+    assert got.latency > 0 and got.output.shape == want.shape
+    at = {shift: _agreement(got.output, want, shift) for shift in range(-2, 3)}
+    assert max(at, key=at.__getitem__) == 0, at
+
+
+@pytest.mark.needs("lava")
+def test_lava_runs_a_real_export_in_model_time_like_the_reference():
+    fixture = FIXTURES / "snntorch_leaky.onnx"
+    data = np.load(fixture.with_suffix(".npz"))
+    graph, x = api.load(fixture), data["x"]
+    want = api.simulate(graph, x, steps=x.shape[0], target="loihi2").arrays()
+    got = api.simulate(graph, x, steps=x.shape[0], target="loihi2", backend="lava").arrays()
+    assert sorted(got) == sorted(want)
+    for key, value in want.items():
+        assert np.array_equal(got[key], value), key
