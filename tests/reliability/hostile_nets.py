@@ -45,8 +45,8 @@ PLAIN_NAMES = tuple(f"l{i}" for i in range(len(HOSTILE_NAMES)))
 TARGETS = ("cortex-m4", "loihi2", "spinnaker2")
 RUNNERS = {"cortex-m4": "host", "loihi2": "lava", "spinnaker2": "spinnaker2"}
 NEEDS = {"cortex-m4": "gcc", "loihi2": "lava", "spinnaker2": "gcc"}
-# Text files whose syntax a name could break: C, headers, Python, Makefile, linker script.
-CODE_SUFFIXES = (".c", ".h", ".py", ".ld", "")
+# Text files whose syntax a name could break: C, headers, Python, Makefile, linker script, CMake.
+CODE_SUFFIXES = (".c", ".h", ".py", ".ld", "", ".txt", ".cmake")
 SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 

@@ -25,9 +25,11 @@ from typer.testing import CliRunner
 from snnc import api
 from snnc.backends.mcu.emit import emit
 from snnc.backends.mcu.uart import (
+    BOARD_ERRORS,
     SYNC,
     Board,
     BoardInfo,
+    LineError,
     check_board,
     crc16,
     frame,
@@ -198,6 +200,18 @@ def test_digits_over_the_uart_equal_the_integer_reference(tmp_path):
     assert np.array_equal(got["cycles"], got["step_cycles"].sum(axis=0))
 
 
+def _board_refuses_malformed_requests(board: Board) -> None:
+    """A wrong checksum, an unknown type and a wrong length each get an error reply with its
+    code, and the board answers the next good request."""
+    good = frame(b"R")
+    bad_crc = good[:-1] + bytes([good[-1] ^ 0xFF])
+    for sent, code in ((bad_crc, 1), (frame(b"R", b"\x00"), 2), (frame(b"Q"), 3)):
+        board.link.write(b"noise" + sent)
+        with pytest.raises(LineError, match=BOARD_ERRORS[code]):
+            board._reply()
+    board.reset()
+
+
 @pytest.mark.needs("arm-none-eabi-gcc", "qemu")
 def test_cortex_m55_board_recovers_from_a_corrupted_reply(tmp_path):
     """A direct-coded recurrent net on the MPS3 AN547 (Cortex-M55): one reply corrupted on the
@@ -210,6 +224,7 @@ def test_cortex_m55_board_recovers_from_a_corrupted_reply(tmp_path):
     with qemu_uart(tmp_path / "mcu") as url:
         port = open_port(url)
         try:
+            _board_refuses_malformed_requests(Board(port, timeout=20, where=url))
             # past the info reply and the first reset: inside a step reply of sample 0
             board = Board(_CorruptOneByte(port, 300), timeout=20, where=url)
             got = run_on_board(board, manifest, case.inputs, case.steps)
