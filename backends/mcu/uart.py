@@ -346,6 +346,7 @@ def run_project(project: Path, x: np.ndarray, url: str, steps: int | None = None
                 hardware_timing: bool = False) -> BoardRun:
     """``snnc run``: drive the board at ``url`` flashed with ``project``'s UART image."""
     manifest = read_manifest(project)
+    quantized_drive(manifest, x, steps or int(manifest["timesteps"]))  # bad input: before I/O
     port = open_port(url, baud)
     try:
         return run_on_board(Board(port, timeout, f"the board at {url}"), manifest, x,

@@ -49,7 +49,7 @@ def inputs(tmp_path: Path) -> Path:
 def test_help_lists_the_main_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("compile", "simulate", "inspect", "report", "convert", "targets"):
+    for command in ("compile", "simulate", "inspect", "report", "convert", "targets", "run"):
         assert command in result.output
 
 

@@ -111,10 +111,27 @@ def test_run_refuses_a_folder_that_is_not_a_project(tmp_path):
     assert not list(tmp_path.glob("*.npz"))
 
 
+def test_run_checks_the_input_shape_before_touching_the_port(tmp_path):
+    project = tmp_path / "mcu"
+    project.mkdir()
+    (project / "model.json").write_text(json.dumps({"format": 1, "timesteps": 4, **_manifest(),
+                                                    "input": {"shape": [4], "elem_bytes": 1,
+                                                              "encoding": "direct",
+                                                              "scale": 0.1, "max": 127}}))
+    np.save(tmp_path / "x.npy", np.zeros((1, 5), np.float32))
+    result = CliRunner().invoke(app, ["run", str(project), "--port", "/dev/snnc-no-such-port",
+                                      "-i", str(tmp_path / "x.npy")])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: input shape (1, 5) fits neither")
+
+
 def test_run_with_nobody_listening_is_one_error_line(tmp_path):
     project = tmp_path / "mcu"
     project.mkdir()
-    (project / "model.json").write_text(json.dumps({"format": 1, **_manifest()}))
+    (project / "model.json").write_text(json.dumps({"format": 1, "timesteps": 4, **_manifest(),
+                                                    "input": {"shape": [4], "elem_bytes": 1,
+                                                              "encoding": "direct",
+                                                              "scale": 0.1, "max": 127}}))
     np.save(tmp_path / "x.npy", np.zeros((1, 4), np.float32))
     result = CliRunner().invoke(app, ["run", str(project), "--port",
                                       f"socket://127.0.0.1:{_free_port()}", "-i",
