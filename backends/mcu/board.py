@@ -55,11 +55,12 @@ def cmsdk_uart(core: Core) -> CmsdkUart | None:
 
 
 def uart_context(core: Core) -> dict[str, str]:
-    """Template values of the UART port; a machine without a known CMSDK UART gets none, and
-    snnc_uart_cmsdk.c then stops the build asking for SNNC_CMSDK_UART_BASE."""
+    """Template values of the UART port; a machine without a known CMSDK UART gets empty ones:
+    its build then passes no address, and snnc_uart_cmsdk.c stops asking for
+    SNNC_CMSDK_UART_BASE (or the board's own port replaces it)."""
     uart = cmsdk_uart(core)
     if uart is None:
-        return {"uart_base": "SNNC_CMSDK_UART_BASE", "cpu_hz": "SNNC_CPU_HZ"}
+        return {"uart_base": "", "cpu_hz": ""}
     return {"uart_base": f"0x{uart.base:08X}", "cpu_hz": str(uart.clock_hz)}
 
 
