@@ -149,8 +149,10 @@ def _i64(a: np.ndarray | None) -> np.ndarray | None:
     return None if a is None else np.asarray(a, I64)
 
 
-def latency(graph: ir.Graph, profile: NumericProfile) -> int:
-    """Steps between an input and its first effect on the output (synaptic stages x delay)."""
+def layer_latencies(graph: ir.Graph, profile: NumericProfile) -> dict[str, int]:
+    """Per layer, the steps between an input and its first effect on that layer's values (the
+    synaptic stages on the longest path times the target's delay): where the layer's trace
+    starts to follow model step 0."""
     depth: dict[str, int] = {}
     for lay in graph.layers:
         if isinstance(lay, ir.Input):
@@ -162,7 +164,12 @@ def latency(graph: ir.Graph, profile: NumericProfile) -> int:
                 continue
             best = max(best, depth[src] + read_lag(lay, graph.layer(src), profile))
         depth[lay.name] = best
-    return depth[graph.output]
+    return depth
+
+
+def latency(graph: ir.Graph, profile: NumericProfile) -> int:
+    """Steps between an input and its first effect on the output (synaptic stages x delay)."""
+    return layer_latencies(graph, profile)[graph.output]
 
 
 def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:

@@ -27,14 +27,23 @@ class Trace:
     output: np.ndarray
     spikes: dict[str, np.ndarray] = field(default_factory=dict)
     v: dict[str, np.ndarray] = field(default_factory=dict)
+    # Steps the target needs before an input shows at the output, and whether the arrays keep
+    # that raw schedule (True) or were aligned to the model's own steps (False, the default of
+    # snnc.api.simulate: step t is model step t on every target).
+    latency: int = 0
+    hardware_timing: bool = False
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The flat ``--output`` npz layout: ``output``, ``<layer>/spikes``, ``<layer>/v``."""
+        """The flat ``--output`` npz layout: ``output``, ``<layer>/spikes``, ``<layer>/v``, and
+        the scalars ``steps`` (steps in the arrays), ``latency`` and ``hardware_timing``."""
         out = {"output": self.output}
         for name in sorted(self.spikes):
             out[f"{name}/spikes"] = self.spikes[name]
         for name in sorted(self.v):
             out[f"{name}/v"] = self.v[name]
+        out["steps"] = np.asarray(self.output.shape[0], dtype=np.int64)
+        out["latency"] = np.asarray(self.latency, dtype=np.int64)
+        out["hardware_timing"] = np.asarray(int(self.hardware_timing), dtype=np.int64)
         return out
 
     def spike_counts(self) -> np.ndarray:
