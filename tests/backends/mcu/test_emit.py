@@ -196,10 +196,11 @@ def test_dense_int8_kernel_uses_smlad_on_cortex_m4(tmp_path):
     _make(tmp_path, "cortex-m4")
     dump = subprocess.run(["arm-none-eabi-objdump", "-dr", "build/cortex-m4/snnc_dense.o"],
                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
-    kernel = dump.split("<snnc_dense_s8_s32>:")[1].split("\n\n")[0]
-    inner = dump.split("<snnc_dot2_smlad>:")[1].split("\n\n")[0]
-    assert "snnc_dot2_smlad" in kernel  # the kernel calls the SMLAD inner loop
-    assert inner.count("\tsmlad\t") == 4 and inner.count("\tsxtb16\t") == 4
+    kernel = dump.split("<snnc_dense_blk4_s8_s32>:")[1].split("\n\n")[0]
+    inner = dump.split("<snnc_block4_smlad>:")[1].split("\n\n")[0]
+    assert "snnc_block4_smlad" in kernel  # the blocked kernel calls the SMLAD inner loop
+    # two groups of four inputs by four rows per iteration: 32 MACs in 16 SMLAD
+    assert inner.count("\tsmlad\t") == 16 and inner.count("\tsxtb16\t") == 16
 
 
 @pytest.mark.needs("arm-none-eabi-gcc")
