@@ -64,6 +64,9 @@ BUILDS = (("dense", {"kernel": "dense"}, None),
           ("event-32", {"kernel": "event", "storage": "dense"}, "c"),
           ("event-csr", {"kernel": "event", "storage": "csr"}, None))
 EVENT_BUILDS = ("event", "event-32", "event-csr")
+# The builds the compiler emits for this layer, whose crossover the exit status checks (the
+# 32-bit build is there for its cost per event).
+CHECKED_BUILDS = ("event", "event-csr")
 QEMU_TARGETS = ("cortex-m4", "cortex-m55")
 # Goals (instructions): dense per MAC and event-driven per synaptic event, per core.
 GOALS = {"cortex-m4": {"dense": 1.5, "event": 4.0, "event-32": 4.0, "event-csr": 5.0},
@@ -339,7 +342,7 @@ def memory_rows(work: Path, targets: tuple[str, ...]) -> list[dict[str, Any]]:
         for target_name in targets:
             result = compile_model(graph, target_name, work / f"mem-{model}-{target_name}",
                                    calib=x)
-            memory = json.loads((result.artifact.path / "memory.json").read_text())
+            memory = json.loads((result.artifact.out_dir / "memory.json").read_text())
             measured = memory["measured"]["model"]
             qg = result.quantized
             weights = sum(int(np.asarray(qg.q(lay.name).weight).size) for lay in qg.graph
@@ -394,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             res = measure(cfg, "callgrind", work, "cortex-m4")
             report["host_callgrind_x86_64_O2"] = res
             print(table("host (valgrind callgrind, x86-64 -O2, portable C)", res, cfg))
-            ok &= all(res[k]["cheaper_than_dense_below_crossover"] for k in EVENT_BUILDS)
+            ok &= all(res[k]["cheaper_than_dense_below_crossover"] for k in CHECKED_BUILDS)
         qemu: dict[str, dict[str, Any]] = {}
         if not args.no_qemu and arm:
             plugin = build_plugin(work)
@@ -404,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                 core = core_for(load_target(target_name))
                 print(table(f"{target_name} (QEMU {core.qemu_machine}, Thumb-2 -Os, "
                             f"{core.kernels} kernels)", res, cfg))
-                ok &= all(res[k]["cheaper_than_dense_below_crossover"] for k in EVENT_BUILDS)
+                ok &= all(res[k]["cheaper_than_dense_below_crossover"] for k in CHECKED_BUILDS)
         report["qemu_Os"] = qemu or None
         report["goals"] = goal_rows(qemu) if not args.quick else []
         for row in report["goals"]:

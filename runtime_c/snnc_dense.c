@@ -149,7 +149,7 @@ static int32_t snnc_dot1_mve(const int8_t *x, const int8_t *w, int32_t n_in, int
 }
 #endif
 
-static int32_t snnc_dot1_c(const int8_t *x, const int8_t *w, int32_t n, int32_t a)
+SNNC_NOINLINE static int32_t snnc_dot1_c(const int8_t *x, const int8_t *w, int32_t n, int32_t a)
 {
     for (int32_t i = 0; i < n; ++i) {
         a += (int32_t)x[i] * (int32_t)w[i];
@@ -272,8 +272,7 @@ static void snnc_widen_input(const int8_t *x, int32_t groups, uint32_t *xs)
     }
 }
 
-/* One row-major row against the widened input: the rows after the last block of four, and
- * every row if W is not word-aligned (the compiler aligns it; LDRD would fault). */
+/* One row-major row against the widened input (the rows after the last block of four). */
 static int32_t snnc_dot1_smlad(const uint32_t *xs, const int8_t *w, int32_t groups, int32_t a)
 {
     for (; groups > 0; --groups, xs += 2, w += 4) {
@@ -310,29 +309,21 @@ void snnc_dense_blk4_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bia
 #endif
         for (int32_t b = 0; b < blocks; ++b, yr += 4) {
             const int32_t *bb = bias != NULL ? bias + 4 * b : NULL;
+            /* LDRD needs a word-aligned W (the compiler aligns it); otherwise portable C */
 #if SNNC_HAVE_DSP
             if (groups > 0 && aligned) {
                 snnc_block4_smlad(xs, wp, groups, bb, yr);
-            } else {
+            } else
+#endif
+            {
                 for (int k = 0; k < 4; ++k) { /* row k's groups are 16 bytes apart */
                     int32_t a = bb != NULL ? bb[k] : 0;
                     for (int32_t g = 0; g < groups; ++g) {
-                        const uint32_t v = snnc_load4(wp + 16 * g + 4 * k);
-                        a = __smlad((int32_t)xs[2 * g], (int32_t)snnc_sxtb16(v), a);
-                        a = __smlad((int32_t)xs[2 * g + 1], (int32_t)snnc_sxtb16_ror8(v), a);
+                        a = snnc_dot1_c(xr + 4 * g, wp + 16 * g + 4 * k, 4, a);
                     }
                     yr[k] = a;
                 }
             }
-#else
-            for (int k = 0; k < 4; ++k) {
-                int32_t a = bb != NULL ? bb[k] : 0;
-                for (int32_t g = 0; g < groups; ++g) {
-                    a = snnc_dot1_c(xr + 4 * g, wp + 16 * g + 4 * k, 4, a);
-                }
-                yr[k] = a;
-            }
-#endif
             wp += 16 * groups;
             if (tail != 0) {
                 for (int k = 0; k < 4; ++k) {
