@@ -1,11 +1,13 @@
 """Write the MCU project: model.h/.c, weights.c, the runtime files used, Makefile, linker script,
-start-up code, test harnesses and memory.json.
+start-up code, test harnesses, memory.json and resources.json.
 
 Everything numeric comes from :func:`snnc.backends.mcu.lower.lower`; this module only formats it
 (C expressions for buffers, rows of constants) and hands it to the jinja2 templates. The output
 is byte-identical for identical input: no timestamps, no absolute paths, sorted where order is
 free. ``memory.json`` holds the sizes arm-none-eabi-gcc produced for the QEMU image (per output
-section, per object and per symbol, from the linker map) next to the compiler's own estimate.
+section, per object and per symbol, from the linker map) next to the compiler's own estimate;
+``resources.json`` the figures of the resource check against the target's limits (with the
+measured image size when the toolchain is installed).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from snnc import __version__
-from snnc.backends import Artifact
+from snnc.backends import RESOURCES_FILE, Artifact, resources_json
 from snnc.backends.mcu.check import check_program, estimate
 from snnc.backends.mcu.families import families, kernel_switches, runtime_files
 from snnc.backends.mcu.lower import lower
@@ -417,4 +419,6 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path, *,
                                          encoding="utf-8")
     if memory["measured"] is not None:
         figures = {**figures, "measured": memory["measured"]["image"]}
-    return Artifact("mcu", out_dir, tuple(sorted([*files, "memory.json"])), figures)
+    (out_dir / RESOURCES_FILE).write_bytes(resources_json(figures))
+    return Artifact("mcu", out_dir, tuple(sorted([*files, "memory.json", RESOURCES_FILE])),
+                    figures)

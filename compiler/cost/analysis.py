@@ -23,9 +23,10 @@ from snnc.cost.model import (
     qnn_energy,
     snn_energy,
 )
-from snnc.cost.stages import Stage, stage_shape, stages
+from snnc.cost.shapes import stage_shape
 from snnc.ir.layers import Graph
 from snnc.ir.quantized import NumericProfile
+from snnc.ir.stages import Stage, stages
 from snnc.passes.snn_to_qnn import structural_exactness, twin_blocker
 from snnc.target import Target
 

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from snnc.cost.stages import stages, weighted_mean
+from snnc.cost.shapes import weighted_mean
 from snnc.errors import InputError
 from snnc.ir.layers import Graph, Input, Layer
+from snnc.ir.stages import stages
 from snnc.passes.snn_to_qnn import check_twin, twin_blocker
 from snnc.reference.encode import encode
 from snnc.reference.simulate import run_graph

@@ -43,6 +43,7 @@ from snnc.ir.layers import (
     SpikingSelfAttention,
 )
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
+from snnc.ir.stages import is_source, read_lag
 from snnc.reference import kernels
 from snnc.reference.encode import encode
 from snnc.reference.simulate import Trace
@@ -171,11 +172,6 @@ def _i64(a: np.ndarray | None) -> np.ndarray | None:
     return None if a is None else np.asarray(a, I64)
 
 
-def _is_source(layer: Layer) -> bool:
-    """Layers whose outputs travel through a synaptic stage (and its delay)."""
-    return layer.is_neuron or isinstance(layer, Input)
-
-
 def latency(graph: Graph, profile: NumericProfile) -> int:
     """Steps between an input and its first effect on the output (synaptic stages x delay)."""
     depth: dict[str, int] = {}
@@ -187,9 +183,7 @@ def latency(graph: Graph, profile: NumericProfile) -> int:
         for src in lay.inputs:
             if getattr(lay, "recurrent", False):
                 continue
-            hop = profile.synapse_delay if (_is_source(graph.layer(src))
-                                            and not lay.is_neuron) else 0
-            best = max(best, depth[src] + hop)
+            best = max(best, depth[src] + read_lag(lay, graph.layer(src), profile))
         depth[lay.name] = best
     return depth[graph.output]
 
@@ -204,13 +198,6 @@ def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) ->
     if any(getattr(lay, "recurrent", False) for lay in qg.graph.layers):
         return run_stepwise(qg, drive, record)
     return run_layerwise(qg, drive, record)
-
-
-def _lag(graph: Graph, consumer: Layer, src: str, delay: int) -> int:
-    """Steps between ``src``'s value and what ``consumer`` reads of it."""
-    if getattr(consumer, "recurrent", False):
-        return max(1, delay)
-    return delay if _is_source(graph.layer(src)) and not consumer.is_neuron else 0
 
 
 def block_steps(graph: Graph, batch: int) -> int:
@@ -268,7 +255,7 @@ def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
     if any(getattr(lay, "recurrent", False) for lay in graph.layers):
         raise ValueError("run_layerwise needs a graph without recurrent synapses")
     steps, batch = drive.shape[:2]
-    lags = {(lay.name, src): _lag(graph, lay, src, p.synapse_delay)
+    lags = {(lay.name, src): read_lag(lay, graph.layer(src), p)
             for lay in graph.layers for src in lay.inputs}
     depth: dict[str, int] = {}
     for (_, src), lag in lags.items():
@@ -719,7 +706,6 @@ def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> 
     graph, p = qg.graph, qg.profile
     steps, batch = drive.shape[:2]
     x_int = qg.quantize_input(drive)
-    delay = p.synapse_delay
     values: dict[str, np.ndarray] = {}
     history: dict[str, list[np.ndarray]] = {}
     state_u: dict[str, np.ndarray] = {}
@@ -729,7 +715,7 @@ def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> 
     outputs = []
     for lay in graph.layers:
         shape = (batch, *graph.shape(lay.name))
-        if _is_source(lay):
+        if is_source(lay):
             history[lay.name] = []
         if isinstance(lay, LIF | CubaLIF):
             state_u[lay.name] = np.zeros(shape, I64)
@@ -739,10 +725,7 @@ def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> 
             rec_s[lay.name] = []
 
     def seen(consumer: Layer, src: str, t: int) -> np.ndarray:
-        src_layer = graph.layer(src)
-        late = getattr(consumer, "recurrent", False)
-        lag = max(1, delay) if late else (delay if _is_source(src_layer)
-                                          and not consumer.is_neuron else 0)
+        lag = read_lag(consumer, graph.layer(src), p)
         if lag == 0:
             return values[src]
         hist = history[src]

@@ -14,8 +14,8 @@ import snnc.cost
 from snnc.cost import CostReport, report, write_report
 from snnc.cost.analysis import ASSUMED_RATE, cost_stage
 from snnc.cost.report import PLOTS, render_json, to_dict
-from snnc.cost.stages import stage_of
 from snnc.ir.layers import Graph
+from snnc.ir.stages import stage_of
 from snnc.passes.pipeline import optimize
 from snnc.reference.encode import encode
 from snnc.target import load_target
