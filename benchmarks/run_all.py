@@ -252,10 +252,13 @@ def section_mcu(data: dict[str, Any]) -> list[str]:
     memory = data.get("memory") or []
     if memory:
         lines += ["", "### Flash and RAM of the example projects", "",
-                  "The model as linked by arm-none-eabi-gcc -Os (code, weights, parameters; no "
-                  "test harness). Goals: flash <= int8 weight bytes + 10 % + 4 KB; RAM (.data + "
-                  ".bss) = the planned state + arena bytes exactly (no heap); the stack is the "
-                  "worst static call chain of snnc_step/snnc_init.", ""]
+                  "Each example compiled for the target and its model objects linked by "
+                  "arm-none-eabi-gcc -Os --gc-sections into a firmware that only runs it "
+                  "(start-up code and a main calling snnc_init/snnc_step; no test harness or "
+                  "probe table); flash and RAM are the model's share of that image. Goals: "
+                  "flash <= int8 weight bytes + 10 % + 4 KB; RAM (.data + .bss) = the planned "
+                  "state + arena bytes exactly (no heap); the stack is the worst static call "
+                  "chain of snnc_step/snnc_init.", ""]
         lines += _table(["model", "target", "weight bytes", "flash", "flash goal", "RAM",
                          "state + arena", "stack", "flash goal", "RAM = state + arena"],
                         [[r["model"], r["target"], r["weight_bytes"], r["flash_bytes"],

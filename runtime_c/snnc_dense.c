@@ -318,8 +318,10 @@ void snnc_dense_blk4_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bia
             {
                 for (int k = 0; k < 4; ++k) { /* row k's groups are 16 bytes apart */
                     int32_t a = bb != NULL ? bb[k] : 0;
-                    for (int32_t g = 0; g < groups; ++g) {
-                        a = snnc_dot1_c(xr + 4 * g, wp + 16 * g + 4 * k, 4, a);
+                    const int8_t *wk = wp + 4 * k;
+                    for (int32_t g = 0; g < groups; ++g, wk += 16) {
+                        const int8_t *xg = xr + 4 * g;
+                        a += xg[0] * wk[0] + xg[1] * wk[1] + xg[2] * wk[2] + xg[3] * wk[3];
                     }
                     yr[k] = a;
                 }
