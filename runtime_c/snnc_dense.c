@@ -354,14 +354,33 @@ int32_t snnc_events_s8(const int8_t *x, int32_t n, uint16_t *idx)
     int32_t count = 0;
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        if (snnc_load4(x + i) == 0u) {
+        const uint32_t w = snnc_load4(x + i);
+        if (w == 0u) {
             continue;
         }
+        /* little-endian: byte k of memory is bits 8k..8k+7 of the word (elsewhere the bytes
+         * are read one by one, to keep the list ascending) */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) &&                              \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if ((w & 0xFFu) != 0u) {
+            idx[count++] = (uint16_t)i;
+        }
+        if ((w & 0xFF00u) != 0u) {
+            idx[count++] = (uint16_t)(i + 1);
+        }
+        if ((w & 0xFF0000u) != 0u) {
+            idx[count++] = (uint16_t)(i + 2);
+        }
+        if ((w & 0xFF000000u) != 0u) {
+            idx[count++] = (uint16_t)(i + 3);
+        }
+#else
         for (int32_t k = i; k < i + 4; ++k) {
             if (x[k] != 0) {
                 idx[count++] = (uint16_t)k;
             }
         }
+#endif
     }
     for (; i < n; ++i) {
         if (x[i] != 0) {
@@ -509,37 +528,6 @@ static inline void snnc_csr_add_s32(int32_t *y, const uint16_t *cols, const int8
         const int32x4_t a = vldrwq_gather_shifted_offset_z_s32(y, c, p);
         vstrwq_scatter_shifted_offset_p_s32(y, c, vaddq_s32(a, vldrbq_z_s32(vals + k, p)), p);
     }
-#elif SNNC_HAVE_DSP
-    /* Eight synapses per iteration: one word load per four weights, then per synapse LDRH of
-     * its column, LDR, SXTAB (the weight byte sign-extended and added) and STR. */
-    int32_t groups = n >> 3;
-    if (groups > 0) {
-        uint32_t w, c, a;
-#define SNNC_CSR_SYNAPSE(rot)                                                                 \
-    "ldrh   %[c], [%[cols]], #2\n\t"                                                          \
-    "ldr    %[a], [%[y], %[c], lsl #2]\n\t"                                                   \
-    "sxtab  %[a], %[a], %[w], ror #" rot "\n\t"                                               \
-    "str    %[a], [%[y], %[c], lsl #2]\n\t"
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr    %[w], [%[vals]], #4\n\t"
-            SNNC_CSR_SYNAPSE("0") SNNC_CSR_SYNAPSE("8") SNNC_CSR_SYNAPSE("16")
-            SNNC_CSR_SYNAPSE("24")
-            "ldr    %[w], [%[vals]], #4\n\t"
-            SNNC_CSR_SYNAPSE("0") SNNC_CSR_SYNAPSE("8") SNNC_CSR_SYNAPSE("16")
-            SNNC_CSR_SYNAPSE("24")
-            "subs   %[n], %[n], #1\n\t"
-            "bne    1b\n\t"
-            : [cols] "+r"(cols), [vals] "+r"(vals), [n] "+r"(groups), [w] "=&r"(w),
-              [c] "=&r"(c), [a] "=&r"(a)
-            : [y] "r"(y)
-            : "cc", "memory");
-#undef SNNC_CSR_SYNAPSE
-        k = n & ~7;
-    }
-    for (; k < n; ++k) {
-        y[*cols++] += *vals++;
-    }
 #else
     for (; k < n; ++k) {
         y[cols[k]] += vals[k];
@@ -593,6 +581,100 @@ static inline void snnc_csr_mla_s64(int64_t *y, const uint16_t *cols, const int8
 {
     for (int32_t k = 0; k < n; ++k) {
         y[cols[k]] += value * vals[k];
+    }
+}
+
+#if SNNC_HAVE_DSP
+/* All binary events of one row of x on CSR columns, in one asm loop (GCC keeps the per-event
+ * values on the stack otherwise). Per event: its row pointers (one LDRD), then n % 4 synapses
+ * from one word of weights (the array has three bytes of padding after its end, so the word
+ * never leaves it), then groups of four, two per iteration: per synapse LDRH of the column,
+ * LDR, SXTAB (the weight byte sign-extended and added) and STR. rp is row_ptr moved back by
+ * base entries, so the global event index addresses it. count > 0. */
+SNNC_NOINLINE static void snnc_csr_events_dsp(int32_t *y, const uint16_t *idx, int32_t count,
+                                              const int32_t *rp, const uint16_t *cols,
+                                              const int8_t *vals)
+{
+    uint32_t i, k0, k1, v, w, c, a;
+#define SNNC_CSR_SYNAPSE(rot)                                                                 \
+    "ldrh   %[c], [%[k0]], #2\n\t"                                                            \
+    "ldr    %[a], [%[y], %[c], lsl #2]\n\t"                                                   \
+    "sxtab  %[a], %[a], %[w], ror #" rot "\n\t"                                               \
+    "str    %[a], [%[y], %[c], lsl #2]\n\t"
+#define SNNC_CSR_QUAD                                                                         \
+    "ldr    %[w], [%[v]], #4\n\t"                                                             \
+    SNNC_CSR_SYNAPSE("0") SNNC_CSR_SYNAPSE("8") SNNC_CSR_SYNAPSE("16") SNNC_CSR_SYNAPSE("24")
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrh   %[i], [%[idx]], #2\n\t"
+        "add    %[i], %[rp], %[i], lsl #2\n\t"
+        "ldrd   %[k0], %[k1], [%[i]]\n\t"
+        "subs   %[k1], %[k1], %[k0]\n\t"         /* synapses of this input */
+        "beq    9f\n\t"
+        "add    %[v], %[vals], %[k0]\n\t"
+        "add    %[k0], %[cols], %[k0], lsl #1\n\t" /* k0: the column pointer from here on */
+        "ands   %[i], %[k1], #3\n\t"
+        "beq    4f\n\t"
+        "ldr    %[w], [%[v]]\n\t"                 /* n % 4 synapses from one word */
+        "add    %[v], %[v], %[i]\n\t"
+        SNNC_CSR_SYNAPSE("0")
+        "cmp    %[i], #1\n\t"
+        "beq    4f\n\t"
+        SNNC_CSR_SYNAPSE("8")
+        "cmp    %[i], #2\n\t"
+        "beq    4f\n\t"
+        SNNC_CSR_SYNAPSE("16")
+        "4:\n\t"
+        "lsrs   %[k1], %[k1], #2\n\t"             /* groups of four */
+        "beq    9f\n\t"
+        "tst    %[k1], #1\n\t"
+        "beq    5f\n\t"
+        "adds   %[k1], %[k1], #1\n\t"             /* an odd count enters at the second half */
+        "b      6f\n"
+        "5:\n\t" SNNC_CSR_QUAD
+        "6:\n\t" SNNC_CSR_QUAD
+        "subs   %[k1], %[k1], #2\n\t"
+        "bne    5b\n"
+        "9:\n\t"
+        "subs   %[n], %[n], #1\n\t"
+        "bne    1b\n\t"
+        : [idx] "+r"(idx), [n] "+r"(count), [i] "=&r"(i), [k0] "=&r"(k0), [k1] "=&r"(k1),
+          [v] "=&r"(v), [w] "=&r"(w), [c] "=&r"(c), [a] "=&r"(a)
+        : [y] "r"(y), [rp] "r"(rp), [cols] "r"(cols), [vals] "r"(vals)
+        : "cc", "memory");
+#undef SNNC_CSR_QUAD
+#undef SNNC_CSR_SYNAPSE
+}
+#endif
+
+/* The binary events idx[0..count) of one row of x (global indices, row starting at base). */
+static inline void snnc_csr_events_s32(int32_t *y, const uint16_t *idx, int32_t count,
+                                       int32_t base, const int32_t *row_ptr,
+                                       const uint16_t *cols, const int8_t *vals)
+{
+#if SNNC_HAVE_DSP
+    if (count > 0) {
+        /* row_ptr - base as an address computation the asm does not dereference out of range */
+        const int32_t *rp = (const int32_t *)((uintptr_t)row_ptr - (uintptr_t)base * 4u);
+        snnc_csr_events_dsp(y, idx, count, rp, cols, vals);
+    }
+#else
+    for (int32_t e = 0; e < count; ++e) {
+        const int32_t local = (int32_t)idx[e] - base;
+        snnc_csr_add_s32(y, cols + row_ptr[local], vals + row_ptr[local],
+                         row_ptr[local + 1] - row_ptr[local]);
+    }
+#endif
+}
+
+static inline void snnc_csr_events_s64(int64_t *y, const uint16_t *idx, int32_t count,
+                                       int32_t base, const int32_t *row_ptr,
+                                       const uint16_t *cols, const int8_t *vals)
+{
+    for (int32_t e = 0; e < count; ++e) {
+        const int32_t local = (int32_t)idx[e] - base;
+        snnc_csr_add_s64(y, cols + row_ptr[local], vals + row_ptr[local],
+                         row_ptr[local + 1] - row_ptr[local]);
     }
 }
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 INT16_LO, INT16_HI = -(1 << 15), (1 << 15) - 1
+# Zero bytes after a CSR value array on DSP cores: the kernel loads the last n % 4 weights of
+# an input as one word, which may reach three bytes past the array's last weight.
+CSR_WORD_PADDING = 3
 
 
 def blocked4(w: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from snnc.backends.mcu.layouts import (
+    CSR_WORD_PADDING,
     blocked4,
     dense_scratch_words,
     event16_scratch_words,
@@ -342,9 +343,12 @@ class _Lowering:
         detail = f"{n_in}->{n_out}, {why}"
         if storage == "csr" and n_out < EVENT_INDEX_LIMIT:
             row_ptr = np.concatenate([[0], np.cumsum(nz.sum(axis=1))])
+            vals = wt[nz]
+            if self.kernels == "dsp":  # the DSP kernel reads a row's n % 4 weights as a word
+                vals = np.concatenate([vals, np.zeros(CSR_WORD_PADDING, vals.dtype)])
             arrays = (self.const(f"snnc_rp_{ident}", S32, row_ptr),
                       self.const(f"snnc_ci_{ident}", U16, np.nonzero(nz)[1]),
-                      self.const(f"snnc_wv_{ident}", S8, wt[nz]))
+                      self.const(f"snnc_wv_{ident}", S8, vals))
             self.call(lay.name, f"snnc_event_csr_{yt.suffix}", idx, count, _event_values(x),
                       *arrays, self.bias_const(ident, bias), out, *sizes)
             self.info(lay, "event-csr", yt, detail, csr_bytes)
