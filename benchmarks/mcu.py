@@ -18,9 +18,10 @@ event list):
   -Os image: Cortex-M4 (DSP: SMLAD, SXTAB16) on mps2-an386 and Cortex-M55 (Helium) on
   mps3-an547.
 
-Event-driven cost is linear in the rate, ``fixed + per_rate * r``; the crossover is where it
-meets the dense cost. The script checks that every measured rate below the crossover is cheaper
-event-driven (and every rate above it is not).
+Event-driven cost is linear in the rate, ``fixed + per_rate * r`` (a least-squares fit gives
+the cost per synaptic event); the crossover is the rate where the measured cost first reaches
+the dense cost. The script checks that the curve does not cross back: every measured rate above
+the crossover is not cheaper event-driven.
 
 Memory: the digits and spikeformer examples are compiled for each MCU target and their model
 library linked into a firmware that only runs it (start-up code and a main calling snnc_init and
@@ -36,6 +37,7 @@ Prints tables and writes ``benchmarks/results/mcu.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import shutil
@@ -245,6 +247,17 @@ def fit_line(rates: list[float], counts: list[float]) -> tuple[float, float]:
     return float(fixed), float(per_rate)
 
 
+def crossing(rates: list[float], costs: list[float], dense: float) -> float:
+    """The input rate where the measured event-driven cost first reaches the dense cost,
+    interpolated between the two measured rates around it (inf: cheaper at every rate)."""
+    if costs[0] >= dense:
+        return 0.0
+    for (r0, c0), (r1, c1) in itertools.pairwise(zip(rates, costs, strict=True)):
+        if c0 < dense <= c1:
+            return r0 + (dense - c0) * (r1 - r0) / (c1 - c0)
+    return float("inf")
+
+
 def measure(cfg: Config, tool: str, work: Path, target_name: str,
             plugin: Path | None = None) -> dict[str, Any]:
     """Instructions per step of each build at each rate, with the derived figures."""
@@ -286,7 +299,7 @@ def measure(cfg: Config, tool: str, work: Path, target_name: str,
         fixed, per_rate = fit_line(list(cfg.rates), per_step[build])
         fan_out = nonzero[build] / cfg.n_in  # synapses one input event reaches
         events_at_full_rate = cfg.n_in * fan_out
-        crossover = (dense - fixed) / per_rate if per_rate > 0 else float("inf")
+        crossover = crossing(list(cfg.rates), per_step[build], dense)
         below = [r for r, c in zip(cfg.rates, per_step[build], strict=True) if c < dense]
         above = [r for r, c in zip(cfg.rates, per_step[build], strict=True) if c >= dense]
         result[build] = {
