@@ -269,6 +269,27 @@ def section_mcu(data: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def section_large(data: dict[str, Any]) -> list[str]:
+    goals = data.get("goals", {})
+    per = goals.get("bytes_per_synapse", 16)
+    lines = ["## Compiler memory at board scale", "",
+             f"Command: `{data.get('command', 'python benchmarks/compile_scaling.py --large')}` "
+             "(not part of `make bench`: it needs several GB and minutes)", "",
+             "`snnc compile --mapping snn` of a dense two-layer network, one target per "
+             "process; memory is the peak RSS above the same command's on a 10^3-synapse "
+             f"model (start-up, TVM included), per synapse. Goals: <= {per} bytes per synapse; "
+             f"10^8 synapses in under {goals.get('seconds_at_100M', 60)} s.", ""]
+    lines += _table(["target", "synapses", "wall s", "peak RSS MB", "baseline MB",
+                     "bytes/synapse", "memory goal", "time goal (10^8)"],
+                    [[r["target"], r["synapses"], f"{r['seconds']:.1f}",
+                      f"{r['peak_rss_bytes'] / 2**20:.0f}",
+                      f"{r['baseline_rss_bytes'] / 2**20:.0f}",
+                      f"{r['bytes_per_synapse']:.1f}", _met(r["memory_goal_met"]),
+                      "-" if r["time_goal_met"] is None else _met(r["time_goal_met"])]
+                     for r in data.get("rows", [])])
+    return [*lines, ""]
+
+
 def section_spinnaker2(data: dict[str, Any]) -> list[str]:
     keys = ("family", "target_synapses", "synapses", "neurons", "pes", "chips",
             "routing_entries_uncompressed", "routing_entries", "max_routing_entries_per_chip",
@@ -308,6 +329,10 @@ def summary(timings: dict[str, float]) -> list[str]:
         lines.append(f"- integer reference >= {goal}x faster than Lava: {_met(every)}, "
                      f"{len(ok)} of {len(sim['cases'])} cases (ratios "
                      + ", ".join(f"{c['ratio']:.0f}" for c in sim["cases"]) + ")")
+    for r in (load("compile_scaling_large") or {}).get("rows", []):
+        lines.append(f"- {r['target']}, {r['synapses']} synapses: {r['bytes_per_synapse']:.1f} "
+                     f"bytes per synapse above start-up (goal <= 16: "
+                     f"{_met(r['memory_goal_met'])}), {r['seconds']:.1f} s")
     mcu = load("mcu")
     for g in (mcu or {}).get("goals") or []:
         lines.append(f"- {g['target']} {g['kernel']}: {g['value']:.3f} instructions per "
@@ -334,7 +359,8 @@ def write_readme(timings: dict[str, float]) -> Path:
                   + f"; total {total / 60:.1f} min (goal < 15 min: {_met(total < 900)}).", ""]
     parts += summary(timings)
     sections = (("compile_scaling", section_compile), ("simulate", section_simulate),
-                ("mcu", section_mcu), ("spinnaker2", section_spinnaker2))
+                ("compile_scaling_large", section_large), ("mcu", section_mcu),
+                ("spinnaker2", section_spinnaker2))
     for name, render in sections:
         data = load(name)
         if data:

@@ -73,14 +73,6 @@ static inline uint32_t snnc_sxtab16_ror8(uint32_t acc, uint32_t w)
     __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(w));
     return r;
 }
-
-/* SXTAB: acc plus byte k of w, sign-extended (one instruction for any k). */
-#define SNNC_SXTAB(acc, w, rot)                                                               \
-    __extension__({                                                                           \
-        int32_t r_;                                                                           \
-        __asm__("sxtab %0, %1, %2, ror #" #rot : "=r"(r_) : "r"(acc), "r"(w));               \
-        r_;                                                                                   \
-    })
 #endif
 
 /* ------------------------------------------------------------------ dense, int8 -> int32 */
