@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from hostile_nets import (
+from testkit.hostile_nets import (
     CODE_SUFFIXES,
     HOSTILE_MODEL,
     HOSTILE_NAMES,

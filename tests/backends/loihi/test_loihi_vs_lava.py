@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from loihi_netgen import TOPOLOGIES, conv_net, drive_for, generated_net
 from sklearn.datasets import load_digits
+from testkit.loihi_netgen import TOPOLOGIES, conv_net, drive_for, generated_net
 
 from snnc import api
 from snnc.backends.loihi import compat, simulate
