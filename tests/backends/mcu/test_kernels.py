@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mcu_helpers import prepare
+from testkit.mcu_helpers import prepare
 
 from snnc.backends.mcu.emit import write_project
 from snnc.backends.mcu.lower import lower
