@@ -23,16 +23,20 @@ from types import ModuleType
 from typing import Any
 
 BACKENDS: dict[str, str] = {
+    "akida": "snnc.backends.akida",
     "loihi": "snnc.backends.loihi",
     "mcu": "snnc.backends.mcu",
     "spinnaker2": "snnc.backends.spinnaker2",
+    "xylo": "snnc.backends.xylo",
 }
 
 # The artifact runners each backend's ``simulate`` accepts, first is the default.
 RUNNERS: dict[str, tuple[str, ...]] = {
+    "akida": ("akida",),
     "loihi": ("lava",),
     "mcu": ("host", "qemu"),
     "spinnaker2": ("spinnaker2",),
+    "xylo": ("xylosim",),
 }
 
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from snnc.passes.pipeline import SharedPasses
 
 # Folder names under the output directory, per backend (DESIGN.md section 3).
-OUT_FOLDERS = {"loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2"}
+OUT_FOLDERS = {"akida": "akida", "loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2",
+               "xylo": "xylo"}
 
 
 def load(path: str | Path, nir_semantics: str | None = None, dt: float | None = None) -> Graph:
@@ -51,7 +52,8 @@ def targets_for(spec: str) -> list[Target]:
     if spec != "all":
         return [load_target(spec)]
     chosen: dict[str, Target] = {}
-    preferred = {"loihi": "loihi2", "mcu": "cortex-m4", "spinnaker2": "spinnaker2"}
+    preferred = {"akida": "akida1", "loihi": "loihi2", "mcu": "cortex-m4",
+                 "spinnaker2": "spinnaker2", "xylo": "xylo-audio2"}
     for target in list_targets():
         if target.name == preferred.get(target.backend):
             chosen[target.backend] = target
@@ -90,10 +92,17 @@ def optimize(graph: Graph, target: str | Target, calib: np.ndarray | None = None
                         log=log)
 
 
-def quantize(graph: Graph, target: str | Target,
-             calib: np.ndarray | None = None) -> QuantizedGraph:
+def quantize(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
+             mapping: str = "auto") -> QuantizedGraph:
+    """The integer graph for ``target``; on a stateless target (``execution = "qnn"``) every
+    neuron stage is its QNN twin (approximate twins only with ``mapping = "qnn"``)."""
     t = as_target(target)
-    return quantize_graph(graph, t.numeric, calib=calib, target=t.name)
+    qg = quantize_graph(graph, t.numeric, calib=calib, target=t.name)
+    if t.numeric.execution == "qnn":
+        from snnc.passes.stateless import lower_stateless
+
+        qg = lower_stateless(qg, mapping)
+    return qg
 
 
 @dataclass(frozen=True)
@@ -200,7 +209,7 @@ def _compile_one(graph: Graph, target: Target, backend: Any, folder: Path, index
                                  prune=opts.prune, log=say, shared=opts.passes)
         opts.stop.check(index)
         say("quantize to the numeric profile")
-        qg = quantize(optimized, target, calib=opts.calib)
+        qg = quantize(optimized, target, calib=opts.calib, mapping=opts.mapping)
         opts.stop.check(index)
         # every backend's emit runs its resource check before it writes anything
         say(f"check resources and emit the {target.backend} artifact")
@@ -255,7 +264,8 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
         _say(log, f"run the float reference ({steps} steps)")
         return run_graph(graph, drive)
     t = as_target(target)
-    qg = quantize(optimize(graph, t, calib=calib, mapping=mapping, log=log), t, calib=calib)
+    qg = quantize(optimize(graph, t, calib=calib, mapping=mapping, log=log), t, calib=calib,
+                  mapping=mapping)
     if backend == "reference":
         _say(log, f"run the {t.name} integer reference ({steps} steps)")
         return run_quantized(qg, drive)

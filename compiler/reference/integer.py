@@ -16,6 +16,9 @@ two neuron layers):
 - MultiLevelSpike: ``s = clip(floor(I/theta + 1/2), 0, D)`` with the exact rational
   ``theta = alpha_mant * sum|I| / (n * 2^alpha_frac_bits)`` (or ``theta = vth``);
 - attention: ``out = (sum_m (Q K^T)[n,m] * mask[h,n,m] * V[m]) >> mask_frac_bits``.
+
+Profiles with ``neuron_model = "bitshift"`` run :mod:`snnc.reference.bitshift` (Xylo's neuron),
+and those with ``execution = "qnn"`` run every stage as its QNN twin (:mod:`.mapped`).
 """
 
 from __future__ import annotations
@@ -178,6 +181,12 @@ def _is_source(layer: Layer) -> bool:
 
 def latency(graph: Graph, profile: NumericProfile) -> int:
     """Steps between an input and its first effect on the output (synaptic stages x delay)."""
+    if profile.execution == "qnn":
+        return 0
+    if profile.neuron_model == "bitshift":
+        from snnc.reference.bitshift import latency as bitshift_latency
+
+        return bitshift_latency(graph)
     depth: dict[str, int] = {}
     for lay in graph.layers:
         if isinstance(lay, Input):
@@ -201,9 +210,24 @@ def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) ->
     (:func:`run_layerwise`), others step by step (:func:`run_stepwise`, the definition); both
     give the same trace, bit for bit.
     """
+    if qg.profile.execution == "qnn":
+        return _run_stateless(qg, drive)
+    if qg.profile.neuron_model == "bitshift":
+        from snnc.reference.bitshift import run_bitshift
+
+        return run_bitshift(qg, drive, record)
     if any(getattr(lay, "recurrent", False) for lay in qg.graph.layers):
         return run_stepwise(qg, drive, record)
     return run_layerwise(qg, drive, record)
+
+
+def _run_stateless(qg: QuantizedGraph, drive: np.ndarray) -> Trace:
+    """A graph whose neuron stages are QNN twins (``execution = "qnn"``), run once per
+    inference on the drive's counts: a trace of one step holding every layer's levels."""
+    from snnc.reference.mapped import run_mapped_quantized
+
+    run = run_mapped_quantized(qg, drive)
+    return Trace(output=run.output[None], spikes={k: c[None] for k, c in run.counts.items()})
 
 
 def _lag(graph: Graph, consumer: Layer, src: str, delay: int) -> int:
