@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from snnc.backends import RUNNERS, Artifact, backend_module
-from snnc.errors import InputError, UnsupportedError
+from snnc.errors import InputError, ResourceError, UnsupportedError
 from snnc.ir.layers import Graph
 from snnc.ir.quantized import QuantizedGraph
 from snnc.outputs import atomic_dir
@@ -107,9 +108,13 @@ def quantize(graph: Graph, target: str | Target, calib: np.ndarray | None = None
 
 @dataclass(frozen=True)
 class CompileResult:
+    """One target's outcome; ``skipped`` holds why the target cannot hold the model (then
+    ``artifact`` and ``quantized`` are None and nothing was written for it)."""
+
     target: Target
-    artifact: Artifact
-    quantized: QuantizedGraph
+    artifact: Artifact | None
+    quantized: QuantizedGraph | None
+    skipped: str | None = None
 
 
 def compile(graph: Graph, target: str | Target, out_dir: str | Path,
@@ -123,7 +128,8 @@ def compile(graph: Graph, target: str | Target, out_dir: str | Path,
 
 def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Path,
                 calib: np.ndarray | None = None, mapping: str = "auto",
-                prune: float | None = None, log: Log = None) -> list[CompileResult]:
+                prune: float | None = None, log: Log = None,
+                skip_unfit: bool = False) -> list[CompileResult]:
     """Compile ``graph`` for every target into ``out_dir/<backend>/``, all or nothing.
 
     Each target is optimised, quantised and emitted in its own thread into a private staging
@@ -134,6 +140,10 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
     of the first failing target in ``targets`` order is raised: the one compiling target by
     target would raise. Targets after a failed one stop at their next stage. The files are
     byte-identical to compiling each target alone. ``log`` lines start with the target name.
+
+    ``skip_unfit`` (``--target all``): a target that cannot hold the model (an
+    :class:`UnsupportedError` or :class:`ResourceError`) is skipped, its result says why and
+    no folder is left for it; the others are compiled as usual.
     """
     # imported here, not first inside the threads
     import snnc.cost.report  # noqa: F401
@@ -147,7 +157,8 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
         raise InputError("two targets of one backend would write the same folder: "
                          f"{', '.join(t.name for t in chosen)}")
     modules = [backend_module(t.backend) for t in chosen]
-    options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)))
+    options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)),
+                       skip_unfit)
     with ExitStack() as staging:
         staged = [staging.enter_context(atomic_dir(f)) for f in folders]
         with ThreadPoolExecutor(max_workers=len(chosen),
@@ -157,9 +168,16 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
                                                                 strict=True))]
         # the pool has joined: no thread writes into a staged folder any more
         results = [_outcome(job) for job in jobs]
-    return [CompileResult(r.target, Artifact(r.artifact.backend, final, r.artifact.files,
-                                             r.artifact.resources), r.quantized)
-            for r, final in zip(results, folders, strict=True)]
+    done = []
+    for r, final in zip(results, folders, strict=True):
+        if r.artifact is None:
+            shutil.rmtree(final, ignore_errors=True)  # the skipped target's empty folder
+            done.append(r)
+            continue
+        done.append(CompileResult(r.target, Artifact(r.artifact.backend, final,
+                                                     r.artifact.files, r.artifact.resources),
+                                  r.quantized))
+    return done
 
 
 class _Stop:
@@ -193,6 +211,7 @@ class _Options:
     prune: float | None
     passes: SharedPasses
     stop: _Stop
+    skip_unfit: bool = False
 
 
 def _compile_one(graph: Graph, target: Target, backend: Any, folder: Path, index: int,
@@ -217,6 +236,12 @@ def _compile_one(graph: Graph, target: Target, backend: Any, folder: Path, index
         opts.stop.check(index)
         say("write the energy report")
         _write_reports(optimized, target, folder, opts.calib)
+    except (UnsupportedError, ResourceError) as exc:
+        if not opts.skip_unfit:
+            opts.stop.fail(index)
+            raise
+        say(f"skipped: {exc}")
+        return CompileResult(target, None, None, skipped=str(exc))
     except BaseException:
         opts.stop.fail(index)
         raise

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from snnc.backends.akida.plan import AkidaPlan, build_model, build_plan, unsupported_reason
-from snnc.errors import ResourceError
+from snnc.errors import ResourceError, UnsupportedError
 from snnc.ir.quantized import QuantizedGraph
 from snnc.target import Target
 
@@ -25,8 +25,8 @@ def map_model(plan: AkidaPlan, target: Target) -> tuple[Any, dict[str, Any]]:
     try:
         model.map(akida.AKD1000(), hw_only=True)
     except (RuntimeError, ValueError) as exc:
-        raise ResourceError(f"Akida AKD1000 cannot hold the model: {exc}",
-                            target=target.name) from None
+        raise UnsupportedError(f"Akida AKD1000 cannot map the model: {exc}",
+                               target=target.name) from None
     nps: dict[str, int] = {}
     program = 0
     for seq in model.sequences:
@@ -37,8 +37,7 @@ def map_model(plan: AkidaPlan, target: Target) -> tuple[Any, dict[str, Any]]:
     total = sum(nps.values())
     limit = int(target.limits.get("nps", 80))
     if total > limit:
-        raise ResourceError(f"the model needs {total} NPs, the target has {limit}",
-                            target=target.name)
+        raise ResourceError(target.name, "neural processors (NPs)", total, limit)
     figures = {
         "device": "AKD1000", "nps_used": total, "nps_available": limit, "nps_per_layer": nps,
         "program_bytes": program, "input_bits": plan.input_bits,

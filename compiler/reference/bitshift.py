@@ -105,6 +105,7 @@ def _projections(graph: Graph, neuron: Layer) -> list[Projection]:
     head = graph.layer(neuron.inputs[0])
     members = [graph.layer(s) for s in head.inputs] if isinstance(head, Add) else [head]
     found = []
+    reader = head.name if isinstance(head, Add) else neuron.name
     for dense in members:
         if not isinstance(dense, Dense):
             raise UnsupportedError(
@@ -116,7 +117,7 @@ def _projections(graph: Graph, neuron: Layer) -> list[Projection]:
             raise UnsupportedError(f"'{src.name}' ({src.kind}) feeds weight layer "
                                    f"'{dense.name}'; Xylo weights read neurons or inputs",
                                    layer=dense.name)
-        if [c.name for c in graph.consumers(dense.name)] != [head.name]:
+        if [c.name for c in graph.consumers(dense.name)] != [reader]:
             raise UnsupportedError("a weight layer feeding several layers has no Xylo form",
                                    layer=dense.name)
         found.append(Projection(dense.name, src.name))
