@@ -26,6 +26,9 @@ $(STAMP): pyproject.toml requirements.txt Makefile
 	# lava-nc 0.10.0 declares Python < 3.11 but is pure Python; its dependencies come from
 	# requirements.txt and the 3.11 compatibility shim lives in snnc.backends.loihi.
 	$(BIN)/pip install -q --no-deps --ignore-requires-python lava-nc==0.10.0
+	# rockpool 3.1 provides XyloSim (around xylosim, from requirements.txt); its device drivers
+	# need samna, which the Xylo backend never imports, so it is installed without dependencies.
+	$(BIN)/pip install -q --no-deps rockpool==3.1.0
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 

@@ -76,9 +76,9 @@ def populations(graph: Graph) -> list[Population]:
         problem = layer_problem(lay)
         if problem is not None:
             raise UnsupportedError(problem, layer=lay.name)
-        if isinstance(lay, Input) and len(lay.shape) != 1:
-            raise UnsupportedError(f"input shape {lay.shape}: Xylo takes a 1-D vector of "
-                                   "input channels", layer=lay.name)
+    if len(graph.input.shape) != 1:
+        raise UnsupportedError(f"input shape {graph.input.shape}: Xylo takes a 1-D vector of "
+                               "input channels", layer=graph.input.name)
     if not graph.layer(graph.output).is_neuron:
         raise UnsupportedError("a Xylo network's output is a neuron layer (its spikes)",
                                layer=graph.output)
