@@ -35,6 +35,7 @@ $(STAMP): pyproject.toml requirements.txt Makefile
 demo: install
 	$(BIN)/python examples/digits/demo.py
 	$(BIN)/python examples/spikeformer/demo.py
+	$(BIN)/python examples/gestures/demo.py
 
 # The suite minus the broad sweeps marked `slow` (each has a fast variant that always runs).
 test: install
