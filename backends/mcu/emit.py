@@ -1,7 +1,7 @@
 """Write the MCU project: model.h/.c, weights.c, the runtime files used, Makefile, linker script,
 start-up code, test harnesses and memory.json.
 
-Everything numeric comes from :func:`snnc.backends.mcu.plan.lower`; this module only formats it
+Everything numeric comes from :func:`snnc.backends.mcu.lower.lower`; this module only formats it
 (C expressions for buffers, rows of constants) and hands it to the jinja2 templates. The output
 is byte-identical for identical input: no timestamps, no absolute paths, sorted where order is
 free. ``memory.json`` holds the sizes arm-none-eabi-gcc produced for the QEMU image (per output
@@ -25,17 +25,9 @@ from snnc import __version__
 from snnc.backends import Artifact
 from snnc.backends.mcu.check import check_program, estimate
 from snnc.backends.mcu.families import families, kernel_switches, runtime_files
-from snnc.backends.mcu.plan import (
-    CTYPES,
-    S8,
-    S32,
-    U16,
-    Call,
-    ConstArray,
-    Program,
-    View,
-    lower,
-)
+from snnc.backends.mcu.lower import lower
+from snnc.backends.mcu.program import Call, ConstArray, Program, View
+from snnc.backends.mcu.ranges import CTYPES, S8, S32, U16
 from snnc.backends.mcu.stack import StackError, entry_stacks
 from snnc.backends.mcu.toolchain import Core, Limits, compiler_version, core_for, limits_for, run
 from snnc.errors import ResourceError, ToolchainError

@@ -11,18 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snnc.backends.mcu.plan import (
-    S8,
-    S32,
-    S64,
-    Buffer,
-    Range,
-    fit,
-    linear_bounds,
-    lower,
-    pack,
-    read_lag,
-)
+from snnc.backends.mcu.lower import lower, read_lag
+from snnc.backends.mcu.memory import pack
+from snnc.backends.mcu.program import Buffer
+from snnc.backends.mcu.ranges import S8, S32, S64, Range, fit, linear_bounds
 from snnc.errors import UnsupportedError
 from snnc.ir.layers import LIF, Dense, Graph, Input, Pool2d, SpikingSelfAttention
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
