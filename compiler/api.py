@@ -1,7 +1,8 @@
 """The Python API; the CLI is a thin shell over these functions.
 
 ``load`` -> ``optimize`` -> ``quantize`` -> ``compile`` / ``simulate``; ``report`` for energy.
-``compile_all`` compiles for several targets at once, all or nothing.
+``compile_all`` compiles for several targets at once, all or nothing (or skipping the targets
+that cannot hold the model, with ``skip_unfit``).
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
                 calib: np.ndarray | None = None, mapping: str = "auto",
                 prune: float | None = None, log: Log = None,
                 skip_unfit: bool = False) -> list[CompileResult]:
-    """Compile ``graph`` for every target into ``out_dir/<backend>/``, all or nothing.
+    """Compile ``graph`` for every target into ``out_dir/<backend>/``, all or nothing (see
+    ``skip_unfit``).
 
     Each target is optimised, quantised and emitted in its own thread into a private staging
     folder, so a backend waiting for a compiler it runs (the MCU's memory build) overlaps the
