@@ -16,6 +16,7 @@ from snnc import __version__
 from snnc.backends import Artifact
 from snnc.backends.akida.check import map_model
 from snnc.backends.akida.plan import build_plan
+from snnc.ir.names import c_ident
 from snnc.ir.quantized import QuantizedGraph
 from snnc.target import Target
 
@@ -31,7 +32,7 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out / "model.fbz"))
     (out / "run.py").write_text(ENV.get_template("run.py.j2").render(
-        name=qg.graph.name, version=__version__, inputs=plan.inputs,
+        name=c_ident(qg.graph.name, "model"), version=__version__, inputs=plan.inputs,
         steps=qg.graph.timesteps, input_max=(1 << plan.input_bits) - 1,
         outputs=int(plan.layers[-1].weights.shape[-1])))
     document = {"target": target.name, "timesteps": qg.graph.timesteps, **figures}

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from snnc.errors import UnsupportedError
-from snnc.ir.layers import Dense, Input, Layer, MultiLevelSpike
+from snnc.ir.layers import LIF, Dense, Input, Layer, MultiLevelSpike
 from snnc.ir.quantized import QuantizedGraph
+from snnc.passes.snn_to_qnn import structural_exactness
 
 # act_step is a float32: V / 2^(4-b) is exact while V stays below 2^24.
 _STEP_LIMIT = 1 << 24
@@ -47,8 +48,12 @@ class AkidaPlan:
 def unsupported_reason(layer: Layer, target: object = None) -> str | None:
     """Why ``layer`` has no Akida form in snnc (None when it has one)."""
     del target
-    if isinstance(layer, Input | Dense) or layer.kind == "lif":
+    if isinstance(layer, Input | Dense):
         return None
+    if isinstance(layer, LIF):
+        approximate = structural_exactness(layer)
+        return None if approximate is None else (
+            f"approximate QNN twin ({approximate}): runs with --mapping qnn only")
     if isinstance(layer, MultiLevelSpike):
         return "multi-level layer: it already emits D levels per step, there is no QNN twin"
     if layer.kind == "cubalif":

@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from snnc import __version__
 from snnc.backends import Artifact
 from snnc.backends.xylo.spec import build_spec
+from snnc.ir.names import c_ident
 from snnc.ir.quantized import QuantizedGraph
 from snnc.target import Target
 
@@ -43,7 +44,7 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     out.mkdir(parents=True, exist_ok=True)
     write_npz(out / "spec.npz", spec.arrays)
     (out / "run.py").write_text(ENV.get_template("run.py.j2").render(
-        name=qg.graph.name, version=__version__, inputs=spec.figures["inputs"],
+        name=c_ident(qg.graph.name, "model"), version=__version__, inputs=spec.figures["inputs"],
         family=family(target), dt=1e-3))
     document = {"target": target.name, "family": family(target), **spec.figures}
     (out / "resources.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")

@@ -81,3 +81,30 @@ def test_approximate_twins_need_mapping_qnn() -> None:
 def test_more_than_15_steps_need_wider_activations_than_akida_has() -> None:
     with pytest.raises(UnsupportedError, match="T = 16 steps needs 5-bit activations"):
         api.quantize(if_chain(0, 16), "akida1")
+
+
+@pytest.mark.needs("akida")
+@pytest.mark.parametrize("act_bits", [1, 2, 4])
+def test_a_fully_connected_layer_computes_the_documented_integer_formula(act_bits: int) -> None:
+    """``clip(ceil((x.W - threshold) / (act_step 2^(4-b))), 0, 2^b - 1)`` on random layers with
+    integer steps ``V`` up to 10^6 (act_step = V / 2^(4-b), exact in float32)."""
+    import akida
+
+    rng = np.random.default_rng(act_bits)
+    model = akida.Model()
+    model.add(akida.InputData((1, 1, 30), input_bits=4))
+    model.add(akida.FullyConnected(9, weights_bits=4, act_bits=act_bits))
+    layer = model.layers[1]
+    w = rng.integers(-7, 8, (1, 1, 30, 9)).astype(np.int8)
+    steps = rng.integers(1, 60, 9)
+    steps[:3] = (1, 99991, 10**6 - 1)  # small and large integer steps
+    threshold = rng.integers(-60, 60, 9).astype(np.int32)
+    layer.set_variable("weights", w)
+    layer.set_variable("threshold", threshold)
+    layer.set_variable("act_step", (steps / (1 << (4 - act_bits))).astype(np.float32))
+    x = rng.integers(0, 16, (4000, 1, 1, 30)).astype(np.uint8)
+    got = model.forward(x).reshape(4000, 9).astype(np.int64)
+    num = x.reshape(4000, 30).astype(np.int64) @ w.reshape(30, 9).astype(np.int64) - threshold
+    want = np.clip(-((-num) // steps), 0, (1 << act_bits) - 1)  # integer ceil
+    assert np.array_equal(got, want)
+    assert len(np.unique(want)) == 1 << act_bits  # every level occurs
