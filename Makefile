@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+APT_PACKAGES := gcc g++ make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
 	valgrind
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
