@@ -18,7 +18,7 @@ import numpy as np
 from snnc.errors import QuantizationError, ResourceError
 from snnc.ir.layers import Input
 from snnc.ir.quantized import QuantizedGraph
-from snnc.reference.bitshift import Population, populations
+from snnc.reference.bitshift import Population, populations, projection_weight
 from snnc.target import Target
 
 I16 = (-(1 << 15), (1 << 15) - 1)
@@ -99,8 +99,8 @@ def build_spec(qg: QuantizedGraph, target: Target) -> XyloSpec:
         _check_range(pop.name, np.asarray(q.du), 0, 15, "synaptic dash")
         _check_range(pop.name, np.asarray(q.dv), 0, 15, "membrane dash")
         for proj in pop.projections:
-            w = np.asarray(qg.q(proj.dense).weight, np.int64)          # (post, pre)
-            _check_range(proj.dense, w, -128, 127, "weights")
+            w = projection_weight(qg, proj)                              # (post, pre)
+            _check_range(" + ".join(proj.dense), w, -128, 127, "weights")
             from_input = isinstance(graph.layer(proj.source), Input)
             if pop.readout:
                 lo, n = hidden[proj.source]

@@ -133,6 +133,8 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
                            for m in members)
                 theta = _threshold_of(_stage_neuron(graph, lay.name))
                 s = max(need / p.weight_max, theta / vth_max if theta else 0.0)
+                if p.neuron_model == "bitshift":
+                    s = max(s, _summed_need(graph, members, unit, p.weight_max))
                 group_unit[root] = s if s > 0 else 1.0
             s_out = group_unit[root]
             w_unit = s_out / unit.get(lay.inputs[0], 1.0)  # recurrent: a later neuron, unit 1
@@ -177,6 +179,23 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
         out = _bitshift_neurons(graph, out)
     return QuantizedGraph(graph=graph, profile=p, layers=out, input_scale=in_scale,
                           target=target)
+
+
+def _summed_need(graph: Graph, members: list[str], unit: dict[str, float],
+                 weight_max: int) -> float:
+    """The smallest unit for which the weight layers of one Add that read the same source
+    still fit ``weight_max`` once summed (bit-shift targets hold one weight per pair of
+    neurons). Each of ``k`` rounded terms may add 1/2, hence ``weight_max - k/2``."""
+    by_source: dict[str, list[np.ndarray]] = {}
+    for name in members:
+        lay = graph.layer(name)
+        by_source.setdefault(lay.inputs[0], []).append(np.asarray(lay.weight, np.float64))
+    need = 0.0
+    for source, weights in by_source.items():
+        if len(weights) > 1:
+            total = _max_abs(np.sum(weights, axis=0)) * unit.get(source, 1.0)
+            need = max(need, total / (weight_max - len(weights) / 2))
+    return need
 
 
 def _dash(rate: np.ndarray, lowest: int) -> np.ndarray:

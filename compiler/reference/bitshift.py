@@ -3,8 +3,10 @@
 A bit-shift network is a pool of hidden neurons fed by input channels and by each other, and
 optionally a read-out layer fed by hidden neurons. In the layer view: neuron layers (LIF or
 CubaLIF, in graph order = hidden neuron ids in that order) each fed by one Dense, or an Add of
-Dense layers, reading the input or neuron layers. The output layer is a *read-out* layer when
-every source of its synapses is another neuron layer; otherwise it stays in the hidden pool.
+Dense layers, reading the input or neuron layers (Dense layers reading the same source add up
+to one weight per pair of neurons, as on the chip). The output layer is a *read-out* layer when
+every source of its synapses is another neuron layer, it is not recurrent and nothing reads it;
+otherwise it stays in the hidden pool.
 
 Per step, for every neuron layer with synaptic current ``u`` and membrane ``v`` (int16 each,
 saturating to the two's-complement range of ``state_bits``):
@@ -40,9 +42,10 @@ I64 = np.int64
 
 @dataclass(frozen=True)
 class Projection:
-    """One weight layer of a neuron layer's synapse: ``source``'s values through ``weight``."""
+    """The weight layers of a neuron layer's synapse that read ``source``: on the chip one
+    weight per pair of neurons, their sum (:func:`projection_weight`)."""
 
-    dense: str
+    dense: tuple[str, ...]
     source: str
 
 
@@ -89,13 +92,14 @@ def populations(graph: Graph) -> list[Population]:
     for lay in graph.layers:
         if not lay.is_neuron:
             continue
-        projections = found[lay.name]
+        merged: dict[str, tuple[str, ...]] = {}
+        for p in found[lay.name]:
+            merged[p.source] = (*merged.get(p.source, ()), *p.dense)
+        projections = [Projection(dense, source) for source, dense in merged.items()]
         keys = [-1 if isinstance(graph.layer(p.source), Input) else order[p.source]
                 for p in projections]
-        if len(set(keys)) != len(keys):
-            raise UnsupportedError("two weight layers read the same source; Xylo has one "
-                                   "weight per pair of neurons", layer=lay.name)
-        ranked = tuple(p for _, p in sorted(zip(keys, projections, strict=True)))
+        ranked = tuple(p for _, p in sorted(zip(keys, projections, strict=True),
+                                             key=lambda kp: kp[0]))
         readout = lay.name == graph.output and lay.name not in read and min(keys) >= 0
         out.append(Population(lay.name, graph.size(lay.name), ranked, readout))
     return out
@@ -120,11 +124,16 @@ def _projections(graph: Graph, neuron: Layer) -> list[Projection]:
         if [c.name for c in graph.consumers(dense.name)] != [reader]:
             raise UnsupportedError("a weight layer feeding several layers has no Xylo form",
                                    layer=dense.name)
-        found.append(Projection(dense.name, src.name))
+        found.append(Projection((dense.name,), src.name))
     if isinstance(head, Add) and [c.name for c in graph.consumers(head.name)] != [neuron.name]:
         raise UnsupportedError("a summed synapse feeding several layers has no Xylo form",
                                layer=head.name)
     return found
+
+
+def projection_weight(qg: QuantizedGraph, proj: Projection) -> np.ndarray:
+    """The (targets, sources) integer weights of ``proj``: its weight layers summed."""
+    return sum(np.asarray(qg.q(name).weight, I64) for name in proj.dense)
 
 
 def state_limits(p: NumericProfile) -> tuple[int, int]:
@@ -180,8 +189,8 @@ def run_bitshift(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> 
         consts[pop.name] = (np.asarray(q.du, I64), np.asarray(q.dv, I64),
                             None if q.bias is None else np.asarray(q.bias, I64),
                             np.asarray(q.vth, I64))
-    weights = {proj.dense: np.asarray(qg.q(proj.dense).weight, I64)
-               for pop in pops for proj in pop.projections}
+    weights = {proj.dense: projection_weight(qg, proj) for pop in pops
+               for proj in pop.projections}
     u = {pop.name: np.zeros((batch, pop.size), I64) for pop in pops}
     v = {pop.name: np.zeros((batch, pop.size), I64) for pop in pops}
     last = {pop.name: np.zeros((batch, pop.size), I64) for pop in pops}
