@@ -26,6 +26,10 @@ def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
     if runner != "akida":
         raise UnsupportedError(f"runner '{runner}' cannot run an Akida model; use akida",
                                target=target.name)
+    if drive.shape[0] != qg.graph.timesteps:
+        raise UnsupportedError(
+            f"the QNN twins were built for T = {qg.graph.timesteps} steps; a run of "
+            f"{drive.shape[0]} steps would give them other counts", target=target.name)
     folder = Path(work_dir) / "akida"
     emit(qg, target, folder)
     plan = build_plan(qg)

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from snnc.errors import UnsupportedError
 from snnc.ir.layers import (
     LIF,
     Add,
@@ -226,6 +227,10 @@ def _run_stateless(qg: QuantizedGraph, drive: np.ndarray) -> Trace:
     inference on the drive's counts: a trace of one step holding every layer's levels."""
     from snnc.reference.mapped import run_mapped_quantized
 
+    if drive.shape[0] != qg.graph.timesteps:
+        raise UnsupportedError(
+            f"the QNN twins were built for T = {qg.graph.timesteps} steps; a run of "
+            f"{drive.shape[0]} steps would give them other counts", target=qg.target)
     run = run_mapped_quantized(qg, drive)
     return Trace(output=run.output[None], spikes={k: c[None] for k, c in run.counts.items()})
 

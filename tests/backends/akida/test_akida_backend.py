@@ -108,3 +108,10 @@ def test_a_fully_connected_layer_computes_the_documented_integer_formula(act_bit
     want = np.clip(-((-num) // steps), 0, (1 << act_bits) - 1)  # integer ceil
     assert np.array_equal(got, want)
     assert len(np.unique(want)) == 1 << act_bits  # every level occurs
+
+
+def test_a_run_of_other_steps_than_the_twins_were_built_for_is_refused() -> None:
+    graph = if_chain(0, 8)
+    x = np.ones((2, 20), F32)
+    with pytest.raises(UnsupportedError, match="built for T = 8 steps; a run of 12 steps"):
+        api.simulate(graph, x, steps=12, target="akida1")
