@@ -16,7 +16,8 @@ saturating to the two's-complement range of ``state_bits``):
    neurons in id order (their spike counts of the *previous* step). ``n`` spikes through
    weight ``w`` add ``n * w`` (equal to ``n`` saturating additions of ``w``: same sign);
 2. ``u -= dec(u, dash_syn)``: the current decays after this step's input arrived;
-3. ``v += sat(sat(-dec(v, dash_mem) + u) + bias)`` (saturating);
+3. ``v += sat(sat(-dec(v, dash_mem) + u) + bias)`` (saturating), where ``-dec(v, dash_mem)`` is
+   an int16 value: for ``v = -2^15`` and ``dash_mem = 0`` it wraps to ``-2^15``;
 4. ``n = min(max_spikes, floor(v / vth))`` where ``v >= vth``, and ``v -= n * vth``
    (subtractive multi-spike; ``readout_max_spikes`` for the read-out layer).
 
@@ -168,7 +169,11 @@ def neuron_update(u: np.ndarray, v: np.ndarray, dash_syn: np.ndarray, dash_mem: 
                   hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Steps 2-4 of the module docstring for ``u`` after this step's input; (counts, u, v)."""
     u = u - shift_decay(u, dash_syn)
-    dv = np.clip(u - shift_decay(v, dash_mem), lo, hi)
+    # -dec(v) is formed in the state register: -(-2^15) (v = -2^15 with dash_mem = 0) wraps
+    # back to -2^15, so such a membrane stays at the bottom instead of leaking to 0
+    leak = -shift_decay(v, dash_mem)
+    leak = np.where(leak > hi, lo, leak)
+    dv = np.clip(u + leak, lo, hi)
     if bias is not None:
         dv = np.clip(dv + bias, lo, hi)
     v = np.clip(v + dv, lo, hi)

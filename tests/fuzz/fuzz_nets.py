@@ -322,6 +322,9 @@ def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
     vth_max = (1 << p.threshold_bits) - 1
     b_max = (1 << (p.bias_bits - 1)) - 1
     layers = dict(qg.layers)
+    if p.neuron_model == "bitshift":
+        # a residual net's two weight layers from one source are summed into one int8 weight
+        w_max //= 2
     for lay in qg.graph.layers:
         q = layers.get(lay.name, QuantLayer())
         if isinstance(lay, Dense | Conv2d):

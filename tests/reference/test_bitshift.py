@@ -48,3 +48,15 @@ def test_current_decays_after_the_input_arrives() -> None:
     n, u_new, v_new = neuron_update(u, np.array([0], I64), np.asarray(1), np.asarray(15), None,
                                     np.asarray(1000), 31, LO, HI)
     assert u_new.tolist() == [32] and v_new.tolist() == [32] and n.tolist() == [0]
+
+
+def test_the_leak_of_the_lowest_membrane_wraps_as_in_the_int16_register() -> None:
+    """xylosim forms ``-dec(v)`` in an int16: with ``dash_mem = 0`` the membrane -2^15 leaks by
+    -(-2^15), which wraps to -2^15, so the membrane stays at the bottom."""
+    v = np.array([LO, LO + 1], I64)
+    u = np.array([-8192, -8192], I64)  # -8191 after its decay
+    _, _, v_new = neuron_update(u, v, np.asarray(15), np.asarray(0), None, np.asarray(100), 31,
+                                LO, HI)
+    # LO: leak -2^15, sat(-8191 - 2^15) = LO and v stays LO (without the wrap: -8191);
+    # LO + 1: leak 2^15 - 1, v = LO + 1 + 24576 = -8191
+    assert v_new.tolist() == [LO, -8191]
