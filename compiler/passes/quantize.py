@@ -176,7 +176,7 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
         else:  # pragma: no cover - every layer type is handled above
             raise QuantizationError(f"no quantization rule for {type(lay).__name__}")
     if p.neuron_model == "bitshift":
-        out = _bitshift_neurons(graph, out)
+        out = _bitshift_neurons(graph, out, p)
     return QuantizedGraph(graph=graph, profile=p, layers=out, input_scale=in_scale,
                           target=target)
 
@@ -207,7 +207,8 @@ def _dash(rate: np.ndarray, lowest: int) -> np.ndarray:
     return np.clip(s, lowest, 15).astype(np.int64)
 
 
-def _bitshift_neurons(graph: Graph, out: dict[str, QuantLayer]) -> dict[str, QuantLayer]:
+def _bitshift_neurons(graph: Graph, out: dict[str, QuantLayer],
+                      p: NumericProfile) -> dict[str, QuantLayer]:
     """Scaled-decay integers -> bit-shift neuron integers (``snnc.reference.bitshift``).
 
     The current decays after the input is added, ``u = (u + a)(1 - r)`` with ``r = 2^-dash_syn``:
@@ -215,7 +216,7 @@ def _bitshift_neurons(graph: Graph, out: dict[str, QuantLayer]) -> dict[str, Qua
     ``a / du`` (a LIF: ``a``, and its current gets ``r = 1/2``, the fastest decay that still
     passes input). Thresholds and biases are scaled by the ratio so that ``v`` keeps its scale;
     a Dense bias (a constant current) becomes the membrane bias of its steady state,
-    ``b (1 - r) / r``. Thresholds stay at least 1 (``v >= vth`` fires)."""
+    ``b (1 - r) / r``. Thresholds stay in ``1..2^threshold_bits - 1`` (``v >= vth`` fires)."""
     result = dict(out)
     for lay in graph.layers:
         if not isinstance(lay, LIF | CubaLIF):
@@ -232,7 +233,8 @@ def _bitshift_neurons(graph: Graph, out: dict[str, QuantLayer]) -> dict[str, Qua
         r = np.ldexp(1.0, -dash_syn)
         transfer = (1.0 - r) / r
         scale = transfer * np.where(float_rate > 0, float_rate, r)
-        vth = np.maximum(1, np.rint(np.asarray(q.vth, np.float64) * scale)).astype(np.int64)
+        vth_max = (1 << p.threshold_bits) - 1
+        vth = np.clip(np.rint(np.asarray(q.vth, np.float64) * scale), 1, vth_max).astype(np.int64)
         bias = np.zeros(()) if q.bias is None else np.asarray(q.bias, np.float64) * scale
         steady = _dense_bias(graph, lay, out)
         if steady is not None:
