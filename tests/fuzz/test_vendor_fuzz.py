@@ -36,8 +36,9 @@ RUNNERS = {"xylo-audio2": "xylosim", "akida1": "akida"}
 
 
 def xylo_sized(r: Recipe) -> Recipe:
-    """A recipe within Xylo's reach: at most 16 inputs, integrate-and-fire neurons."""
-    return replace(r, width=min(r.width, 16),
+    """A recipe within Xylo's reach: at most 16 inputs and 8 output neurons (a read-out
+    layer), integrate-and-fire neurons."""
+    return replace(r, width=min(r.width, 16), hidden=(*r.hidden[:-1], min(r.hidden[-1], 8)),
                    neurons=tuple("cuba" if n == "levels" else n for n in r.neurons))
 
 
