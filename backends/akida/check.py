@@ -39,7 +39,8 @@ def map_model(plan: AkidaPlan, target: Target) -> tuple[Any, dict[str, Any]]:
     if total > limit:
         raise ResourceError(target.name, "neural processors (NPs)", total, limit)
     figures = {
-        "device": "AKD1000", "nps_used": total, "nps_available": limit, "nps_per_layer": nps,
+        "target": target.name, "timesteps": plan.steps, "device": "AKD1000",
+        "nps_used": total, "nps_available": limit, "nps_per_layer": nps,
         "program_bytes": program, "input_bits": plan.input_bits,
         "layers": [{"name": f"fc{i}", "dense": fc.dense, "neuron": fc.neuron,
                     "units": int(fc.weights.shape[-1]), "weight_bits": fc.weight_bits,

@@ -7,18 +7,17 @@ layer correspondence (snnc Dense/neuron layer -> Akida FullyConnected layer).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from snnc import __version__
-from snnc.backends import Artifact
+from snnc.backends import RESOURCES_FILE, Artifact, resources_json
 from snnc.backends.akida.check import map_model
 from snnc.backends.akida.plan import build_plan
 from snnc.ir.names import c_ident
 from snnc.ir.quantized import QuantizedGraph
 from snnc.target import Target
+from snnc.version import __version__
 
 ENV = Environment(loader=PackageLoader(__package__, "templates"), undefined=StrictUndefined,
                   keep_trailing_newline=True)
@@ -35,7 +34,6 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
         name=c_ident(qg.graph.name, "model"), version=__version__, inputs=plan.inputs,
         steps=qg.graph.timesteps, input_max=(1 << plan.input_bits) - 1,
         outputs=int(plan.layers[-1].weights.shape[-1])))
-    document = {"target": target.name, "timesteps": qg.graph.timesteps, **figures}
-    (out / "resources.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    (out / RESOURCES_FILE).write_bytes(resources_json(figures))
     files = tuple(sorted(p.name for p in out.iterdir()))
     return Artifact("akida", out, files, figures)

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from snnc.cost.twins import structural_exactness
 from snnc.errors import UnsupportedError
 from snnc.ir.layers import LIF, Dense, Input, Layer, MultiLevelSpike
 from snnc.ir.quantized import QuantizedGraph
-from snnc.passes.snn_to_qnn import structural_exactness
 
 # act_step is a float32: V / 2^(4-b) is exact while V stays below 2^24.
 _STEP_LIMIT = 1 << 24
@@ -43,6 +43,7 @@ class AkidaPlan:
     inputs: int
     input_bits: int
     layers: tuple[FcLayer, ...]
+    steps: int
 
 
 def unsupported_reason(layer: Layer, target: object = None) -> str | None:
@@ -76,6 +77,10 @@ def weight_width(w: np.ndarray) -> int:
 def build_plan(qg: QuantizedGraph) -> AkidaPlan:
     """The FullyConnected chain of ``qg`` (a stateless twin graph), or UnsupportedError."""
     graph = qg.graph
+    if any(lay.kind in ("lif", "cubalif") for lay in graph.layers):
+        raise UnsupportedError("the neuron stages are not lowered to QNN twins yet; quantize "
+                               "with snnc.api.quantize (snnc.passes.stateless)",
+                               target=qg.target)
     inp = graph.input
     if len(inp.shape) != 1:
         raise UnsupportedError(f"input shape {inp.shape}: snnc feeds Akida a 1-D vector "
@@ -102,7 +107,8 @@ def build_plan(qg: QuantizedGraph) -> AkidaPlan:
         raise UnsupportedError("the output is not the last spiking stage", target=qg.target)
     steps = graph.timesteps
     bits = next(b for b in (1, 2, 4) if steps <= (1 << b) - 1)
-    return AkidaPlan(inputs=int(inp.shape[0]), input_bits=bits, layers=tuple(layers))
+    return AkidaPlan(inputs=int(inp.shape[0]), input_bits=bits, layers=tuple(layers),
+                     steps=steps)
 
 
 def _fc(qg: QuantizedGraph, dense: Dense, neuron: MultiLevelSpike) -> FcLayer:

@@ -65,28 +65,34 @@ from snnc.ir.layers import (
     SpikingSelfAttention,
 )
 from snnc.ir.names import identifiers
-from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
+from snnc.ir.quantized import QuantizedGraph, QuantLayer
+from snnc.ir.stages import is_source, read_lag
 
 EVENT_INDEX_LIMIT = 1 << 16  # event lists hold uint16 indices
 MAX_STATE_BITS = 32
 
 
+_KERNELS = (Input, Dense, Conv2d, Pool2d, Flatten, Reshape, Add, LIF, CubaLIF, MultiLevelSpike,
+            SpikingSelfAttention)
+
+
+def unsupported_reason(layer: Layer) -> str | None:
+    """Why ``layer`` has no C kernel whatever its values, or None (refusals that depend on the
+    quantized values are raised by :func:`lower`)."""
+    if type(layer) not in _KERNELS:
+        return f"no MCU kernel for layer type {type(layer).__name__}"
+    if isinstance(layer, Pool2d):
+        top, left, bottom, right = layer.padding
+        if max(top, bottom) >= layer.kernel[0] or max(left, right) >= layer.kernel[1]:
+            return (f"padding {layer.padding} is not smaller than the window {layer.kernel}: "
+                    "a window could hold only padding")
+    if isinstance(layer, MultiLevelSpike) and not 0 <= int(layer.levels) <= S32.hi:
+        return f"levels = {int(layer.levels)} is out of range"
+    return None
+
+
 def _unsupported(layer: str, target: str, message: str) -> UnsupportedError:
     return UnsupportedError(message, layer=layer, target=target)
-
-
-def _is_source(layer: Layer) -> bool:
-    """Layers whose outputs cross a synaptic stage (mirrors the reference executor)."""
-    return layer.is_neuron or isinstance(layer, Input)
-
-
-def read_lag(consumer: Layer, source: Layer, profile: NumericProfile) -> int:
-    """Steps between ``source``'s value and what ``consumer`` sees (the reference's ``seen``)."""
-    if getattr(consumer, "recurrent", False):
-        return max(1, profile.synapse_delay)
-    if _is_source(source) and not consumer.is_neuron:
-        return profile.synapse_delay
-    return 0
 
 
 
@@ -143,13 +149,13 @@ class _Lowering:
                 lag = read_lag(lay, self.graph.layer(src), self.p)
                 if lag == 0:
                     continue
-                if not _is_source(self.graph.layer(src)):
+                if not is_source(self.graph.layer(src)):
                     raise self.fail(lay.name, f"reads '{src}' one step late, but only neuron "
                                     "layers and the input can be read late")
                 depth[src] = max(depth.get(src, 0), lag)
         for src in sorted(depth, key=lambda s: [x.name for x in self.graph.layers].index(s)):
             lay = self.graph.layer(src)
-            ct = fit(source_range(lay, self.qg))
+            ct = fit(source_range(lay, self.p))
             if ct is None:  # pragma: no cover - source ranges always fit int64
                 raise self.fail(src, "value range does not fit int64")
             buf = Buffer(f"snnc_ring_{self.ids[src]}", ct, self.graph.size(src), "ring",
@@ -190,7 +196,7 @@ class _Lowering:
             return self.values[src]
         ring = self.rings[src]
         spiking = source.is_neuron or self.graph.encoding == "rate"
-        return Tensor(View(ring, lag), self.graph.shape(src), source_range(source, self.qg),
+        return Tensor(View(ring, lag), self.graph.shape(src), source_range(source, self.p),
                       spiking)
 
     def event_list(self, layer: str, x: Tensor) -> tuple[str, View]:
@@ -248,13 +254,13 @@ class _Lowering:
             SpikingSelfAttention: self.attention,
         }
         for lay in self.graph.layers:
-            handler = handlers.get(type(lay))
-            if handler is None:
-                raise self.fail(lay.name, f"no MCU kernel for layer type {type(lay).__name__}")
-            self.values[lay.name] = handler(lay)
+            reason = unsupported_reason(lay)
+            if reason:
+                raise self.fail(lay.name, reason)
+            self.values[lay.name] = handlers[type(lay)](lay)
 
     def input(self, lay: Input) -> Tensor:
-        rng = source_range(lay, self.qg)
+        rng = source_range(lay, self.p)
         ct = fit(rng)
         if ct is None:  # pragma: no cover - input_bits <= 32 checked above
             raise self.fail(lay.name, "input range does not fit int64")
@@ -377,10 +383,6 @@ class _Lowering:
 
     def pool(self, lay: Pool2d) -> Tensor:
         x = self.read(lay, lay.inputs[0])
-        top, left, bottom, right = lay.padding
-        if max(top, bottom) >= lay.kernel[0] or max(left, right) >= lay.kernel[1]:
-            raise self.fail(lay.name, f"padding {lay.padding} is not smaller than the window "
-                            f"{lay.kernel}: a window could hold only padding")
         in_shape, out_shape = self.graph.shape(lay.inputs[0]), self.graph.shape(lay.name)
         if lay.pool == "max":
             rng, yt, fn = x.rng, x.ctype, "snnc_pool_max"
@@ -492,8 +494,6 @@ class _Lowering:
         x = self.read(lay, lay.inputs[0])
         shape = self.graph.shape(lay.name)
         levels = int(lay.levels)
-        if not 0 <= levels <= S32.hi:
-            raise self.fail(lay.name, f"levels = {levels} is out of range")
         ot = S8 if levels <= S8.hi else S32
         if lay.axis is None:
             vth = int(np.asarray(q.vth))

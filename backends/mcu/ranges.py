@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.ir.layers import Input, Layer, MultiLevelSpike
-from snnc.ir.quantized import QuantizedGraph
+from snnc.ir.layers import Input, Layer
+from snnc.ir.quantized import NumericProfile
+from snnc.ir.stages import source_peak
 
 I64_MAX = (1 << 63) - 1
 
@@ -84,14 +85,11 @@ def widest(*types: CType) -> CType:
 
 
 
-def source_range(layer: Layer, qg: QuantizedGraph) -> Range:
-    """Output interval of a source layer, known without looking at its inputs."""
-    if isinstance(layer, Input):
-        return Range(-qg.profile.input_max, qg.profile.input_max)
-    if isinstance(layer, MultiLevelSpike):
-        return Range(0, max(0, int(layer.levels)))
-    return Range(0, 1)
-
+def source_range(layer: Layer, profile: NumericProfile) -> Range:
+    """Output interval of a source layer, known without looking at its inputs: the graph input
+    is signed, spikes and levels are not."""
+    peak = source_peak(layer, profile)
+    return Range(-peak, peak) if isinstance(layer, Input) else Range(0, max(0, peak))
 
 
 def _sum_sign(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

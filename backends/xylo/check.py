@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from snnc.backends.xylo.spec import build_spec
+from snnc.backends.xylo.spec import build_spec, resources_document
 from snnc.ir.layers import Layer
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.bitshift import layer_problem
@@ -24,4 +24,4 @@ def unsupported_reason(layer: Layer, target: object = None) -> str | None:
 
 def check_resources(qg: QuantizedGraph, target: Target) -> dict[str, Any]:
     """The ``resources.json`` figures of the specification ``emit`` would write."""
-    return build_spec(qg, target).figures
+    return resources_document(build_spec(qg, target), target)

@@ -4,28 +4,22 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from snnc import __version__
-from snnc.backends import Artifact
-from snnc.backends.xylo.spec import build_spec
+from snnc.backends import RESOURCES_FILE, Artifact, resources_json
+from snnc.backends.xylo.spec import build_spec, family, resources_document
 from snnc.ir.names import c_ident
 from snnc.ir.quantized import QuantizedGraph
 from snnc.target import Target
+from snnc.version import __version__
 
 ENV = Environment(loader=PackageLoader(__package__, "templates"), undefined=StrictUndefined,
                   keep_trailing_newline=True)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-def family(target: Target) -> str:
-    """The rockpool device module of ``target`` (``[xylo] family``)."""
-    return str(target.raw.get("xylo", {}).get("family", "syns61201"))
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -46,7 +40,7 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     (out / "run.py").write_text(ENV.get_template("run.py.j2").render(
         name=c_ident(qg.graph.name, "model"), version=__version__, inputs=spec.figures["inputs"],
         family=family(target), dt=1e-3))
-    document = {"target": target.name, "family": family(target), **spec.figures}
-    (out / "resources.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    document = resources_document(spec, target)
+    (out / RESOURCES_FILE).write_bytes(resources_json(document))
     files = tuple(sorted(p.name for p in out.iterdir()))
-    return Artifact("xylo", out, files, spec.figures)
+    return Artifact("xylo", out, files, document)

@@ -51,6 +51,16 @@ class XyloSpec:
         }
 
 
+def family(target: Target) -> str:
+    """The rockpool device module of ``target`` (``[xylo] family``)."""
+    return str(target.raw.get("xylo", {}).get("family", "syns61201"))
+
+
+def resources_document(spec: XyloSpec, target: Target) -> dict[str, Any]:
+    """What ``resources.json`` holds: the target, its rockpool family and the figures."""
+    return {"target": target.name, "family": family(target), **spec.figures}
+
+
 def _check_range(name: str, values: np.ndarray, lo: int, hi: int, what: str) -> None:
     if values.size and (int(values.min()) < lo or int(values.max()) > hi):
         raise QuantizationError(f"layer '{name}': {what} outside {lo}..{hi} "

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from snnc.cost.twins import structural_exactness, twin_blocker
 from snnc.errors import UnsupportedError
 from snnc.ir.layers import Graph, MultiLevelSpike
 from snnc.ir.quantized import QuantizedGraph
-from snnc.passes.snn_to_qnn import convert_quantized, structural_exactness, twin_blocker
+from snnc.passes.snn_to_qnn import convert_quantized
 
 ACTIVATION_WIDTHS = (1, 2, 4)
 

@@ -25,7 +25,7 @@ from fuzz_nets import FuzzCase, Recipe, build, recipes
 from hypothesis import assume, event, given
 from test_differential_fuzz import assert_same_trace, budget
 
-from snnc.backends import backend_module
+from snnc.backends import get_backend
 from snnc.errors import QuantizationError, ResourceError, UnsupportedError
 from snnc.passes.stateless import lower_stateless
 from snnc.reference.integer import run_quantized
@@ -54,12 +54,12 @@ def vendor_differential(case: FuzzCase, target: str) -> bool:
     """Reference vs vendor simulator for ``case``; False if the net was refused (allowed
     reasons only, before anything was emitted)."""
     t = TARGETS[target]
-    module = backend_module(t.backend)
+    backend = get_backend(t.backend)
     try:
         qg = case.quantized(t)
         if t.numeric.execution == "qnn":
             qg = lower_stateless(qg, "qnn")
-        module.check_resources(qg, t)
+        backend.resources(qg, t)
     except (ResourceError, UnsupportedError) as error:
         event(f"{target}: refused ({type(error).__name__})")
         return False
@@ -70,7 +70,7 @@ def vendor_differential(case: FuzzCase, target: str) -> bool:
     drive = case.drive()
     want = run_quantized(qg, drive)
     with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as work:
-        got = module.simulate(qg, t, drive, RUNNERS[target], Path(work))
+        got = backend.simulate(qg, t, drive, RUNNERS[target], Path(work))
     assert_same_trace(want, got, f"{target} {case.recipe}")
     event(f"{target}: compared")
     return True
