@@ -50,20 +50,7 @@ from snnc.backends.mcu.ranges import (
     widest,
 )
 from snnc.errors import UnsupportedError
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-    SpikingSelfAttention,
-)
+from snnc.ir import layers as ir
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, read_lag
@@ -72,21 +59,25 @@ EVENT_INDEX_LIMIT = 1 << 16  # event lists hold uint16 indices
 MAX_STATE_BITS = 32
 
 
-_KERNELS = (Input, Dense, Conv2d, Pool2d, Flatten, Reshape, Add, LIF, CubaLIF, MultiLevelSpike,
-            SpikingSelfAttention)
+# Layer type -> the _Lowering method that emits its kernel calls.
+_KERNELS: dict[type[ir.Layer], str] = {
+    ir.Input: "input", ir.Dense: "dense", ir.Conv2d: "conv", ir.Pool2d: "pool",
+    ir.Flatten: "view_as", ir.Reshape: "view_as", ir.Add: "add", ir.LIF: "neuron",
+    ir.CubaLIF: "neuron", ir.MultiLevelSpike: "multilevel", ir.SpikingSelfAttention: "attention",
+}
 
 
-def unsupported_reason(layer: Layer) -> str | None:
+def unsupported_reason(layer: ir.Layer) -> str | None:
     """Why ``layer`` has no C kernel whatever its values, or None (refusals that depend on the
     quantized values are raised by :func:`lower`)."""
     if type(layer) not in _KERNELS:
         return f"no MCU kernel for layer type {type(layer).__name__}"
-    if isinstance(layer, Pool2d):
+    if isinstance(layer, ir.Pool2d):
         top, left, bottom, right = layer.padding
         if max(top, bottom) >= layer.kernel[0] or max(left, right) >= layer.kernel[1]:
             return (f"padding {layer.padding} is not smaller than the window {layer.kernel}: "
                     "a window could hold only padding")
-    if isinstance(layer, MultiLevelSpike) and not 0 <= int(layer.levels) <= S32.hi:
+    if isinstance(layer, ir.MultiLevelSpike) and not 0 <= int(layer.levels) <= S32.hi:
         return f"levels = {int(layer.levels)} is out of range"
     return None
 
@@ -189,7 +180,7 @@ class _Lowering:
     def call(self, layer: str, fn: str, *args: Arg, result: str | None = None) -> None:
         self.calls.append(Call(self.ids[layer], fn, tuple(args), result))
 
-    def read(self, consumer: Layer, src: str) -> Tensor:
+    def read(self, consumer: ir.Layer, src: str) -> Tensor:
         source = self.graph.layer(src)
         lag = read_lag(consumer, source, self.p)
         if lag == 0:
@@ -240,26 +231,20 @@ class _Lowering:
         if magnitude > I64_MAX:
             raise self.fail(layer, f"{what} may reach {magnitude:.3g}, beyond int64")
 
-    def info(self, lay: Layer, kernel: str, out: CType, detail: str = "",
+    def info(self, lay: ir.Layer, kernel: str, out: CType, detail: str = "",
              weight_bytes: int = 0) -> None:
         self.layers.append(LayerInfo(lay.name, self.ids[lay.name], lay.kind, kernel, out.c,
                                      detail, weight_bytes))
 
     # ----------------------------------------------------------------- layers
     def lower(self) -> None:
-        handlers = {
-            Input: self.input, Dense: self.dense, Conv2d: self.conv, Pool2d: self.pool,
-            Flatten: self.view_as, Reshape: self.view_as, Add: self.add, LIF: self.neuron,
-            CubaLIF: self.neuron, MultiLevelSpike: self.multilevel,
-            SpikingSelfAttention: self.attention,
-        }
         for lay in self.graph.layers:
             reason = unsupported_reason(lay)
             if reason:
                 raise self.fail(lay.name, reason)
-            self.values[lay.name] = handlers[type(lay)](lay)
+            self.values[lay.name] = getattr(self, _KERNELS[type(lay)])(lay)
 
-    def input(self, lay: Input) -> Tensor:
+    def input(self, lay: ir.Input) -> Tensor:
         rng = source_range(lay, self.p)
         ct = fit(rng)
         if ct is None:  # pragma: no cover - input_bits <= 32 checked above
@@ -269,7 +254,7 @@ class _Lowering:
         return Tensor(View(buf), self.graph.shape(lay.name), rng,
                       spiking=self.graph.encoding == "rate")
 
-    def _choose_event(self, lay: Layer, x: Tensor) -> tuple[bool, str]:
+    def _choose_event(self, lay: ir.Layer, x: Tensor) -> tuple[bool, str]:
         if lay.attrs.get("mapping") == "qnn":  # a QNN layer is a dense int8 layer
             return False, "QNN mapping"
         want = lay.attrs.get("kernel")
@@ -282,7 +267,7 @@ class _Lowering:
             return True, "spike input"
         return False, "non-spike input" if not x.spiking else "input too wide for events"
 
-    def dense(self, lay: Dense) -> Tensor:
+    def dense(self, lay: ir.Dense) -> Tensor:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
         w = self.weights_int8(lay.name, q)
@@ -300,7 +285,7 @@ class _Lowering:
             self._dense_direct(lay, x, w, bias, View(out), sizes, why)
         return Tensor(View(out), self.graph.shape(lay.name), rng, spiking=False)
 
-    def _dense_direct(self, lay: Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
+    def _dense_direct(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
                       out: View, sizes: tuple[str, str, str], why: str) -> None:
         ident, yt = self.ids[lay.name], out.buffer.ctype
         name = self.const(f"snnc_w_{ident}", S8, w)
@@ -311,7 +296,7 @@ class _Lowering:
         self.call(lay.name, f"snnc_dense_{x.ctype.suffix}_{yt.suffix}", *args)
         self.info(lay, "dense", yt, f"{sizes[1]}->{sizes[2]}, {why}", w.size)
 
-    def _dense_events(self, lay: Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
+    def _dense_events(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
                       out: View, sizes: tuple[str, str, str], why: str) -> None:
         """Event-driven: weight columns stored densely (W transposed) or as CSR, whichever the
         ``storage`` attribute asks for or, without it, whichever is smaller."""
@@ -349,7 +334,7 @@ class _Lowering:
                   ("dil_h", dilation[0]), ("dil_w", dilation[1]), ("groups", groups)]
         return self.struct(name, "snnc_geom", fields)
 
-    def conv(self, lay: Conv2d) -> Tensor:
+    def conv(self, lay: ir.Conv2d) -> Tensor:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
         w = self.weights_int8(lay.name, q)
@@ -381,7 +366,7 @@ class _Lowering:
             self.info(lay, "direct", yt, detail, w.size)
         return Tensor(View(out), out_shape, rng, spiking=False)
 
-    def pool(self, lay: Pool2d) -> Tensor:
+    def pool(self, lay: ir.Pool2d) -> Tensor:
         x = self.read(lay, lay.inputs[0])
         in_shape, out_shape = self.graph.shape(lay.inputs[0]), self.graph.shape(lay.name)
         if lay.pool == "max":
@@ -398,7 +383,7 @@ class _Lowering:
         self.info(lay, lay.pool, yt, f"{in_shape}->{out_shape}")
         return Tensor(View(out), out_shape, rng, x.spiking)
 
-    def view_as(self, lay: Flatten | Reshape) -> Tensor:
+    def view_as(self, lay: ir.Flatten | ir.Reshape) -> Tensor:
         x = self.read(lay, lay.inputs[0])
         shape = self.graph.shape(lay.name)
         if x.view.lag == 0:  # same bytes, new shape: no code
@@ -410,7 +395,7 @@ class _Lowering:
         self.info(lay, "copy", x.ctype, "delayed read")
         return Tensor(View(out), shape, x.rng, x.spiking)
 
-    def add(self, lay: Add) -> Tensor:
+    def add(self, lay: ir.Add) -> Tensor:
         xs = [self.read(lay, s) for s in lay.inputs]
         total = xs[0].rng
         yt = self.out_type(lay.name, total)
@@ -428,7 +413,7 @@ class _Lowering:
         self.info(lay, "add", yt, f"{len(xs)} inputs")
         return Tensor(View(out), self.graph.shape(lay.name), total, spiking=False)
 
-    def _param(self, lay: Layer, tag: str, values: Any) -> tuple[str, int]:
+    def _param(self, lay: ir.Layer, tag: str, values: Any) -> tuple[str, int]:
         if values is None:
             return "NULL", 0
         flat = _flat_param(values, self.graph.shape(lay.name))
@@ -437,11 +422,11 @@ class _Lowering:
         name = self.const(f"snnc_{tag}_{self.ids[lay.name]}", S32, flat)
         return name, 0 if flat.size == 1 else 1
 
-    def neuron(self, lay: LIF | CubaLIF) -> Tensor:
+    def neuron(self, lay: ir.LIF | ir.CubaLIF) -> Tensor:
         q, p = self.qg.q(lay.name), self.p
         x = self.read(lay, lay.inputs[0])
         n = x.size
-        cuba = isinstance(lay, CubaLIF)
+        cuba = isinstance(lay, ir.CubaLIF)
         vth = np.asarray(q.vth, np.int64)
         theta_max = int(vth.max()) << p.threshold_shift
         if vth.min() < 0:
@@ -489,7 +474,7 @@ class _Lowering:
                   f"{n} neurons, reset {lay.reset}/{lay.reset_timing}, state {st.c}")
         return Tensor(View(spikes), self.graph.shape(lay.name), Range(0, 1), spiking=True)
 
-    def multilevel(self, lay: MultiLevelSpike) -> Tensor:
+    def multilevel(self, lay: ir.MultiLevelSpike) -> Tensor:
         q, p = self.qg.q(lay.name), self.p
         x = self.read(lay, lay.inputs[0])
         shape = self.graph.shape(lay.name)
@@ -517,7 +502,7 @@ class _Lowering:
         self.info(lay, "multilevel", ot, f"levels {levels}")
         return Tensor(View(out), shape, Range(0, levels), spiking=True)
 
-    def attention(self, lay: SpikingSelfAttention) -> Tensor:
+    def attention(self, lay: ir.SpikingSelfAttention) -> Tensor:
         q, p = self.qg.q(lay.name), self.p
         qkv = [self.read(lay, s) for s in lay.inputs]
         length, dim = self.graph.shape(lay.name)
@@ -582,7 +567,7 @@ class _Lowering:
             probes.append(Probe(f"{self.ids[lay.name]}/spikes", "spikes", lay.name, t.view,
                                 t.shape))
         for lay in neurons:
-            if isinstance(lay, LIF | CubaLIF):
+            if isinstance(lay, ir.LIF | ir.CubaLIF):
                 v = next(b for b in self.buffers if b.key == f"snnc_v_{self.ids[lay.name]}")
                 probes.append(Probe(f"{self.ids[lay.name]}/v", "v", lay.name, View(v),
                                     self.graph.shape(lay.name)))

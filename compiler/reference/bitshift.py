@@ -218,9 +218,9 @@ def run_bitshift(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> 
                  spikes=spikes if record else {}, v=volts if record else {})
 
 
-def latency(graph: Graph) -> int:
-    """Steps from an input to its first effect on the output: inputs reach the first neurons
-    in the same step, every hop from a neuron to the next takes one step."""
+def layer_latencies(graph: Graph) -> dict[str, int]:
+    """Per layer, the steps from an input to its first effect on the layer: inputs reach the
+    first neurons in the same step, every hop from a neuron to the next takes one step."""
     depth: dict[str, int] = {}
     for lay in graph.layers:
         if isinstance(lay, Input):
@@ -233,4 +233,4 @@ def latency(graph: Graph) -> int:
             hop = 1 if graph.layer(src).is_neuron and not lay.is_neuron else 0
             best = max(best, depth[src] + hop)
         depth[lay.name] = best
-    return depth[graph.output]
+    return depth

@@ -23,7 +23,6 @@ from rich.console import Console
 from rich.table import Table
 
 from snnc import api
-from snnc.reference.integer import latency
 
 HERE = Path(__file__).resolve().parent
 MODEL = HERE / "digits.onnx"
@@ -33,7 +32,7 @@ RUNS = (("cortex-m4", "host"), ("cortex-m4", "qemu"), ("loihi2", "lava"),
         ("spinnaker2", "spinnaker2"), ("akida1", "akida"))
 # Targets whose stages run as QNN twins: the digits model's leaky neurons need --mapping qnn.
 MAPPING = {"akida1": "qnn"}
-console = Console(highlight=False, width=120)
+console = Console(highlight=False, width=140)
 
 
 def rel(path: Path) -> str:
@@ -77,11 +76,12 @@ def main() -> None:
         "-o", str(OUT))
 
     graph = api.load(MODEL)
+    framework = api.simulate_exported(MODEL, x)  # the ONNX graph as exported, float32
     float_acc = float(np.mean(api.predict(api.simulate(graph, x)) == y))
     table = Table(title=f"digits: 64-128-10 LIF, T={graph.timesteps}, {len(y)} test images; "
                         f"float reference accuracy {100 * float_acc:.2f} %")
-    for col in ("target", "runs on", "accuracy", "int. ref.", "bit-exact",
-                "latency", "energy", "resources", "artifacts"):
+    for col in ("target", "runs on", "accuracy", "int. ref.", "bit-exact", "latency",
+                "= framework", "energy", "resources", "artifacts"):
         table.add_column(col)
     references: dict[str, object] = {}
     ok = True
@@ -107,7 +107,9 @@ def main() -> None:
             f"{100 * np.mean(api.predict(got) == y):.2f} %",
             f"{100 * np.mean(api.predict(ref) == y):.2f} %",
             "yes" if same else "NO",
-            f"{latency(graph, target.numeric)} steps",
+            f"{got.latency} steps",
+            f"{100 * np.mean(got.output == framework.output):.1f} %"
+            if got.output.shape == framework.output.shape else "- (levels)",
             f"{energy / 1000:.1f} nJ/inf", resources_summary(target_name, folder),
             rel(folder) + "/")
     console.print()

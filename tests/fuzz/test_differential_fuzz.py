@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fuzz_nets import FuzzCase, fuzz_cases
 from hypothesis import HealthCheck, assume, event, given, settings
+from testkit.fuzz_nets import FuzzCase, fuzz_cases
 
 from snnc.backends import get_backend
 from snnc.errors import QuantizationError, ResourceError, UnsupportedError

@@ -21,9 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fuzz_nets import FuzzCase, Recipe, build, recipes
+from fuzz.test_differential_fuzz import assert_same_trace, budget
 from hypothesis import assume, event, given
-from test_differential_fuzz import assert_same_trace, budget
+from testkit.fuzz_nets import FuzzCase, Recipe, build, recipes
 
 from snnc.backends import get_backend
 from snnc.errors import QuantizationError, ResourceError, UnsupportedError

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mcu_helpers import M4, assert_same_trace, prepare, variant_target
-from mcu_netgen import FAMILIES, make_case
 from sklearn.datasets import load_digits
+from testkit.mcu_helpers import M4, assert_same_trace, prepare, variant_target
+from testkit.mcu_netgen import FAMILIES, make_case
 
 from snnc.api import predict
 from snnc.backends.mcu import simulate

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mcu_helpers import M4, assert_same_trace, prepare, variant_target
-from mcu_netgen import make_case
+from testkit.mcu_helpers import M4, assert_same_trace, prepare, variant_target
+from testkit.mcu_netgen import make_case
 
 from snnc import __version__
 from snnc.backends.mcu import check_resources, emit, simulate

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mcu_helpers import M4, assert_same_trace, prepare
+from testkit.mcu_helpers import M4, assert_same_trace, prepare
 
 from snnc.backends.mcu import emit, simulate
 from snnc.backends.mcu.lower import lower
