@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+APT_PACKAGES := gcc g++ make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
 	valgrind cmake
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -26,12 +26,16 @@ $(STAMP): pyproject.toml requirements.txt Makefile
 	# lava-nc 0.10.0 declares Python < 3.11 but is pure Python; its dependencies come from
 	# requirements.txt and the 3.11 compatibility shim lives in snnc.backends.loihi.
 	$(BIN)/pip install -q --no-deps --ignore-requires-python lava-nc==0.10.0
+	# rockpool 3.1 provides XyloSim (around xylosim, from requirements.txt); its device drivers
+	# need samna, which the Xylo backend never imports, so it is installed without dependencies.
+	$(BIN)/pip install -q --no-deps rockpool==3.1.0
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 demo: install
 	$(BIN)/python examples/digits/demo.py
 	$(BIN)/python examples/spikeformer/demo.py
+	$(BIN)/python examples/gestures/demo.py
 
 # The suite minus the broad sweeps marked `slow` (each has a fast variant that always runs).
 test: install

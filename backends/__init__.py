@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 # Tag -> the package whose ``BACKEND`` implements it (imported on first use: a command that
 # needs one backend does not pay for the others).
 BACKENDS: dict[str, str] = {
+    "akida": "snnc.backends.akida",
     "loihi": "snnc.backends.loihi",
     "mcu": "snnc.backends.mcu",
     "spinnaker2": "snnc.backends.spinnaker2",
+    "xylo": "snnc.backends.xylo",
 }
 
 RESOURCES_FILE = "resources.json"

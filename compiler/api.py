@@ -1,11 +1,13 @@
 """The Python API; the CLI is a thin shell over these functions.
 
 ``load`` -> ``optimize`` -> ``quantize`` -> ``compile`` / ``simulate``; ``report`` for energy.
-``compile_all`` compiles for several targets at once, all or nothing.
+``compile_all`` compiles for several targets at once, all or nothing (or skipping the targets
+that cannot hold the model, with ``skip_unfit``).
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from snnc.backends import Artifact, Backend, get_backend
-from snnc.errors import InputError, UnsupportedError
+from snnc.errors import InputError, ResourceError, UnsupportedError
 from snnc.ir.layers import Graph
 from snnc.ir.quantized import QuantizedGraph
 from snnc.outputs import atomic_dir
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
     from snnc.passes.pipeline import SharedPasses
 
 # Folder names under the output directory, per backend (see docs/architecture.md).
-OUT_FOLDERS = {"loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2"}
+OUT_FOLDERS = {"akida": "akida", "loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2",
+               "xylo": "xylo"}
 
 
 def load(path: str | Path, nir_semantics: str | None = None, dt: float | None = None) -> Graph:
@@ -52,7 +55,8 @@ def targets_for(spec: str) -> list[Target]:
     if spec != "all":
         return [load_target(spec)]
     chosen: dict[str, Target] = {}
-    preferred = {"loihi": "loihi2", "mcu": "cortex-m4", "spinnaker2": "spinnaker2"}
+    preferred = {"akida": "akida1", "loihi": "loihi2", "mcu": "cortex-m4",
+                 "spinnaker2": "spinnaker2", "xylo": "xylo-audio2"}
     for target in list_targets():
         if target.name == preferred.get(target.backend):
             chosen[target.backend] = target
@@ -91,17 +95,28 @@ def optimize(graph: Graph, target: str | Target, calib: np.ndarray | None = None
                         log=log)
 
 
-def quantize(graph: Graph, target: str | Target,
-             calib: np.ndarray | None = None) -> QuantizedGraph:
+def quantize(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
+             mapping: str = "auto") -> QuantizedGraph:
+    """The integer graph for ``target``; on a stateless target (``execution = "qnn"``) every
+    neuron stage is its QNN twin (approximate twins only with ``mapping = "qnn"``)."""
     t = as_target(target)
-    return quantize_graph(graph, t.numeric, calib=calib, target=t.name)
+    qg = quantize_graph(graph, t.numeric, calib=calib, target=t.name)
+    if t.numeric.execution == "qnn":
+        from snnc.passes.stateless import lower_stateless
+
+        qg = lower_stateless(qg, mapping)
+    return qg
 
 
 @dataclass(frozen=True)
 class CompileResult:
+    """One target's outcome; ``skipped`` holds why the target cannot hold the model (then
+    ``artifact`` and ``quantized`` are None and nothing was written for it)."""
+
     target: Target
-    artifact: Artifact
-    quantized: QuantizedGraph
+    artifact: Artifact | None
+    quantized: QuantizedGraph | None
+    skipped: str | None = None
 
 
 def compile(graph: Graph, target: str | Target, out_dir: str | Path,
@@ -115,8 +130,10 @@ def compile(graph: Graph, target: str | Target, out_dir: str | Path,
 
 def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Path,
                 calib: np.ndarray | None = None, mapping: str = "auto",
-                prune: float | None = None, log: Log = None) -> list[CompileResult]:
-    """Compile ``graph`` for every target into ``out_dir/<backend>/``, all or nothing.
+                prune: float | None = None, log: Log = None,
+                skip_unfit: bool = False) -> list[CompileResult]:
+    """Compile ``graph`` for every target into ``out_dir/<backend>/``, all or nothing (see
+    ``skip_unfit``).
 
     Each target is optimised, quantised and emitted in its own thread into a private staging
     folder, so a backend waiting for a compiler it runs (the MCU's memory build) overlaps the
@@ -126,6 +143,10 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
     of the first failing target in ``targets`` order is raised: the one compiling target by
     target would raise. Targets after a failed one stop at their next stage. The files are
     byte-identical to compiling each target alone. ``log`` lines start with the target name.
+
+    ``skip_unfit`` (``--target all``): a target that cannot hold the model (an
+    :class:`UnsupportedError` or :class:`ResourceError`) is skipped, its result says why and
+    no folder is left for it; the others are compiled as usual.
     """
     # imported here, not first inside the threads
     import snnc.cost.report  # noqa: F401
@@ -139,7 +160,8 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
         raise InputError("two targets of one backend would write the same folder: "
                          f"{', '.join(t.name for t in chosen)}")
     backends = [get_backend(t.backend) for t in chosen]
-    options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)))
+    options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)),
+                       skip_unfit)
     with ExitStack() as staging:
         staged = [staging.enter_context(atomic_dir(f)) for f in folders]
         with ThreadPoolExecutor(max_workers=len(chosen),
@@ -149,9 +171,16 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
                                                                  strict=True))]
         # the pool has joined: no thread writes into a staged folder any more
         results = [_outcome(job) for job in jobs]
-    return [CompileResult(r.target, Artifact(r.artifact.backend, final, r.artifact.files,
-                                             r.artifact.resources), r.quantized)
-            for r, final in zip(results, folders, strict=True)]
+    done = []
+    for r, final in zip(results, folders, strict=True):
+        if r.artifact is None:
+            shutil.rmtree(final, ignore_errors=True)  # the skipped target's empty folder
+            done.append(r)
+            continue
+        done.append(CompileResult(r.target, Artifact(r.artifact.backend, final,
+                                                     r.artifact.files, r.artifact.resources),
+                                  r.quantized))
+    return done
 
 
 class _Stop:
@@ -185,6 +214,7 @@ class _Options:
     prune: float | None
     passes: SharedPasses
     stop: _Stop
+    skip_unfit: bool = False
 
 
 def _compile_one(graph: Graph, target: Target, backend: Backend, folder: Path, index: int,
@@ -201,7 +231,7 @@ def _compile_one(graph: Graph, target: Target, backend: Backend, folder: Path, i
                                  prune=opts.prune, log=say, shared=opts.passes)
         opts.stop.check(index)
         say("quantize to the numeric profile")
-        qg = quantize(optimized, target, calib=opts.calib)
+        qg = quantize(optimized, target, calib=opts.calib, mapping=opts.mapping)
         opts.stop.check(index)
         # every backend's emit runs its resource check before it writes anything
         say(f"check resources and emit the {target.backend} artifact")
@@ -209,6 +239,12 @@ def _compile_one(graph: Graph, target: Target, backend: Backend, folder: Path, i
         opts.stop.check(index)
         say("write the energy report")
         _write_reports(optimized, target, folder)
+    except (UnsupportedError, ResourceError) as exc:
+        if not opts.skip_unfit:
+            opts.stop.fail(index)
+            raise
+        say(f"skipped: {exc}")
+        return CompileResult(target, None, None, skipped=str(exc))
     except BaseException:
         opts.stop.fail(index)
         raise
@@ -249,7 +285,8 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
              hardware_timing: bool = False) -> Trace:
     """Run the model: the float reference (no target), the integer reference of ``target``
     (``backend="reference"``), or the artifact the target's backend produces (``host``,
-    ``qemu``, ``lava``, ``spinnaker2``). All return the same :class:`Trace` layout.
+    ``qemu``, ``lava``, ``spinnaker2``, ``xylosim``, ``akida``). All return the same
+    :class:`Trace` layout.
 
     Results are in model time: a target whose synapses deliver late runs ``steps + latency``
     steps and every layer's arrays start at its own latency (:mod:`snnc.reference.timing`), so
@@ -262,7 +299,8 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
         _say(log, f"run the float reference ({steps} steps)")
         return run_graph(graph, encode(inputs, steps, graph.encoding, graph.input.shape))
     t = as_target(target)
-    qg = quantize(optimize(graph, t, calib=calib, mapping=mapping, log=log), t, calib=calib)
+    qg = quantize(optimize(graph, t, calib=calib, mapping=mapping, log=log), t, calib=calib,
+                  mapping=mapping)
     lag = latency(qg.graph, qg.profile)
     run_drive = model_drive(inputs, steps, 0 if hardware_timing else lag, graph.encoding,
                             graph.input.shape)

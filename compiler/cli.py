@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from snnc import api
-from snnc.errors import InputError, SnncError
+from snnc.errors import InputError, SnncError, UnsupportedError
 from snnc.ir.layers import LIF, CubaLIF, Graph, Layer, MultiLevelSpike, SpikingSelfAttention
 from snnc.outputs import save_npz_atomic
 from snnc.target import list_targets
@@ -107,7 +107,8 @@ SimTargetOpt = Annotated[str | None, typer.Option(
     "--target", "-t", help="Use this target's integer semantics.")]
 BackendOpt = Annotated[str, typer.Option(
     "--backend", "-b",
-    help="reference, host, qemu, lava or spinnaker2 (with --target); exported (without).")]
+    help="reference, host, qemu, lava, spinnaker2, xylosim or akida (with --target); "
+         "exported (without).")]
 LabelsOpt = Annotated[Path | None, typer.Option("--labels", help="Class labels (.npy): accuracy.")]
 OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
 ReportDirOpt = Annotated[Path | None, typer.Option(
@@ -294,18 +295,23 @@ def compile_cmd(
     mapping: MappingOpt = "auto",
     prune: PruneOpt = None,
 ) -> None:
-    """Compile for one target (or `all`) into OUT/<backend>/, atomically: with `all`, either
-    every target's folder is written or none is."""
+    """Compile for one target (or `all`) into OUT/<backend>/, atomically. With `all`, a target
+    that cannot hold the model is skipped with the reason; any other failure writes nothing."""
     calib_x = _calib(calib)
     chosen = api.targets_for(target)
     with progress("compile") as log:
         log(f"read {model.name}")
         graph = api.load(model, nir_semantics, dt)
         results = api.compile_all(graph, chosen, out_dir, calib=calib_x, mapping=mapping,
-                                  prune=prune, log=log)
+                                  prune=prune, log=log, skip_unfit=target == "all")
     for result in results:
+        if result.artifact is None:
+            out.print(f"{result.target.name}: skipped, {result.skipped}", markup=False)
+            continue
         out.print(f"{result.target.name}: wrote {result.artifact.out_dir}/ "
                   f"({len(result.artifact.files)} files)")
+    if not any(r.artifact is not None for r in results):
+        raise UnsupportedError("no target can hold the model (reasons above)")
 
 
 @app.command(epilog=_examples(

@@ -17,7 +17,7 @@ from typing import Any
 from snnc.errors import InputError
 from snnc.ir.quantized import NumericProfile
 
-BACKEND_NAMES = ("loihi", "mcu", "spinnaker2")
+BACKEND_NAMES = ("akida", "loihi", "mcu", "spinnaker2", "xylo")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Shared fixtures and the ``needs`` marker.
 
-``@pytest.mark.needs("arm-none-eabi-gcc" | "qemu" | "cmake" | "lava" | "valgrind")`` skips a
-test on a bare developer machine, but when ``CI`` is set a missing toolchain is a failure,
-never a skip.
+``@pytest.mark.needs("arm-none-eabi-gcc" | "qemu" | "cmake" | "lava" | "valgrind" |
+"xylosim" | "akida")`` skips a test on a bare developer machine, but when ``CI`` is set a
+missing toolchain is a failure, never a skip.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ _TOOLS = {
     "cmake": lambda: shutil.which("cmake") is not None,
     "valgrind": lambda: shutil.which("valgrind") is not None,
     "lava": lambda: importlib.util.find_spec("lava") is not None,
+    "xylosim": lambda: all(importlib.util.find_spec(m) is not None
+                           for m in ("xylosim", "rockpool")),
+    "akida": lambda: importlib.util.find_spec("akida") is not None,
 }
 
 

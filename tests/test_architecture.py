@@ -18,7 +18,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BACKENDS = ("loihi", "mcu", "spinnaker2")
+BACKENDS = ("akida", "loihi", "mcu", "spinnaker2", "xylo")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -6,7 +6,7 @@ them is costed at the assumed rate :data:`ASSUMED_RATE`, and the report says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from snnc.cost.mapping import Mapping, decide
@@ -113,10 +113,26 @@ def cost_stage(graph: Graph, stage: Stage, params: EnergyParams, profile: Numeri
         literature=literature_energy(shape, act))
 
 
+def fixed_mapping(target: Target) -> tuple[Mapping, str] | None:
+    """The one mapping a target runs every stage in, with the reason, or None if it has both:
+    bit-shift neurons (Xylo) only spike, stateless targets (Akida) only run QNN twins."""
+    if target.numeric.neuron_model == "bitshift":
+        return "snn", f"{target.name} runs spiking neurons only"
+    if target.numeric.execution == "qnn":
+        return "qnn", f"{target.name} has stateless layers only: every stage runs as its QNN twin"
+    return None
+
+
 def analyze(graph: Graph, target: Target, mode: str | None = None) -> list[StageCost]:
-    """Cost every stage of ``graph`` on ``target`` (see :func:`cost_stage` for ``mode``)."""
+    """Cost every stage of ``graph`` on ``target`` (see :func:`cost_stage` for ``mode``); on a
+    target with one mapping (:func:`fixed_mapping`) every stage gets that one."""
     params = target_params(target)
-    return [cost_stage(graph, st, params, target.numeric, mode) for st in stages(graph)]
+    costs = [cost_stage(graph, st, params, target.numeric, mode) for st in stages(graph)]
+    fixed = fixed_mapping(target)
+    if fixed is None:
+        return costs
+    mapping, reason = fixed
+    return [replace(c, mapping=mapping, reason=reason) for c in costs]
 
 
 def as_json(cost: StageCost) -> dict[str, Any]:

@@ -63,6 +63,12 @@ class NumericProfile:
     mask_frac_bits: int = 15
     reset_kinds: tuple[str, ...] = ("zero", "subtract", "none")
     lif_current_register: bool = False
+    neuron_model: Literal["scaled", "bitshift"] = "scaled"
+    max_spikes: int = 1
+    readout_max_spikes: int = 1
+    input_signed: bool = True
+    execution: Literal["steps", "qnn"] = "steps"
+    activation_bits: int = 4
 
     @property
     def weight_max(self) -> int:
@@ -70,6 +76,9 @@ class NumericProfile:
 
     @property
     def input_max(self) -> int:
+        """Largest input value: signed ``input_bits`` wide, or an unsigned event count."""
+        if not self.input_signed:
+            return (1 << self.input_bits) - 1
         return (1 << (self.input_bits - 1)) - 1
 
 
@@ -109,5 +118,7 @@ class QuantizedGraph:
         return self.layers[name]
 
     def quantize_input(self, drive: np.ndarray) -> np.ndarray:
-        """Float drive -> int64 input units (spike trains stay 0/1 when the scale is 1)."""
-        return round_clip(drive, self.input_scale, self.profile.input_max)
+        """Float drive -> int64 input units (spike trains stay 0/1 when the scale is 1); event
+        counts (``input_signed = false``) are clipped at 0."""
+        q = round_clip(drive, self.input_scale, self.profile.input_max)
+        return q if self.profile.input_signed else np.maximum(q, 0, out=q)

@@ -120,6 +120,8 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
                            for m in members)
                 theta = _threshold_of(_stage_neuron(graph, lay.name))
                 s = max(need / p.weight_max, theta / vth_max if theta else 0.0)
+                if p.neuron_model == "bitshift":
+                    s = max(s, _summed_need(graph, members, unit, p.weight_max))
                 group_unit[root] = s if s > 0 else 1.0
             s_out = group_unit[root]
             w_unit = s_out / unit.get(lay.inputs[0], 1.0)  # recurrent: a later neuron, unit 1
@@ -160,8 +162,94 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
             unit[lay.name] = s
         else:  # pragma: no cover - every layer type is handled above
             raise QuantizationError(f"no quantization rule for {type(lay).__name__}")
+    if p.neuron_model == "bitshift":
+        out = _bitshift_neurons(graph, out, p)
     return QuantizedGraph(graph=graph, profile=p, layers=out, input_scale=in_scale,
                           target=target)
+
+
+def _summed_need(graph: ir.Graph, members: list[str], unit: dict[str, float],
+                 weight_max: int) -> float:
+    """The smallest unit for which the weight layers of one ir.Add that read the same source
+    still fit ``weight_max`` once summed (bit-shift targets hold one weight per pair of
+    neurons). Each of ``k`` rounded terms may add 1/2, hence ``weight_max - k/2``."""
+    by_source: dict[str, list[np.ndarray]] = {}
+    for name in members:
+        lay = graph.layer(name)
+        by_source.setdefault(lay.inputs[0], []).append(np.asarray(lay.weight, np.float64))
+    need = 0.0
+    for source, weights in by_source.items():
+        if len(weights) > 1:
+            total = _max_abs(np.sum(weights, axis=0)) * unit.get(source, 1.0)
+            need = max(need, total / (weight_max - len(weights) / 2))
+    return need
+
+
+def _dash(rate: np.ndarray, lowest: int) -> np.ndarray:
+    """A decay rate in [0, 1] as the shift ``s`` whose rate ``2^-s`` is nearest in log scale,
+    in ``[lowest, 15]`` (a rate of 0, no leak, becomes the slowest decay, 15)."""
+    r = np.asarray(rate, np.float64)
+    with np.errstate(divide="ignore"):
+        s = np.where(r > 0, np.rint(-np.log2(np.where(r > 0, r, 1.0))), 15)
+    return np.clip(s, lowest, 15).astype(np.int64)
+
+
+def _bitshift_neurons(graph: ir.Graph, out: dict[str, QuantLayer],
+                      p: NumericProfile) -> dict[str, QuantLayer]:
+    """Scaled-decay integers -> bit-shift neuron integers (``snnc.reference.bitshift``).
+
+    The current decays after the input is added, ``u = (u + a)(1 - r)`` with ``r = 2^-dash_syn``:
+    a pulse ``a`` moves ``a (1 - r) / r`` into ``v`` over time, where the float ir.CubaLIF moves
+    ``a / du`` (a ir.LIF: ``a``, and its current gets ``r = 1/2``, the fastest decay that still
+    passes input). Thresholds and biases are scaled by the ratio so that ``v`` keeps its scale;
+    a ir.Dense bias (a constant current) becomes the membrane bias of its steady state,
+    ``b (1 - r) / r``. Thresholds stay in ``1..2^threshold_bits - 1`` (``v >= vth`` fires)."""
+    result = dict(out)
+    for lay in graph.layers:
+        if not isinstance(lay, ir.LIF | ir.CubaLIF):
+            continue
+        q = out[lay.name]
+        if isinstance(lay, ir.CubaLIF):
+            float_rate = np.asarray(lay.current_decay, np.float64)
+            dash_syn = _dash(float_rate, 1)
+        else:
+            float_rate = np.ones(())
+            dash_syn = np.ones((), np.int64)
+        beta_rate = (np.asarray(lay.voltage_decay, np.float64) if isinstance(lay, ir.CubaLIF)
+                     else 1.0 - np.asarray(lay.beta, np.float64))
+        r = np.ldexp(1.0, -dash_syn)
+        transfer = (1.0 - r) / r
+        scale = transfer * np.where(float_rate > 0, float_rate, r)
+        vth_max = (1 << p.threshold_bits) - 1
+        vth = np.clip(np.rint(np.asarray(q.vth, np.float64) * scale), 1, vth_max).astype(np.int64)
+        bias = np.zeros(()) if q.bias is None else np.asarray(q.bias, np.float64) * scale
+        steady = _dense_bias(graph, lay, out)
+        if steady is not None:
+            bias = bias + steady * transfer
+            for name in _stage_dense(graph, lay):
+                result[name] = QuantLayer(unit=out[name].unit, weight=out[name].weight)
+        has_bias = q.bias is not None or steady is not None
+        result[lay.name] = QuantLayer(
+            unit=1.0, du=dash_syn, dv=_dash(beta_rate, 0), vth=vth,
+            bias=np.clip(np.rint(bias), -(1 << 15), (1 << 15) - 1).astype(np.int64)
+            if has_bias else None)
+    return result
+
+
+def _stage_dense(graph: ir.Graph, neuron: ir.Layer) -> list[str]:
+    head = graph.layer(neuron.inputs[0])
+    members = [graph.layer(s) for s in head.inputs] if isinstance(head, ir.Add) else [head]
+    return [m.name for m in members if isinstance(m, ir.Dense)]
+
+
+def _dense_bias(graph: ir.Graph, neuron: ir.Layer, out: dict[str, QuantLayer]) -> np.ndarray | None:
+    """The summed integer biases of the ir.Dense layers feeding ``neuron`` (None: no bias)."""
+    total = None
+    for name in _stage_dense(graph, neuron):
+        b = out[name].bias
+        if b is not None:
+            total = np.asarray(b, np.float64) if total is None else total + b
+    return total
 
 
 def _quantize_neuron(lay: ir.LIF | ir.CubaLIF, s_in: float, p: NumericProfile) -> QuantLayer:

@@ -17,12 +17,16 @@ two neuron layers):
 - MultiLevelSpike: ``s = clip(floor(I/theta + 1/2), 0, D)`` with the exact rational
   ``theta = alpha_mant * sum|I| / (n * 2^alpha_frac_bits)`` (or ``theta = vth``);
 - attention: ``out = (sum_m (Q K^T)[n,m] * mask[h,n,m] * V[m]) >> mask_frac_bits``.
+
+Profiles with ``neuron_model = "bitshift"`` run :mod:`snnc.reference.bitshift` (Xylo's neuron),
+and those with ``execution = "qnn"`` run every stage as its QNN twin (:mod:`.mapped`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from snnc.errors import UnsupportedError
 from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, read_lag
@@ -152,7 +156,14 @@ def _i64(a: np.ndarray | None) -> np.ndarray | None:
 def layer_latencies(graph: ir.Graph, profile: NumericProfile) -> dict[str, int]:
     """Per layer, the steps between an input and its first effect on that layer's values (the
     synaptic stages on the longest path times the target's delay): where the layer's trace
-    starts to follow model step 0."""
+    starts to follow model step 0. Stateless targets have none; bit-shift targets their own
+    rule (:func:`snnc.reference.bitshift.layer_latencies`)."""
+    if profile.execution == "qnn":
+        return dict.fromkeys((lay.name for lay in graph.layers), 0)
+    if profile.neuron_model == "bitshift":
+        from snnc.reference.bitshift import layer_latencies as bitshift_latencies
+
+        return bitshift_latencies(graph)
     depth: dict[str, int] = {}
     for lay in graph.layers:
         if isinstance(lay, ir.Input):
@@ -179,11 +190,30 @@ def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) ->
     (:func:`snnc.reference.layerwise.run_layerwise`), others step by step
     (:func:`run_stepwise`, the definition); both give the same trace, bit for bit.
     """
+    if qg.profile.execution == "qnn":
+        return _run_stateless(qg, drive)
+    if qg.profile.neuron_model == "bitshift":
+        from snnc.reference.bitshift import run_bitshift
+
+        return run_bitshift(qg, drive, record)
     if any(getattr(lay, "recurrent", False) for lay in qg.graph.layers):
         return run_stepwise(qg, drive, record)
     from snnc.reference.layerwise import run_layerwise  # the fast path builds on this module
 
     return run_layerwise(qg, drive, record)
+
+
+def _run_stateless(qg: QuantizedGraph, drive: np.ndarray) -> Trace:
+    """A graph whose neuron stages are QNN twins (``execution = "qnn"``), run once per
+    inference on the drive's counts: a trace of one step holding every layer's levels."""
+    from snnc.reference.mapped import run_mapped_quantized
+
+    if drive.shape[0] != qg.graph.timesteps:
+        raise UnsupportedError(
+            f"the QNN twins were built for T = {qg.graph.timesteps} steps; a run of "
+            f"{drive.shape[0]} steps would give them other counts", target=qg.target)
+    run = run_mapped_quantized(qg, drive)
+    return Trace(output=run.output[None], spikes={k: c[None] for k, c in run.counts.items()})
 
 
 def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:

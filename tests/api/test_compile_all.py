@@ -1,5 +1,6 @@
-"""``snnc.api.compile_all`` and ``snnc compile --target all``: all targets or none, the error of
-the first failing target, the same bytes as compiling target by target, shared passes."""
+"""``snnc.api.compile_all`` and ``snnc compile --target all``: all targets or none (or the ones
+that fit, with ``skip_unfit``), the error of the first failing target, the same bytes as
+compiling target by target, shared passes."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ from snnc.target import load_target
 
 F32 = np.float32
 runner = CliRunner()
+# The targets that run every layer of mixed_net (Xylo and Akida have no convolutions).
+GENERAL = ("loihi2", "cortex-m4", "spinnaker2")
+
+
+def general_targets() -> list:
+    return [load_target(name) for name in GENERAL]
 
 
 def mixed_net() -> tuple[Graph, np.ndarray]:
@@ -63,8 +70,14 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 def test_compile_all_writes_the_bytes_of_compiling_target_by_target(tmp_path: Path) -> None:
     graph, calib = mixed_net()
-    targets = api.targets_for("all")
-    together = api.compile_all(graph, targets, tmp_path / "together", calib=calib, prune=0.05)
+    everything = api.compile_all(graph, api.targets_for("all"), tmp_path / "together",
+                                 calib=calib, prune=0.05, skip_unfit=True)
+    skipped = {r.target.name: r.skipped for r in everything if r.artifact is None}
+    assert sorted(skipped) == ["akida1", "xylo-audio2"]
+    assert "conv2d layers have no Xylo form" in skipped["xylo-audio2"]
+    assert not (tmp_path / "together" / "xylo").exists()
+    together = [r for r in everything if r.artifact is not None]
+    targets = [r.target for r in together]
     for t in targets:
         api.compile(graph, t, tmp_path / "alone", calib=calib, prune=0.05)
     assert [r.target.name for r in together] == [t.name for t in targets]
@@ -75,11 +88,23 @@ def test_compile_all_writes_the_bytes_of_compiling_target_by_target(tmp_path: Pa
     assert [name for name in a if a[name] != b[name]] == []
 
 
-def test_cli_all_targets_leaves_no_folder_when_one_target_does_not_fit(tmp_path: Path) -> None:
+def test_cli_all_targets_skips_a_target_that_does_not_fit_with_the_reason(
+        tmp_path: Path) -> None:
     model = tmp_path / "wide.onnx"
     onnx.save(graph_to_onnx(too_big_for_the_mcu()), model)
     out = tmp_path / "out"
     result = runner.invoke(app, ["compile", str(model), "--target", "all", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "cortex-m4: skipped" in result.output and "flash bytes" in result.output
+    assert "xylo-audio2: skipped" in result.output and "input channels" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["loihi", "spinnaker2"]
+
+
+def test_cli_one_target_that_does_not_fit_is_an_error(tmp_path: Path) -> None:
+    model = tmp_path / "wide.onnx"
+    onnx.save(graph_to_onnx(too_big_for_the_mcu()), model)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["compile", str(model), "--target", "cortex-m4", "-o", str(out)])
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0
     assert "cortex-m4" in result.output and "flash bytes" in result.output
@@ -89,10 +114,10 @@ def test_cli_all_targets_leaves_no_folder_when_one_target_does_not_fit(tmp_path:
 def test_a_failed_compile_all_keeps_the_previous_output(tmp_path: Path) -> None:
     graph, _ = mixed_net()
     out = tmp_path / "out"
-    api.compile_all(graph, api.targets_for("all"), out)
+    api.compile_all(graph, general_targets(), out)
     before = tree(out)
     with pytest.raises(ResourceError, match="cortex-m4"):
-        api.compile_all(too_big_for_the_mcu(), api.targets_for("all"), out)
+        api.compile_all(too_big_for_the_mcu(), general_targets(), out)
     assert tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
 
@@ -115,7 +140,7 @@ def test_the_first_failing_target_in_order_is_raised_whatever_finishes_first(
     monkeypatch.setattr(get_backend("mcu"), "emit", mcu_emit)
     graph, _ = mixed_net()
     with pytest.raises(ResourceError, match="loihi2"):
-        api.compile_all(graph, api.targets_for("all"), tmp_path / "out")
+        api.compile_all(graph, general_targets(), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -149,7 +174,10 @@ def test_shared_passes_run_once_and_give_each_target_its_own_graph() -> None:
     together = [optimize(graph, t, calib=calib, prune=0.05, log=lines.append, shared=shared)
                 for t in targets]
     alone = [optimize(graph, t, calib=calib, prune=0.05) for t in targets]
-    assert lines.count("pass prune") == 1 and lines.count("pass eliminate_dead_neurons") == 1
+    # pruning depends on the weight width: once for the 8-bit targets, once for Akida's 4 bits
+    widths = {t.numeric.weight_bits for t in targets}
+    assert lines.count("pass prune") == len(widths) == 2
+    assert lines.count("pass eliminate_dead_neurons") == 1
     assert lines.count("pass choose_kernels") == len(targets)
     for a, b in zip(together, alone, strict=True):
         assert [lay.name for lay in a.layers] == [lay.name for lay in b.layers]

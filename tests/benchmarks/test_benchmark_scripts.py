@@ -35,6 +35,8 @@ def fits_every_target(family: str, size: int) -> None:
     scaling = script("compile_scaling")
     graph = scaling.build(family, size)
     for target in api.targets_for("all"):
+        if target.backend not in scaling.SCALING_BACKENDS:
+            continue
         if target.backend == "mcu":
             limits = {**target.limits, "flash_bytes": 16 << 20, "ram_bytes": 4 << 20}
             target = dataclasses.replace(target, limits=limits)

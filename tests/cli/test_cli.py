@@ -59,7 +59,10 @@ def test_inspect_shows_layers_and_per_target_support(model: Path):
     data = json.loads(result.output)
     assert [row["name"] for row in data["layers"]] == ["x", "fc1", "lif1", "fc2", "lif2"]
     assert data["layers"][1]["params"] == 72
-    assert set(data["layers"][2]["support"]) == {"cortex-m4", "loihi2", "spinnaker2"}
+    support = data["layers"][2]["support"]
+    assert set(support) == {"akida1", "cortex-m4", "loihi2", "spinnaker2", "xylo-audio2"}
+    assert support["xylo-audio2"] == "yes" and support["loihi2"] == "yes"
+    assert support["akida1"].startswith("approximate QNN twin (leak beta != 1")
 
 
 def test_inspect_support_is_what_compile_refuses(tmp_path: Path):
@@ -132,11 +135,13 @@ def test_simulate_integer_reference_equals_the_mcu_host_build(model, inputs, tmp
     assert all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
-def test_compile_all_writes_one_folder_per_backend(model: Path, tmp_path: Path):
+def test_compile_all_writes_one_folder_per_backend_that_fits(model: Path, tmp_path: Path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["compile", str(model), "--target", "all", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["loihi", "mcu", "spinnaker2"]
+    assert sorted(p.name for p in out.iterdir()) == ["loihi", "mcu", "spinnaker2", "xylo"]
+    # the leaky LIF layers have only approximate QNN twins: Akida is skipped, with the reason
+    assert "akida1: skipped" in result.output and "--mapping qnn" in result.output
     for folder in out.iterdir():
         assert (folder / "report.json").is_file() and (folder / "report.md").is_file()
     assert not [p for p in out.rglob("*") if p.name.endswith((".tmp", ".old"))]

@@ -322,11 +322,22 @@ def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
     vth_max = (1 << p.threshold_bits) - 1
     b_max = (1 << (p.bias_bits - 1)) - 1
     layers = dict(qg.layers)
+    if p.neuron_model == "bitshift":
+        # a residual net's two weight layers from one source are summed into one int8 weight
+        w_max //= 2
     for lay in qg.graph.layers:
         q = layers.get(lay.name, QuantLayer())
         if isinstance(lay, Dense | Conv2d):
             layers[lay.name] = replace(q, weight=_pick(rng, np.shape(q.weight),
                                                        [-w_max, w_max, 0, 1, -1]))
+        elif isinstance(lay, LIF | CubaLIF) and p.neuron_model == "bitshift":
+            # shift amounts 0..15 and thresholds of at least 1 (v >= vth fires)
+            changes = {"vth": _pick(rng, np.shape(q.vth), [1, 2, vth_max]),
+                       "dv": _pick(rng, np.shape(q.dv), [0, 1, 14, 15]),
+                       "du": _pick(rng, np.shape(q.du), [0, 1, 14, 15])}
+            if q.bias is not None:
+                changes["bias"] = _pick(rng, np.shape(q.bias), [-b_max - 1, b_max, 0])
+            layers[lay.name] = replace(q, **changes)
         elif isinstance(lay, LIF | CubaLIF):
             shape = np.shape(q.vth)
             changes = {"vth": _pick(rng, shape, [0, 1, vth_max, 2]),
