@@ -12,7 +12,9 @@ the typed layer view out of the module (:mod:`snnc.ir.relax_view`).
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,13 +23,15 @@ import onnx
 import tvm
 from onnx import shape_inference
 
-from snnc.errors import InvalidModelError, ShapeError
+from snnc.errors import InvalidModelError, ModelError, ShapeError, UnsupportedError
 from snnc.frontend.expand import expand_snnc_ops
+from snnc.frontend.fold import fold_constants
 from snnc.frontend.idioms import remove_noop_chains, rewrite_framework_neurons
 from snnc.frontend.normalize import normalize_clips
 from snnc.frontend.reader import read_model
 from snnc.frontend.relax_import import composites, import_raised, layer_name_of, layer_names
 from snnc.frontend.state import StateLayout, state_layout
+from snnc.frontend.timeline import INPUT_LAYOUT_KEY, OUTPUT_LAYOUT_KEY, recover_time
 from snnc.frontend.unroll import fold_unrolled_loop
 from snnc.frontend.validate import default_opset, shown, validate_ops, validate_structure
 from snnc.ir.layers import Graph
@@ -66,7 +70,18 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     """Read, validate, expand, import and raise an ONNX step model (see the module doc)."""
     model, label = read_model(model_or_path)
     validate_structure(model)
-    model = fold_unrolled_loop(remove_noop_chains(model))
+    first: ModelError | None = None
+    for step in _step_models(fold_constants(model)):
+        try:
+            return _import_step(step, label)
+        except ModelError as exc:  # another reading of the time structure may raise
+            first = first or exc
+    assert first is not None
+    raise first
+
+
+def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
+    """Import one step with state (see the module doc)."""
     opset = default_opset(model)
     graph = model.graph
     constant = {t.name for t in graph.initializer}
@@ -89,8 +104,36 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     module = import_raised(expanded, state_params)
     module = _annotate(module, kinds, names, inputs, outputs, layout, timesteps, encoding,
                        graph.name or label)
-    return ImportedModel(graph_from_module(module), module, layout, tuple(inputs),
-                         tuple(outputs), as_exported, opset)
+    graph = graph_from_module(module)
+    if INPUT_LAYOUT_KEY in metadata:
+        graph = graph.replace_layers(graph.layers, layout=json.dumps({
+            "input": json.loads(metadata[INPUT_LAYOUT_KEY]),
+            "output": json.loads(metadata.get(OUTPUT_LAYOUT_KEY, "null"))}))
+    return ImportedModel(graph, module, layout, tuple(inputs), tuple(outputs), as_exported,
+                         opset)
+
+
+def _step_models(model: onnx.ModelProto) -> Iterator[onnx.ModelProto]:
+    """The one-step readings of a model, best first: a whole-sequence graph's canonical
+    unrolled form (:mod:`.timeline`) folded by :mod:`.unroll` with the per-step nodes in the
+    exporter's order, then with each in the block of the step it reads, then the graph as
+    exported folded directly. A one-step model is its own only reading."""
+    seen: list[onnx.ModelProto] = []
+    refused: UnsupportedError | None = None
+    yielded = False
+    for canonical in (recover_time(model), recover_time(model, eager=True), model):
+        if any(canonical is s for s in seen):
+            continue
+        seen.append(canonical)
+        try:
+            step = fold_unrolled_loop(remove_noop_chains(canonical))
+        except UnsupportedError as exc:
+            refused = refused or exc
+            continue
+        yielded = True
+        yield step
+    if refused is not None and not yielded:
+        raise refused
 
 
 def _run_metadata(metadata: dict[str, str]) -> tuple[int, str]:

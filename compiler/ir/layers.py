@@ -341,6 +341,9 @@ class Graph:
     timesteps: int = 8
     encoding: str = "direct"
     name: str = "model"
+    # how the model's input and output arrays hold steps and batch when they came from a
+    # whole-sequence export (JSON from snnc.frontend.timeline; "" for one-step models)
+    layout: str = ""
     _shapes: dict[str, Shape] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -431,7 +434,8 @@ class Graph:
         """A copy with new layers (shapes are re-inferred and re-checked)."""
         return Graph(tuple(layers), changes.get("output", self.output),
                      changes.get("timesteps", self.timesteps),
-                     changes.get("encoding", self.encoding), changes.get("name", self.name))
+                     changes.get("encoding", self.encoding), changes.get("name", self.name),
+                     changes.get("layout", self.layout))
 
     def with_layer(self, new: Layer) -> Graph:
         return self.replace_layers([new if lay.name == new.name else lay for lay in self.layers])
