@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from snnc.errors import InvalidModelError, ModelError, ShapeError, UnsupportedEr
 from snnc.frontend.expand import expand_snnc_ops
 from snnc.frontend.fold import fold_constants
 from snnc.frontend.idioms import remove_noop_chains, rewrite_framework_neurons
+from snnc.frontend.neurons import rewrite_neurons
 from snnc.frontend.normalize import normalize_clips
 from snnc.frontend.reader import read_model
 from snnc.frontend.relax_import import composites, import_raised, layer_name_of, layer_names
@@ -34,7 +35,7 @@ from snnc.frontend.state import StateLayout, state_layout
 from snnc.frontend.timeline import INPUT_LAYOUT_KEY, OUTPUT_LAYOUT_KEY, recover_time
 from snnc.frontend.unroll import fold_unrolled_loop
 from snnc.frontend.validate import default_opset, shown, validate_ops, validate_structure
-from snnc.ir.layers import Graph
+from snnc.ir.layers import LIF, CubaLIF, Graph, StepProgram
 from snnc.ir.relax_view import graph_from_module
 
 TIMESTEPS_KEY = "snnc.timesteps"
@@ -90,8 +91,11 @@ def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
     metadata = {p.key: p.value for p in model.metadata_props}
     layout = state_layout(inputs, outputs, metadata)
     as_exported = model
-    model, rewritten = rewrite_framework_neurons(model, layout.pairs,
+    model, rewritten, programs = rewrite_neurons(model, layout.pairs,
                                                  lambda nodes: layer_name_of(nodes, {}))
+    model, spelled = rewrite_framework_neurons(model, layout.pairs,
+                                               lambda nodes: layer_name_of(nodes, {}))
+    rewritten.update(spelled)
     validate_ops(model)
     _check_io_dims(model, inputs)
     timesteps, encoding = _run_metadata(metadata)
@@ -104,13 +108,26 @@ def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
     module = import_raised(expanded, state_params)
     module = _annotate(module, kinds, names, inputs, outputs, layout, timesteps, encoding,
                        graph.name or label)
-    graph = graph_from_module(module)
+    graph = _with_programs(graph_from_module(module), programs)
     if INPUT_LAYOUT_KEY in metadata:
         graph = graph.replace_layers(graph.layers, layout=json.dumps({
             "input": json.loads(metadata[INPUT_LAYOUT_KEY]),
             "output": json.loads(metadata.get(OUTPUT_LAYOUT_KEY, "null"))}))
     return ImportedModel(graph, module, layout, tuple(inputs), tuple(outputs), as_exported,
                          opset)
+
+
+def _with_programs(graph: Graph, programs: dict[str, tuple[StepProgram, str]]) -> Graph:
+    """Recovered neurons get the exporter's float arithmetic and the idiom they came from."""
+    if not programs:
+        return graph
+    layers = []
+    for layer in graph.layers:
+        found = programs.get(layer.name)
+        if found is not None and isinstance(layer, LIF | CubaLIF):
+            layer = replace(layer, program=found[0]).with_attrs(idiom=found[1])
+        layers.append(layer)
+    return graph.replace_layers(layers)
 
 
 def _step_models(model: onnx.ModelProto) -> Iterator[onnx.ModelProto]:

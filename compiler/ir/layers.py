@@ -201,6 +201,25 @@ class Add(Layer):
 
 
 @dataclass(frozen=True, eq=False)
+class StepProgram:
+    """A neuron step in the exporter's own float32 arithmetic (``v + (x - v)/tau`` where the
+    layer's equation says ``beta*v + I``): equal in real arithmetic to the layer's update, and
+    what the float reference runs so that it reproduces the exported graph bit for bit.
+
+    ``ops`` are ONNX elementwise operators ``(op_type, arguments, result, attributes)`` in
+    order. Arguments name the step's inputs (``I0``, ``I1``, ...: the input currents in the
+    order of the layer's inputs; ``v``: the membrane; ``u``: the synaptic current), earlier
+    results, or ``const:<name>`` entries of ``constants``. Results ``s``, ``v_next`` and
+    ``u_next`` are the spikes and the next state. Integer targets never read it: they run the
+    layer's equations on its quantized parameters.
+    """
+
+    ops: tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, Any], ...]], ...]
+    constants: Mapping[str, np.ndarray]
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
 class LIF(Layer):
     """Leaky integrate-and-fire neuron; ``IF`` is the special case ``beta = 1``.
 
@@ -223,6 +242,7 @@ class LIF(Layer):
     reset: ResetKind = "zero"
     reset_timing: ResetTiming = "same"
     compare: Compare = "gt"
+    program: StepProgram | None = None
     kind: ClassVar[str] = "lif"
     is_neuron: ClassVar[bool] = True
 
@@ -252,6 +272,7 @@ class CubaLIF(Layer):
     reset: ResetKind = "zero"
     reset_timing: ResetTiming = "same"
     compare: Compare = "gt"
+    program: StepProgram | None = None
     kind: ClassVar[str] = "cubalif"
     is_neuron: ClassVar[bool] = True
 
@@ -467,7 +488,8 @@ def _check_values(layer: Layer) -> None:
     reference would compute NaN or overflow, or a neuron would fire on no input at all."""
     for spec in fields(layer):
         value = getattr(layer, spec.name)
-        if spec.name == "attrs" or value is None or isinstance(value, bool | int | str | tuple):
+        if spec.name == "attrs" or value is None or isinstance(value, bool | int | str | tuple
+                                                               | StepProgram):
             continue
         arr = np.asarray(value)
         if arr.dtype.kind != "f":

@@ -1,0 +1,696 @@
+"""Neurons recovered from what one step computes, not from how an exporter spelled it.
+
+A neuron is the region of elementwise nodes around one or two state inputs (the membrane, and a
+synaptic current where there is one): everything reachable from the state through elementwise
+ops, plus constant gains applied to its input currents. The region is evaluated symbolically:
+every value is a sum of *indicator monomials* (products of spike tests ``[e > 0]``/``[e >= 0]``)
+times an *affine form* in the state, the input currents and graded-spike atoms
+(``floor``/``trunc`` of a value), with float64 coefficients per neuron. ``Where``, ``Relu``,
+``Sign``, ``Abs``, ``Cast`` of a test, ``1 - s``, divisions by constants and reset products all
+reduce to that form, so SpikingJelly's ``v + (x - v)/tau`` and ``s*v_reset + (1 - s)*h``,
+Norse's ``v + dt*tau_inv*((v_leak - v) + i)``, Sinabs' ``alpha*v + (1 - alpha)*x`` and
+snnTorch's ``beta*v + I - r*theta`` are the same object: a state update affine in (state,
+input), a threshold test, a reset.
+
+From the forms, :func:`_canonical` reads the layer: the decay(s) and input gain, bias, threshold
+and comparison, the reset (subtract, to zero; decided from the new charge, from the previous
+membrane as snnTorch does, or applied at the start of the next step to a pre-reset state as
+exporters write it when the reset is deferred) and the output (binary spikes). A gain ``g`` on
+the input is absorbed by measuring the membrane in units of ``g`` (threshold and bias divided by
+``g``): exact in real arithmetic, so integer targets see an ordinary LIF/CUBA layer.
+
+The region's own nodes are kept as the layer's :class:`snnc.ir.layers.StepProgram`: the float
+reference runs the exporter's float32 arithmetic itself, so it reproduces onnxruntime bit for
+bit, while the canonical parameters are what integer targets quantize. The frontend accepts the
+recovered model only after both readings (program and canonical equations) reproduce
+onnxruntime on the exported graph on random inputs (:func:`snnc.frontend.onnx.import_onnx`).
+Anything that does not reduce to these forms is left alone, so the import then names the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import NodeProto, TensorProto, helper, numpy_helper
+
+from snnc.frontend.primitives import NeuronParams, NodeSink, emit_cuba, emit_lif
+from snnc.frontend.validate import sort_topologically
+from snnc.ir.layers import StepProgram
+
+F32 = np.float32
+REGION_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Neg", "Greater", "GreaterOrEqual", "Less",
+                        "LessOrEqual", "Cast", "Where", "Relu", "Floor", "Sign", "Abs",
+                        "Identity", "Not", "Max", "Min"})
+RTOL = 1e-6
+
+
+class _NotNeuron(Exception):
+    """Internal: the region does not reduce to a supported neuron (the reason)."""
+
+
+# -- the symbolic domain ----------------------------------------------------------------------
+
+@dataclass
+class Aff:
+    """``sum(coef * leaf) + const``; coefficients broadcast over the neurons (float64)."""
+
+    terms: dict[str, np.ndarray] = field(default_factory=dict)
+    const: np.ndarray = field(default_factory=lambda: np.zeros(()))
+
+    def scaled(self, k: np.ndarray) -> Aff:
+        return Aff({n: c * k for n, c in self.terms.items()}, self.const * k)
+
+    def plus(self, other: Aff) -> Aff:
+        terms = dict(self.terms)
+        for n, c in other.terms.items():
+            terms[n] = terms[n] + c if n in terms else c
+        return Aff(terms, self.const + other.const)
+
+    def coef(self, leaf: str) -> np.ndarray:
+        return self.terms.get(leaf, np.zeros(()))
+
+    def is_const(self) -> bool:
+        return all(not np.any(c) for c in self.terms.values())
+
+
+Expr = dict  # frozenset[int] (indicator ids) -> Aff
+
+
+@dataclass(frozen=True)
+class Test:
+    """A spike test ``[e > 0]`` (``strict``) or ``[e >= 0]`` of a piecewise value ``e``."""
+
+    e: tuple  # the Expr, frozen as sorted items
+    strict: bool
+
+
+def _freeze(e: Expr) -> tuple:
+    return tuple(sorted(e.items(), key=lambda kv: sorted(kv[0])))
+
+
+def _const(value: np.ndarray) -> Expr:
+    return {frozenset(): Aff({}, np.asarray(value, np.float64))}
+
+
+def _add(a: Expr, b: Expr, sign: float = 1.0) -> Expr:
+    out = dict(a)
+    for m, f in b.items():
+        g = f.scaled(np.asarray(sign))
+        out[m] = out[m].plus(g) if m in out else g
+    return out
+
+
+def _const_value(e: Expr) -> np.ndarray | None:
+    if set(e) - {frozenset()}:
+        return None
+    f = e.get(frozenset(), Aff())
+    return f.const if f.is_const() else None
+
+
+def _mul(a: Expr, b: Expr) -> Expr:
+    out: Expr = {}
+    for ma, fa in a.items():
+        for mb, fb in b.items():
+            if fa.is_const():
+                term = fb.scaled(fa.const)
+            elif fb.is_const():
+                term = fa.scaled(fb.const)
+            else:
+                raise _NotNeuron("a product of two values that depend on the state or input")
+            m = ma | mb
+            out[m] = out[m].plus(term) if m in out else term
+    return out
+
+
+class _Eval:
+    """Symbolic evaluation of a region."""
+
+    def __init__(self, consts: dict[str, np.ndarray]) -> None:
+        self.consts = consts
+        self.tests: list[Test] = []
+        self.atoms: dict[str, tuple[str, tuple]] = {}  # graded atom leaf -> (kind, Expr)
+        self.values: dict[str, object] = {}  # tensor -> Expr | ("bool", Expr)
+
+    def test(self, e: Expr, strict: bool) -> int:
+        t = Test(_freeze(e), strict)
+        if t not in self.tests:
+            self.tests.append(t)
+        return self.tests.index(t)
+
+    def indicator(self, e: Expr, strict: bool) -> Expr:
+        return {frozenset({self.test(e, strict)}): Aff({}, np.ones(()))}
+
+    def atom(self, kind: str, e: Expr) -> Expr:
+        key = (kind, _freeze(e))
+        name = next((n for n, v in self.atoms.items() if v == key), None)
+        if name is None:
+            name = f"{kind}#{len(self.atoms)}"
+            self.atoms[name] = key
+        return {frozenset(): Aff({name: np.ones(())}, np.zeros(()))}
+
+    def value(self, name: str) -> object:
+        if name in self.values:
+            return self.values[name]
+        if name in self.consts:
+            return _const(self.consts[name])
+        raise _NotNeuron(f"'{name}' is unknown")
+
+    def num(self, name: str) -> Expr:
+        v = self.value(name)
+        if isinstance(v, tuple):
+            raise _NotNeuron("a boolean used as a number without a Cast")
+        return v  # type: ignore[return-value]
+
+    def cond(self, name: str) -> tuple[Expr, bool]:
+        v = self.value(name)
+        if not isinstance(v, tuple):
+            raise _NotNeuron("a number used as a condition")
+        return v[1], v[2]
+
+    def run(self, node: NodeProto) -> None:
+        op, ins = node.op_type, list(node.input)
+        out = node.output[0]
+        if op in ("Add", "Sub"):
+            self.values[out] = _add(self.num(ins[0]), self.num(ins[1]),
+                                    1.0 if op == "Add" else -1.0)
+        elif op == "Mul":
+            self.values[out] = _mul(self.num(ins[0]), self.num(ins[1]))
+        elif op == "Div":
+            k = _const_value(self.num(ins[1]))
+            if k is None or not np.all(k != 0):
+                raise _NotNeuron("a division by a value that is not a non-zero constant")
+            self.values[out] = _mul(self.num(ins[0]), _const(1.0 / k))
+        elif op == "Neg":
+            self.values[out] = _mul(self.num(ins[0]), _const(np.asarray(-1.0)))
+        elif op == "Identity":
+            self.values[out] = self.value(ins[0])
+        elif op in ("Greater", "GreaterOrEqual", "Less", "LessOrEqual"):
+            a, b = self.num(ins[0]), self.num(ins[1])
+            diff = _add(a, b, -1.0) if op.startswith("Greater") else _add(b, a, -1.0)
+            self.values[out] = ("bool", diff, op in ("Greater", "Less"))
+        elif op == "Not":
+            e, strict = self.cond(ins[0])  # not (e > 0) == (-e >= 0)
+            self.values[out] = ("bool", _mul(e, _const(np.asarray(-1.0))), not strict)
+        elif op == "Cast":
+            self.cast(node)
+        elif op == "Where":
+            e, strict = self.cond(ins[0])
+            s = self.indicator(e, strict)
+            a, b = self.num(ins[1]), self.num(ins[2])
+            self.values[out] = _add(b, _mul(s, _add(a, b, -1.0)))
+        elif op == "Relu":
+            x = self.num(ins[0])
+            self.values[out] = _mul(self.indicator(x, True), x)
+        elif op in ("Max", "Min") and len(ins) == 2:
+            a, b = self.num(ins[0]), self.num(ins[1])
+            bigger = self.indicator(_add(a, b, -1.0), True)  # a > b
+            pick = (a, b) if op == "Max" else (b, a)
+            self.values[out] = _add(pick[1], _mul(bigger, _add(pick[0], pick[1], -1.0)))
+        elif op == "Sign":
+            x = self.num(ins[0])
+            neg = _mul(x, _const(np.asarray(-1.0)))
+            self.values[out] = _add(self.indicator(x, True), self.indicator(neg, True), -1.0)
+        elif op == "Abs":
+            x = self.num(ins[0])
+            neg = _mul(x, _const(np.asarray(-1.0)))
+            sign = _add(self.indicator(x, True), self.indicator(neg, True), -1.0)
+            self.values[out] = _mul(sign, x)
+        elif op == "Floor":
+            self.values[out] = self.graded("floor", self.num(ins[0]))
+        else:
+            raise _NotNeuron(f"{op} in a neuron")
+
+    def graded(self, kind: str, e: Expr) -> Expr:
+        """``floor``/``trunc`` of a value; ``floor(|x|)*sign(x)`` is ``trunc(x)``."""
+        return self.atom(kind, e)
+
+    def cast(self, node: NodeProto) -> None:
+        to = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "to"),
+                  None)
+        src, out = node.input[0], node.output[0]
+        v = self.value(src)
+        if isinstance(v, tuple):
+            if to == TensorProto.FLOAT:
+                self.values[out] = self.indicator(v[1], v[2])
+                return
+            if to == TensorProto.BOOL:
+                self.values[out] = v
+                return
+            raise _NotNeuron("a spike test cast to a non-float type")
+        if to in (TensorProto.INT64, TensorProto.INT32, TensorProto.INT16, TensorProto.INT8):
+            self.values[out] = self.graded("trunc", v)  # type: ignore[arg-type]
+        elif to == TensorProto.FLOAT:
+            self.values[out] = v
+        elif to == TensorProto.BOOL:
+            self.values[out] = ("bool", v, True)  # x != 0 for spikes in {0, 1}
+        else:
+            raise _NotNeuron("a Cast to an unsupported type")
+
+
+# -- regions ---------------------------------------------------------------------------------
+
+@dataclass
+class Region:
+    """The elementwise nodes of one neuron, its state pairs, currents and outputs."""
+
+    nodes: list[NodeProto]
+    states: list[tuple[str, str]]  # (input, output) pairs the region owns
+    currents: list[str]
+    spikes: str
+    name: str = ""
+
+
+def _constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    found = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer
+             if np.prod(t.dims) <= 1 << 16}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value":
+                    found[node.output[0]] = numpy_helper.to_array(a.t)
+    return {k: v for k, v in found.items() if v.dtype.kind in "fiub"}
+
+
+def find_regions(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
+                 consts: dict[str, np.ndarray]) -> list[Region]:
+    graph = model.graph
+    nodes = [n for n in graph.node if n.op_type != "Constant"]
+    consumers: dict[str, list[NodeProto]] = {}
+    producer = {o: n for n in nodes for o in n.output}
+    for n in nodes:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    state_in = dict(pairs)
+    outputs = {o.name for o in graph.output}
+
+    def is_region(n: NodeProto) -> bool:
+        return n.op_type in REGION_OPS and n.domain in ("", "ai.onnx") and len(n.output) == 1
+
+    reach: dict[str, set[int]] = {}
+    for s in state_in:
+        seen: set[int] = set()
+        pending = list(consumers.get(s, []))
+        while pending:
+            n = pending.pop()
+            if id(n) in seen or not is_region(n):
+                continue
+            seen.add(id(n))
+            pending.extend(consumers.get(n.output[0], []))
+        if seen:
+            reach[s] = seen
+    groups: list[tuple[set[str], set[int]]] = []
+    for s, ids in reach.items():
+        merged = [g for g in groups if g[1] & ids]
+        states, members = {s}, set(ids)
+        for g in merged:
+            states |= g[0]
+            members |= g[1]
+            groups.remove(g)
+        groups.append((states, members))
+    by_id = {id(n): n for n in nodes}
+    regions = []
+    for states, members in groups:
+        # constant gains on the input currents belong to the neuron (Sinabs' (1 - alpha)*x)
+        grew = True
+        while grew:
+            grew = False
+            for n in list(members):
+                for i in by_id[n].input:
+                    p = producer.get(i)
+                    if p is None or id(p) in members or not is_region(p) or p.op_type not in (
+                            "Mul", "Div", "Neg"):
+                        continue
+                    if len([a for a in p.input if a not in consts]) != 1:
+                        continue
+                    if any(id(c) not in members for c in consumers.get(p.output[0], [])):
+                        continue
+                    members.add(id(p))
+                    grew = True
+        region_nodes = [n for n in nodes if id(n) in members]
+        produced = {n.output[0] for n in region_nodes}
+        owned = [(i, o) for i, o in pairs if i in states]
+        if any(o not in produced for _, o in owned):
+            continue
+        currents = []
+        for n in region_nodes:
+            for i in n.input:
+                if i and i not in produced and i not in consts and i not in states \
+                        and i not in currents:
+                    currents.append(i)
+        leaving = [o for o in produced if o in outputs or any(
+            id(c) not in members for c in consumers.get(o, []))]
+        state_outs = {o for _, o in owned}
+        spikes = [o for o in leaving if o not in state_outs]
+        if len(spikes) > 1:
+            continue
+        if not spikes:
+            continue
+        regions.append(Region(region_nodes, owned, currents, spikes[0]))
+    return regions
+
+
+# -- canonical forms -------------------------------------------------------------------------
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    return bool(np.all(np.abs(a - b) <= RTOL * np.maximum(1.0, np.maximum(np.abs(a),
+                                                                           np.abs(b)))))
+
+
+def _expr_close(a: Expr, b: Expr) -> bool:
+    keys = set(a) | set(b)
+    zero = Aff()
+    for k in keys:
+        fa, fb = a.get(k, zero), b.get(k, zero)
+        if not _close(fa.const, fb.const):
+            return False
+        for leaf in set(fa.terms) | set(fb.terms):
+            if not _close(fa.coef(leaf), fb.coef(leaf)):
+                return False
+    return True
+
+
+def _only(e: Expr) -> Aff:
+    if set(e) - {frozenset()}:
+        raise _NotNeuron("a value that is not affine where a charge was expected")
+    return e.get(frozenset(), Aff())
+
+
+@dataclass
+class Canonical:
+    """What a region computes, in the layer view's terms (before unit scaling)."""
+
+    decay: np.ndarray  # membrane kept per step
+    gain: np.ndarray  # weight of the input current(s) on the membrane
+    bias: np.ndarray
+    threshold: np.ndarray
+    compare: str
+    reset: str
+    timing: str
+    current: tuple[np.ndarray, np.ndarray] | None = None  # CUBA: (current kept, coupling)
+
+
+def _split_test(ev: _Eval, index: int) -> tuple[Expr, bool]:
+    t = ev.tests[index]
+    return dict(t.e), t.strict
+
+
+def _threshold(test_e: Expr, charge: Expr, leaf: str) -> np.ndarray:
+    """``theta`` with ``test_e == lam * (charge - theta)``, ``lam > 0`` read at ``leaf``."""
+    base_t, base_c = test_e.get(frozenset(), Aff()), charge.get(frozenset(), Aff())
+    lam = base_t.coef(leaf) / np.where(base_c.coef(leaf) == 0, np.nan, base_c.coef(leaf))
+    if not np.all(np.isfinite(lam)) or not np.all(lam > 0):
+        raise _NotNeuron("a spike test that does not compare the membrane with a threshold")
+    theta = base_c.const - base_t.const / lam
+    scaled = {m: f.scaled(1.0 / lam) for m, f in test_e.items()}
+    if not _expr_close(scaled, _add(charge, _const(theta), -1.0)):
+        raise _NotNeuron("a spike test that does not compare the membrane with a threshold")
+    return theta
+
+
+def _roles(ev: _Eval, region: Region) -> tuple[str, str | None]:
+    """(membrane, current state or None): a current state is read by the membrane's update
+    but reads nothing of the membrane."""
+    states = [i for i, _ in region.states]
+    if len(states) == 1:
+        return states[0], None
+    if len(states) != 2:
+        raise _NotNeuron("more than two state variables")
+    outs = {i: ev.num(o) for i, o in region.states}
+    a, b = states
+    if not _depends(outs[a], b) and _depends(outs[b], a):
+        return b, a
+    if not _depends(outs[b], a) and _depends(outs[a], b):
+        return a, b
+    raise _NotNeuron("two state variables that are not a current and a membrane")
+
+
+def canonical(ev: _Eval, region: Region) -> tuple[Canonical, str]:
+    if ev.atoms:
+        raise _NotNeuron("graded spikes (floor of the membrane over the threshold)")
+    spikes = ev.num(region.spikes)
+    if len(spikes) != 1:
+        raise _NotNeuron("an output that is not a spike test")
+    (mono, one), = spikes.items()
+    if len(mono) != 1 or not one.is_const() or not _close(one.const, 1.0):
+        raise _NotNeuron("an output that is not a spike test")
+    (s_index,) = mono
+    s_expr, strict = _split_test(ev, s_index)
+    membrane, current_state = _roles(ev, region)
+    if not region.currents:
+        raise _NotNeuron("no input current")
+    v_new = ev.num(dict(region.states)[membrane])
+    result = _membrane_form(ev, v_new, s_index, s_expr, membrane, region.currents,
+                            current_state)
+    result.compare = "gt" if strict else "ge"
+    if current_state is not None:
+        u_new = _only(ev.num(dict(region.states)[current_state]))
+        allowed = {current_state, *region.currents}
+        if any(np.any(c) for t, c in u_new.terms.items() if t not in allowed) \
+                or np.any(u_new.const):
+            raise _NotNeuron("a synaptic current that reads another value")
+        gains = [u_new.coef(c) for c in region.currents]
+        if any(not _close(g, gains[0]) for g in gains[1:]):
+            raise _NotNeuron("input currents with different weights")
+        result.current = (u_new.coef(current_state), gains[0])
+    return result, membrane
+
+
+def _depends(e: Expr, leaf: str) -> bool:
+    return any(np.any(f.coef(leaf)) for f in e.values())
+
+
+def _charge_parts(h: Aff, membrane: str, currents: list[str],
+                  current_state: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    gains = [h.coef(c) for c in currents]
+    if any(not _close(g, gains[0]) for g in gains[1:]):
+        raise _NotNeuron("input currents with different weights on the membrane")
+    allowed = {membrane, *currents, *([current_state] if current_state else [])}
+    if any(np.any(c) for t, c in h.terms.items() if t not in allowed):
+        raise _NotNeuron("a charge that reads another value")
+    return h.coef(membrane), gains[0], h.const
+
+
+def _membrane_form(ev: _Eval, v_new: Expr, s_index: int, s_expr: Expr, membrane: str,
+                   currents: list[str], current_state: str | None) -> Canonical:
+    """The three ways a binary LIF step is written: reset by this step's spike; reset of a
+    pre-reset state at the start of the next step (``v' = a*(h - theta*r) + I``); snnTorch's
+    reset from the previous membrane (``v' = a*v + I - theta*r``)."""
+    others = [m for m in v_new if m and m != frozenset({s_index})]
+    lead = currents[0]
+    if frozenset({s_index}) in v_new and not others:
+        h = _only({frozenset(): v_new[frozenset()]})
+        theta = _threshold(s_expr, {frozenset(): h}, lead)
+        reset = _reset_kind(v_new[frozenset({s_index})], h, theta)
+        decay, gain, bias = _charge_parts(h, membrane, currents, current_state)
+        return Canonical(decay, gain, bias, theta, "gt", reset, "same")
+    if frozenset({s_index}) not in v_new and len(others) == 1 and len(others[0]) == 1:
+        (r_index,) = others[0]
+        r_expr, r_strict = _split_test(ev, r_index)
+        if any(_depends(r_expr, c) for c in currents):
+            raise _NotNeuron("a reset test that reads the input")
+        h = v_new[frozenset()]
+        decay, gain, bias = _charge_parts(h, membrane, currents, current_state)
+        theta = _threshold(r_expr, {frozenset(): Aff({membrane: np.ones(())})}, membrane)
+        theta_s = _threshold(s_expr, v_new, lead)
+        if not _close(theta, theta_s):
+            raise _NotNeuron("a reset test with another threshold than the spike test")
+        if r_strict != ev.tests[s_index].strict:
+            raise _NotNeuron("a reset test mixing > and >= with the spike test")
+        r_part = v_new[others[0]]
+        if any(np.any(c) for c in r_part.terms.values()):
+            if _expr_close({frozenset(): r_part}, {frozenset(): h.scaled(np.asarray(-1.0))}):
+                return Canonical(decay, gain, bias, theta, "gt", "zero", "next")
+            if _expr_close({frozenset(): r_part}, {frozenset(): Aff({membrane: -decay})}):
+                return Canonical(decay, gain, bias, theta, "gt", "zero", "same")
+            raise _NotNeuron("a reset that is neither to zero nor by the threshold")
+        amount = -r_part.const
+        if _close(amount, decay * theta):
+            return Canonical(decay, gain, bias, theta, "gt", "subtract", "same")
+        if _close(amount, theta):
+            return Canonical(decay, gain, bias, theta, "gt", "subtract", "next")
+        raise _NotNeuron("a reset by another amount than the threshold")
+    raise _NotNeuron("a membrane update with several spike tests")
+
+
+def _reset_kind(r_part: Aff, h: Aff, theta: np.ndarray) -> str:
+    if r_part.is_const():
+        if _close(-r_part.const, theta):
+            return "subtract"
+        raise _NotNeuron("a reset by another amount than the threshold")
+    if _expr_close({frozenset(): r_part}, {frozenset(): h.scaled(np.asarray(-1.0))}):
+        return "zero"
+    raise _NotNeuron("a reset that is neither to zero nor by the threshold (v_reset != 0)")
+
+
+# -- emission --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Recovered:
+    """A recovered neuron: the region it replaces, its layer parameters and its program."""
+
+    region: Region
+    membrane: str
+    params: NeuronParams
+    cuba: tuple[np.ndarray, np.ndarray] | None
+    program: StepProgram
+    idiom: str
+
+
+def _f32(a: np.ndarray) -> np.ndarray:
+    out = np.asarray(a, np.float64).astype(F32)
+    return out[()] if out.ndim == 0 else out
+
+
+def _unit(a: np.ndarray) -> bool:
+    return bool(np.all((np.asarray(a) >= 0) & (np.asarray(a) <= 1)))
+
+
+def recover(consts: dict[str, np.ndarray], region: Region) -> Recovered:
+    ev = _Eval(consts)
+    for name in [i for i, _ in region.states] + region.currents:
+        ev.values[name] = {frozenset(): Aff({name: np.ones(())})}
+    for node in region.nodes:
+        ev.run(node)
+    canon, membrane = canonical(ev, region)
+    params, cuba = _layer_params(canon, ev, region, membrane)
+    return Recovered(region, membrane, params, cuba, _program(region, membrane),
+                     _idiom(canon))
+
+
+def _layer_params(c: Canonical, ev: _Eval, region: Region,
+                  membrane: str) -> tuple[NeuronParams, tuple[np.ndarray, np.ndarray] | None]:
+    if c.current is None:
+        gain = c.gain
+        if not np.all(gain > 0):
+            raise _NotNeuron("an input current with a non-positive weight")
+        if not _unit(c.decay):
+            raise _NotNeuron("a membrane decay outside [0, 1]")
+        theta, bias = c.threshold / gain, c.bias / gain
+        beta = None if np.all(c.decay == 1) else _f32(c.decay)
+        if not np.all(theta > 0):
+            raise _NotNeuron("a threshold that is not positive")
+        return NeuronParams(threshold=_f32(theta), beta=beta,
+                            bias=_f32(bias) if np.any(bias) else None, reset=c.reset,
+                            reset_timing=c.timing, compare=c.compare), None
+    # CUBA: h = a_v v + k_u u + k_I I + c and u' = a_u u + g_u I; the current entering the
+    # membrane, w_t = k_u u_{t-1} + k_I I_t, obeys w = a_u w + k_I I when k_u g_u = a_u k_I
+    current = next(i for i, _ in region.states if i != membrane)
+    h = ev.num(dict(region.states)[membrane])[frozenset()]
+    a_v, k_u, k_i = h.coef(membrane), h.coef(current), h.coef(region.currents[0])
+    a_u, g_u = c.current
+    if not np.all(k_i > 0):
+        raise _NotNeuron("a membrane that reads the synaptic current one step late")
+    if not _close(k_u * g_u, a_u * k_i):
+        raise _NotNeuron("a synaptic current and membrane that are not a CUBA neuron")
+    if not (_unit(a_u) and _unit(a_v)):
+        raise _NotNeuron("CUBA decays outside [0, 1]")
+    theta, bias = c.threshold / k_i, h.const / k_i
+    if not np.all(theta > 0):
+        raise _NotNeuron("a threshold that is not positive")
+    params = NeuronParams(threshold=_f32(theta), beta=None,
+                          bias=_f32(bias) if np.any(bias) else None, reset=c.reset,
+                          reset_timing=c.timing, compare=c.compare)
+    return params, (_f32(1.0 - a_u), _f32(1.0 - a_v))
+
+
+def _idiom(c: Canonical) -> str:
+    parts = ["CUBA" if c.current is not None else ("IF" if np.all(c.decay == 1) else "LIF")]
+    parts.append(f"{c.reset} reset" + (" from the previous membrane" if c.timing == "next"
+                                       else ""))
+    parts.append(">=" if c.compare == "ge" else ">")
+    if not _close(c.gain, 1.0):
+        parts.append("input gain")
+    return ", ".join(parts)
+
+
+def _program(region: Region, membrane: str) -> StepProgram:
+    """The region's nodes with tensors renamed to roles: ``I0``.., ``v``, ``u`` in;
+    ``s``, ``v_next``, ``u_next`` out."""
+    names: dict[str, str] = {}
+    for k, c in enumerate(region.currents):
+        names[c] = f"I{k}"
+    outs = {}
+    for i, o in region.states:
+        role = "v" if i == membrane else "u"
+        names[i] = role
+        outs[o] = f"{role}_next"
+    constants: dict[str, np.ndarray] = {}
+    ops = []
+    for k, node in enumerate(region.nodes):
+        args = []
+        for i in node.input:
+            if i in names:
+                args.append(names[i])
+            elif i:
+                args.append(f"const:{i}")
+            else:
+                args.append("")
+        out = node.output[0]
+        names[out] = outs.get(out, "s" if out == region.spikes else f"t{k}")
+        attrs = tuple(sorted((a.name, helper.get_attribute_value(a)) for a in node.attribute))
+        ops.append((node.op_type, tuple(args), names[out], attrs))
+    return StepProgram(tuple(ops), constants, tuple(f"I{k}" for k in range(len(
+        region.currents))))
+
+
+def rewrite_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
+                    layer_name: Callable[[list[NodeProto]], str],
+                    ) -> tuple[onnx.ModelProto, dict[str, str], dict[str, tuple[StepProgram,
+                                                                                 str]]]:
+    """Replace every recoverable neuron region by snnc's canonical primitives. Returns the
+    model, a map from each new node to its layer's name, and per layer name its program and
+    idiom description."""
+    consts = _constants(model)
+    regions = find_regions(model, pairs, consts)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    origin: dict[str, str] = {}
+    programs: dict[str, tuple[StepProgram, str]] = {}
+    for region in regions:
+        try:
+            found = recover(consts, region)
+        except _NotNeuron:
+            continue
+        program = _with_constants(found.program, consts)
+        replaced = {n.name for n in region.nodes}
+        name = layer_name(region.nodes)
+        sink = NodeSink(tensors={t for n in out.graph.node for t in (*n.input, *n.output)}
+                        | {v.name for v in out.graph.input}
+                        | {t.name for t in out.graph.initializer},
+                        node_names={n.name for n in out.graph.node})
+        _emit(sink, name, found)
+        for node in sink.nodes:
+            origin[node.name] = name
+        programs[name] = (program, found.idiom)
+        kept = [n for n in out.graph.node if n.name not in replaced]
+        del out.graph.node[:]
+        out.graph.node.extend([*kept, *sink.nodes])
+        out.graph.initializer.extend(sink.initializers)
+        sort_topologically(out)
+    return out, origin, programs
+
+
+def _with_constants(program: StepProgram, consts: dict[str, np.ndarray]) -> StepProgram:
+    needed = {a.removeprefix("const:") for _, args, _, _ in program.ops for a in args
+              if a.startswith("const:")}
+    return StepProgram(program.ops, {k: consts[k] for k in sorted(needed)}, program.inputs)
+
+
+def _emit(sink: NodeSink, name: str, found: Recovered) -> None:
+    region = found.region
+    current, *more = region.currents
+    states = dict(region.states)
+    v_in = found.membrane
+    if found.cuba is None:
+        emit_lif(sink, name, current, v_in, region.spikes, states[v_in], found.params,
+                 style="compare", more=tuple(more))
+        return
+    u_in = next(i for i in states if i != v_in)
+    for k, extra in enumerate(more):
+        current = sink.one("Add", [current, extra], f"{name}/inputs_{k}")
+    emit_cuba(sink, name, current, u_in, v_in, region.spikes, states[u_in], states[v_in],
+              found.cuba[0], found.cuba[1], found.params, style="compare")
