@@ -68,9 +68,20 @@ def _too_large(node: NodeProto, shapes: dict[str, list[int | None]]) -> bool:
     return False
 
 
-def fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:
+def fold_constants(model: onnx.ModelProto, rounds: int = 8) -> onnx.ModelProto:
     """A copy of ``model`` with every input-independent value turned into an initializer
-    (``model`` itself when nothing folds)."""
+    (``model`` itself when nothing folds). A shape computed in the graph is only known to shape
+    inference once the values it is computed from are folded, so folding repeats (at most
+    ``rounds`` times) until nothing changes."""
+    for _ in range(rounds):
+        folded = _fold_once(model)
+        if folded is model:
+            return model
+        model = folded
+    return model
+
+
+def _fold_once(model: onnx.ModelProto) -> onnx.ModelProto:
     graph = model.graph
     constant = {t.name for t in graph.initializer}
     inputs = {v.name for v in graph.input} - constant

@@ -135,10 +135,34 @@ class _Eval:
         self.values: dict[str, object] = {}  # tensor -> Expr | ("bool", Expr)
 
     def test(self, e: Expr, strict: bool) -> int:
+        """The index of the test ``[e > 0]``; tests equal up to a positive factor are one
+        test (``[h/theta > 0]`` is ``[h > 0]``)."""
+        base = e.get(frozenset(), Aff())
+        lead = next((base.terms[n] for n in sorted(base.terms) if np.any(base.terms[n])), None)
+        if lead is not None and np.all(lead != 0):
+            e = {m: f.scaled(1.0 / np.abs(lead)) for m, f in e.items()}
+        for k, old in enumerate(self.tests):
+            if old.strict == strict and _expr_close(dict(old.e), e):
+                return k
         t = Test(_freeze(e), strict)
         if t not in self.tests:
             self.tests.append(t)
         return self.tests.index(t)
+
+    def contradicts(self, mono: frozenset) -> bool:
+        """Whether a product of tests can never be 1 (``[e > 0]`` and ``[-e > 0]``)."""
+        items = sorted(mono)
+        for i, a in enumerate(items):
+            ea = dict(self.tests[a].e)
+            neg = _mul(ea, _const(np.asarray(-1.0)))
+            for b in items[i + 1:]:
+                if (self.tests[a].strict or self.tests[b].strict) and _expr_close(
+                        dict(self.tests[b].e), neg):
+                    return True
+        return False
+
+    def simplify(self, e: Expr) -> Expr:
+        return {m: f for m, f in e.items() if len(m) < 2 or not self.contradicts(m)}
 
     def indicator(self, e: Expr, strict: bool) -> Expr:
         return {frozenset({self.test(e, strict)}): Aff({}, np.ones(()))}
@@ -177,7 +201,7 @@ class _Eval:
             self.values[out] = _add(self.num(ins[0]), self.num(ins[1]),
                                     1.0 if op == "Add" else -1.0)
         elif op == "Mul":
-            self.values[out] = _mul(self.num(ins[0]), self.num(ins[1]))
+            self.values[out] = self.simplify(_mul(self.num(ins[0]), self.num(ins[1])))
         elif op == "Div":
             k = _const_value(self.num(ins[1]))
             if k is None or not np.all(k != 0):
@@ -217,7 +241,7 @@ class _Eval:
             x = self.num(ins[0])
             neg = _mul(x, _const(np.asarray(-1.0)))
             sign = _add(self.indicator(x, True), self.indicator(neg, True), -1.0)
-            self.values[out] = _mul(sign, x)
+            self.values[out] = self.simplify(_mul(sign, x))
         elif op == "Floor":
             self.values[out] = self.graded("floor", self.num(ins[0]))
         else:
@@ -391,6 +415,7 @@ class Canonical:
     reset: str
     timing: str
     current: tuple[np.ndarray, np.ndarray] | None = None  # CUBA: (current kept, coupling)
+    graded: bool = False  # spike counts floor(h / theta) for h > 0
 
 
 def _split_test(ev: _Eval, index: int) -> tuple[Expr, bool]:
@@ -428,10 +453,69 @@ def _roles(ev: _Eval, region: Region) -> tuple[str, str | None]:
     raise _NotNeuron("two state variables that are not a current and a membrane")
 
 
+def _restrict(ev: _Eval, e: Expr, given: int) -> Aff:
+    """``e`` where the test ``given`` holds: that test is 1, its negation 0; any other test
+    left makes the value not affine there."""
+    gate = dict(ev.tests[given].e)
+    negated = _mul(gate, _const(np.asarray(-1.0)))
+    total = Aff()
+    for mono, f in e.items():
+        keep = True
+        for j in mono:
+            if j == given:
+                continue
+            if _expr_close(dict(ev.tests[j].e), negated):
+                keep = False
+                break
+            raise _NotNeuron("graded spikes that depend on another test")
+        if keep:
+            total = total.plus(f)
+    return total
+
+
+def _graded(ev: _Eval, region: Region, spikes: Expr) -> tuple[Canonical, str] | None:
+    """Graded spikes ``[h > 0] * floor(h / theta)`` (or ``trunc``) with the reset subtracting
+    ``theta`` per spike (Sinabs' MultiSpike): None when ``spikes`` is not of that form."""
+    if len(spikes) != 1:
+        return None
+    (mono, f), = spikes.items()
+    if len(mono) != 1 or len(f.terms) != 1 or np.any(f.const):
+        return None
+    (atom, one), = f.terms.items()
+    if atom not in ev.atoms or not _close(one, 1.0):
+        return None
+    (gate,) = mono
+    membrane, current_state = _roles(ev, region)
+    if current_state is not None or not region.currents:
+        raise _NotNeuron("graded spikes of a neuron with a synaptic current")
+    v_new = ev.num(dict(region.states)[membrane])
+    if set(v_new) != {frozenset(), mono}:
+        raise _NotNeuron("graded spikes with a reset that is not by the threshold per spike")
+    h = v_new[frozenset()]
+    lead = region.currents[0]
+    theta_gate = _threshold(dict(ev.tests[gate].e), {frozenset(): h}, lead)
+    if not _close(theta_gate, 0.0):
+        raise _NotNeuron("graded spikes gated by another value than a positive membrane")
+    q = _restrict(ev, dict(ev.atoms[atom][1]), gate)
+    ratio = q.coef(lead) / h.coef(lead)
+    if not np.all(ratio > 0) or not _expr_close({frozenset(): q}, {frozenset(): h.scaled(ratio)}):
+        raise _NotNeuron("graded spikes that are not the membrane over a threshold")
+    theta = 1.0 / ratio
+    r_part = v_new[mono]
+    if set(r_part.terms) != {atom} or np.any(r_part.const) or not _close(-r_part.terms[atom],
+                                                                          theta):
+        raise _NotNeuron("graded spikes with a reset that is not by the threshold per spike")
+    decay, gain, bias = _charge_parts(h, membrane, region.currents, None)
+    return Canonical(decay, gain, bias, theta, "ge", "subtract", "same", graded=True), membrane
+
+
 def canonical(ev: _Eval, region: Region) -> tuple[Canonical, str]:
-    if ev.atoms:
-        raise _NotNeuron("graded spikes (floor of the membrane over the threshold)")
     spikes = ev.num(region.spikes)
+    graded = _graded(ev, region, spikes)
+    if graded is not None:
+        return graded
+    if ev.atoms:
+        raise _NotNeuron("graded spikes that are not floor(membrane / threshold)")
     if len(spikes) != 1:
         raise _NotNeuron("an output that is not a spike test")
     (mono, one), = spikes.items()
@@ -538,6 +622,7 @@ class Recovered:
     cuba: tuple[np.ndarray, np.ndarray] | None
     program: StepProgram
     idiom: str
+    graded: bool = False
 
 
 def _f32(a: np.ndarray) -> np.ndarray:
@@ -558,7 +643,7 @@ def recover(consts: dict[str, np.ndarray], region: Region) -> Recovered:
     canon, membrane = canonical(ev, region)
     params, cuba = _layer_params(canon, ev, region, membrane)
     return Recovered(region, membrane, params, cuba, _program(region, membrane),
-                     _idiom(canon))
+                     _idiom(canon), canon.graded)
 
 
 def _layer_params(c: Canonical, ev: _Eval, region: Region,
@@ -599,6 +684,8 @@ def _layer_params(c: Canonical, ev: _Eval, region: Region,
 
 def _idiom(c: Canonical) -> str:
     parts = ["CUBA" if c.current is not None else ("IF" if np.all(c.decay == 1) else "LIF")]
+    if c.graded:
+        parts.append("graded spikes floor(v/theta)")
     parts.append(f"{c.reset} reset" + (" from the previous membrane" if c.timing == "next"
                                        else ""))
     parts.append(">=" if c.compare == "ge" else ">")
@@ -639,8 +726,8 @@ def _program(region: Region, membrane: str) -> StepProgram:
 
 def rewrite_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
                     layer_name: Callable[[list[NodeProto]], str],
-                    ) -> tuple[onnx.ModelProto, dict[str, str], dict[str, tuple[StepProgram,
-                                                                                 str]]]:
+                    ) -> tuple[onnx.ModelProto, dict[str, str],
+                               dict[str, tuple[StepProgram, str, bool]]]:
     """Replace every recoverable neuron region by snnc's canonical primitives. Returns the
     model, a map from each new node to its layer's name, and per layer name its program and
     idiom description."""
@@ -649,7 +736,7 @@ def rewrite_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
     out = onnx.ModelProto()
     out.CopyFrom(model)
     origin: dict[str, str] = {}
-    programs: dict[str, tuple[StepProgram, str]] = {}
+    programs: dict[str, tuple[StepProgram, str, bool]] = {}
     for region in regions:
         try:
             found = recover(consts, region)
@@ -665,7 +752,7 @@ def rewrite_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
         _emit(sink, name, found)
         for node in sink.nodes:
             origin[node.name] = name
-        programs[name] = (program, found.idiom)
+        programs[name] = (program, found.idiom, found.graded)
         kept = [n for n in out.graph.node if n.name not in replaced]
         del out.graph.node[:]
         out.graph.node.extend([*kept, *sink.nodes])

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import onnx
 import tvm
 from onnx import shape_inference
@@ -72,13 +73,97 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     model, label = read_model(model_or_path)
     validate_structure(model)
     first: ModelError | None = None
-    for step in _step_models(fold_constants(model)):
+    folded = fold_constants(model)
+    for step in _step_models(folded):
         try:
-            return _import_step(step, label)
+            imported = _import_step(step, label)
         except ModelError as exc:  # another reading of the time structure may raise
             first = first or exc
-    assert first is not None
+            continue
+        reason = acceptance_failure(folded, imported)
+        if reason is None:
+            return imported
+        first = first or ModelError(f"the recovered layers do not reproduce the exported graph "
+                                    f"({reason}); refusing rather than compiling a different "
+                                    "network")
+    if first is None:  # pragma: no cover - _step_models yields or raises
+        raise ModelError("no reading of the model")
     raise first
+
+
+ACCEPT_STEPS = 12  # steps of the acceptance run of a one-step model
+
+
+def acceptance_failure(exported: onnx.ModelProto, imported: ImportedModel) -> str | None:
+    """Run the layer graph against onnxruntime on the exported graph, on a random input: the
+    float reference with the exporters' step programs must agree bit for bit, and the layers'
+    own equations (what integer targets quantize) must give the same spikes. None when both
+    hold (or when nothing was recovered from exporter arithmetic); else what differs."""
+    graph = imported.graph
+    recovered = [layer for layer in graph.layers
+                 if isinstance(layer, LIF | CubaLIF) and layer.program is not None]
+    if not recovered and not graph.layout:
+        return None
+    from snnc.reference.simulate import run_graph
+
+    try:
+        drive, want = _exported_run(exported, imported)
+    except Exception:  # onnxruntime cannot run it: the later stages name what is wrong
+        return None
+    got = run_graph(graph, drive, record=False).output
+    if got.shape != want.shape or not np.array_equal(got, want):
+        return "the float reference differs from onnxruntime on a random input"
+    if recovered:
+        plain = graph.replace_layers([replace(layer, program=None)
+                                      if layer in recovered else layer
+                                      for layer in graph.layers])
+        equations = run_graph(plain, drive, record=False).output
+        spiking = graph.layer(graph.output).is_neuron
+        same = np.array_equal(equations, want) if spiking else np.allclose(
+            equations, want, rtol=1e-4, atol=1e-5)
+        if not same:
+            return "the recovered neuron equations differ from onnxruntime on a random input"
+    return None
+
+
+def _exported_run(exported: onnx.ModelProto,
+                  imported: ImportedModel) -> tuple[np.ndarray, np.ndarray]:
+    """A random (steps, batch, ...) drive and onnxruntime's output on the exported graph, as
+    (steps, batch, ...)."""
+    import onnxruntime as ort
+
+    from snnc.frontend.timeline import from_steps, layouts, to_steps
+
+    rng = np.random.default_rng(11)
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    session = ort.InferenceSession(exported.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    feeds = session.get_inputs()
+    graph = imported.graph
+    found = layouts(graph.layout)
+    if found is not None:
+        inp, out, steps = found
+        dims = [d if isinstance(d, int) else 2 for d in feeds[0].shape]
+        x = rng.uniform(0.0, 2.0, dims).astype(np.float32)
+        y = session.run(None, {feeds[0].name: x})[0]
+        drive = to_steps(x, inp, steps)
+        return drive, to_steps(y, out, steps)
+    del from_steps
+    layout = imported.layout
+    shapes = {f.name: [d if isinstance(d, int) else 2 for d in f.shape] for f in feeds}
+    batch = shapes[layout.data_input][0]
+    drive = rng.uniform(0.0, 2.0, (ACCEPT_STEPS, *shapes[layout.data_input])).astype(
+        np.float32)
+    state = {name: np.zeros((batch, *shapes[name][1:]), np.float32) for name, _ in layout.pairs}
+    names = [o.name for o in session.get_outputs()]
+    ys = []
+    for x in drive:
+        values = dict(zip(names, session.run(names, {layout.data_input: x, **state}),
+                          strict=True))
+        ys.append(values[layout.data_output])
+        state = {i: values[o] for i, o in layout.pairs}
+    return drive, np.stack(ys)
 
 
 def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
@@ -117,7 +202,7 @@ def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
                          opset)
 
 
-def _with_programs(graph: Graph, programs: dict[str, tuple[StepProgram, str]]) -> Graph:
+def _with_programs(graph: Graph, programs: dict[str, tuple[StepProgram, str, bool]]) -> Graph:
     """Recovered neurons get the exporter's float arithmetic and the idiom they came from."""
     if not programs:
         return graph
@@ -125,7 +210,8 @@ def _with_programs(graph: Graph, programs: dict[str, tuple[StepProgram, str]]) -
     for layer in graph.layers:
         found = programs.get(layer.name)
         if found is not None and isinstance(layer, LIF | CubaLIF):
-            layer = replace(layer, program=found[0]).with_attrs(idiom=found[1])
+            extra = {"graded": True} if found[2] and isinstance(layer, LIF) else {}
+            layer = replace(layer, program=found[0], **extra).with_attrs(idiom=found[1])
         layers.append(layer)
     return graph.replace_layers(layers)
 

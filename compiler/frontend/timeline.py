@@ -132,6 +132,8 @@ class _Graph:
         inferred = shape_inference.infer_shapes(model)
         self.shapes: dict[str, list[int | None]] = {}
         self.types: dict[str, int] = {}
+        for name, value in self.consts.items():
+            self.shapes[name] = list(value.shape)
         for value in [*inferred.graph.input, *inferred.graph.value_info,
                       *inferred.graph.output]:
             tensor = value.type.tensor_type

@@ -233,7 +233,10 @@ class LIF(Layer):
       (``"subtract"``) or ``v = h*(1-r)`` (``"zero"``); ``s = v > theta``.
 
     ``beta``, ``theta`` and ``bias`` broadcast against the layer's shape (scalar or per neuron).
-    Output: the spikes ``s`` as 0/1.
+    Output: the spikes ``s`` as 0/1; with ``graded`` (Sinabs' MultiSpike, same-step subtract
+    reset) the spike count ``s = floor(v / theta)`` where ``v > 0`` (else 0) and the reset
+    ``v -= theta * s``. Integer targets do not implement graded output yet: they run the
+    layer with binary spikes.
     """
 
     beta: np.ndarray = field(default_factory=lambda: np.float32(1.0))
@@ -243,6 +246,7 @@ class LIF(Layer):
     reset_timing: ResetTiming = "same"
     compare: Compare = "gt"
     program: StepProgram | None = None
+    graded: bool = False
     kind: ClassVar[str] = "lif"
     is_neuron: ClassVar[bool] = True
 

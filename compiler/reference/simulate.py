@@ -138,6 +138,10 @@ def lif_step(layer: LIF, current: np.ndarray, v: np.ndarray,
         drive = drive + extra
     if layer.bias is not None:
         drive = drive + np.asarray(layer.bias, F32)
+    if layer.graded:
+        h = drive.astype(F32)
+        counts = np.where(h > 0, np.floor(h / theta), F32(0)).astype(F32)
+        return counts, (h - theta * counts).astype(F32)
     v, fired = _membrane_update(layer, v, drive.astype(F32), theta)
     return fired.astype(F32), v
 
