@@ -453,29 +453,22 @@ def _roles(ev: _Eval, region: Region) -> tuple[str, str | None]:
     raise _NotNeuron("two state variables that are not a current and a membrane")
 
 
-def _restrict(ev: _Eval, e: Expr, given: int) -> Aff:
-    """``e`` where the test ``given`` holds: that test is 1, its negation 0; any other test
-    left makes the value not affine there."""
+def _restrict(ev: _Eval, e: Expr, given: int) -> Expr:
+    """``e`` where the test ``given`` holds: that test is 1, its negation 0 (other tests
+    stay)."""
     gate = dict(ev.tests[given].e)
     negated = _mul(gate, _const(np.asarray(-1.0)))
-    total = Aff()
+    out: Expr = {}
     for mono, f in e.items():
-        keep = True
-        for j in mono:
-            if j == given:
-                continue
-            if _expr_close(dict(ev.tests[j].e), negated):
-                keep = False
-                break
-            raise _NotNeuron("graded spikes that depend on another test")
-        if keep:
-            total = total.plus(f)
-    return total
+        if any(j != given and _expr_close(dict(ev.tests[j].e), negated) for j in mono):
+            continue
+        m = frozenset(j for j in mono if j != given)
+        out[m] = out[m].plus(f) if m in out else f
+    return out
 
 
-def _graded(ev: _Eval, region: Region, spikes: Expr) -> tuple[Canonical, str] | None:
-    """Graded spikes ``[h > 0] * floor(h / theta)`` (or ``trunc``) with the reset subtracting
-    ``theta`` per spike (Sinabs' MultiSpike): None when ``spikes`` is not of that form."""
+def _graded_atom(ev: _Eval, spikes: Expr) -> tuple[int, str] | None:
+    """(gate test, atom) of ``[e > 0] * floor(...)``; None for any other output."""
     if len(spikes) != 1:
         return None
     (mono, f), = spikes.items()
@@ -484,28 +477,61 @@ def _graded(ev: _Eval, region: Region, spikes: Expr) -> tuple[Canonical, str] | 
     (atom, one), = f.terms.items()
     if atom not in ev.atoms or not _close(one, 1.0):
         return None
-    (gate,) = mono
+    return next(iter(mono)), atom
+
+
+def _graded_theta(ev: _Eval, gate: int, atom: str, charge: Expr, lead: str) -> np.ndarray:
+    """``theta`` of graded spikes ``[charge > 0] * floor(charge / theta)``."""
+    if not _close(_threshold(dict(ev.tests[gate].e), charge, lead), 0.0):
+        raise _NotNeuron("graded spikes gated by another value than a positive membrane")
+    q = _restrict(ev, dict(ev.atoms[atom][1]), gate)
+    base_q, base_c = q.get(frozenset(), Aff()), charge.get(frozenset(), Aff())
+    ratio = base_q.coef(lead) / np.where(base_c.coef(lead) == 0, np.nan, base_c.coef(lead))
+    if not np.all(ratio > 0) or not _expr_close(q, {m: f.scaled(ratio)
+                                                    for m, f in charge.items()}):
+        raise _NotNeuron("graded spikes that are not the membrane over a threshold")
+    return 1.0 / ratio
+
+
+def _graded(ev: _Eval, region: Region, spikes: Expr) -> tuple[Canonical, str] | None:
+    """Graded spikes ``[h > 0] * floor(h / theta)`` (or ``trunc``) with the reset subtracting
+    ``theta`` per spike (Sinabs' MultiSpike), reset in the same step or, on a pre-reset state,
+    at the start of the next: None when ``spikes`` is not of that form."""
+    found = _graded_atom(ev, spikes)
+    if found is None:
+        return None
+    gate, atom = found
     membrane, current_state = _roles(ev, region)
     if current_state is not None or not region.currents:
         raise _NotNeuron("graded spikes of a neuron with a synaptic current")
     v_new = ev.num(dict(region.states)[membrane])
-    if set(v_new) != {frozenset(), mono}:
-        raise _NotNeuron("graded spikes with a reset that is not by the threshold per spike")
-    h = v_new[frozenset()]
     lead = region.currents[0]
-    theta_gate = _threshold(dict(ev.tests[gate].e), {frozenset(): h}, lead)
-    if not _close(theta_gate, 0.0):
-        raise _NotNeuron("graded spikes gated by another value than a positive membrane")
-    q = _restrict(ev, dict(ev.atoms[atom][1]), gate)
-    ratio = q.coef(lead) / h.coef(lead)
-    if not np.all(ratio > 0) or not _expr_close({frozenset(): q}, {frozenset(): h.scaled(ratio)}):
-        raise _NotNeuron("graded spikes that are not the membrane over a threshold")
-    theta = 1.0 / ratio
-    r_part = v_new[mono]
-    if set(r_part.terms) != {atom} or np.any(r_part.const) or not _close(-r_part.terms[atom],
-                                                                          theta):
+    pieces = [m for m in v_new if m]
+    if len(pieces) != 1 or len(pieces[0]) != 1:
         raise _NotNeuron("graded spikes with a reset that is not by the threshold per spike")
+    (r_gate,) = pieces[0]
+    r_part = v_new[pieces[0]]
+    h = v_new[frozenset()]
     decay, gain, bias = _charge_parts(h, membrane, region.currents, None)
+    if r_gate == gate:  # reset by this step's spikes
+        theta = _graded_theta(ev, gate, atom, {frozenset(): h}, lead)
+        amount = theta
+        r_atom = atom
+    else:  # a pre-reset state, reset at the start of the next step
+        if any(_depends(dict(ev.tests[r_gate].e), c) for c in region.currents):
+            raise _NotNeuron("a reset test that reads the input")
+        (r_atom,) = r_part.terms or {"": None}
+        if r_atom not in ev.atoms:
+            raise _NotNeuron("graded spikes with a reset that is not by the threshold")
+        theta = _graded_theta(ev, r_gate, r_atom, {frozenset(): Aff({membrane: np.ones(())})},
+                              membrane)
+        theta_s = _graded_theta(ev, gate, atom, v_new, lead)
+        if not _close(theta, theta_s):
+            raise _NotNeuron("graded spikes and reset with different thresholds")
+        amount = decay * theta
+    if set(r_part.terms) != {r_atom} or np.any(r_part.const) or not _close(
+            -r_part.terms[r_atom], amount):
+        raise _NotNeuron("graded spikes with a reset that is not by the threshold per spike")
     return Canonical(decay, gain, bias, theta, "ge", "subtract", "same", graded=True), membrane
 
 
@@ -725,22 +751,26 @@ def _program(region: Region, membrane: str) -> StepProgram:
 
 
 def rewrite_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
-                    layer_name: Callable[[list[NodeProto]], str],
+                    layer_name: Callable[[list[NodeProto]], str], failures: dict[str, str],
                     ) -> tuple[onnx.ModelProto, dict[str, str],
                                dict[str, tuple[StepProgram, str, bool]]]:
     """Replace every recoverable neuron region by snnc's canonical primitives. Returns the
-    model, a map from each new node to its layer's name, and per layer name its program and
-    idiom description."""
+    model, a map from each new node to its layer's name, and per layer name its program,
+    idiom description and whether its spikes are graded; ``failures`` receives, per node of a
+    region that is not a supported neuron, why."""
     consts = _constants(model)
     regions = find_regions(model, pairs, consts)
     out = onnx.ModelProto()
     out.CopyFrom(model)
     origin: dict[str, str] = {}
     programs: dict[str, tuple[StepProgram, str, bool]] = {}
+    failures.clear()
     for region in regions:
         try:
             found = recover(consts, region)
-        except _NotNeuron:
+        except _NotNeuron as exc:
+            for node in region.nodes:
+                failures[node.name] = str(exc)
             continue
         program = _with_constants(found.program, consts)
         replaced = {n.name for n in region.nodes}

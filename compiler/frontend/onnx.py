@@ -32,6 +32,7 @@ from snnc.frontend.neurons import rewrite_neurons
 from snnc.frontend.normalize import normalize_clips
 from snnc.frontend.reader import read_model
 from snnc.frontend.relax_import import composites, import_raised, layer_name_of, layer_names
+from snnc.frontend.rewrites import rewrite_step
 from snnc.frontend.state import StateLayout, state_layout
 from snnc.frontend.timeline import INPUT_LAYOUT_KEY, OUTPUT_LAYOUT_KEY, recover_time
 from snnc.frontend.unroll import fold_unrolled_loop
@@ -168,6 +169,7 @@ def _exported_run(exported: onnx.ModelProto,
 
 def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
     """Import one step with state (see the module doc)."""
+    model = rewrite_step(model)
     opset = default_opset(model)
     graph = model.graph
     constant = {t.name for t in graph.initializer}
@@ -176,8 +178,10 @@ def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
     metadata = {p.key: p.value for p in model.metadata_props}
     layout = state_layout(inputs, outputs, metadata)
     as_exported = model
+    failures: dict[str, str] = {}
     model, rewritten, programs = rewrite_neurons(model, layout.pairs,
-                                                 lambda nodes: layer_name_of(nodes, {}))
+                                                 lambda nodes: layer_name_of(nodes, {}),
+                                                 failures)
     model, spelled = rewrite_framework_neurons(model, layout.pairs,
                                                lambda nodes: layer_name_of(nodes, {}))
     rewritten.update(spelled)
@@ -189,7 +193,13 @@ def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
     expanded = normalize_clips(expanded)
     _check_shapes(expanded, layout, origin)
     state_params = [inputs.index(name) for name, _ in layout.pairs]
-    kinds, names = layer_names(expanded, state_params, origin, {layout.data_input})
+    try:
+        kinds, names = layer_names(expanded, state_params, origin, {layout.data_input})
+    except ModelError as exc:
+        if exc.node in failures:  # say what the neuron around the node does instead
+            raise ModelError(f"not a neuron snnc can compile: {failures[exc.node]}",
+                             exc.node) from None
+        raise
     module = import_raised(expanded, state_params)
     module = _annotate(module, kinds, names, inputs, outputs, layout, timesteps, encoding,
                        graph.name or label)
