@@ -216,9 +216,19 @@ def _with_programs(graph: Graph, programs: dict[str, tuple[StepProgram, str, boo
     """Recovered neurons get the exporter's float arithmetic and the idiom they came from."""
     if not programs:
         return graph
+    neurons = [layer.name for layer in graph.layers if isinstance(layer, LIF | CubaLIF)]
+    owner: dict[str, tuple[StepProgram, str, bool]] = {}
+    for exact in (True, False):  # a neuron named like another layer got a "_<k>" suffix
+        for name, found in programs.items():
+            if any(v is found for v in owner.values()):
+                continue
+            match = next((n for n in neurons if n not in owner and (
+                n == name if exact else re.fullmatch(re.escape(name) + r"_\d+", n))), None)
+            if match is not None:
+                owner[match] = found
     layers = []
     for layer in graph.layers:
-        found = programs.get(layer.name)
+        found = owner.get(layer.name)
         if found is not None and isinstance(layer, LIF | CubaLIF):
             extra = {"graded": True} if found[2] and isinstance(layer, LIF) else {}
             layer = replace(layer, program=found[0], **extra).with_attrs(idiom=found[1])

@@ -164,15 +164,13 @@ def state_at_synapse_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     consts = _consts(model)
     moves = []
     for s_in, s_out in pairs.items():
-        node = producer.get(s_out)
-        if node is None or node.op_type not in _SYNAPSES or node.input[0] in consts:
+        chain = _synapse_chain(producer, consts, s_out)
+        if chain is None:
             continue
-        if any(i and i not in consts for i in node.input[1:]):
-            continue
-        source = node.input[0]
+        source = chain[0].input[0]
         if source in pairs or (source in pairs.values() and source != s_out):
             continue
-        moves.append((s_in, s_out, node, source))
+        moves.append((s_in, s_out, chain, source))
     if not moves:
         return model
     out = onnx.ModelProto()
@@ -181,20 +179,23 @@ def state_at_synapse_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     inputs = {v.name: v for v in g.input}
     shapes = _shapes(model)
     new_nodes = []
-    for s_in, s_out, node, source in moves:
+    for s_in, s_out, chain, source in moves:
         prev = f"{source}.prev"
         dims = shapes.get(source)
         if dims is None:
             return model
         g.input.append(helper.make_tensor_value_info(
             prev, onnx.TensorProto.FLOAT, ["N" if d is None else d for d in dims]))
-        copy = NodeProto()
-        copy.CopyFrom(node)
-        copy.name = f"{node.name}.late"
-        copy.input[0] = prev
-        copy.output[0] = f"{s_in}.late"
-        new_nodes.append(copy)
-        _rename_reads(g, s_in, copy.output[0])
+        value = prev
+        for node in chain:
+            copy = NodeProto()
+            copy.CopyFrom(node)
+            copy.name = f"{node.name}.late"
+            copy.input[0] = value
+            copy.output[0] = f"{node.output[0]}.late"
+            value = copy.output[0]
+            new_nodes.append(copy)
+        _rename_reads(g, s_in, value)
         g.input.remove(inputs[s_in])
         del pairs[s_in]
         pairs[prev] = source
@@ -211,6 +212,23 @@ def state_at_synapse_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     del out.metadata_props[:]
     helper.set_model_props(out, meta)
     return out
+
+
+def _synapse_chain(producer: dict[str, NodeProto], consts: dict[str, np.ndarray],
+                   tensor: str) -> list[NodeProto] | None:
+    """The synapse computing ``tensor`` and the shape ops after it, in order; None when
+    ``tensor`` is not a constant-weight synapse's output (possibly reshaped)."""
+    chain: list[NodeProto] = []
+    node = producer.get(tensor)
+    while node is not None and node.op_type in ("Reshape", "Flatten", "Identity") \
+            and all(i in consts for i in node.input[1:] if i):
+        chain.append(node)
+        node = producer.get(node.input[0])
+    if node is None or node.op_type not in _SYNAPSES or node.input[0] in consts:
+        return None
+    if any(i and i not in consts for i in node.input[1:]):
+        return None
+    return [node, *reversed(chain)]
 
 
 def _shapes(model: onnx.ModelProto) -> dict[str, list[int | None]]:
