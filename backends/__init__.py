@@ -1,39 +1,38 @@
 """Code generators, one package per hardware family, selected by tag (``Target.backend``).
 
-Every backend package exports the same three functions (and never imports another backend):
-
-``check_resources(qg: QuantizedGraph, target: Target) -> dict``
-    Raises :class:`snnc.errors.ResourceError` / :class:`snnc.errors.UnsupportedError` before
-    anything is written; returns the resource figures that go into ``resources.json``.
-``emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact``
-    Writes the artifact tree into ``out_dir`` (a fresh private directory: the caller renames it
-    into place only on success). Output is byte-identical for identical input.
-``simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
-           work_dir: Path) -> Trace``
-    Builds and runs the produced artifact on the float drive (steps, batch, *input_shape) and
-    returns the integer trace in the reference's format, comparable with ``numpy.array_equal``.
+Every backend package defines one subclass of :class:`Backend` (exported as ``BACKEND``) and
+never imports another backend; code two backends share lives in :mod:`snnc.backends.common`.
+The CLI and :mod:`snnc.api` reach a backend only through :func:`get_backend` and the four
+methods of the base class.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from snnc.ir.layers import Layer
+    from snnc.ir.quantized import QuantizedGraph
+    from snnc.reference.simulate import Trace
+    from snnc.target import Target
+
+# Tag -> the package whose ``BACKEND`` implements it (imported on first use: a command that
+# needs one backend does not pay for the others).
 BACKENDS: dict[str, str] = {
     "loihi": "snnc.backends.loihi",
     "mcu": "snnc.backends.mcu",
     "spinnaker2": "snnc.backends.spinnaker2",
 }
 
-# The artifact runners each backend's ``simulate`` accepts, first is the default.
-RUNNERS: dict[str, tuple[str, ...]] = {
-    "loihi": ("lava",),
-    "mcu": ("host", "qemu"),
-    "spinnaker2": ("spinnaker2",),
-}
+RESOURCES_FILE = "resources.json"
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,51 @@ class Artifact:
     resources: dict[str, Any] = field(default_factory=dict)
 
 
-def backend_module(tag: str) -> ModuleType:
-    """The backend package for a ``Target.backend`` tag."""
-    return importlib.import_module(BACKENDS[tag])
+class Backend(ABC):
+    """One hardware family: what it refuses, what it needs, what it writes and how it runs.
+
+    ``tag`` is the ``Target.backend`` it serves; ``runners`` the ways :meth:`simulate` can run
+    an artifact, the first the default.
+    """
+
+    tag: ClassVar[str]
+    runners: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def unsupported(self, layer: Layer) -> str | None:
+        """Why ``layer`` cannot run on this backend whatever its parameters, or None.
+
+        Refusals that depend on the quantized values or on the graph around the layer are found
+        by :meth:`resources` and :meth:`emit`, which raise before anything is written.
+        """
+
+    @abstractmethod
+    def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
+        """The figures of ``resources.json``; raises :class:`snnc.errors.ResourceError` /
+        :class:`snnc.errors.UnsupportedError` when ``qg`` cannot run on ``target``."""
+
+    @abstractmethod
+    def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
+        """Write the artifact tree, ``resources.json`` included, into ``out_dir`` (a fresh
+        private directory: the caller renames it into place only on success). Output is
+        byte-identical for identical input; the resource check runs first."""
+
+    @abstractmethod
+    def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
+                 work_dir: Path) -> Trace:
+        """Build and run the produced artifact on the float drive (steps, batch, *input_shape)
+        and return the integer trace in the reference's format, comparable with
+        ``numpy.array_equal``."""
+
+
+@cache
+def get_backend(tag: str) -> Backend:
+    """The backend serving a ``Target.backend`` tag."""
+    backend = importlib.import_module(BACKENDS[tag]).BACKEND
+    assert isinstance(backend, Backend) and backend.tag == tag
+    return backend
+
+
+def resources_json(figures: dict[str, Any]) -> bytes:
+    """``resources.json`` as the MCU and Loihi backends write it (sorted keys, two spaces)."""
+    return (json.dumps(figures, indent=2, sort_keys=True) + "\n").encode()

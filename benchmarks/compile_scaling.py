@@ -129,14 +129,14 @@ def run_case(family: str, size: int, profile: bool = False) -> dict[str, Any]:
     start = time.perf_counter()
     import snnc.frontend.onnx  # noqa: F401  (TVM import: paid once, reported as startup)
     from snnc import api
-    from snnc.backends import backend_module
+    from snnc.backends import get_backend
     from snnc.cost import report as cost_report
     from snnc.cost.report import write_report
     from snnc.onnx_builder import graph_to_onnx
     from snnc.passes.pipeline import SharedPasses
     from snnc.passes.pipeline import optimize as run_pipeline
 
-    modules = {tag: backend_module(tag) for tag in ("loihi", "mcu", "spinnaker2")}
+    backends = {tag: get_backend(tag) for tag in ("loihi", "mcu", "spinnaker2")}
     startup = time.perf_counter() - start
     graph = build(family, size)
     work = Path(tempfile.mkdtemp(prefix="snnc-bench-"))
@@ -174,7 +174,7 @@ def run_case(family: str, size: int, profile: bool = False) -> dict[str, Any]:
                 t = targets[tag]
                 qg = api.quantize(state["opt"][tag], t)
                 out = work / f"out-{tag}-{time.perf_counter_ns()}"
-                modules[tag].emit(qg, t, out)
+                backends[tag].emit(qg, t, out)
                 write_report(cost_report(state["opt"][tag], t), out, plots=False)
             return run
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from snnc.backends.mcu.emit import write_project
-from snnc.backends.mcu.plan import lower
+from snnc.backends.mcu.lower import lower
 from snnc.backends.mcu.simulate import encode_inputs
 from snnc.backends.mcu.toolchain import core_for, run
 from snnc.ir.layers import LIF, Dense, Graph, Input

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from snnc.backends import RUNNERS, Artifact, backend_module
+from snnc.backends import Artifact, Backend, get_backend
 from snnc.errors import InputError, UnsupportedError
 from snnc.ir.layers import Graph
 from snnc.ir.quantized import QuantizedGraph
@@ -31,7 +31,7 @@ from snnc.target import Target, list_targets, load_target
 if TYPE_CHECKING:
     from snnc.passes.pipeline import SharedPasses
 
-# Folder names under the output directory, per backend (DESIGN.md section 3).
+# Folder names under the output directory, per backend (see docs/architecture.md).
 OUT_FOLDERS = {"loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2"}
 
 
@@ -137,15 +137,15 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
     if len(set(folders)) != len(folders):
         raise InputError("two targets of one backend would write the same folder: "
                          f"{', '.join(t.name for t in chosen)}")
-    modules = [backend_module(t.backend) for t in chosen]
+    backends = [get_backend(t.backend) for t in chosen]
     options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)))
     with ExitStack() as staging:
         staged = [staging.enter_context(atomic_dir(f)) for f in folders]
         with ThreadPoolExecutor(max_workers=len(chosen),
                                 thread_name_prefix="snnc-compile") as pool:
-            jobs = [pool.submit(_compile_one, graph, t, module, folder, i, options, log)
-                    for i, (t, module, folder) in enumerate(zip(chosen, modules, staged,
-                                                                strict=True))]
+            jobs = [pool.submit(_compile_one, graph, t, backend, folder, i, options, log)
+                    for i, (t, backend, folder) in enumerate(zip(chosen, backends, staged,
+                                                                 strict=True))]
         # the pool has joined: no thread writes into a staged folder any more
         results = [_outcome(job) for job in jobs]
     return [CompileResult(r.target, Artifact(r.artifact.backend, final, r.artifact.files,
@@ -186,7 +186,7 @@ class _Options:
     stop: _Stop
 
 
-def _compile_one(graph: Graph, target: Target, backend: Any, folder: Path, index: int,
+def _compile_one(graph: Graph, target: Target, backend: Backend, folder: Path, index: int,
                  opts: _Options, log: Log) -> CompileResult:
     """One target's optimise -> quantise -> emit -> report, into its staging ``folder``."""
     from snnc.passes.pipeline import optimize as run_pipeline
@@ -207,7 +207,7 @@ def _compile_one(graph: Graph, target: Target, backend: Any, folder: Path, index
         artifact = backend.emit(qg, target, folder)
         opts.stop.check(index)
         say("write the energy report")
-        _write_reports(optimized, target, folder, opts.calib)
+        _write_reports(optimized, target, folder)
     except BaseException:
         opts.stop.fail(index)
         raise
@@ -223,12 +223,13 @@ def _outcome(job: Future[CompileResult]) -> CompileResult:
     return job.result()
 
 
-def _write_reports(graph: Graph, target: Target, folder: Path,
-                   calib: np.ndarray | None) -> None:
+def _write_reports(graph: Graph, target: Target, folder: Path) -> None:
+    """The energy report of the optimised graph (calibrated by the pipeline when calibration
+    inputs were given)."""
     from snnc.cost import report as cost_report
     from snnc.cost.report import write_report
 
-    write_report(cost_report(graph, target, calib=calib), folder, plots=False)
+    write_report(cost_report(graph, target), folder, plots=False)
 
 
 def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
@@ -238,7 +239,7 @@ def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
 
     t = as_target(target)
     optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log)
-    return cost_report(optimized, t, calib=calib)
+    return cost_report(optimized, t)
 
 
 def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
@@ -259,16 +260,15 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
     if backend == "reference":
         _say(log, f"run the {t.name} integer reference ({steps} steps)")
         return run_quantized(qg, drive)
-    runners = RUNNERS[t.backend]
-    if backend not in runners:
+    runner = get_backend(t.backend)
+    if backend not in runner.runners:
         raise UnsupportedError(
             f"backend '{backend}' cannot run this target; choose reference or "
-            f"{' or '.join(runners)}", target=t.name)
-    module = backend_module(t.backend)
-    module.check_resources(qg, t)
+            f"{' or '.join(runner.runners)}", target=t.name)
+    runner.resources(qg, t)
     _say(log, f"emit the {t.backend} artifact and run it on {backend} ({steps} steps)")
     with tempfile.TemporaryDirectory(prefix="snnc-sim-") as work:
-        return module.simulate(qg, t, drive, runner=backend, work_dir=Path(work))
+        return runner.simulate(qg, t, drive, backend, Path(work))
 
 
 def simulate_exported(path: str | Path, inputs: np.ndarray, steps: int | None = None,

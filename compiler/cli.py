@@ -149,15 +149,13 @@ def _num(value: Any) -> str:
 
 def _support(graph: Graph) -> dict[str, dict[str, str]]:
     """Per target and layer: "yes" or the reason it cannot run there."""
-    result: dict[str, dict[str, str]] = {}
-    from snnc.backends import backend_module
+    from snnc.backends import get_backend
 
+    result: dict[str, dict[str, str]] = {}
     for target in api.targets_for("all"):
-        module = backend_module(target.backend)
-        reason_of = getattr(module, "unsupported_reason", None)
-        result[target.name] = {
-            layer.name: (reason_of(layer, target) or "yes") if reason_of else "yes"
-            for layer in graph.layers}
+        backend = get_backend(target.backend)
+        result[target.name] = {layer.name: backend.unsupported(layer) or "yes"
+                               for layer in graph.layers}
     return result
 
 

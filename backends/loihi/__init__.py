@@ -1,14 +1,46 @@
 """Loihi 2 backend: Lava processes that run bit-exactly in Lava's fixed-point simulator.
 
-``check_resources`` allocates neuro cores, ``emit`` writes ``out/loihi/`` and ``simulate`` runs
-the emitted network in Lava; ``unsupported_reason`` tells ``snnc inspect`` what cannot run.
+``resources`` allocates neuro cores, ``emit`` writes ``out/loihi/`` and ``simulate`` runs the
+emitted network in Lava; ``unsupported`` tells ``snnc inspect`` what cannot run.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnc.backends import Artifact, Backend
+from snnc.ir.layers import Layer
+from snnc.ir.quantized import QuantizedGraph
+from snnc.reference.simulate import Trace
+from snnc.target import Target
+
 from .check import check_resources
 from .emit import emit
 from .lower import unsupported_reason
-from .simulate import simulate
+from .simulate import RUNNERS, simulate
 
-__all__ = ["check_resources", "emit", "simulate", "unsupported_reason"]
+
+class LoihiBackend(Backend):
+    tag = "loihi"
+    runners = RUNNERS
+
+    def unsupported(self, layer: Layer) -> str | None:
+        return unsupported_reason(layer)
+
+    def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
+        return check_resources(qg, target)
+
+    def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
+        return emit(qg, target, out_dir)
+
+    def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
+                 work_dir: Path) -> Trace:
+        return simulate(qg, target, drive, runner, work_dir)
+
+
+BACKEND = LoihiBackend()
+
+__all__ = ["BACKEND", "LoihiBackend", "check_resources", "emit", "simulate", "unsupported_reason"]

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from snnc import __version__
-from snnc.backends import Artifact
+from snnc.backends import RESOURCES_FILE, Artifact, resources_json
 from snnc.ir.names import c_ident
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.integer import latency
 from snnc.target import Target
+from snnc.version import __version__
 
 from .check import allocate
 from .lower import LoihiNet, Population, lower
@@ -153,7 +153,7 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     files: dict[str, bytes] = {
         "weights.npz": npz_bytes(weight_arrays(net)),
         "network.json": _json_bytes(network_meta(net, qg, netx_reason)),
-        "resources.json": _json_bytes(figures),
+        RESOURCES_FILE: resources_json(figures),
     }
     files.update({name: text.encode() for name, text in render(net, qg).items()})
     files.update({copy: _package_source(orig) for copy, orig in COPIED_SOURCES.items()})

@@ -5,8 +5,8 @@ The integer reference (``snnc.reference.integer``) runs *synaptic stages*: all t
 neuron layers) and the next neuron layer. With ``synapse_delay = 1`` a stage reads its sources one
 step late, exactly like Lava's ``Dense``, which sends at step t what it accumulated at t-1. So
 each stage becomes, per source, one integer matrix (the stage composed into a single linear map
-from the layers' own sparse matrices, see ``compose.py``) plus a constant bias, and each matrix
-becomes one or two Lava ``Dense``/``Sparse`` processes:
+from the layers' own sparse matrices, see ``snnc.backends.common.compose``) plus a constant
+bias, and each matrix becomes one or two Lava ``Dense``/``Sparse`` processes:
 
 - Lava's bit-accurate Dense drops the least significant weight bit of mixed-sign matrices. A
   weight ``w`` is therefore stored as ``2*w`` with ``weight_exp = -1``: the doubled weight has a
@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from snnc.backends.common.compose import compose
 from snnc.errors import QuantizationError, UnsupportedError
 from snnc.ir.layers import (
     LIF,
@@ -48,8 +49,7 @@ from snnc.ir.layers import (
 )
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
-
-from .compose import compose
+from snnc.ir.stages import Stage, is_source, source_peak, stage_of
 
 I64 = np.int64
 PopKind = Literal["input", "lif", "lif_variant", "multilevel", "attention", "readout"]
@@ -182,11 +182,7 @@ def _check_layer(layer: Layer, target: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Stage composition by probing
-
-
-def _is_source(layer: Layer) -> bool:
-    return layer.is_neuron or isinstance(layer, Input)
+# Stages: the walk of snnc.ir.stages, stopped at attention layers (they run off-chip)
 
 
 @dataclass(frozen=True)
@@ -197,46 +193,28 @@ class _Stage:
     attention: tuple[str, ...]        # attention layers met on the way, sorted
 
 
+def _stops(layer: Layer) -> bool:
+    return is_source(layer) or isinstance(layer, SpikingSelfAttention)
+
+
 def _frontier(graph: Graph, node: str, target: str) -> _Stage:
-    sources: set[str] = set()
-    attention: set[str] = set()
-    seen: set[str] = set()
-    stack = [node]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
+    if _stops(graph.layer(node)):
+        stage = Stage(node, (), (node,))
+    else:
+        stage = stage_of(graph, node, stop=_stops)
+    for name in stage.members:
         layer = graph.layer(name)
         _check_layer(layer, target)
-        if _is_source(layer):
-            sources.add(name)
-        elif isinstance(layer, SpikingSelfAttention):
-            attention.add(name)
-        elif isinstance(layer, _LINEAR):
-            for src in layer.inputs:
-                if getattr(layer, "recurrent", False) and not _is_source(graph.layer(src)):
-                    raise UnsupportedError(
-                        f"a recurrent synapse must read a neuron layer, not '{src}'",
-                        layer.name, target)
-                stack.append(src)
-        else:  # pragma: no cover - every layer type is handled above
+        if not isinstance(layer, _LINEAR):  # pragma: no cover - every layer type is handled
             raise UnsupportedError(f"no Loihi mapping for {type(layer).__name__}", name, target)
+        for src in layer.inputs:
+            if getattr(layer, "recurrent", False) and not is_source(graph.layer(src)):
+                raise UnsupportedError(
+                    f"a recurrent synapse must read a neuron layer, not '{src}'",
+                    layer.name, target)
+    attention = [name for name in stage.sources if not is_source(graph.layer(name))]
+    sources = [name for name in stage.sources if is_source(graph.layer(name))]
     return _Stage(tuple(sorted(sources)), tuple(sorted(attention)))
-
-
-def compose_stage(graph: Graph, qg: QuantizedGraph, node: str,
-                  frontier: tuple[str, ...]) -> tuple[Mapping[str, tuple[np.ndarray, ...]],
-                                                      np.ndarray]:
-    """``value(node) = sum_f M_f @ flat(f) + b`` over the frontier ``f``; exact in integers.
-
-    Returns per frontier layer its matrix as COO ``(rows, cols, values)`` of shape
-    (size(node), size(f)), row-major without zeros, and the bias ``b`` (size(node),). The
-    layers' matrices come from their index arithmetic (see :mod:`.compose`): linear in the
-    number of synapses, where probing every source neuron through the kernels was quadratic.
-    """
-    del graph  # the quantized graph carries it
-    return compose(qg, node, frontier)
 
 
 def split_digits(values: np.ndarray, what: str, layer: str,
@@ -370,13 +348,8 @@ class _Builder:
         return self.populations[self.idents[layer]].message_bits
 
     def peak(self, layer: str) -> int:
-        """Largest |value| a source sends per step: spikes 1, levels, or graded input units."""
-        lay = self.graph.layer(layer)
-        if isinstance(lay, MultiLevelSpike):
-            return int(lay.levels)
-        if isinstance(lay, Input) and self.message_bits(layer):
-            return self.qg.profile.input_max
-        return 1
+        """Largest |value| a source sends per step (a rate-coded input sends spikes)."""
+        return source_peak(self.graph.layer(layer), self.qg.profile, self.graph.encoding)
 
     def stage(self, value_node: str, target_pop: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Wire the stage producing ``value_node`` into ``target_pop``.
@@ -387,16 +360,16 @@ class _Builder:
         graph = self.graph
         value_layer = graph.layer(value_node)
         size = graph.size(value_node)
-        if _is_source(value_layer):
+        if is_source(value_layer):
             self.links.append(Link(self.idents[value_node], target_pop))
             return np.zeros(size, I64), np.full(size, self.peak(value_node), I64)
         front = _frontier(graph, value_node, self.target)
         if front.attention:
             return self.attention_stage(value_node, front, target_pop), None
-        maps, bias = compose_stage(graph, self.qg, value_node, front.sources)
+        maps, bias = compose(self.qg, value_node, front.sources)
         bound = np.zeros(size, I64)
         for src in front.sources:
-            rows, cols, vals = maps[src]
+            rows, cols, vals = maps[src].rows, maps[src].cols, maps[src].vals
             np.add.at(bound, rows, np.abs(vals) * self.peak(src))
             digits = split_digits(vals, "synaptic", value_node, self.target)
             for shift, digit in digits:
@@ -419,12 +392,12 @@ class _Builder:
         attn = graph.layer(attn_name)
         assert isinstance(attn, SpikingSelfAttention)
         for operand in attn.inputs:
-            if not _is_source(graph.layer(operand)):
+            if not is_source(graph.layer(operand)):
                 raise UnsupportedError(
                     f"attention operand '{operand}' must be a neuron layer (spikes) on Loihi",
                     attn_name, self.target)
-        maps, bias = compose_stage(graph, self.qg, value_node, (attn_name,))
-        rows, cols, vals = maps[attn_name]
+        maps, bias = compose(self.qg, value_node, (attn_name,))
+        rows, cols, vals = maps[attn_name].rows, maps[attn_name].cols, maps[attn_name].vals
         q = self.qg.layers[attn_name]
         length, dim = graph.shape(attn.inputs[0])
         ident = f"{self.idents[attn_name]}_host_"

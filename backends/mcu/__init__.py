@@ -2,12 +2,52 @@
 
 ``emit`` writes a self-contained C project (model, constant weights in flash, the hand-written
 runtime kernels it uses, Makefile, linker script, start-up code, host and QEMU test harnesses,
-memory.json); ``simulate`` builds it and runs it on the host or under QEMU; ``check_resources``
-compares flash and RAM with the target's limits before anything is written.
+memory.json, resources.json); ``simulate`` builds it and runs it on the host or under QEMU;
+``resources`` compares flash and RAM with the target's limits before anything is written.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnc.backends import Artifact, Backend
 from snnc.backends.mcu.check import check_resources
 from snnc.backends.mcu.emit import emit
-from snnc.backends.mcu.simulate import simulate
+from snnc.backends.mcu.lower import unsupported_reason
+from snnc.backends.mcu.simulate import RUNNERS, simulate
+from snnc.ir.layers import Layer
+from snnc.ir.quantized import QuantizedGraph
+from snnc.reference.simulate import Trace
+from snnc.target import Target
 
-__all__ = ["check_resources", "emit", "simulate"]
+
+class McuBackend(Backend):
+    """``measure``: build the project with arm-none-eabi-gcc when emitting, to put the real
+    image size next to the estimate (skipped when the toolchain is missing)."""
+
+    tag = "mcu"
+    runners = RUNNERS
+
+    def __init__(self, measure: bool = True) -> None:
+        self.measure = measure
+
+    def unsupported(self, layer: Layer) -> str | None:
+        return unsupported_reason(layer)
+
+    def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
+        return check_resources(qg, target)
+
+    def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
+        return emit(qg, target, out_dir, measure=self.measure)
+
+    def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
+                 work_dir: Path) -> Trace:
+        return simulate(qg, target, drive, runner, work_dir)
+
+
+BACKEND = McuBackend()
+
+__all__ = ["BACKEND", "McuBackend", "check_resources", "emit", "simulate", "unsupported_reason"]

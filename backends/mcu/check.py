@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from snnc.backends.mcu.families import families
-from snnc.backends.mcu.plan import Program, lower
+from snnc.backends.mcu.lower import lower
+from snnc.backends.mcu.program import Program
 from snnc.backends.mcu.toolchain import Limits, limits_for
 from snnc.errors import ResourceError
 from snnc.ir.quantized import QuantizedGraph

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from snnc.backends.mcu.plan import Program
+from snnc.backends.mcu.program import Program
 
 
 @dataclass(frozen=True)

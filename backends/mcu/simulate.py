@@ -16,7 +16,8 @@ import numpy as np
 
 from snnc.backends.mcu.check import check_program
 from snnc.backends.mcu.emit import write_project
-from snnc.backends.mcu.plan import Program, lower
+from snnc.backends.mcu.lower import lower
+from snnc.backends.mcu.program import Program
 from snnc.backends.mcu.toolchain import core_for, require, run
 from snnc.errors import ToolchainError, UnsupportedError
 from snnc.ir.quantized import QuantizedGraph

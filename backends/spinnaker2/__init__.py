@@ -7,24 +7,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from snnc.backends import Artifact, Backend
 from snnc.backends.spinnaker2.check import check_resources
 from snnc.backends.spinnaker2.emit import emit
+from snnc.backends.spinnaker2.network import unsupported_reason
 from snnc.backends.spinnaker2.simulate import run_layout
 from snnc.errors import UnsupportedError, VerifyError
+from snnc.ir.layers import Layer
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.simulate import Trace
 from snnc.target import Target
 
-__all__ = ["check_resources", "emit", "simulate"]
+RUNNERS = ("spinnaker2",)
 
 
 def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
              work_dir: Path) -> Trace:
     """Emit into ``work_dir/spinnaker2`` and run the layout simulator on the float drive."""
-    if runner != "spinnaker2":
+    if runner not in RUNNERS:
         raise UnsupportedError(f"runner '{runner}' cannot run a SpiNNaker 2 layout; use "
                                "spinnaker2", target=target.name)
     folder = Path(work_dir) / "spinnaker2"
@@ -36,3 +40,26 @@ def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
                           f"({stats})")
     return trace
 
+
+class SpiNNaker2Backend(Backend):
+    tag = "spinnaker2"
+    runners = RUNNERS
+
+    def unsupported(self, layer: Layer) -> str | None:
+        return unsupported_reason(layer)
+
+    def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
+        return check_resources(qg, target)
+
+    def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
+        return emit(qg, target, out_dir)
+
+    def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
+                 work_dir: Path) -> Trace:
+        return simulate(qg, target, drive, runner, work_dir)
+
+
+BACKEND = SpiNNaker2Backend()
+
+__all__ = ["BACKEND", "SpiNNaker2Backend", "check_resources", "emit", "simulate",
+           "unsupported_reason"]

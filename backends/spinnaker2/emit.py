@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from snnc.backends import Artifact
+from snnc.backends import RESOURCES_FILE, Artifact
 from snnc.backends.spinnaker2.layout import Layout, build_layout
 from snnc.backends.spinnaker2.machine import LINKS
 from snnc.backends.spinnaker2.network import EventStage, MacStage, Model
@@ -166,7 +166,7 @@ def write_layout(layout: Layout, out_dir: Path) -> Artifact:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {"layout.json": _json(layout_document(layout)),
-                               "resources.json": _json(resources_document(layout))}
+                               RESOURCES_FILE: _json(resources_document(layout))}
     for sl, data in layout.images.items():
         files[pe_file(layout.sites[sl].pe_id)] = data
     for name in sorted(files):

@@ -29,8 +29,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from snnc.backends.spinnaker2 import sparse
-from snnc.backends.spinnaker2.sparse import Coo
+from snnc.backends.common.compose import StageComposer
+from snnc.backends.common.sparse import Coo
 from snnc.errors import UnsupportedError
 from snnc.ir.layers import (
     LIF,
@@ -48,6 +48,7 @@ from snnc.ir.layers import (
     SpikingSelfAttention,
 )
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
+from snnc.ir.stages import is_source, source_peak, stage_of
 
 I64 = np.int64
 WEIGHT_LIMIT = (1 << 15) - 1    # synapse word: signed 16-bit weight
@@ -173,8 +174,22 @@ class Network:
         return sorted(sink for sink, st in self.stages.items() if pop in st.sources)
 
 
-def _is_source(layer: Layer) -> bool:
-    return layer.is_neuron or isinstance(layer, Input)
+_PE_LAYERS = (Input, LIF, CubaLIF, MultiLevelSpike, Dense, Conv2d, Pool2d, Flatten, Reshape, Add,
+              SpikingSelfAttention)
+
+
+def unsupported_reason(layer: Layer) -> str | None:
+    """Why ``layer`` cannot run on a SpiNNaker 2 PE whatever its values, or None (refusals that
+    depend on the graph around the layer or on the values are raised by :func:`build_network`)."""
+    if type(layer) not in _PE_LAYERS:
+        return f"{type(layer).__name__} cannot run on a PE"
+    if isinstance(layer, LIF | CubaLIF) and layer.reset not in RESET_CODES:
+        return f"reset kind '{layer.reset}' is not implemented"
+    if "twin_of" in layer.attrs:
+        return ("a converted QNN twin runs once per inference on spike counts, but a SpiNNaker "
+                "2 layout runs step by step; compile without converting it (QNN-annotated "
+                "stages still run on the PE's MAC accelerator)")
+    return None
 
 
 def _per_neuron(value: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -188,9 +203,6 @@ def _population(index: int, layer: Layer, q: QuantLayer, shape: tuple[int, ...],
     if isinstance(layer, Input):
         return Population(index, layer.name, Model.SOURCE, shape)
     if isinstance(layer, LIF | CubaLIF):
-        if layer.reset not in RESET_CODES:
-            raise UnsupportedError(f"reset kind '{layer.reset}' is not implemented",
-                                   layer.name, target)
         params = {"dv": _per_neuron(q.dv, shape), "vth": _per_neuron(q.vth, shape),
                   "bias": _per_neuron(q.bias, shape)}
         if isinstance(layer, CubaLIF):
@@ -221,24 +233,6 @@ def _population(index: int, layer: Layer, q: QuantLayer, shape: tuple[int, ...],
     raise UnsupportedError(f"{type(layer).__name__} is not a population", layer.name, target)
 
 
-def _stage_layers(graph: Graph, root: str) -> tuple[list[Layer], list[str]]:
-    """Non-source layers feeding ``root`` (graph order) and the source layers they read."""
-    inside: set[str] = set()
-    sources: set[str] = set()
-    todo = [root]
-    while todo:
-        name = todo.pop()
-        layer = graph.layer(name)
-        if _is_source(layer):
-            sources.add(name)
-            continue
-        if name in inside:
-            continue
-        inside.add(name)
-        todo.extend(layer.inputs)
-    return [lay for lay in graph.layers if lay.name in inside], sorted(sources)
-
-
 def _needs_mac(layers: list[Layer]) -> str | None:
     """Why a stage cannot be one affine map (None when it can)."""
     for lay in layers:
@@ -249,66 +243,6 @@ def _needs_mac(layers: list[Layer]) -> str | None:
         if lay.attrs.get("mapping") == "qnn":
             return f"layer '{lay.name}' is mapped to the QNN (MAC) path"
     return None
-
-
-LinearMap = tuple[dict[str, Coo], np.ndarray]
-
-
-class _Composer:
-    """Composes the affine map of each layer from its inputs' maps (memoised per layer)."""
-
-    def __init__(self, qg: QuantizedGraph) -> None:
-        self.qg = qg
-        self.graph = qg.graph
-        self.memo: dict[str, LinearMap] = {}
-
-    def map_of(self, name: str) -> LinearMap:
-        if name not in self.memo:
-            self.memo[name] = self._build(self.graph.layer(name))
-        return self.memo[name]
-
-    def _build(self, layer: Layer) -> LinearMap:
-        g = self.graph
-        n = g.size(layer.name)
-        if _is_source(layer):
-            return {layer.name: sparse.identity(n)}, np.zeros(n, I64)
-        q = self.qg.layers.get(layer.name, QuantLayer())
-        if isinstance(layer, Add):
-            maps: dict[str, Coo] = {}
-            bias = np.zeros(n, I64)
-            for src in layer.inputs:
-                part, b = self.map_of(src)
-                for key, mat in part.items():
-                    maps[key] = sparse.add(maps[key], mat) if key in maps else mat
-                bias = bias + b
-            return maps, bias
-        if isinstance(layer, Flatten | Reshape):
-            return self.map_of(layer.inputs[0])
-        (src,) = layer.inputs
-        in_shape = g.shape(src)
-        out_shape = g.shape(layer.name)
-        if isinstance(layer, Dense):
-            weight = np.asarray(q.weight, I64)
-            lead = math.prod(in_shape[:-1])
-            mat = sparse.dense_matrix(weight, lead)
-            layer_bias = None if q.bias is None else np.tile(np.asarray(q.bias, I64), lead)
-        elif isinstance(layer, Conv2d):
-            mat = sparse.conv_matrix(np.asarray(q.weight, I64), in_shape, out_shape,
-                                     layer.stride, layer.padding, layer.dilation, layer.groups)
-            layer_bias = None if q.bias is None else np.repeat(
-                np.asarray(q.bias, I64), out_shape[1] * out_shape[2])
-        elif isinstance(layer, Pool2d):
-            mat = sparse.sum_pool_matrix(in_shape, out_shape, layer.kernel, layer.stride,
-                                         layer.padding)
-            layer_bias = None
-        else:  # pragma: no cover - stages with other layers take the MAC path
-            raise TypeError(f"no affine form for {type(layer).__name__}")
-        maps_in, bias_in = self.map_of(src)
-        maps = {key: sparse.matmul(mat, m) for key, m in maps_in.items()}
-        bias = mat.apply(bias_in)
-        if layer_bias is not None:
-            bias = bias + layer_bias
-        return maps, bias
 
 
 def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[Layer], sources: list[str],
@@ -354,18 +288,15 @@ def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[Layer], sources: list
                     tuple(tuple(graph.shape(s)) for s in sources), tuple(ops), reason)
 
 
-def _event_fits(net_pops: list[Population], profile: NumericProfile, synapses: dict[int, Coo],
+def _event_fits(graph: Graph, profile: NumericProfile, synapses: dict[str, Coo],
                 bias: np.ndarray) -> bool:
     """Composed weights fit the synapse word and worst-case input fits the accumulator."""
     bound = np.abs(bias)
     for src, mat in synapses.items():
         if mat.nnz and int(np.abs(mat.vals).max()) > WEIGHT_LIMIT:
             return False
-        pop = net_pops[src]
-        top = profile.input_max if pop.model == Model.SOURCE else (
-            int(pop.settings["levels"]) if pop.model == Model.MULTILEVEL else 1)
         part = np.zeros(bound.size, I64)
-        np.add.at(part, mat.cols, np.abs(mat.vals) * top)
+        np.add.at(part, mat.cols, np.abs(mat.vals) * source_peak(graph.layer(src), profile))
         bound = bound + part
     return bool(bound.size == 0 or int(bound.max()) <= ACCUMULATOR_LIMIT)
 
@@ -381,15 +312,13 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
         raise UnsupportedError("neuron state wider than 32 bits does not fit a PE's registers",
                                target=target)
     for lay in graph.layers:
-        if "twin_of" in lay.attrs:
-            raise UnsupportedError(
-                "a converted QNN twin runs once per inference on spike counts, but a SpiNNaker "
-                "2 layout runs step by step; compile without converting it (QNN-annotated "
-                "stages still run on the PE's MAC accelerator)", lay.name, target)
+        reason = unsupported_reason(lay)
+        if reason:
+            raise UnsupportedError(reason, lay.name, target)
     pops: list[Population] = []
     pop_of: dict[str, int] = {}
     for lay in graph.layers:
-        if _is_source(lay):
+        if is_source(lay):
             q = qg.layers.get(lay.name, QuantLayer())
             pops.append(_population(len(pops), lay, q, graph.shape(lay.name), profile, target))
             pop_of[lay.name] = pops[-1].index
@@ -397,11 +326,11 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
     if isinstance(out_layer, Input):
         raise UnsupportedError("the graph output is its input; nothing runs on the machine",
                                graph.output, target)
-    if not _is_source(out_layer):
+    if not is_source(out_layer):
         pops.append(Population(len(pops), out_layer.name, Model.READOUT,
                                tuple(graph.shape(out_layer.name))))
         pop_of[out_layer.name] = pops[-1].index
-    composer = _Composer(qg)
+    composer = StageComposer(qg)
     stages: dict[int, Stage] = {}
     injections: dict[int, int] = {}
     for pop in pops:
@@ -410,32 +339,35 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
         layer = graph.layer(pop.name)
         root = layer.inputs[0] if pop.is_neuron else layer.name
         root_layer = graph.layer(root)
-        if pop.is_neuron and _is_source(root_layer):
+        if pop.is_neuron and is_source(root_layer):
             if isinstance(root_layer, Input):
                 injections[pop.index] = pop_of[root]
                 continue
             raise UnsupportedError(
                 f"reads neuron layer '{root}' directly; packets arrive one step late, so put a "
                 "weight layer (Dense/Conv) between the two neuron layers", layer.name, target)
-        stages[pop.index] = _stage(qg, composer, pops, pop.index, root, pop_of, target)
+        stages[pop.index] = _stage(qg, composer, pop.index, root, pop_of, target)
     return Network(tuple(pops), MappingProxyType(stages), MappingProxyType(injections),
                    pop_of[graph.output], profile, graph.name)
 
 
-def _stage(qg: QuantizedGraph, composer: _Composer, pops: list[Population], sink: int,
-           root: str, pop_of: dict[str, int], target: str) -> Stage:
+def _stage(qg: QuantizedGraph, composer: StageComposer, sink: int, root: str,
+           pop_of: dict[str, int], target: str) -> Stage:
     graph = qg.graph
-    layers, sources = _stage_layers(graph, root)
+    stage = stage_of(graph, root)
+    layers = [graph.layer(m) for m in stage.members]
+    sources = sorted(stage.sources)  # by name: the order of a MAC program's input slots
     for lay in layers:
         for src in lay.inputs:
-            if getattr(lay, "recurrent", False) and not _is_source(graph.layer(src)):
+            if getattr(lay, "recurrent", False) and not is_source(graph.layer(src)):
                 raise UnsupportedError("a recurrent synapse must read a neuron layer",
                                        lay.name, target)
     reason = _needs_mac(layers)
     if reason is None:
-        maps, bias = composer.map_of(root)
-        synapses = {pop_of[name]: mat.transpose() for name, mat in maps.items()}
-        if _event_fits(pops, qg.profile, synapses, bias):
+        maps, bias = composer.affine(root)
+        rows = {name: mat.transpose() for name, mat in maps.items()}
+        if _event_fits(graph, qg.profile, rows, bias):
+            synapses = {pop_of[name]: mat for name, mat in rows.items()}
             return EventStage(sink, MappingProxyType(dict(sorted(synapses.items()))), bias)
         reason = ("composed weights exceed the 16-bit synapse word or the summed input the "
                   "32-bit accumulator")

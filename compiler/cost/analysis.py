@@ -23,10 +23,11 @@ from snnc.cost.model import (
     qnn_energy,
     snn_energy,
 )
-from snnc.cost.stages import Stage, stage_shape, stages
+from snnc.cost.shapes import stage_shape
+from snnc.cost.twins import structural_exactness, twin_blocker
 from snnc.ir.layers import Graph
 from snnc.ir.quantized import NumericProfile
-from snnc.passes.snn_to_qnn import structural_exactness, twin_blocker
+from snnc.ir.stages import Stage, stages
 from snnc.target import Target
 
 # Input spike rate assumed for an uncalibrated graph: a round figure in the range trained

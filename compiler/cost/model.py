@@ -136,7 +136,7 @@ class StageShape:
     ``inputs`` n: input activations; ``in_bits``: bits of one input value on the wire
     (1 for spikes); ``max_level``: largest input value per step (D for multi-level spikes).
     ``dynamic_macs``: multiply-accumulates per step whose operands are not spikes (attention's
-    products and weights applied to its output, see ``snnc.cost.stages.dynamic_macs``); each
+    products and weights applied to its output, see ``snnc.cost.shapes.dynamic_macs``); each
     costs ``E_MAC(w, w)`` every step whatever the spike rate (once in the QNN mapping).
     """
 

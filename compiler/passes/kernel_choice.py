@@ -15,8 +15,9 @@ import math
 
 from snnc.cost.analysis import stage_activity, target_params
 from snnc.cost.model import Activity, EnergyParams, StageShape, snn_affine
-from snnc.cost.stages import stage_shape, stages
+from snnc.cost.shapes import stage_shape
 from snnc.ir.layers import Graph
+from snnc.ir.stages import stages
 from snnc.target import Target
 
 KERNELS = {"sparse": "event", "dense": "dense"}

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from snnc import api
-from snnc.backends import backend_module
+from snnc.backends import get_backend
 from snnc.cli import app
 from snnc.errors import ResourceError
 from snnc.ir.layers import LIF, Add, Conv2d, CubaLIF, Dense, Flatten, Graph, Input, Pool2d
@@ -111,8 +111,8 @@ def test_the_first_failing_target_in_order_is_raised_whatever_finishes_first(
         mcu_failed.set()
         raise ResourceError("cortex-m4", "flash bytes", 2 << 20, 1 << 20)
 
-    monkeypatch.setattr(backend_module("loihi"), "emit", loihi_emit)
-    monkeypatch.setattr(backend_module("mcu"), "emit", mcu_emit)
+    monkeypatch.setattr(get_backend("loihi"), "emit", loihi_emit)
+    monkeypatch.setattr(get_backend("mcu"), "emit", mcu_emit)
     graph, _ = mixed_net()
     with pytest.raises(ResourceError, match="loihi2"):
         api.compile_all(graph, api.targets_for("all"), tmp_path / "out")
@@ -133,11 +133,11 @@ def test_every_backend_checks_resources_in_emit_before_writing(
     small = replace(base, limits={**base.limits, **limits})
     qg = api.quantize(api.optimize(graph, small, calib=calib), small, calib=calib)
     with pytest.raises(ResourceError):
-        backend_module(backend).check_resources(qg, small)
+        get_backend(backend).resources(qg, small)
     folder = tmp_path / "emit"
     folder.mkdir()
     with pytest.raises(ResourceError):
-        backend_module(backend).emit(qg, small, folder)
+        get_backend(backend).emit(qg, small, folder)
     assert list(folder.iterdir()) == []
 
 

@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 
 from snnc import api
-from snnc.backends import backend_module
+from snnc.backends import get_backend
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -34,7 +34,7 @@ def fits_every_target(family: str, size: int) -> None:
             target = dataclasses.replace(target, limits=limits)
         prune = 1e-6 if family == "sparse" else None
         optimized = api.optimize(graph, target, prune=prune, mapping=scaling.MAPPING)
-        backend_module(target.backend).check_resources(api.quantize(optimized, target), target)
+        get_backend(target.backend).resources(api.quantize(optimized, target), target)
 
 
 @pytest.mark.parametrize("family", ["dense", "conv", "sparse"])

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from snnc.cli import app
-from snnc.ir.layers import LIF, Dense, Graph, Input
+from snnc.ir.layers import LIF, Dense, Flatten, Graph, Input, Pool2d
 from snnc.onnx_builder import graph_to_onnx
 
 runner = CliRunner()
@@ -60,6 +60,28 @@ def test_inspect_shows_layers_and_per_target_support(model: Path):
     assert [row["name"] for row in data["layers"]] == ["x", "fc1", "lif1", "fc2", "lif2"]
     assert data["layers"][1]["params"] == 72
     assert set(data["layers"][2]["support"]) == {"cortex-m4", "loihi2", "spinnaker2"}
+
+
+def test_inspect_support_is_what_compile_refuses(tmp_path: Path):
+    rng = np.random.default_rng(4)
+    graph = Graph((
+        Input("img", (), shape=(1, 4, 4)),
+        Pool2d("pool", ("img",), pool="max", kernel=(2, 2), stride=(2, 2)),
+        Flatten("flat", ("pool",)),
+        Dense("fc", ("flat",), weight=rng.normal(0, 0.5, (3, 4)).astype(np.float32)),
+        LIF("out", ("fc",)),
+    ), output="out", timesteps=4, encoding="rate", name="maxpool")
+    path = tmp_path / "maxpool.onnx"
+    onnx.save(graph_to_onnx(graph), path)
+    result = runner.invoke(app, ["inspect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    support = {row["name"]: row["support"] for row in json.loads(result.output)["layers"]}
+    assert "max pooling" in support["pool"]["loihi2"]
+    assert support["pool"]["cortex-m4"] == support["pool"]["spinnaker2"] == "yes"
+    refused = runner.invoke(app, ["compile", str(path), "--target", "loihi2", "-o",
+                                  str(tmp_path / "out")])
+    assert refused.exit_code == 2 and "pool" in refused.output
+    assert "max pooling" in refused.output
 
 
 def test_simulate_writes_the_trace_layout(model: Path, inputs: Path, tmp_path: Path):

@@ -23,7 +23,7 @@ import pytest
 from fuzz_nets import FuzzCase, fuzz_cases
 from hypothesis import HealthCheck, assume, event, given, settings
 
-from snnc.backends import backend_module
+from snnc.backends import get_backend
 from snnc.errors import QuantizationError, ResourceError, UnsupportedError
 from snnc.ir.layers import Pool2d
 from snnc.reference.integer import run_quantized
@@ -74,15 +74,15 @@ def differential(case: FuzzCase, target: str) -> bool:
     qg = case.quantized(t)
     drive = case.drive()
     want = run_quantized(qg, drive)
-    module = backend_module(t.backend)
+    backend = get_backend(t.backend)
     try:
-        module.check_resources(qg, t)
+        backend.resources(qg, t)
     except (ResourceError, UnsupportedError, QuantizationError) as error:
         assert allowed_refusal(case, target, error), f"{target} refused: {error}"
         event(f"{target}: refused ({type(error).__name__})")
         return False
     with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as work:
-        got = module.simulate(qg, t, drive, RUNNERS[target], Path(work))
+        got = backend.simulate(qg, t, drive, RUNNERS[target], Path(work))
     assert_same_trace(want, got, f"{target} {case.recipe}")
     event(f"{target}: compared")
     return True

@@ -9,7 +9,8 @@ import pytest
 from pass_nets import digits_like, digits_x
 
 from snnc.cost.model import TYPICAL_NEUROMORPHIC
-from snnc.cost.stages import stage_of, stage_shape
+from snnc.cost.shapes import stage_shape
+from snnc.ir.stages import stage_of
 from snnc.passes.calibrate import calibrate
 from snnc.passes.kernel_choice import choose_kernels, dense_crossover
 from snnc.reference.simulate import simulate

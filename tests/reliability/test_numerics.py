@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snnc.backends import backend_module
+from snnc.backends import get_backend
 from snnc.ir.layers import LIF, CubaLIF, Dense, Graph, Input
 from snnc.ir.quantized import QuantizedGraph
 from snnc.passes.quantize import quantize
@@ -114,10 +114,10 @@ def assert_same_trace(want: Trace, got: Trace) -> None:
 
 
 def run_backend(qg: QuantizedGraph, target: Target, drive: np.ndarray) -> Trace:
-    module = backend_module(target.backend)
-    module.check_resources(qg, target)
+    backend = get_backend(target.backend)
+    backend.resources(qg, target)
     with tempfile.TemporaryDirectory(prefix="snnc-limits-") as work:
-        return module.simulate(qg, target, drive, RUNNERS[target.backend], Path(work))
+        return backend.simulate(qg, target, drive, RUNNERS[target.backend], Path(work))
 
 
 CASES = [

@@ -12,7 +12,7 @@ import pytest
 
 from snnc.cost.analysis import analyze, target_params
 from snnc.cost.model import LIT_E_AC_PJ, LIT_E_MAC_PJ, Activity, snn_energy
-from snnc.cost.stages import stage_of, stage_shape
+from snnc.cost.shapes import stage_shape
 from snnc.ir.layers import (
     LIF,
     Dense,
@@ -22,6 +22,7 @@ from snnc.ir.layers import (
     MultiLevelSpike,
     SpikingSelfAttention,
 )
+from snnc.ir.stages import stage_of
 from snnc.passes.calibrate import calibrate
 from snnc.target import load_target
 

@@ -18,7 +18,8 @@ import pytest
 from sf_netgen import RECIPES, Net, all_nets, make_net
 
 from snnc import api
-from snnc.backends import backend_module
+from snnc.backends import get_backend
+from snnc.backends.mcu.simulate import simulate as mcu_simulate
 from snnc.errors import UnsupportedError
 from snnc.ir.layers import MultiLevelSpike, SpikingSelfAttention
 from snnc.ir.quantized import QuantizedGraph
@@ -52,9 +53,9 @@ def assert_same_trace(got: Trace, want: Trace) -> None:
 def run_backend(net: Net, target_name: str, runner: str, work: Path) -> tuple[Trace, Trace]:
     target = load_target(target_name)
     qg, drive, ref = prepare(net, target)
-    module = backend_module(target.backend)
-    module.check_resources(qg, target)
-    return module.simulate(qg, target, drive, runner=runner, work_dir=work), ref
+    backend = get_backend(target.backend)
+    backend.resources(qg, target)
+    return backend.simulate(qg, target, drive, runner, work), ref
 
 
 @pytest.mark.parametrize(("recipe", "seed"), NETS)
@@ -77,8 +78,7 @@ def test_mcu_host_build_equals_integer_reference(recipe, seed, tmp_path):
     target = load_target("cortex-m4")
     net = make_net(recipe, seed)
     qg, drive, ref = prepare(net, target)
-    got = backend_module("mcu").simulate(qg, target, drive, runner="host", work_dir=tmp_path,
-                                         sanitize=True)
+    got = mcu_simulate(qg, target, drive, runner="host", work_dir=tmp_path, sanitize=True)
     assert_same_trace(got, ref)
 
 

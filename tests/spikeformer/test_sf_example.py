@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from snnc import api
-from snnc.backends import backend_module
+from snnc.backends import get_backend
 from snnc.cli import app
 from snnc.ir.layers import Conv2d, Graph, MultiLevelSpike, SpikingSelfAttention
 from snnc.ir.quantized import QuantizedGraph
@@ -118,9 +118,9 @@ def test_integer_model_keeps_the_accuracy(target):
 def _run(target_name: str, runner: str, count: int, work: Path) -> tuple[Trace, Trace]:
     target = load_target(target_name)
     qg, drive, ref = prepared(target_name, count)
-    module = backend_module(target.backend)
-    module.check_resources(qg, target)
-    return module.simulate(qg, target, drive, runner=runner, work_dir=work), ref
+    backend = get_backend(target.backend)
+    backend.resources(qg, target)
+    return backend.simulate(qg, target, drive, runner, work), ref
 
 
 def assert_same_trace(got: Trace, want: Trace) -> None:

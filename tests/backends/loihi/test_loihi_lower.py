@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from snnc.backends.common.compose import compose
 from snnc.backends.loihi.lower import (
     READOUT,
-    compose_stage,
     lower,
     split_digits,
     unsupported_reason,
@@ -60,8 +60,8 @@ def test_composed_stage_matrix_reproduces_the_reference_stage_value():
               bias=rng.normal(0, 1, 5).astype(F32)),
     ), output="fc", encoding="rate")
     qg = q(graph)
-    maps, bias = compose_stage(graph, qg, "fc", ("s",))
-    rows, cols, vals = maps["s"]
+    maps, bias = compose(qg, "fc", ("s",))
+    rows, cols, vals = maps["s"].rows, maps["s"].cols, maps["s"].vals
     matrix = np.zeros((5, graph.size("s")), np.int64)
     matrix[rows, cols] = vals
     drive = (rng.random((6, 3, 2, 6, 6)) < 0.5).astype(F32)

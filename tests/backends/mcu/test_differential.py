@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits
 from snnc.api import predict
 from snnc.backends.mcu import simulate
 from snnc.backends.mcu.emit import write_project
-from snnc.backends.mcu.plan import lower
+from snnc.backends.mcu.lower import lower
 from snnc.backends.mcu.simulate import build, execute
 from snnc.errors import ToolchainError
 from snnc.ir.layers import (

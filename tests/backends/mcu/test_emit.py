@@ -15,7 +15,6 @@ from mcu_helpers import M4, assert_same_trace, prepare, variant_target
 from mcu_netgen import make_case
 
 from snnc import __version__
-from snnc.backends import BACKENDS, backend_module
 from snnc.backends.mcu import check_resources, emit, simulate
 from snnc.backends.mcu.emit import parse_map
 from snnc.errors import ResourceError, UnsupportedError
@@ -44,13 +43,6 @@ def _fixed_qg():
         LIF("lif2", ("fc2",)),
     ), output="lif2", timesteps=6)
     return prepare(graph, rng.normal(0, 1, (2, 12)).astype(np.float32), 6)
-
-
-def test_registry_resolves_the_mcu_backend():
-    module = backend_module("mcu")
-    assert BACKENDS["mcu"] == "snnc.backends.mcu"
-    for name in ("check_resources", "emit", "simulate"):
-        assert callable(getattr(module, name))
 
 
 def test_project_has_the_documented_files_and_banner(tmp_path):

@@ -12,7 +12,8 @@ import pytest
 from mcu_helpers import M4, assert_same_trace, prepare
 
 from snnc.backends.mcu import emit, simulate
-from snnc.backends.mcu.plan import S8, U16, lower
+from snnc.backends.mcu.lower import lower
+from snnc.backends.mcu.ranges import S8, U16
 from snnc.ir.layers import LIF, Dense, Graph, Input
 from snnc.reference.integer import run_quantized
 

@@ -1,8 +1,8 @@
-"""Exact integer sparse matrices (coordinate form) for composing linear synaptic stages.
+"""Exact integer sparse matrices in coordinate form: the one sparse format of stage composition.
 
-A synaptic stage made of Dense, Conv2d, sum/average pooling, Flatten, Reshape and Add layers is
-one affine map of its source populations' outputs. Composing the layers' matrices gives the
-synapse list a PE stores: one row per source neuron. Everything is int64 and exact, so the
+A linear layer (Dense, Conv2d, sum/average pooling) is a matrix over flattened tensors, built here
+from its index arithmetic (never by pushing unit vectors through kernels, which costs one kernel
+call per source neuron: quadratic in the layer size). Everything is int64 and exact, so a
 composed stage computes the same integers as running the layers one after another.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse as scipy_sparse
 
 I64 = np.int64
 
@@ -86,21 +87,18 @@ def add(a: Coo, b: Coo) -> Coo:
 
 
 def matmul(a: Coo, b: Coo) -> Coo:
-    """``a @ b`` by joining ``a``'s columns with ``b``'s rows (``b`` is row-sorted)."""
+    """``a @ b``, exact in int64 (scipy's sparse product accumulates per output row, so the
+    memory is that of the result, not of every partial product)."""
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"cannot multiply {a.shape} by {b.shape}")
     if is_identity(b):
         return a
-    inner = a.shape[1]
-    counts = np.bincount(b.rows, minlength=inner).astype(I64)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(I64)
-    per_a = counts[a.cols]
-    total = int(per_a.sum())
-    a_idx = np.repeat(np.arange(a.nnz, dtype=I64), per_a)
-    first = np.repeat(np.cumsum(per_a) - per_a, per_a)
-    b_idx = np.repeat(starts[a.cols], per_a) + (np.arange(total, dtype=I64) - first)
-    return coalesce(a.rows[a_idx], b.cols[b_idx], a.vals[a_idx] * b.vals[b_idx],
-                    (a.shape[0], b.shape[1]))
+    prod = (_csr(a) @ _csr(b)).tocoo()
+    return coalesce(prod.row, prod.col, prod.data, (a.shape[0], b.shape[1]))
+
+
+def _csr(a: Coo) -> scipy_sparse.csr_matrix:
+    return scipy_sparse.csr_matrix((a.vals, (a.rows, a.cols)), shape=a.shape, dtype=I64)
 
 
 def dense_matrix(weight: np.ndarray, lead: int) -> Coo:

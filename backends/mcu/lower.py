@@ -3,20 +3,15 @@
 The lowering is where every number of the generated project is computed; the templates only lay
 the result out. It guarantees bit-exactness with ``snnc.reference.integer`` by construction:
 
-- **Range analysis.** Every tensor gets an integer interval that contains every value the
-  reference can produce (weights and biases are known, inputs are clipped to ``input_bits``,
-  neuron states are bounded by their overflow mode). The C element type of a tensor and the
-  accumulator of the kernel producing it are the smallest of int8/int32/int64 holding the
-  interval *and every partial sum*, so C never overflows where numpy's int64 would not.
+- **Range analysis** (:mod:`snnc.backends.mcu.ranges`): every tensor's C type holds every value
+  and every partial sum the reference can produce.
 - **Delays.** A value read ``lag > 0`` steps late (recurrent synapses, ``synapse_delay``) comes
   from a ring of the source's past outputs, written at the end of each step: exactly the
   reference's ``history[src][t - lag]`` with zeros before step ``lag``.
 - **Kernels.** Synapses reading int8 spike tensors use the event-driven kernels (address-event
   list, then weight columns; dense or CSR columns), others the dense kernels. The choice honours
   the ``kernel`` / ``storage`` layer attributes of the optimisation passes where they apply.
-- **Memory.** Values that live only within a step share a typed static arena (one per element
-  type, so no pointer ever aliases another type) packed by live ranges; neuron states and rings
-  are separate static arrays that ``snnc_init`` clears.
+- **Memory** (:mod:`snnc.backends.mcu.memory`): arena buffers packed by live ranges.
 
 Anything the C runtime cannot reproduce exactly raises :class:`UnsupportedError` naming the layer.
 """
@@ -24,11 +19,36 @@ Anything the C runtime cannot reproduce exactly raises :class:`UnsupportedError`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from snnc.backends.mcu.memory import plan_memory
+from snnc.backends.mcu.program import (
+    Arg,
+    Buffer,
+    Call,
+    ConstArray,
+    ConstStruct,
+    LayerInfo,
+    Probe,
+    Program,
+    Tensor,
+    View,
+)
+from snnc.backends.mcu.ranges import (
+    I64_MAX,
+    S8,
+    S32,
+    S64,
+    U16,
+    CType,
+    Range,
+    fit,
+    linear_bounds,
+    source_range,
+    widest,
+)
 from snnc.errors import UnsupportedError
 from snnc.ir.layers import (
     LIF,
@@ -45,249 +65,35 @@ from snnc.ir.layers import (
     SpikingSelfAttention,
 )
 from snnc.ir.names import identifiers
-from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
+from snnc.ir.quantized import QuantizedGraph, QuantLayer
+from snnc.ir.stages import is_source, read_lag
 
-I64_MAX = (1 << 63) - 1
 EVENT_INDEX_LIMIT = 1 << 16  # event lists hold uint16 indices
 MAX_STATE_BITS = 32
 
 
-@dataclass(frozen=True)
-class CType:
-    """A C element type and the integers it holds."""
-
-    suffix: str
-    c: str
-    bytes: int
-    signed: bool = True
-
-    @property
-    def lo(self) -> int:
-        return -(1 << (8 * self.bytes - 1)) if self.signed else 0
-
-    @property
-    def hi(self) -> int:
-        return (1 << (8 * self.bytes - 1)) - 1 if self.signed else (1 << (8 * self.bytes)) - 1
-
-    @property
-    def numpy(self) -> str:
-        return f"<{'i' if self.signed else 'u'}{self.bytes}"
+_KERNELS = (Input, Dense, Conv2d, Pool2d, Flatten, Reshape, Add, LIF, CubaLIF, MultiLevelSpike,
+            SpikingSelfAttention)
 
 
-S8 = CType("s8", "int8_t", 1)
-S32 = CType("s32", "int32_t", 4)
-S64 = CType("s64", "int64_t", 8)
-U16 = CType("u16", "uint16_t", 2, signed=False)
-VALUE_TYPES = (S8, S32, S64)
-ORDER = {S8: 0, S32: 1, S64: 2}
-CTYPES = {ct.suffix: ct for ct in (*VALUE_TYPES, U16)}
-
-
-@dataclass(frozen=True)
-class Range:
-    """A closed integer interval (Python ints: never overflows)."""
-
-    lo: int
-    hi: int
-
-    @property
-    def mag(self) -> int:
-        return max(abs(self.lo), abs(self.hi))
-
-    def __add__(self, other: Range) -> Range:
-        return Range(self.lo + other.lo, self.hi + other.hi)
-
-    def union(self, other: Range) -> Range:
-        return Range(min(self.lo, other.lo), max(self.hi, other.hi))
-
-    def symmetric(self) -> Range:
-        return Range(-self.mag, self.mag)
-
-
-def fit(rng: Range, smallest: CType = S8) -> CType | None:
-    """The narrowest value type (not below ``smallest``) that holds ``rng``, or None."""
-    for ct in VALUE_TYPES:
-        if ORDER[ct] >= ORDER[smallest] and ct.lo <= rng.lo and rng.hi <= ct.hi:
-            return ct
+def unsupported_reason(layer: Layer) -> str | None:
+    """Why ``layer`` has no C kernel whatever its values, or None (refusals that depend on the
+    quantized values are raised by :func:`lower`)."""
+    if type(layer) not in _KERNELS:
+        return f"no MCU kernel for layer type {type(layer).__name__}"
+    if isinstance(layer, Pool2d):
+        top, left, bottom, right = layer.padding
+        if max(top, bottom) >= layer.kernel[0] or max(left, right) >= layer.kernel[1]:
+            return (f"padding {layer.padding} is not smaller than the window {layer.kernel}: "
+                    "a window could hold only padding")
+    if isinstance(layer, MultiLevelSpike) and not 0 <= int(layer.levels) <= S32.hi:
+        return f"levels = {int(layer.levels)} is out of range"
     return None
-
-
-def widest(*types: CType) -> CType:
-    return max(types, key=lambda ct: ORDER[ct])
-
-
-@dataclass(eq=False)
-class Buffer:
-    """Storage of one tensor. ``kind``: ``input`` (the step's argument), ``arena`` (lives within a
-    step, placed by the memory planner), ``state`` (membranes, currents) or ``ring`` (``depth``
-    past values of a source read late). ``first``/``last`` are the indices of the calls that
-    touch an arena buffer; ``keep`` pins it until the end of the step (probes, the output)."""
-
-    key: str
-    ctype: CType
-    size: int
-    kind: str
-    depth: int = 1
-    keep: bool = False
-    first: int = -1
-    last: int = -1
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class View:
-    """A pointer a kernel receives: a buffer, or for rings the slot ``lag`` steps back."""
-
-    buffer: Buffer
-    lag: int = 0
-
-
-@dataclass(frozen=True)
-class Tensor:
-    """A value of the program: where it is, its per-sample shape, its range, and whether it is
-    made of spikes/levels (so event-driven kernels pay off)."""
-
-    view: View
-    shape: tuple[int, ...]
-    rng: Range
-    spiking: bool
-
-    @property
-    def ctype(self) -> CType:
-        return self.view.buffer.ctype
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-
-Arg = str | View
-
-
-@dataclass(frozen=True)
-class Call:
-    """One runtime call of ``snnc_step``; ``result`` names a local that receives its value."""
-
-    layer: str
-    fn: str
-    args: tuple[Arg, ...]
-    result: str | None = None
-
-
-@dataclass(frozen=True)
-class ConstArray:
-    """Constant data placed in flash (``weights.c``)."""
-
-    name: str
-    ctype: CType
-    values: np.ndarray
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.values.size) * self.ctype.bytes
-
-
-@dataclass(frozen=True)
-class ConstStruct:
-    """A constant parameter struct of one layer (``model.c``); fields are C expressions."""
-
-    name: str
-    ctype: str
-    fields: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A value the test harness streams out after every step."""
-
-    name: str
-    kind: str  # output | spikes | v
-    layer: str
-    view: View
-    shape: tuple[int, ...]
-
-    @property
-    def ctype(self) -> CType:
-        return self.view.buffer.ctype
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """What the lowering decided for one layer (for comments, memory.json and the docs)."""
-
-    name: str
-    ident: str
-    kind: str
-    kernel: str
-    out_type: str
-    detail: str = ""
-    weight_bytes: int = 0
-
-
-@dataclass
-class Program:
-    """The lowered model; ``emit`` renders it, ``simulate`` reads its probe layout."""
-
-    name: str
-    profile: NumericProfile
-    input: Tensor
-    output: Tensor
-    input_scale: float
-    input_max: int
-    timesteps: int
-    calls: list[Call] = field(default_factory=list)
-    tail: list[Call] = field(default_factory=list)
-    arrays: list[ConstArray] = field(default_factory=list)
-    structs: list[ConstStruct] = field(default_factory=list)
-    buffers: list[Buffer] = field(default_factory=list)
-    probes: list[Probe] = field(default_factory=list)
-    layers: list[LayerInfo] = field(default_factory=list)
-    ring_period: int = 1
-    arena_sizes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def functions(self) -> list[str]:
-        return sorted({c.fn for c in [*self.calls, *self.tail]})
-
-    @property
-    def flash_data_bytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays)
-
-    @property
-    def arena_bytes(self) -> int:
-        return sum(n * CTYPES[s].bytes for s, n in self.arena_sizes.items())
-
-    @property
-    def state_bytes(self) -> int:
-        return sum(b.size * b.depth * b.ctype.bytes for b in self.buffers
-                   if b.kind in ("state", "ring"))
 
 
 def _unsupported(layer: str, target: str, message: str) -> UnsupportedError:
     return UnsupportedError(message, layer=layer, target=target)
 
-
-def _is_source(layer: Layer) -> bool:
-    """Layers whose outputs cross a synaptic stage (mirrors the reference executor)."""
-    return layer.is_neuron or isinstance(layer, Input)
-
-
-def read_lag(consumer: Layer, source: Layer, profile: NumericProfile) -> int:
-    """Steps between ``source``'s value and what ``consumer`` sees (the reference's ``seen``)."""
-    if getattr(consumer, "recurrent", False):
-        return max(1, profile.synapse_delay)
-    if _is_source(source) and not consumer.is_neuron:
-        return profile.synapse_delay
-    return 0
-
-
-def source_range(layer: Layer, qg: QuantizedGraph) -> Range:
-    """Output interval of a source layer, known without looking at its inputs."""
-    if isinstance(layer, Input):
-        return Range(-qg.profile.input_max, qg.profile.input_max)
-    if isinstance(layer, MultiLevelSpike):
-        return Range(0, max(0, int(layer.levels)))
-    return Range(0, 1)
 
 
 def _flat_param(values: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -297,33 +103,6 @@ def _flat_param(values: Any, shape: tuple[int, ...]) -> np.ndarray:
         return arr.reshape(1)
     return np.broadcast_to(arr, shape).reshape(-1).copy()
 
-
-def _sum_sign(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per output row: the sum of positive and the sum of negative weights (int64 is exact).
-
-    From the row sums of ``w`` and ``|w|`` (two passes, no masked copies of a weight matrix that
-    may hold millions of entries): ``pos = (sum(w) + sum|w|) / 2``, ``neg = (sum(w) - sum|w|) / 2``.
-    """
-    w = weights.reshape(weights.shape[0], -1)
-    total = w.sum(axis=1, dtype=np.int64)
-    magnitude = np.abs(w).sum(axis=1, dtype=np.int64)
-    return (total + magnitude) // 2, (total - magnitude) // 2
-
-
-def linear_bounds(weights: np.ndarray, bias: np.ndarray | None, x: Range) -> tuple[Range, int]:
-    """Interval of ``b + sum w*x`` over any subset of terms (zero padding drops terms), and the
-    largest magnitude any partial sum can reach (what the accumulator must hold)."""
-    pos, neg = _sum_sign(weights)
-    hi_x, lo_x = max(x.hi, 0), min(x.lo, 0)
-    b = np.zeros(weights.shape[0], np.int64) if bias is None else np.asarray(bias, np.int64)
-    lo = hi = None
-    acc = 0
-    for p, n, bb in zip(pos.tolist(), neg.tolist(), b.tolist(), strict=True):
-        row_lo, row_hi = p * lo_x + n * hi_x + bb, p * hi_x + n * lo_x + bb
-        lo = row_lo if lo is None else min(lo, row_lo)
-        hi = row_hi if hi is None else max(hi, row_hi)
-        acc = max(acc, (p - n) * x.mag + abs(bb))
-    return Range(lo or 0, hi or 0), acc
 
 
 def _event_values(x: Tensor) -> Arg:
@@ -370,13 +149,13 @@ class _Lowering:
                 lag = read_lag(lay, self.graph.layer(src), self.p)
                 if lag == 0:
                     continue
-                if not _is_source(self.graph.layer(src)):
+                if not is_source(self.graph.layer(src)):
                     raise self.fail(lay.name, f"reads '{src}' one step late, but only neuron "
                                     "layers and the input can be read late")
                 depth[src] = max(depth.get(src, 0), lag)
         for src in sorted(depth, key=lambda s: [x.name for x in self.graph.layers].index(s)):
             lay = self.graph.layer(src)
-            ct = fit(source_range(lay, self.qg))
+            ct = fit(source_range(lay, self.p))
             if ct is None:  # pragma: no cover - source ranges always fit int64
                 raise self.fail(src, "value range does not fit int64")
             buf = Buffer(f"snnc_ring_{self.ids[src]}", ct, self.graph.size(src), "ring",
@@ -417,7 +196,7 @@ class _Lowering:
             return self.values[src]
         ring = self.rings[src]
         spiking = source.is_neuron or self.graph.encoding == "rate"
-        return Tensor(View(ring, lag), self.graph.shape(src), source_range(source, self.qg),
+        return Tensor(View(ring, lag), self.graph.shape(src), source_range(source, self.p),
                       spiking)
 
     def event_list(self, layer: str, x: Tensor) -> tuple[str, View]:
@@ -475,13 +254,13 @@ class _Lowering:
             SpikingSelfAttention: self.attention,
         }
         for lay in self.graph.layers:
-            handler = handlers.get(type(lay))
-            if handler is None:
-                raise self.fail(lay.name, f"no MCU kernel for layer type {type(lay).__name__}")
-            self.values[lay.name] = handler(lay)
+            reason = unsupported_reason(lay)
+            if reason:
+                raise self.fail(lay.name, reason)
+            self.values[lay.name] = handlers[type(lay)](lay)
 
     def input(self, lay: Input) -> Tensor:
-        rng = source_range(lay, self.qg)
+        rng = source_range(lay, self.p)
         ct = fit(rng)
         if ct is None:  # pragma: no cover - input_bits <= 32 checked above
             raise self.fail(lay.name, "input range does not fit int64")
@@ -604,10 +383,6 @@ class _Lowering:
 
     def pool(self, lay: Pool2d) -> Tensor:
         x = self.read(lay, lay.inputs[0])
-        top, left, bottom, right = lay.padding
-        if max(top, bottom) >= lay.kernel[0] or max(left, right) >= lay.kernel[1]:
-            raise self.fail(lay.name, f"padding {lay.padding} is not smaller than the window "
-                            f"{lay.kernel}: a window could hold only padding")
         in_shape, out_shape = self.graph.shape(lay.inputs[0]), self.graph.shape(lay.name)
         if lay.pool == "max":
             rng, yt, fn = x.rng, x.ctype, "snnc_pool_max"
@@ -719,8 +494,6 @@ class _Lowering:
         x = self.read(lay, lay.inputs[0])
         shape = self.graph.shape(lay.name)
         levels = int(lay.levels)
-        if not 0 <= levels <= S32.hi:
-            raise self.fail(lay.name, f"levels = {levels} is out of range")
         ot = S8 if levels <= S8.hi else S32
         if lay.axis is None:
             vth = int(np.asarray(q.vth))
@@ -821,51 +594,9 @@ class _Lowering:
             timesteps=graph.timesteps, calls=self.calls, tail=tail, arrays=self.arrays,
             structs=self.structs, buffers=self.buffers, probes=probes, layers=self.layers,
             ring_period=period)
-        _plan_memory(prog)
+        plan_memory(prog)
         return prog
 
-
-def _live_ranges(prog: Program) -> None:
-    """First and last call index touching each arena buffer (probes keep theirs to the end)."""
-    end = len(prog.calls) + len(prog.tail)
-    for i, call in enumerate([*prog.calls, *prog.tail]):
-        for arg in call.args:
-            if isinstance(arg, View) and arg.buffer.kind == "arena":
-                buf = arg.buffer
-                buf.first = i if buf.first < 0 else min(buf.first, i)
-                buf.last = max(buf.last, i)
-    for probe in prog.probes:
-        probe.view.buffer.last = end
-    for buf in prog.buffers:
-        if buf.keep:
-            buf.last = end
-
-
-def pack(buffers: list[Buffer]) -> int:
-    """Place buffers in one array so that no two with overlapping live ranges overlap in memory
-    (largest first, lowest free offset); returns the array length in elements."""
-    placed: list[Buffer] = []
-    for buf in sorted(buffers, key=lambda b: (-b.size, b.first, b.key)):
-        clashes = sorted((p for p in placed if p.first <= buf.last and buf.first <= p.last),
-                         key=lambda p: p.offset)
-        offset = 0
-        for other in clashes:
-            if offset + buf.size <= other.offset:
-                break
-            offset = max(offset, other.offset + other.size)
-        buf.offset = offset
-        placed.append(buf)
-    return max((b.offset + b.size for b in placed), default=0)
-
-
-def _plan_memory(prog: Program) -> None:
-    _live_ranges(prog)
-    used = [b for b in prog.buffers if b.kind == "arena" and b.first >= 0]
-    prog.buffers = [b for b in prog.buffers if b.kind != "arena" or b.first >= 0]
-    for ct in (*VALUE_TYPES, U16):
-        size = pack([b for b in used if b.ctype is ct])
-        if size:
-            prog.arena_sizes[ct.suffix] = size
 
 
 def lower(qg: QuantizedGraph, target: str) -> Program:

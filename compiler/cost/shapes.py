@@ -1,72 +1,18 @@
-"""Stages: the unit the cost model and the SNN/QNN mapping decide on.
+"""The sizes of a synaptic stage the energy model needs (:class:`StageShape`).
 
-A stage is a *head* (a neuron layer, or the graph output when that is not a neuron) together
-with every non-neuron layer between it and the neuron layers or graph input that feed it (its
-*sources*). The synapses of a stage run once per step in the SNN mapping and once per
-inference in the QNN mapping, so the stage is what gets mapped as a whole.
+A stage (:mod:`snnc.ir.stages`) is the unit the cost model and the SNN/QNN mapping decide on:
+its synapses run once per step in the SNN mapping and once per inference in the QNN mapping, so
+the stage is what gets mapped as a whole.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from snnc.cost.model import InputKind, StageShape
-from snnc.ir.layers import (
-    Conv2d,
-    Dense,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    SpikingSelfAttention,
-    nonzero_count,
-)
+from snnc.ir.layers import Conv2d, Dense, Graph, Input, Layer, SpikingSelfAttention, nonzero_count
 from snnc.ir.quantized import NumericProfile
-
-
-@dataclass(frozen=True)
-class Stage:
-    """``members``: the non-neuron layers of the stage in graph order (synapses, pooling,
-    reshapes, adds); ``sources``: the neuron layers or the input feeding it."""
-
-    head: str
-    members: tuple[str, ...]
-    sources: tuple[str, ...]
-
-    def weight_layers(self, graph: Graph) -> list[Dense | Conv2d]:
-        return [lay for lay in (graph.layer(m) for m in self.members)
-                if isinstance(lay, Dense | Conv2d)]
-
-
-def stage_of(graph: Graph, head: str) -> Stage:
-    """Walk back from ``head`` through non-neuron layers (recurrent edges included). A
-    non-neuron head (a read-out such as a final Dense) is a member itself: its weights run in
-    the stage."""
-    members: set[str] = set() if graph.layer(head).is_neuron else {head}
-    sources: set[str] = set()
-    pending = list(graph.layer(head).inputs)
-    while pending:
-        name = pending.pop()
-        if name in members or name in sources:
-            continue
-        lay = graph.layer(name)
-        if lay.is_neuron or isinstance(lay, Input):
-            sources.add(name)
-            continue
-        members.add(name)
-        pending.extend(lay.inputs)
-    order = {lay.name: i for i, lay in enumerate(graph.layers)}
-    return Stage(head, tuple(sorted(members, key=order.__getitem__)),
-                 tuple(sorted(sources, key=order.__getitem__)))
-
-
-def stages(graph: Graph) -> list[Stage]:
-    """One stage per neuron layer, plus one for a non-neuron graph output, in graph order."""
-    heads = [lay.name for lay in graph.layers if lay.is_neuron]
-    if not graph.layer(graph.output).is_neuron:
-        heads.append(graph.output)
-    return [stage_of(graph, h) for h in heads]
+from snnc.ir.stages import Stage, source_peak
 
 
 def synapse_count(graph: Graph, layer: Layer) -> int:
@@ -114,15 +60,13 @@ def dynamic_macs(graph: Graph, stage: Stage) -> tuple[int, set[str]]:
 
 
 def source_kind(graph: Graph, source: str, profile: NumericProfile) -> tuple[InputKind, int, int]:
-    """(kind, bits on the wire, largest value per step) of a source population."""
+    """(kind, bits on the wire, largest value per step) of a source population; a graded
+    (not rate-coded) input is ``real``."""
     lay = graph.layer(source)
-    if isinstance(lay, Input):
-        if graph.encoding == "rate":
-            return "spikes", 1, 1
+    if isinstance(lay, Input) and graph.encoding != "rate":
         return "real", profile.input_bits, 1
-    if isinstance(lay, MultiLevelSpike):
-        return "spikes", max(1, int(lay.levels).bit_length()), int(lay.levels)
-    return "spikes", 1, 1
+    peak = source_peak(lay, profile, graph.encoding)
+    return "spikes", max(1, peak.bit_length()), peak
 
 
 def stage_shape(graph: Graph, stage: Stage, profile: NumericProfile) -> StageShape:

@@ -11,21 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snnc.backends.mcu.plan import (
-    S8,
-    S32,
-    S64,
-    Buffer,
-    Range,
-    fit,
-    linear_bounds,
-    lower,
-    pack,
-    read_lag,
-)
+from snnc.backends.mcu.lower import lower
+from snnc.backends.mcu.memory import pack
+from snnc.backends.mcu.program import Buffer
+from snnc.backends.mcu.ranges import S8, S32, S64, Range, fit, linear_bounds
 from snnc.errors import UnsupportedError
 from snnc.ir.layers import LIF, Dense, Graph, Input, Pool2d, SpikingSelfAttention
-from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
+from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.passes.quantize import quantize
 from snnc.target import load_target
 
@@ -155,18 +147,6 @@ def test_arena_reuses_memory_of_values_that_died():
     s32 = [b for b in prog.buffers if b.kind == "arena" and b.ctype is S32]
     assert sum(b.size for b in s32) == 4 * 16 + 8  # four currents, one SMLAD scratch
     assert prog.arena_sizes["s32"] == 16 + 8  # ...but never more than one current at a time
-
-
-def test_read_lag_mirrors_the_reference():
-    p0, p2 = NumericProfile(synapse_delay=0), NumericProfile(synapse_delay=2)
-    x, lif = Input("x", (), shape=(3,)), LIF("l", ("d",))
-    dense = Dense("d", ("x",), weight=np.ones((3, 3), np.float32))
-    rec = Dense("r", ("l",), weight=np.ones((3, 3), np.float32), recurrent=True)
-    assert read_lag(dense, x, p0) == 0
-    assert read_lag(dense, x, p2) == 2
-    assert read_lag(lif, dense, p2) == 0
-    assert read_lag(rec, lif, p0) == 1
-    assert read_lag(rec, lif, p2) == 2
 
 
 def test_weights_wider_than_int8_are_refused_with_the_layer_name():

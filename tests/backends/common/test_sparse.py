@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snnc.backends.spinnaker2 import sparse
+from snnc.backends.common import sparse
 from snnc.ir.layers import Conv2d, Graph, Input, Pool2d
 from snnc.reference import kernels
 
