@@ -782,13 +782,41 @@ def rewrite_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
         _emit(sink, name, found)
         for node in sink.nodes:
             origin[node.name] = name
-        programs[name] = (program, found.idiom, found.graded)
+        module = _framework_module(region.nodes)
+        idiom = f"{module}: {found.idiom}" if module else found.idiom
+        programs[name] = (program, idiom, found.graded)
         kept = [n for n in out.graph.node if n.name not in replaced]
         del out.graph.node[:]
         out.graph.node.extend([*kept, *sink.nodes])
         out.graph.initializer.extend(sink.initializers)
         sort_topologically(out)
     return out, origin, programs
+
+
+_CLASSES_KEY = "pkg.torch.onnx.class_hierarchy"
+
+
+def _framework_module(nodes: list[NodeProto]) -> str:
+    """The framework class the nodes were traced from (the dynamo exporter records each
+    node's module classes), the innermost one outside torch itself; '' when not recorded."""
+    import ast
+
+    counts: dict[str, int] = {}
+    for node in nodes:
+        raw = next((p.value for p in node.metadata_props if p.key == _CLASSES_KEY), None)
+        if raw is None or len(raw) > 4096:
+            continue
+        try:
+            classes = ast.literal_eval(raw)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if not isinstance(classes, list):
+            continue
+        own = [c for c in classes if isinstance(c, str) and "." in c
+               and not c.startswith(("torch.", "builtins.", "aten.", "prims."))]
+        if own:
+            counts[own[-1]] = counts.get(own[-1], 0) + 1
+    return max(sorted(counts), key=lambda c: counts[c]) if counts else ""
 
 
 def _with_constants(program: StepProgram, consts: dict[str, np.ndarray]) -> StepProgram:
