@@ -30,13 +30,24 @@ Anything that does not reduce to these forms is left alone, so the import then n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from onnx import NodeProto, TensorProto, helper, numpy_helper
+from onnx import NodeProto, helper, numpy_helper
 
 from snnc.frontend.primitives import NeuronParams, NodeSink, emit_cuba, emit_lif
+from snnc.frontend.symbolic import (
+    Aff,
+    Expr,
+    NotNeuron,
+    _add,
+    _const,
+    _Eval,
+    _mul,
+    close,
+    expr_close,
+)
 from snnc.frontend.validate import sort_topologically
 from snnc.ir.layers import StepProgram
 
@@ -44,234 +55,6 @@ F32 = np.float32
 REGION_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Neg", "Greater", "GreaterOrEqual", "Less",
                         "LessOrEqual", "Cast", "Where", "Relu", "Floor", "Sign", "Abs",
                         "Identity", "Not", "Max", "Min"})
-RTOL = 1e-6
-
-
-class _NotNeuron(Exception):
-    """Internal: the region does not reduce to a supported neuron (the reason)."""
-
-
-# -- the symbolic domain ----------------------------------------------------------------------
-
-@dataclass
-class Aff:
-    """``sum(coef * leaf) + const``; coefficients broadcast over the neurons (float64)."""
-
-    terms: dict[str, np.ndarray] = field(default_factory=dict)
-    const: np.ndarray = field(default_factory=lambda: np.zeros(()))
-
-    def scaled(self, k: np.ndarray) -> Aff:
-        return Aff({n: c * k for n, c in self.terms.items()}, self.const * k)
-
-    def plus(self, other: Aff) -> Aff:
-        terms = dict(self.terms)
-        for n, c in other.terms.items():
-            terms[n] = terms[n] + c if n in terms else c
-        return Aff(terms, self.const + other.const)
-
-    def coef(self, leaf: str) -> np.ndarray:
-        return self.terms.get(leaf, np.zeros(()))
-
-    def is_const(self) -> bool:
-        return all(not np.any(c) for c in self.terms.values())
-
-
-Expr = dict  # frozenset[int] (indicator ids) -> Aff
-
-
-@dataclass(frozen=True)
-class Test:
-    """A spike test ``[e > 0]`` (``strict``) or ``[e >= 0]`` of a piecewise value ``e``."""
-
-    e: tuple  # the Expr, frozen as sorted items
-    strict: bool
-
-
-def _freeze(e: Expr) -> tuple:
-    return tuple(sorted(e.items(), key=lambda kv: sorted(kv[0])))
-
-
-def _const(value: np.ndarray) -> Expr:
-    return {frozenset(): Aff({}, np.asarray(value, np.float64))}
-
-
-def _add(a: Expr, b: Expr, sign: float = 1.0) -> Expr:
-    out = dict(a)
-    for m, f in b.items():
-        g = f.scaled(np.asarray(sign))
-        out[m] = out[m].plus(g) if m in out else g
-    return out
-
-
-def _const_value(e: Expr) -> np.ndarray | None:
-    if set(e) - {frozenset()}:
-        return None
-    f = e.get(frozenset(), Aff())
-    return f.const if f.is_const() else None
-
-
-def _mul(a: Expr, b: Expr) -> Expr:
-    out: Expr = {}
-    for ma, fa in a.items():
-        for mb, fb in b.items():
-            if fa.is_const():
-                term = fb.scaled(fa.const)
-            elif fb.is_const():
-                term = fa.scaled(fb.const)
-            else:
-                raise _NotNeuron("a product of two values that depend on the state or input")
-            m = ma | mb
-            out[m] = out[m].plus(term) if m in out else term
-    return out
-
-
-class _Eval:
-    """Symbolic evaluation of a region."""
-
-    def __init__(self, consts: dict[str, np.ndarray]) -> None:
-        self.consts = consts
-        self.tests: list[Test] = []
-        self.atoms: dict[str, tuple[str, tuple]] = {}  # graded atom leaf -> (kind, Expr)
-        self.values: dict[str, object] = {}  # tensor -> Expr | ("bool", Expr)
-
-    def test(self, e: Expr, strict: bool) -> int:
-        """The index of the test ``[e > 0]``; tests equal up to a positive factor are one
-        test (``[h/theta > 0]`` is ``[h > 0]``)."""
-        base = e.get(frozenset(), Aff())
-        lead = next((base.terms[n] for n in sorted(base.terms) if np.any(base.terms[n])), None)
-        if lead is not None and np.all(lead != 0):
-            e = {m: f.scaled(1.0 / np.abs(lead)) for m, f in e.items()}
-        for k, old in enumerate(self.tests):
-            if old.strict == strict and _expr_close(dict(old.e), e):
-                return k
-        t = Test(_freeze(e), strict)
-        if t not in self.tests:
-            self.tests.append(t)
-        return self.tests.index(t)
-
-    def contradicts(self, mono: frozenset) -> bool:
-        """Whether a product of tests can never be 1 (``[e > 0]`` and ``[-e > 0]``)."""
-        items = sorted(mono)
-        for i, a in enumerate(items):
-            ea = dict(self.tests[a].e)
-            neg = _mul(ea, _const(np.asarray(-1.0)))
-            for b in items[i + 1:]:
-                if (self.tests[a].strict or self.tests[b].strict) and _expr_close(
-                        dict(self.tests[b].e), neg):
-                    return True
-        return False
-
-    def simplify(self, e: Expr) -> Expr:
-        return {m: f for m, f in e.items() if len(m) < 2 or not self.contradicts(m)}
-
-    def indicator(self, e: Expr, strict: bool) -> Expr:
-        return {frozenset({self.test(e, strict)}): Aff({}, np.ones(()))}
-
-    def atom(self, kind: str, e: Expr) -> Expr:
-        key = (kind, _freeze(e))
-        name = next((n for n, v in self.atoms.items() if v == key), None)
-        if name is None:
-            name = f"{kind}#{len(self.atoms)}"
-            self.atoms[name] = key
-        return {frozenset(): Aff({name: np.ones(())}, np.zeros(()))}
-
-    def value(self, name: str) -> object:
-        if name in self.values:
-            return self.values[name]
-        if name in self.consts:
-            return _const(self.consts[name])
-        raise _NotNeuron(f"'{name}' is unknown")
-
-    def num(self, name: str) -> Expr:
-        v = self.value(name)
-        if isinstance(v, tuple):
-            raise _NotNeuron("a boolean used as a number without a Cast")
-        return v  # type: ignore[return-value]
-
-    def cond(self, name: str) -> tuple[Expr, bool]:
-        v = self.value(name)
-        if not isinstance(v, tuple):
-            raise _NotNeuron("a number used as a condition")
-        return v[1], v[2]
-
-    def run(self, node: NodeProto) -> None:
-        op, ins = node.op_type, list(node.input)
-        out = node.output[0]
-        if op in ("Add", "Sub"):
-            self.values[out] = _add(self.num(ins[0]), self.num(ins[1]),
-                                    1.0 if op == "Add" else -1.0)
-        elif op == "Mul":
-            self.values[out] = self.simplify(_mul(self.num(ins[0]), self.num(ins[1])))
-        elif op == "Div":
-            k = _const_value(self.num(ins[1]))
-            if k is None or not np.all(k != 0):
-                raise _NotNeuron("a division by a value that is not a non-zero constant")
-            self.values[out] = _mul(self.num(ins[0]), _const(1.0 / k))
-        elif op == "Neg":
-            self.values[out] = _mul(self.num(ins[0]), _const(np.asarray(-1.0)))
-        elif op == "Identity":
-            self.values[out] = self.value(ins[0])
-        elif op in ("Greater", "GreaterOrEqual", "Less", "LessOrEqual"):
-            a, b = self.num(ins[0]), self.num(ins[1])
-            diff = _add(a, b, -1.0) if op.startswith("Greater") else _add(b, a, -1.0)
-            self.values[out] = ("bool", diff, op in ("Greater", "Less"))
-        elif op == "Not":
-            e, strict = self.cond(ins[0])  # not (e > 0) == (-e >= 0)
-            self.values[out] = ("bool", _mul(e, _const(np.asarray(-1.0))), not strict)
-        elif op == "Cast":
-            self.cast(node)
-        elif op == "Where":
-            e, strict = self.cond(ins[0])
-            s = self.indicator(e, strict)
-            a, b = self.num(ins[1]), self.num(ins[2])
-            self.values[out] = _add(b, _mul(s, _add(a, b, -1.0)))
-        elif op == "Relu":
-            x = self.num(ins[0])
-            self.values[out] = _mul(self.indicator(x, True), x)
-        elif op in ("Max", "Min") and len(ins) == 2:
-            a, b = self.num(ins[0]), self.num(ins[1])
-            bigger = self.indicator(_add(a, b, -1.0), True)  # a > b
-            pick = (a, b) if op == "Max" else (b, a)
-            self.values[out] = _add(pick[1], _mul(bigger, _add(pick[0], pick[1], -1.0)))
-        elif op == "Sign":
-            x = self.num(ins[0])
-            neg = _mul(x, _const(np.asarray(-1.0)))
-            self.values[out] = _add(self.indicator(x, True), self.indicator(neg, True), -1.0)
-        elif op == "Abs":
-            x = self.num(ins[0])
-            neg = _mul(x, _const(np.asarray(-1.0)))
-            sign = _add(self.indicator(x, True), self.indicator(neg, True), -1.0)
-            self.values[out] = self.simplify(_mul(sign, x))
-        elif op == "Floor":
-            self.values[out] = self.graded("floor", self.num(ins[0]))
-        else:
-            raise _NotNeuron(f"{op} in a neuron")
-
-    def graded(self, kind: str, e: Expr) -> Expr:
-        """``floor``/``trunc`` of a value; ``floor(|x|)*sign(x)`` is ``trunc(x)``."""
-        return self.atom(kind, e)
-
-    def cast(self, node: NodeProto) -> None:
-        to = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "to"),
-                  None)
-        src, out = node.input[0], node.output[0]
-        v = self.value(src)
-        if isinstance(v, tuple):
-            if to == TensorProto.FLOAT:
-                self.values[out] = self.indicator(v[1], v[2])
-                return
-            if to == TensorProto.BOOL:
-                self.values[out] = v
-                return
-            raise _NotNeuron("a spike test cast to a non-float type")
-        if to in (TensorProto.INT64, TensorProto.INT32, TensorProto.INT16, TensorProto.INT8):
-            self.values[out] = self.graded("trunc", v)  # type: ignore[arg-type]
-        elif to == TensorProto.FLOAT:
-            self.values[out] = v
-        elif to == TensorProto.BOOL:
-            self.values[out] = ("bool", v, True)  # x != 0 for spikes in {0, 1}
-        else:
-            raise _NotNeuron("a Cast to an unsupported type")
 
 
 # -- regions ---------------------------------------------------------------------------------
@@ -378,28 +161,9 @@ def find_regions(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
 
 # -- canonical forms -------------------------------------------------------------------------
 
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
-    return bool(np.all(np.abs(a - b) <= RTOL * np.maximum(1.0, np.maximum(np.abs(a),
-                                                                           np.abs(b)))))
-
-
-def _expr_close(a: Expr, b: Expr) -> bool:
-    keys = set(a) | set(b)
-    zero = Aff()
-    for k in keys:
-        fa, fb = a.get(k, zero), b.get(k, zero)
-        if not _close(fa.const, fb.const):
-            return False
-        for leaf in set(fa.terms) | set(fb.terms):
-            if not _close(fa.coef(leaf), fb.coef(leaf)):
-                return False
-    return True
-
-
 def _only(e: Expr) -> Aff:
     if set(e) - {frozenset()}:
-        raise _NotNeuron("a value that is not affine where a charge was expected")
+        raise NotNeuron("a value that is not affine where a charge was expected")
     return e.get(frozenset(), Aff())
 
 
@@ -428,11 +192,11 @@ def _threshold(test_e: Expr, charge: Expr, leaf: str) -> np.ndarray:
     base_t, base_c = test_e.get(frozenset(), Aff()), charge.get(frozenset(), Aff())
     lam = base_t.coef(leaf) / np.where(base_c.coef(leaf) == 0, np.nan, base_c.coef(leaf))
     if not np.all(np.isfinite(lam)) or not np.all(lam > 0):
-        raise _NotNeuron("a spike test that does not compare the membrane with a threshold")
+        raise NotNeuron("a spike test that does not compare the membrane with a threshold")
     theta = base_c.const - base_t.const / lam
     scaled = {m: f.scaled(1.0 / lam) for m, f in test_e.items()}
-    if not _expr_close(scaled, _add(charge, _const(theta), -1.0)):
-        raise _NotNeuron("a spike test that does not compare the membrane with a threshold")
+    if not expr_close(scaled, _add(charge, _const(theta), -1.0)):
+        raise NotNeuron("a spike test that does not compare the membrane with a threshold")
     return theta
 
 
@@ -443,14 +207,14 @@ def _roles(ev: _Eval, region: Region) -> tuple[str, str | None]:
     if len(states) == 1:
         return states[0], None
     if len(states) != 2:
-        raise _NotNeuron("more than two state variables")
+        raise NotNeuron("more than two state variables")
     outs = {i: ev.num(o) for i, o in region.states}
     a, b = states
     if not _depends(outs[a], b) and _depends(outs[b], a):
         return b, a
     if not _depends(outs[b], a) and _depends(outs[a], b):
         return a, b
-    raise _NotNeuron("two state variables that are not a current and a membrane")
+    raise NotNeuron("two state variables that are not a current and a membrane")
 
 
 def _restrict(ev: _Eval, e: Expr, given: int) -> Expr:
@@ -460,7 +224,7 @@ def _restrict(ev: _Eval, e: Expr, given: int) -> Expr:
     negated = _mul(gate, _const(np.asarray(-1.0)))
     out: Expr = {}
     for mono, f in e.items():
-        if any(j != given and _expr_close(dict(ev.tests[j].e), negated) for j in mono):
+        if any(j != given and expr_close(dict(ev.tests[j].e), negated) for j in mono):
             continue
         m = frozenset(j for j in mono if j != given)
         out[m] = out[m].plus(f) if m in out else f
@@ -475,21 +239,21 @@ def _graded_atom(ev: _Eval, spikes: Expr) -> tuple[int, str] | None:
     if len(mono) != 1 or len(f.terms) != 1 or np.any(f.const):
         return None
     (atom, one), = f.terms.items()
-    if atom not in ev.atoms or not _close(one, 1.0):
+    if atom not in ev.atoms or not close(one, 1.0):
         return None
     return next(iter(mono)), atom
 
 
 def _graded_theta(ev: _Eval, gate: int, atom: str, charge: Expr, lead: str) -> np.ndarray:
     """``theta`` of graded spikes ``[charge > 0] * floor(charge / theta)``."""
-    if not _close(_threshold(dict(ev.tests[gate].e), charge, lead), 0.0):
-        raise _NotNeuron("graded spikes gated by another value than a positive membrane")
+    if not close(_threshold(dict(ev.tests[gate].e), charge, lead), 0.0):
+        raise NotNeuron("graded spikes gated by another value than a positive membrane")
     q = _restrict(ev, dict(ev.atoms[atom][1]), gate)
     base_q, base_c = q.get(frozenset(), Aff()), charge.get(frozenset(), Aff())
     ratio = base_q.coef(lead) / np.where(base_c.coef(lead) == 0, np.nan, base_c.coef(lead))
-    if not np.all(ratio > 0) or not _expr_close(q, {m: f.scaled(ratio)
+    if not np.all(ratio > 0) or not expr_close(q, {m: f.scaled(ratio)
                                                     for m, f in charge.items()}):
-        raise _NotNeuron("graded spikes that are not the membrane over a threshold")
+        raise NotNeuron("graded spikes that are not the membrane over a threshold")
     return 1.0 / ratio
 
 
@@ -503,12 +267,12 @@ def _graded(ev: _Eval, region: Region, spikes: Expr) -> tuple[Canonical, str] | 
     gate, atom = found
     membrane, current_state = _roles(ev, region)
     if current_state is not None or not region.currents:
-        raise _NotNeuron("graded spikes of a neuron with a synaptic current")
+        raise NotNeuron("graded spikes of a neuron with a synaptic current")
     v_new = ev.num(dict(region.states)[membrane])
     lead = region.currents[0]
     pieces = [m for m in v_new if m]
     if len(pieces) != 1 or len(pieces[0]) != 1:
-        raise _NotNeuron("graded spikes with a reset that is not by the threshold per spike")
+        raise NotNeuron("graded spikes with a reset that is not by the threshold per spike")
     (r_gate,) = pieces[0]
     r_part = v_new[pieces[0]]
     h = v_new[frozenset()]
@@ -519,19 +283,19 @@ def _graded(ev: _Eval, region: Region, spikes: Expr) -> tuple[Canonical, str] | 
         r_atom = atom
     else:  # a pre-reset state, reset at the start of the next step
         if any(_depends(dict(ev.tests[r_gate].e), c) for c in region.currents):
-            raise _NotNeuron("a reset test that reads the input")
+            raise NotNeuron("a reset test that reads the input")
         (r_atom,) = r_part.terms or {"": None}
         if r_atom not in ev.atoms:
-            raise _NotNeuron("graded spikes with a reset that is not by the threshold")
+            raise NotNeuron("graded spikes with a reset that is not by the threshold")
         theta = _graded_theta(ev, r_gate, r_atom, {frozenset(): Aff({membrane: np.ones(())})},
                               membrane)
         theta_s = _graded_theta(ev, gate, atom, v_new, lead)
-        if not _close(theta, theta_s):
-            raise _NotNeuron("graded spikes and reset with different thresholds")
+        if not close(theta, theta_s):
+            raise NotNeuron("graded spikes and reset with different thresholds")
         amount = decay * theta
-    if set(r_part.terms) != {r_atom} or np.any(r_part.const) or not _close(
+    if set(r_part.terms) != {r_atom} or np.any(r_part.const) or not close(
             -r_part.terms[r_atom], amount):
-        raise _NotNeuron("graded spikes with a reset that is not by the threshold per spike")
+        raise NotNeuron("graded spikes with a reset that is not by the threshold per spike")
     return Canonical(decay, gain, bias, theta, "ge", "subtract", "same", graded=True), membrane
 
 
@@ -541,17 +305,17 @@ def canonical(ev: _Eval, region: Region) -> tuple[Canonical, str]:
     if graded is not None:
         return graded
     if ev.atoms:
-        raise _NotNeuron("graded spikes that are not floor(membrane / threshold)")
+        raise NotNeuron("graded spikes that are not floor(membrane / threshold)")
     if len(spikes) != 1:
-        raise _NotNeuron("an output that is not a spike test")
+        raise NotNeuron("an output that is not a spike test")
     (mono, one), = spikes.items()
-    if len(mono) != 1 or not one.is_const() or not _close(one.const, 1.0):
-        raise _NotNeuron("an output that is not a spike test")
+    if len(mono) != 1 or not one.is_const() or not close(one.const, 1.0):
+        raise NotNeuron("an output that is not a spike test")
     (s_index,) = mono
     s_expr, strict = _split_test(ev, s_index)
     membrane, current_state = _roles(ev, region)
     if not region.currents:
-        raise _NotNeuron("no input current")
+        raise NotNeuron("no input current")
     v_new = ev.num(dict(region.states)[membrane])
     result = _membrane_form(ev, v_new, s_index, s_expr, membrane, region.currents,
                             current_state)
@@ -561,10 +325,10 @@ def canonical(ev: _Eval, region: Region) -> tuple[Canonical, str]:
         allowed = {current_state, *region.currents}
         if any(np.any(c) for t, c in u_new.terms.items() if t not in allowed) \
                 or np.any(u_new.const):
-            raise _NotNeuron("a synaptic current that reads another value")
+            raise NotNeuron("a synaptic current that reads another value")
         gains = [u_new.coef(c) for c in region.currents]
-        if any(not _close(g, gains[0]) for g in gains[1:]):
-            raise _NotNeuron("input currents with different weights")
+        if any(not close(g, gains[0]) for g in gains[1:]):
+            raise NotNeuron("input currents with different weights")
         result.current = (u_new.coef(current_state), gains[0])
     return result, membrane
 
@@ -576,11 +340,11 @@ def _depends(e: Expr, leaf: str) -> bool:
 def _charge_parts(h: Aff, membrane: str, currents: list[str],
                   current_state: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     gains = [h.coef(c) for c in currents]
-    if any(not _close(g, gains[0]) for g in gains[1:]):
-        raise _NotNeuron("input currents with different weights on the membrane")
+    if any(not close(g, gains[0]) for g in gains[1:]):
+        raise NotNeuron("input currents with different weights on the membrane")
     allowed = {membrane, *currents, *([current_state] if current_state else [])}
     if any(np.any(c) for t, c in h.terms.items() if t not in allowed):
-        raise _NotNeuron("a charge that reads another value")
+        raise NotNeuron("a charge that reads another value")
     return h.coef(membrane), gains[0], h.const
 
 
@@ -601,39 +365,39 @@ def _membrane_form(ev: _Eval, v_new: Expr, s_index: int, s_expr: Expr, membrane:
         (r_index,) = others[0]
         r_expr, r_strict = _split_test(ev, r_index)
         if any(_depends(r_expr, c) for c in currents):
-            raise _NotNeuron("a reset test that reads the input")
+            raise NotNeuron("a reset test that reads the input")
         h = v_new[frozenset()]
         decay, gain, bias = _charge_parts(h, membrane, currents, current_state)
         theta = _threshold(r_expr, {frozenset(): Aff({membrane: np.ones(())})}, membrane)
         theta_s = _threshold(s_expr, v_new, lead)
-        if not _close(theta, theta_s):
-            raise _NotNeuron("a reset test with another threshold than the spike test")
+        if not close(theta, theta_s):
+            raise NotNeuron("a reset test with another threshold than the spike test")
         if r_strict != ev.tests[s_index].strict:
-            raise _NotNeuron("a reset test mixing > and >= with the spike test")
+            raise NotNeuron("a reset test mixing > and >= with the spike test")
         r_part = v_new[others[0]]
         if any(np.any(c) for c in r_part.terms.values()):
-            if _expr_close({frozenset(): r_part}, {frozenset(): h.scaled(np.asarray(-1.0))}):
+            if expr_close({frozenset(): r_part}, {frozenset(): h.scaled(np.asarray(-1.0))}):
                 return Canonical(decay, gain, bias, theta, "gt", "zero", "next")
-            if _expr_close({frozenset(): r_part}, {frozenset(): Aff({membrane: -decay})}):
+            if expr_close({frozenset(): r_part}, {frozenset(): Aff({membrane: -decay})}):
                 return Canonical(decay, gain, bias, theta, "gt", "zero", "same")
-            raise _NotNeuron("a reset that is neither to zero nor by the threshold")
+            raise NotNeuron("a reset that is neither to zero nor by the threshold")
         amount = -r_part.const
-        if _close(amount, decay * theta):
+        if close(amount, decay * theta):
             return Canonical(decay, gain, bias, theta, "gt", "subtract", "same")
-        if _close(amount, theta):
+        if close(amount, theta):
             return Canonical(decay, gain, bias, theta, "gt", "subtract", "next")
-        raise _NotNeuron("a reset by another amount than the threshold")
-    raise _NotNeuron("a membrane update with several spike tests")
+        raise NotNeuron("a reset by another amount than the threshold")
+    raise NotNeuron("a membrane update with several spike tests")
 
 
 def _reset_kind(r_part: Aff, h: Aff, theta: np.ndarray) -> str:
     if r_part.is_const():
-        if _close(-r_part.const, theta):
+        if close(-r_part.const, theta):
             return "subtract"
-        raise _NotNeuron("a reset by another amount than the threshold")
-    if _expr_close({frozenset(): r_part}, {frozenset(): h.scaled(np.asarray(-1.0))}):
+        raise NotNeuron("a reset by another amount than the threshold")
+    if expr_close({frozenset(): r_part}, {frozenset(): h.scaled(np.asarray(-1.0))}):
         return "zero"
-    raise _NotNeuron("a reset that is neither to zero nor by the threshold (v_reset != 0)")
+    raise NotNeuron("a reset that is neither to zero nor by the threshold (v_reset != 0)")
 
 
 # -- emission --------------------------------------------------------------------------------
@@ -667,9 +431,26 @@ def recover(consts: dict[str, np.ndarray], region: Region) -> Recovered:
     for node in region.nodes:
         ev.run(node)
     canon, membrane = canonical(ev, region)
+    canon.threshold = _as_written(canon.threshold, region, consts)
     params, cuba = _layer_params(canon, ev, region, membrane)
     return Recovered(region, membrane, params, cuba, _program(region, membrane),
                      _idiom(canon), canon.graded)
+
+
+def _as_written(theta: np.ndarray, region: Region,
+                consts: dict[str, np.ndarray]) -> np.ndarray:
+    """A threshold found by subtraction has the shape of everything it was subtracted from;
+    where it is one value that the region holds as a single constant, it is that scalar."""
+    flat = np.ravel(theta)
+    if flat.size <= 1 or not np.all(flat == flat[0]):
+        return theta
+    for node in region.nodes:
+        for name in node.input:
+            value = consts.get(name)
+            if value is not None and value.size == 1 and float(np.ravel(value)[0]) == float(
+                    np.float32(flat[0])):
+                return np.asarray(flat[0])
+    return theta
 
 
 def _layer_params(c: Canonical, ev: _Eval, region: Region,
@@ -677,13 +458,14 @@ def _layer_params(c: Canonical, ev: _Eval, region: Region,
     if c.current is None:
         gain = c.gain
         if not np.all(gain > 0):
-            raise _NotNeuron("an input current with a non-positive weight")
+            raise NotNeuron("an input current with a non-positive weight")
         if not _unit(c.decay):
-            raise _NotNeuron("a membrane decay outside [0, 1]")
+            raise NotNeuron("a membrane decay outside [0, 1]")
         theta, bias = c.threshold / gain, c.bias / gain
-        beta = None if np.all(c.decay == 1) else _f32(c.decay)
+        # no leak multiply where the graph had none (IF); a per-neuron 1 stays per neuron
+        beta = None if np.ndim(c.decay) == 0 and float(c.decay) == 1 else _f32(c.decay)
         if not np.all(theta > 0):
-            raise _NotNeuron("a threshold that is not positive")
+            raise NotNeuron("a threshold that is not positive")
         return NeuronParams(threshold=_f32(theta), beta=beta,
                             bias=_f32(bias) if np.any(bias) else None, reset=c.reset,
                             reset_timing=c.timing, compare=c.compare), None
@@ -694,14 +476,14 @@ def _layer_params(c: Canonical, ev: _Eval, region: Region,
     a_v, k_u, k_i = h.coef(membrane), h.coef(current), h.coef(region.currents[0])
     a_u, g_u = c.current
     if not np.all(k_i > 0):
-        raise _NotNeuron("a membrane that reads the synaptic current one step late")
-    if not _close(k_u * g_u, a_u * k_i):
-        raise _NotNeuron("a synaptic current and membrane that are not a CUBA neuron")
+        raise NotNeuron("a membrane that reads the synaptic current one step late")
+    if not close(k_u * g_u, a_u * k_i):
+        raise NotNeuron("a synaptic current and membrane that are not a CUBA neuron")
     if not (_unit(a_u) and _unit(a_v)):
-        raise _NotNeuron("CUBA decays outside [0, 1]")
+        raise NotNeuron("CUBA decays outside [0, 1]")
     theta, bias = c.threshold / k_i, h.const / k_i
     if not np.all(theta > 0):
-        raise _NotNeuron("a threshold that is not positive")
+        raise NotNeuron("a threshold that is not positive")
     params = NeuronParams(threshold=_f32(theta), beta=None,
                           bias=_f32(bias) if np.any(bias) else None, reset=c.reset,
                           reset_timing=c.timing, compare=c.compare)
@@ -715,7 +497,7 @@ def _idiom(c: Canonical) -> str:
     parts.append(f"{c.reset} reset" + (" from the previous membrane" if c.timing == "next"
                                        else ""))
     parts.append(">=" if c.compare == "ge" else ">")
-    if not _close(c.gain, 1.0):
+    if not close(c.gain, 1.0):
         parts.append("input gain")
     return ", ".join(parts)
 
@@ -768,7 +550,7 @@ def rewrite_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
     for region in regions:
         try:
             found = recover(consts, region)
-        except _NotNeuron as exc:
+        except NotNeuron as exc:
             for node in region.nodes:
                 failures[node.name] = str(exc)
             continue

@@ -231,9 +231,47 @@ def _with_programs(graph: Graph, programs: dict[str, tuple[StepProgram, str, boo
         found = owner.get(layer.name)
         if found is not None and isinstance(layer, LIF | CubaLIF):
             extra = {"graded": True} if found[2] and isinstance(layer, LIF) else {}
-            layer = replace(layer, program=found[0], **extra).with_attrs(idiom=found[1])
+            recovered = replace(layer, program=found[0], **extra)
+            if _program_needed(recovered, graph.shape(layer.name)):
+                layer = recovered.with_attrs(idiom=found[1])
+            elif ":" in found[1]:  # the framework module is known: name it all the same
+                layer = replace(layer, **extra).with_attrs(idiom=found[1])
+            else:  # snnc's own spelling: the layer as written
+                layer = replace(layer, **extra)
         layers.append(layer)
     return graph.replace_layers(layers)
+
+
+def _program_needed(layer: LIF | CubaLIF, shape: tuple[int, ...]) -> bool:
+    """Whether the exporter's arithmetic rounds differently from the layer's equations: both
+    are run on random currents and states for a few steps (the equations are then the
+    program, bit for bit, and the layer needs none)."""
+    from snnc.reference.simulate import cuba_step, lif_step
+
+    assert layer.program is not None
+    rng = np.random.default_rng(5)
+    plain = replace(layer, program=None)
+    count = len(layer.program.inputs)
+    v = rng.uniform(-2, 2, (64, *shape)).astype(np.float32)
+    u = rng.uniform(-2, 2, (64, *shape)).astype(np.float32)
+    states = [(v, u), (v.copy(), u.copy())]
+    for _ in range(4):
+        currents = tuple(rng.uniform(-2, 3, (64, *shape)).astype(np.float32)
+                         for _ in range(count))
+        results = []
+        for which, (sv, su) in zip((layer, plain), states, strict=True):
+            if isinstance(which, LIF):
+                s, sv = lif_step(which, currents[0], sv, currents[1:])
+            else:
+                total = currents[0]
+                for extra in currents[1:]:
+                    total = total + extra
+                s, su, sv = cuba_step(which, total, su, sv)
+            results.append((s, sv, su))
+        if any(not np.array_equal(a, b) for a, b in zip(*results, strict=True)):
+            return True
+        states = [(r[1], r[2]) for r in results]
+    return False
 
 
 def _step_models(model: onnx.ModelProto) -> Iterator[onnx.ModelProto]:
