@@ -17,15 +17,15 @@ Per cell (framework x neuron x net x exporter, see ``tests/fixtures/matrix.py``)
 Prints a table, writes ``benchmarks/results/exporters.json`` and the table between the markers in
 ``docs/onnx-exporters.md``; ``--coverage`` prints only the coverage sentence.
 
-    .venv/bin/python benchmarks/exporters.py [--no-targets] [--only PREFIX ...]
+    .venv/bin/python benchmarks/exporters.py [--no-targets] [--only PREFIX ...] [--jobs N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,10 @@ def check_cell(name: str, targets: bool = True) -> dict[str, Any]:
     return row
 
 
+def _check(job: tuple[str, bool]) -> dict[str, Any]:
+    return check_cell(*job)
+
+
 def cells() -> list[str]:
     return sorted(p.stem for p in MATRIX.glob("*.onnx"))
 
@@ -159,14 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-targets", action="store_true", help="float reference only")
     parser.add_argument("--only", nargs="*", default=[], help="cells starting with these")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc")
+    parser.add_argument("--jobs", type=int, default=1, help="cells checked in parallel")
     args = parser.parse_args(argv)
     manifest = json.loads((MATRIX / "MANIFEST.json").read_text())
     names = [n for n in cells() if not args.only or any(n.startswith(o) for o in args.only)]
     rows: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory():
-        for name in names:
-            rows[name] = check_cell(name, targets=not args.no_targets)
-            row = rows[name]
+    jobs = [(name, not args.no_targets) for name in names]
+    with multiprocessing.get_context("spawn").Pool(max(args.jobs, 1)) as pool:
+        for name, row in zip(names, pool.imap(_check, jobs), strict=True):
+            rows[name] = row
             print(f"{name:55s} {row['status']:16s} {row.get('reason', '')[:110]}", flush=True)
     print(sentence(rows, not args.no_targets))
     if not args.only:

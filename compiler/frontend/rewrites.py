@@ -158,7 +158,13 @@ def state_at_synapse_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     meta = {p.key: p.value for p in model.metadata_props}
     if STATE_KEY not in meta:
         return model
-    pairs: dict[str, str] = json.loads(meta[STATE_KEY])
+    try:
+        pairs = json.loads(meta[STATE_KEY])
+    except json.JSONDecodeError:  # reported by the state pairing, which reads it next
+        return model
+    if not isinstance(pairs, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in pairs.items()):
+        return model
     graph = model.graph
     producer = {o: n for n in graph.node for o in n.output}
     consts = _consts(model)
