@@ -10,13 +10,14 @@ whole matrix, and the integer targets on every cell, are the ``slow`` sweep.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from snnc import api
-from snnc.errors import SnncError
+from snnc.errors import SnncError, UnsupportedError
 from snnc.frontend.onnx import import_onnx
 from snnc.frontend.timeline import from_steps, layouts, to_steps
 from snnc.ir.layers import LIF, CubaLIF
@@ -26,8 +27,10 @@ MATRIX = Path(__file__).parents[1] / "fixtures" / "matrix"
 MANIFEST = json.loads((MATRIX / "MANIFEST.json").read_text())
 CELLS = sorted(p.stem for p in MATRIX.glob("*.onnx"))
 # snnTorch's Alpha neuron: a membrane made of two synaptic traces with their own resets,
-# neither a LIF nor a CUBA neuron
-REFUSED = {name: "state variables" for name in CELLS if name.startswith("snntorch_alpha")}
+# neither a LIF nor a CUBA neuron (the refusal names the region's node and why, or the node
+# no layer explains)
+REFUSED = {name: r"state variables|not part of any neuron" for name in CELLS
+           if name.startswith("snntorch_alpha")}
 SAMPLE = [
     "snntorch_leaky_mlp_ts17",  # unrolled loop, reset from the previous membrane
     "snntorch_synaptic_conv_max_dyn18",  # CUBA, conv + max pooling
@@ -99,7 +102,8 @@ def test_what_is_not_a_supported_neuron_is_refused_in_one_line(name: str) -> Non
     with pytest.raises(SnncError) as caught:
         import_onnx(MATRIX / f"{name}.onnx")
     message = str(caught.value)
-    assert "\n" not in message and REFUSED[name] in message
+    assert "\n" not in message and re.search(REFUSED[name], message)
+    assert message.startswith("node '")
 
 
 def test_the_coverage_is_at_least_95_percent() -> None:
@@ -122,13 +126,17 @@ def integer_targets_agree(name: str) -> None:
     drive = to_steps(recorded(name)["x"], found[0], found[2])
     for target, runner in (("cortex-m4", "host"), ("loihi2", "lava"),
                            ("spinnaker2", "spinnaker2")):
-        want = api.simulate(graph, drive, target=target, backend="reference").output
+        try:
+            want = api.simulate(graph, drive, target=target, backend="reference").output
+        except UnsupportedError as exc:  # Loihi's synapses are linear: no max pooling
+            assert target == "loihi2" and "max pooling" in str(exc)
+            continue
         got = api.simulate(graph, drive, target=target, backend=runner).output
         assert np.array_equal(got, want), target
 
 
 @pytest.mark.needs("gcc", "lava")
-@pytest.mark.parametrize("name", ["sinabs_lif_singlespike_conv_max_ts17",
+@pytest.mark.parametrize("name", ["sinabs_lif_singlespike_conv_avg_ts17",
                                   "norse_lifcell_mlp_dyn18"])
 def test_a_sample_runs_bit_exact_on_every_integer_target(name: str) -> None:
     integer_targets_agree(name)
