@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=[], help="cells starting with these")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc")
     parser.add_argument("--jobs", type=int, default=1, help="cells checked in parallel")
+    parser.add_argument("--merge", action="store_true",
+                        help="with --only: update these cells in the saved results and doc")
     parser.add_argument("--from-results", action="store_true",
                         help="rewrite the doc from benchmarks/results/exporters.json")
     args = parser.parse_args(argv)
@@ -212,6 +214,13 @@ def main(argv: list[str] | None = None) -> int:
             rows[name] = row
             print(f"{name:55s} {row['status']:16s} {row.get('reason', '')[:110]}", flush=True)
     print(sentence(rows, not args.no_targets))
+    if args.only and args.merge:
+        saved = json.loads(RESULTS.read_text())
+        saved["cells"].update(rows)
+        RESULTS.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+        if not args.no_doc:
+            write_doc(saved["cells"], manifest, saved["targets"])
+        print(sentence(saved["cells"], saved["targets"]))
     if not args.only:
         RESULTS.write_text(json.dumps({"manifest_versions": manifest["versions"],
                                        "targets": not args.no_targets, "cells": rows},

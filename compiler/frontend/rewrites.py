@@ -3,7 +3,8 @@
 Each rewrite gives the same value for every input (bit for bit, or, for the split of a
 concatenated product, exactly in real arithmetic), and checks every constant it relies on:
 
-- ``Pow(x, 1)`` is ``x``; ``Sign(y) * Relu(Abs(y))`` is ``y`` (PyTorch's ``LPPool2d`` with
+- ``Pow(x, 1)`` and ``x + 0`` are ``x`` (up to the sign of a zero); ``Sign(y) * Relu(Abs(y))`` is
+  ``y`` (PyTorch's ``LPPool2d`` with
   ``p = 1``, which Sinabs' ``SumPool2d`` is, writes both around ``AveragePool`` times the
   window area, the sum pool the patterns raise);
 - ``Gemm``/``MatMul`` of ``Concat([a, b], axis=-1)`` with a constant weight is the sum of two
@@ -69,6 +70,12 @@ def simplify_identities(model: onnx.ModelProto) -> onnx.ModelProto:
         if node.op_type == "Pow" and node.input[1] in consts and np.all(
                 consts[node.input[1]] == 1) and consts[node.input[1]].size == 1:
             source = node.input[0]
+        elif node.op_type in ("Add", "Sub") and _zero(consts, node.input[1]) \
+                and node.input[0] not in consts and _no_wider(consts, node.input[1]):
+            source = node.input[0]  # Norse's v_leak = 0 added to the input current
+        elif node.op_type == "Add" and _zero(consts, node.input[0]) \
+                and node.input[1] not in consts and _no_wider(consts, node.input[0]):
+            source = node.input[1]
         elif node.op_type == "Mul":
             a, b = (producer.get(i) for i in node.input)
             for sign, relu in ((a, b), (b, a)):
@@ -90,6 +97,16 @@ def simplify_identities(model: onnx.ModelProto) -> onnx.ModelProto:
     sort_topologically(out)
     _drop_dead(graph)
     return out
+
+
+def _zero(consts: dict[str, np.ndarray], name: str) -> bool:
+    value = consts.get(name)
+    return value is not None and value.dtype.kind == "f" and not np.any(value)
+
+
+def _no_wider(consts: dict[str, np.ndarray], name: str) -> bool:
+    """A constant of at most one element broadcasts without changing the other's shape."""
+    return consts[name].size == 1
 
 
 def split_concatenated_products(model: onnx.ModelProto) -> onnx.ModelProto:
