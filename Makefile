@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
-	valgrind
+	valgrind cmake
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install demo test test-slow fuzz bench lint clean

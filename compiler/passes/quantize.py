@@ -15,27 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnc.errors import QuantizationError
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-    SpikingSelfAttention,
-)
+from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip
 
-_PASS_THROUGH = (Pool2d, Flatten, Reshape, Add)
+_PASS_THROUGH = (ir.Pool2d, ir.Flatten, ir.Reshape, ir.Add)
 
 
-def _stage_neuron(graph: Graph, name: str) -> Layer | None:
+def _stage_neuron(graph: ir.Graph, name: str) -> ir.Layer | None:
     """The neuron layer that a synaptic value ends up driving (through pooling/reshapes/adds)."""
     for consumer in graph.consumers(name):
         if consumer.is_neuron:
@@ -47,7 +33,7 @@ def _stage_neuron(graph: Graph, name: str) -> Layer | None:
     return None
 
 
-def _add_groups(graph: Graph) -> dict[str, str]:
+def _add_groups(graph: ir.Graph) -> dict[str, str]:
     """Map each weight layer to a representative: layers summed by one Add share a unit."""
     parent: dict[str, str] = {}
 
@@ -58,28 +44,29 @@ def _add_groups(graph: Graph) -> dict[str, str]:
 
     def weight_roots(name: str) -> list[str]:
         lay = graph.layer(name)
-        if isinstance(lay, Dense | Conv2d):
+        if isinstance(lay, ir.Dense | ir.Conv2d):
             return [name]
         if isinstance(lay, _PASS_THROUGH):
             return [r for s in lay.inputs for r in weight_roots(s)]
         return []
 
     for lay in graph.layers:
-        if isinstance(lay, Add):
+        if isinstance(lay, ir.Add):
             roots = weight_roots(lay.name)
             for other in roots[1:]:
                 parent[find(other)] = find(roots[0])
-    return {lay.name: find(lay.name) for lay in graph.layers if isinstance(lay, Dense | Conv2d)}
+    return {lay.name: find(lay.name) for lay in graph.layers
+            if isinstance(lay, ir.Dense | ir.Conv2d)}
 
 
 def _max_abs(a: np.ndarray | None) -> float:
     return 0.0 if a is None or np.size(a) == 0 else float(np.max(np.abs(a)))
 
 
-def _threshold_of(neuron: Layer | None) -> float:
-    if isinstance(neuron, LIF | CubaLIF):
+def _threshold_of(neuron: ir.Layer | None) -> float:
+    if isinstance(neuron, ir.LIF | ir.CubaLIF):
         return _max_abs(neuron.threshold)
-    if isinstance(neuron, MultiLevelSpike) and neuron.axis is None:
+    if isinstance(neuron, ir.MultiLevelSpike) and neuron.axis is None:
         return abs(neuron.theta or 0.0)
     return 0.0
 
@@ -103,14 +90,14 @@ class QuantizeOptions:
     input_scale: float | None = None
 
 
-def choose_input_scale(graph: Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
+def choose_input_scale(graph: ir.Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
     if graph.encoding == "rate":
         return 1.0
     peak = _max_abs(calib) if calib is not None else 1.0
     return (peak or 1.0) / p.input_max
 
 
-def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = None,
+def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None = None,
              options: QuantizeOptions | None = None, target: str = "generic") -> QuantizedGraph:
     """Float layer view -> :class:`QuantizedGraph` for ``profile``."""
     options = options or QuantizeOptions()
@@ -122,10 +109,10 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
     group_unit: dict[str, float] = {}
     out: dict[str, QuantLayer] = {}
     for lay in graph.layers:
-        if isinstance(lay, Input):
+        if isinstance(lay, ir.Input):
             unit[lay.name] = in_scale
             out[lay.name] = QuantLayer(unit=in_scale)
-        elif isinstance(lay, Dense | Conv2d):
+        elif isinstance(lay, ir.Dense | ir.Conv2d):
             root = groups[lay.name]
             if root not in group_unit:
                 members = [m for m, r in groups.items() if r == root]
@@ -140,14 +127,14 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
                 unit=s_out, weight=_round_clip(lay.weight, w_unit, p.weight_bits),
                 bias=_round_clip(lay.bias, s_out, 32))
             unit[lay.name] = s_out
-        elif isinstance(lay, Pool2d):
+        elif isinstance(lay, ir.Pool2d):
             area = lay.kernel[0] * lay.kernel[1]
             unit[lay.name] = unit[lay.inputs[0]] / (area if lay.pool == "avg" else 1)
             out[lay.name] = QuantLayer(unit=unit[lay.name])
-        elif isinstance(lay, Flatten | Reshape):
+        elif isinstance(lay, ir.Flatten | ir.Reshape):
             unit[lay.name] = unit[lay.inputs[0]]
             out[lay.name] = QuantLayer(unit=unit[lay.name])
-        elif isinstance(lay, Add):
+        elif isinstance(lay, ir.Add):
             units = {unit[s] for s in lay.inputs}
             if len(units) > 1 and not np.allclose(list(units), next(iter(units)), rtol=1e-9):
                 raise QuantizationError(
@@ -155,17 +142,17 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
                     f"({sorted(units)}); put weights on every branch")
             unit[lay.name] = unit[lay.inputs[0]]
             out[lay.name] = QuantLayer(unit=unit[lay.name])
-        elif isinstance(lay, LIF | CubaLIF):
+        elif isinstance(lay, ir.LIF | ir.CubaLIF):
             out[lay.name] = _quantize_neuron(lay, unit[lay.inputs[0]], p)
             unit[lay.name] = 1.0
-        elif isinstance(lay, MultiLevelSpike):
+        elif isinstance(lay, ir.MultiLevelSpike):
             s_in = unit[lay.inputs[0]]
             out[lay.name] = QuantLayer(
                 unit=1.0, alpha_mant=round(lay.alpha * (1 << p.alpha_frac_bits)),
                 vth=None if lay.axis is not None else
                 np.asarray(max(1, round((lay.theta or 1.0) / s_in)), np.int64))
             unit[lay.name] = 1.0
-        elif isinstance(lay, SpikingSelfAttention):
+        elif isinstance(lay, ir.SpikingSelfAttention):
             length = graph.shape(lay.inputs[0])[0]
             mask = np.rint(lay.decay_mask(length).astype(np.float64) * (1 << p.mask_frac_bits))
             s = float(np.prod([unit[x] for x in lay.inputs])) * lay.scale
@@ -177,14 +164,14 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
                           target=target)
 
 
-def _quantize_neuron(lay: LIF | CubaLIF, s_in: float, p: NumericProfile) -> QuantLayer:
+def _quantize_neuron(lay: ir.LIF | ir.CubaLIF, s_in: float, p: NumericProfile) -> QuantLayer:
     vth_max = (1 << p.threshold_bits) - 1
     theta = np.asarray(lay.threshold, np.float64)
     if np.any(theta < 0):
         raise QuantizationError(f"layer '{lay.name}': negative threshold")
     vth = np.clip(np.rint(theta / s_in), 0, vth_max).astype(np.int64)
     bias = _round_clip(lay.bias, s_in, p.bias_bits)
-    if isinstance(lay, LIF):
+    if isinstance(lay, ir.LIF):
         dv = _decay_int(1.0 - np.asarray(lay.beta, np.float64), p)
         return QuantLayer(unit=1.0, dv=dv, vth=vth, bias=bias)
     du = _decay_int(lay.current_decay, p, p.current_decay_offset)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from loihi_netgen import conv_net, generated_net
+from testkit import child_env
+from testkit.loihi_netgen import conv_net, generated_net
 
 from snnc.backends.loihi import emit
 from snnc.ir.layers import LIF, Conv2d, CubaLIF, Dense, Flatten, Graph, Input
@@ -87,7 +87,8 @@ def test_weights_archive_holds_doubled_integer_weights_per_synapse(tmp_path):
     fc[fc_rows, fc_cols] = values["syn1_/values"]
     assert np.array_equal(fc, 2 * qg.q("fc").weight)
     assert meta["output"] == {"kind": "spikes", "layer": "out", "population": "out",
-                              "shape": [4]}
+                              "shape": [4], "latency": 2}
+    assert [layer["latency"] for layer in meta["layers"]] == [1, 2]
     assert meta["latency"] == 2 and meta["input"]["graded"] is False
 
 
@@ -180,8 +181,7 @@ def test_networks_netx_cannot_express_get_no_file_and_a_reason(tmp_path):
 
 EMIT_SCRIPT = """
 import sys
-sys.path.insert(0, sys.argv[2])
-from loihi_netgen import generated_net
+from testkit.loihi_netgen import generated_net
 from snnc.backends.loihi import emit
 from snnc.passes.quantize import quantize
 from snnc.target import load_target
@@ -193,10 +193,9 @@ for seed in (6, 7, 9, 10):
 
 
 def test_emitted_bytes_do_not_depend_on_the_hash_seed(tmp_path):
-    here = str(Path(__file__).parent)
     for hash_seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        done = subprocess.run([sys.executable, "-c", EMIT_SCRIPT, str(tmp_path / hash_seed), here],
+        env = child_env(PYTHONHASHSEED=hash_seed)
+        done = subprocess.run([sys.executable, "-c", EMIT_SCRIPT, str(tmp_path / hash_seed)],
                               env=env, capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stderr
     first = sorted(p for p in (tmp_path / "1").rglob("*") if p.is_file())
