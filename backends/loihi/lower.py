@@ -166,13 +166,19 @@ def unsupported_reason(layer: Layer, target: object = None) -> str | None:
     """Why ``layer`` cannot run on Loihi (any Loihi target), or None.
 
     Attention and input-aware multi-level thresholds do run, off-chip in host processes; a few
-    graph-level restrictions (what feeds an attention layer) are only found by :func:`lower`.
+    graph-level restrictions (what feeds an attention layer, max pooling of anything but binary
+    spikes) are only found by :func:`lower`.
     """
-    del target
-    if isinstance(layer, Pool2d) and layer.pool == "max":
-        return ("max pooling is not linear, so it has no Loihi synapse form; use average or sum "
-                "pooling")
+    del layer, target
     return None
+
+
+def _max_pool_reason(layer: Pool2d) -> str:
+    """Why a max pool reached the backend: the quantizer turns max pools of binary spikes into
+    OR neurons, so this one pools values with more than two levels."""
+    return (f"max pooling runs on Loihi as an OR neuron on binary spikes, but its input "
+            f"'{layer.inputs[0]}' carries multi-level values (a synaptic current, spike levels or "
+            f"a real-valued input); pool spikes, or use average or sum pooling")
 
 
 def _check_layer(layer: Layer, target: str) -> None:
@@ -428,6 +434,8 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
     graph = qg.graph
     for layer in graph.layers:
         _check_layer(layer, target)
+        if isinstance(layer, Pool2d) and layer.pool == "max":
+            raise UnsupportedError(_max_pool_reason(layer), layer.name, target)
     if qg.profile.synapse_delay != 1:
         raise UnsupportedError(
             f"Loihi synapses add exactly one step, the profile says {qg.profile.synapse_delay}",

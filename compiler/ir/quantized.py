@@ -43,6 +43,9 @@ class NumericProfile:
     ``lif_current_register``: a LIF's input also passes through the current register
     (``current_bits``, ``current_overflow``), as on Loihi, where a LIF is a CUBA neuron whose
     current has no memory (du = 4095) but still wraps at 24 bits.
+    ``max_pool_neuron``: max pooling of binary spikes runs as an OR neuron (a sum pool into a
+    non-leaky neuron firing on any input, see :mod:`snnc.passes.or_pooling`), one synaptic
+    stage more, on hardware whose synapses only add (Loihi).
     """
 
     weight_bits: int = 8
@@ -63,6 +66,7 @@ class NumericProfile:
     mask_frac_bits: int = 15
     reset_kinds: tuple[str, ...] = ("zero", "subtract", "none")
     lif_current_register: bool = False
+    max_pool_neuron: bool = False
 
     @property
     def weight_max(self) -> int:

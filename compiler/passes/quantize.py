@@ -31,6 +31,7 @@ from snnc.ir.layers import (
     SpikingSelfAttention,
 )
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip
+from snnc.passes.or_pooling import or_neurons
 
 _PASS_THROUGH = (Pool2d, Flatten, Reshape, Add)
 
@@ -112,9 +113,15 @@ def choose_input_scale(graph: Graph, p: NumericProfile, calib: np.ndarray | None
 
 def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = None,
              options: QuantizeOptions | None = None, target: str = "generic") -> QuantizedGraph:
-    """Float layer view -> :class:`QuantizedGraph` for ``profile``."""
+    """Float layer view -> :class:`QuantizedGraph` for ``profile``.
+
+    With ``profile.max_pool_neuron`` the quantized graph's view has max pools of spikes as OR
+    neurons (:func:`snnc.passes.or_pooling.or_neurons`), what the integer reference and the
+    backend then both run."""
     options = options or QuantizeOptions()
     p = profile
+    if p.max_pool_neuron:
+        graph = or_neurons(graph)
     in_scale = options.input_scale or choose_input_scale(graph, p, calib)
     groups = _add_groups(graph)
     vth_max = (1 << p.threshold_bits) - 1

@@ -46,6 +46,7 @@ from snnc.ir.layers import (
     SpikingSelfAttention,
 )
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
+from snnc.passes.or_pooling import is_or_neuron
 from snnc.passes.pipeline import optimize
 from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
@@ -316,7 +317,8 @@ def _pick(rng: np.random.Generator, shape: tuple[int, ...], values: list[int]) -
 
 
 def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
-    """``qg`` with weights, thresholds, neuron biases and decays at the profile's limits."""
+    """``qg`` with weights, thresholds, neuron biases and decays at the profile's limits (an
+    OR neuron keeps its parameters: it is how Loihi max-pools, not a neuron of the model)."""
     p = qg.profile
     w_max, one = p.weight_max, 1 << p.decay_bits
     vth_max = (1 << p.threshold_bits) - 1
@@ -327,7 +329,7 @@ def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
         if isinstance(lay, Dense | Conv2d):
             layers[lay.name] = replace(q, weight=_pick(rng, np.shape(q.weight),
                                                        [-w_max, w_max, 0, 1, -1]))
-        elif isinstance(lay, LIF | CubaLIF):
+        elif isinstance(lay, LIF | CubaLIF) and not is_or_neuron(lay):
             shape = np.shape(q.vth)
             changes = {"vth": _pick(rng, shape, [0, 1, vth_max, 2]),
                        "dv": _pick(rng, np.shape(q.dv), [0, one, 1, one - 1])}

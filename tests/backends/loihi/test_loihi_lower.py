@@ -189,14 +189,29 @@ def test_multilevel_constant_threshold_is_on_chip_and_input_aware_is_not():
     assert not aware.by_layer()["m"].on_chip
 
 
-def test_max_pooling_is_refused_naming_layer_and_target():
+def test_max_pooling_of_real_values_is_refused_naming_layer_target_and_reason():
     graph = Graph((Input("x", (), shape=(1, 4, 4)),
                    Pool2d("mp", ("x",), pool="max"), Flatten("f", ("mp",)),
                    Dense("fc", ("f",), weight=np.ones((2, 4), F32)), LIF("h", ("fc",))),
                   output="h")
-    assert "average" in unsupported_reason(graph.layer("mp"))
-    with pytest.raises(UnsupportedError, match="layer 'mp', target 'loihi2'"):
+    assert unsupported_reason(graph.layer("mp")) is None  # spikes can be max-pooled
+    with pytest.raises(UnsupportedError, match=r"layer 'mp', target 'loihi2'.*multi-level"):
         lower(q(graph))
+
+
+def test_max_pooling_of_spikes_becomes_a_unit_weight_synapse_into_a_threshold_0_lif():
+    graph = Graph((Input("x", (), shape=(2, 4, 4)),
+                   Conv2d("c", ("x",), weight=np.ones((2, 2, 1, 1), F32)),
+                   LIF("s", ("c",)), Pool2d("mp", ("s",), pool="max"), Flatten("f", ("mp",)),
+                   Dense("fc", ("f",), weight=np.ones((2, 8), F32)), LIF("h", ("fc",))),
+                  output="h", encoding="rate")
+    net = lower(q(graph))
+    pop = net.by_layer()["mp"]
+    assert pop.kind == "lif" and pop.params["vth"] == 0 and pop.params["dv"] == 0
+    (syn,) = net.incoming(pop.name)
+    assert syn.source == net.by_layer()["s"].name and syn.shift == 0
+    weights = syn.dense()
+    assert set(np.unique(weights)) == {0, 1} and np.all(weights.sum(axis=1) == 4)
 
 
 def test_attention_runs_in_a_host_process_fed_by_its_three_spiking_operands():
