@@ -45,7 +45,9 @@ class NumericProfile:
     current has no memory (du = 4095) but still wraps at 24 bits.
     ``max_pool_neuron``: max pooling of binary spikes runs as an OR neuron (a sum pool into a
     non-leaky neuron firing on any input, see :mod:`snnc.passes.or_pooling`), one synaptic
-    stage more, on hardware whose synapses only add (Loihi).
+    stage more, on hardware whose synapses only add (Loihi). ``weight_exp_max``: a weight layer
+    may hold ``weight_bits`` mantissas shifted left by up to this many bits (Loihi's per-synapse
+    ``weight_exp``), so its current, threshold and bias have finer units than its weights.
     """
 
     weight_bits: int = 8
@@ -67,6 +69,7 @@ class NumericProfile:
     reset_kinds: tuple[str, ...] = ("zero", "subtract", "none")
     lif_current_register: bool = False
     max_pool_neuron: bool = False
+    weight_exp_max: int = 0
 
     @property
     def weight_max(self) -> int:
@@ -86,7 +89,9 @@ class QuantLayer:
     (membrane bias, added after ``<< input_shift``). MultiLevelSpike: ``alpha_mant`` (alpha as
     ``alpha_mant / 2^alpha_frac_bits``) or ``vth`` for a constant threshold. Attention:
     ``mask`` (heads, L, L) fixed-point decay mask with ``mask_frac_bits`` fraction bits.
-    ``unit`` is the real value of one integer unit of the layer's output.
+    ``unit`` is the real value of one integer unit of the layer's output. ``weight_exp``: the
+    synapse's weights are multiples of ``2^weight_exp`` (mantissas of ``weight_bits`` shifted
+    left; 0 on profiles without a weight exponent), recorded for reports and backends.
     """
 
     unit: float = 1.0
@@ -97,6 +102,7 @@ class QuantLayer:
     vth: np.ndarray | None = None
     alpha_mant: int | None = None
     mask: np.ndarray | None = None
+    weight_exp: int = 0
 
 
 @dataclass(frozen=True, eq=False)

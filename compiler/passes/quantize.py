@@ -1,6 +1,7 @@
 """Quantize a float layer view to a target's numeric profile.
 
-Guarantees: every weight fits ``weight_bits``, every threshold ``threshold_bits``, decays lie in
+Guarantees: every weight is a ``weight_bits`` mantissa (shifted left by the layer's
+``weight_exp`` on profiles that have one), every threshold fits ``threshold_bits``, decays lie in
 [0, 2^decay_bits]; the weight layers of one synaptic stage that meet in an ``Add`` share one
 current unit, so their integer sums are exact. Spikes and spike levels have unit 1. The float and
 integer runs agree up to rounding of parameters; :func:`agreement` measures by how much.
@@ -10,7 +11,8 @@ Must run after BatchNorm folding and pruning (they change the float weights it r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -97,11 +99,112 @@ def _round_clip(x: np.ndarray | None, unit: float, bits: int) -> np.ndarray | No
 
 
 @dataclass(frozen=True)
+class StageScale:
+    """How one group of weight layers (those summed into one current) is scaled.
+
+    ``coarsen``: the weight unit is ``coarsen`` times the smallest one that fits every weight
+    into ``weight_bits`` (>= 1: fewer weight levels, a finer threshold relative to them);
+    ``exponent``: the weight exponent ``k`` (integer weights are 8-bit mantissas times
+    ``2^k``, so the current, threshold and bias have ``2^k`` times finer units than the
+    weights; only on profiles with ``weight_exp_max > 0``), None for the range-based choice.
+    """
+
+    coarsen: float = 1.0
+    exponent: int | None = None
+
+
+@dataclass(frozen=True)
 class QuantizeOptions:
     """``input_scale``: real value of one integer input unit; None picks 1 for spike inputs
-    (rate encoding) and ``max|calib| / input_max`` (or ``1 / input_max``) for real inputs."""
+    (rate encoding) and ``max|calib| / input_max`` (or ``1 / input_max``) for real inputs.
+    ``stages``: a :class:`StageScale` per weight layer leading a group (the first weight layer
+    of an ``Add`` group, in graph order; see :func:`stage_groups`); missing groups get the
+    range-based choice. :mod:`snnc.passes.fidelity` chooses them on calibration data."""
 
     input_scale: float | None = None
+    stages: Mapping[str, StageScale] = field(default_factory=dict)
+
+
+def stage_groups(graph: Graph) -> dict[str, list[str]]:
+    """The weight layers of each current, keyed by the group's first weight layer."""
+    groups = _add_groups(graph)
+    out: dict[str, list[str]] = {}
+    for name, root in groups.items():
+        out.setdefault(root, []).append(name)
+    return out
+
+
+def _pool_gain(graph: Graph, name: str) -> int:
+    """How many times a constant (a bias) of ``name`` is summed on its way to the neuron:
+    the window areas of the pools in between (an integer average pool sums)."""
+    best = 1
+    for consumer in graph.consumers(name):
+        if isinstance(consumer, _PASS_THROUGH) and not consumer.is_neuron:
+            area = (consumer.kernel[0] * consumer.kernel[1]
+                    if isinstance(consumer, Pool2d) else 1)
+            best = max(best, area * _pool_gain(graph, consumer.name))
+    return best
+
+
+def _row_peak(layer: Dense | Conv2d) -> float:
+    """Largest sum of |weights| into one output value."""
+    w = np.abs(np.asarray(layer.weight, np.float64))
+    return float(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0.0))
+
+
+@dataclass(frozen=True)
+class _GroupScale:
+    weight_unit: float      # real value of one unit of the weight mantissas, times unit_in
+    exponent: int           # the current unit is weight_unit / 2^exponent
+
+    @property
+    def current_unit(self) -> float:
+        return self.weight_unit / (1 << self.exponent)
+
+
+def _group_scale(graph: Graph, members: list[str], unit: dict[str, float], p: NumericProfile,
+                 choice: StageScale | None) -> _GroupScale:
+    """The weight unit and exponent of one group (see :class:`StageScale`).
+
+    The range-based unit is the smallest that fits the weights into ``weight_bits``, the
+    threshold into ``threshold_bits`` and the stage's biases (its own and the neuron's, summed
+    over pooling windows) into ``bias_bits``. A weight exponent is the largest ``k`` that keeps
+    the threshold and bias within their widths, the peak current within the current register,
+    and the threshold within 2^12 units: finer than that buys nothing the float model shows.
+    """
+    layers = [graph.layer(m) for m in members]
+    neuron = _stage_neuron(graph, members[0])
+    need = max(_max_abs(lay.weight) * unit.get(lay.inputs[0], 1.0) for lay in layers)
+    theta = _threshold_of(neuron)
+    vth_max = (1 << p.threshold_bits) - 1
+    bias_max = (1 << (p.bias_bits - 1)) - 1
+    own = _max_abs(getattr(neuron, "bias", None)) if isinstance(neuron, LIF | CubaLIF) else 0.0
+    bias = own + sum(_max_abs(lay.bias) * _pool_gain(graph, lay.name) for lay in layers)
+    s = max(need / p.weight_max, theta / vth_max, bias / bias_max)
+    s = (s if s > 0 else 1.0) * (choice.coarsen if choice else 1.0)
+    if p.weight_exp_max <= 0:
+        return _GroupScale(s, 0)
+    if choice is not None and choice.exponent is not None:
+        return _GroupScale(s, min(max(choice.exponent, 0), p.weight_exp_max))
+    current = sum(_row_peak(lay) * unit.get(lay.inputs[0], 1.0) * _source_peak(graph, lay, p)
+                  for lay in layers) + bias
+    current_max = 1 << (p.current_bits - 1 - p.input_shift)
+    k = 0
+    while (k < p.weight_exp_max and theta * 2 ** (k + 1) / s <= min(vth_max, 1 << 12)
+           and bias * 2 ** (k + 1) / s <= bias_max
+           and current * 2 ** (k + 1) / s < current_max):
+        k += 1
+    return _GroupScale(s, k)
+
+
+def _source_peak(graph: Graph, layer: Layer, p: NumericProfile) -> int:
+    """Largest integer value the layer's input sends in one step (1 for spikes)."""
+    src = graph.layer(layer.inputs[0])
+    if isinstance(src, Input):
+        return 1 if graph.encoding == "rate" else p.input_max
+    if isinstance(src, MultiLevelSpike):
+        return int(src.levels)
+    return 1
 
 
 def choose_input_scale(graph: Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
@@ -124,9 +227,9 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
         graph = or_neurons(graph)
     in_scale = options.input_scale or choose_input_scale(graph, p, calib)
     groups = _add_groups(graph)
-    vth_max = (1 << p.threshold_bits) - 1
+    members_of = stage_groups(graph)
     unit: dict[str, float] = {}
-    group_unit: dict[str, float] = {}
+    group_scale: dict[str, _GroupScale] = {}
     out: dict[str, QuantLayer] = {}
     for lay in graph.layers:
         if isinstance(lay, Input):
@@ -134,18 +237,17 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
             out[lay.name] = QuantLayer(unit=in_scale)
         elif isinstance(lay, Dense | Conv2d):
             root = groups[lay.name]
-            if root not in group_unit:
-                members = [m for m, r in groups.items() if r == root]
-                need = max(_max_abs(graph.layer(m).weight) * unit.get(graph.layer(m).inputs[0], 1.0)
-                           for m in members)
-                theta = _threshold_of(_stage_neuron(graph, lay.name))
-                s = max(need / p.weight_max, theta / vth_max if theta else 0.0)
-                group_unit[root] = s if s > 0 else 1.0
-            s_out = group_unit[root]
-            w_unit = s_out / unit.get(lay.inputs[0], 1.0)  # recurrent: a later neuron, unit 1
+            if root not in group_scale:
+                group_scale[root] = _group_scale(graph, members_of[root], unit, p,
+                                                 options.stages.get(root))
+            scale = group_scale[root]
+            s_out = scale.current_unit
+            w_unit = scale.weight_unit / unit.get(lay.inputs[0], 1.0)  # recurrent: unit 1
+            weight = _round_clip(lay.weight, w_unit, p.weight_bits)
+            assert weight is not None
             out[lay.name] = QuantLayer(
-                unit=s_out, weight=_round_clip(lay.weight, w_unit, p.weight_bits),
-                bias=_round_clip(lay.bias, s_out, 32))
+                unit=s_out, weight=weight << scale.exponent,
+                bias=_round_clip(lay.bias, s_out, 32), weight_exp=scale.exponent)
             unit[lay.name] = s_out
         elif isinstance(lay, Pool2d):
             area = lay.kernel[0] * lay.kernel[1]

@@ -317,7 +317,8 @@ def _pick(rng: np.random.Generator, shape: tuple[int, ...], values: list[int]) -
 
 
 def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
-    """``qg`` with weights, thresholds, neuron biases and decays at the profile's limits (an
+    """``qg`` with weights (times a random weight exponent where the profile has one),
+    thresholds, neuron biases and decays at the profile's limits (an
     OR neuron keeps its parameters: it is how Loihi max-pools, not a neuron of the model)."""
     p = qg.profile
     w_max, one = p.weight_max, 1 << p.decay_bits
@@ -327,14 +328,18 @@ def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
     for lay in qg.graph.layers:
         q = layers.get(lay.name, QuantLayer())
         if isinstance(lay, Dense | Conv2d):
-            layers[lay.name] = replace(q, weight=_pick(rng, np.shape(q.weight),
-                                                       [-w_max, w_max, 0, 1, -1]))
+            # any weight exponent the profile has: mantissas at their limits times 2^k
+            k = int(rng.integers(0, p.weight_exp_max + 1))
+            mant = _pick(rng, np.shape(q.weight), [-w_max, w_max, 0, 1, -1])
+            layers[lay.name] = replace(q, weight=mant << k, weight_exp=k)
         elif isinstance(lay, LIF | CubaLIF) and not is_or_neuron(lay):
             shape = np.shape(q.vth)
             changes = {"vth": _pick(rng, shape, [0, 1, vth_max, 2]),
                        "dv": _pick(rng, np.shape(q.dv), [0, one, 1, one - 1])}
             if q.bias is not None:
-                changes["bias"] = _pick(rng, np.shape(q.bias), [-b_max, b_max, 0])
+                # past the mantissa: biases only a bias exponent holds (Loihi's 2^7 >> 6)
+                wide = [-2 * b_max, 2 * b_max] if p.weight_exp_max else []
+                changes["bias"] = _pick(rng, np.shape(q.bias), [-b_max, b_max, 0, *wide])
             if isinstance(lay, CubaLIF):
                 top = one - p.current_decay_offset
                 changes["du"] = _pick(rng, np.shape(q.du), [0, top, 1, top - 1])

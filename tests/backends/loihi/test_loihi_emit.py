@@ -86,7 +86,11 @@ def test_weights_archive_holds_doubled_integer_weights_per_synapse(tmp_path):
     fc_rows, fc_cols = values["syn1_/rows"], values["syn1_/cols"]
     fc = np.zeros((4, 36), np.int64)
     fc[fc_rows, fc_cols] = values["syn1_/values"]
-    assert np.array_equal(fc, 2 * qg.q("fc").weight)
+    # stored: doubled 8-bit mantissas; network.py shifts them by the layer's weight exponent
+    k = qg.q("fc").weight_exp
+    assert np.max(np.abs(fc)) <= 254
+    assert np.array_equal(fc << k, 2 * qg.q("fc").weight)
+    assert f"weight_exp={k - 1}" in (tmp_path / "network.py").read_text()
     assert meta["output"] == {"kind": "spikes", "layer": "out", "population": "out",
                               "shape": [4]}
     assert meta["latency"] == 2 and meta["input"]["graded"] is False
