@@ -1,11 +1,13 @@
 """Shared fixtures and the ``needs`` marker.
 
-``@pytest.mark.needs("arm-none-eabi-gcc" | "qemu" | "lava" | "valgrind")`` skips a test on a bare
-developer machine, but when ``CI`` is set a missing toolchain is a failure, never a skip.
+``@pytest.mark.needs("arm-none-eabi-gcc" | "qemu" | "lava" | "lava-dl" | "valgrind")`` skips a
+test on a bare developer machine, but when ``CI`` is set a missing toolchain is a failure,
+never a skip.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -26,7 +28,17 @@ _TOOLS = {
     "gcc": lambda: shutil.which("gcc") is not None,
     "valgrind": lambda: shutil.which("valgrind") is not None,
     "lava": lambda: importlib.util.find_spec("lava") is not None,
+    "lava-dl": lambda: _distribution("lava-dl"),
 }
+
+
+def _distribution(name: str) -> bool:
+    """Installed, judged by its metadata (importing lava-dl takes seconds and needs torch)."""
+    try:
+        importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _in_ci() -> bool:

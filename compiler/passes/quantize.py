@@ -36,6 +36,8 @@ from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_
 from snnc.passes.or_pooling import or_neurons
 
 _PASS_THROUGH = (Pool2d, Flatten, Reshape, Add)
+# Units a threshold should span before a weight exponent stops refining it.
+THRESHOLD_LEVELS = 32
 
 
 def _stage_neuron(graph: Graph, name: str) -> Layer | None:
@@ -168,9 +170,11 @@ def _group_scale(graph: Graph, members: list[str], unit: dict[str, float], p: Nu
 
     The range-based unit is the smallest that fits the weights into ``weight_bits``, the
     threshold into ``threshold_bits`` and the stage's biases (its own and the neuron's, summed
-    over pooling windows) into ``bias_bits``. A weight exponent is the largest ``k`` that keeps
-    the threshold and bias within their widths, the peak current within the current register,
-    and the threshold within 2^12 units: finer than that buys nothing the float model shows.
+    over pooling windows) into ``bias_bits``. The weight exponent is the smallest ``k`` that
+    gives the threshold :data:`THRESHOLD_LEVELS` units (a rounding error below 1.6 %) while the
+    threshold and bias stay within their widths and the peak current within the current
+    register; most layers need none (their threshold is many weight units), and a layer
+    without one stays closest to what other tools (netx) can load.
     """
     layers = [graph.layer(m) for m in members]
     neuron = _stage_neuron(graph, members[0])
@@ -190,8 +194,8 @@ def _group_scale(graph: Graph, members: list[str], unit: dict[str, float], p: Nu
                   for lay in layers) + bias
     current_max = 1 << (p.current_bits - 1 - p.input_shift)
     k = 0
-    while (k < p.weight_exp_max and theta * 2 ** (k + 1) / s <= min(vth_max, 1 << 12)
-           and bias * 2 ** (k + 1) / s <= bias_max
+    while (k < p.weight_exp_max and theta / s * 2 ** k < THRESHOLD_LEVELS
+           and theta * 2 ** (k + 1) / s <= vth_max and bias * 2 ** (k + 1) / s <= bias_max
            and current * 2 ** (k + 1) / s < current_max):
         k += 1
     return _GroupScale(s, k)
