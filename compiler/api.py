@@ -92,8 +92,26 @@ def optimize(graph: Graph, target: str | Target, calib: np.ndarray | None = None
 
 def quantize(graph: Graph, target: str | Target,
              calib: np.ndarray | None = None) -> QuantizedGraph:
+    """Integer parameters for ``target``: with calibration inputs, the scales that best
+    reproduce the float model's spikes on them (:mod:`snnc.passes.fidelity`, the per-layer
+    agreement in ``.agreement``); without, the range-based ones."""
     t = as_target(target)
-    return quantize_graph(graph, t.numeric, calib=calib, target=t.name)
+    if calib is None:
+        return quantize_graph(graph, t.numeric, calib=calib, target=t.name)
+    from snnc.passes.fidelity import choose_scales
+
+    drive = encode(calib, graph.timesteps, graph.encoding, graph.input.shape)
+    return choose_scales(graph, t.numeric, drive, calib=calib, target=t.name)
+
+
+def agreement(graph: Graph, target: str | Target, calib: np.ndarray, mapping: str = "auto",
+              prune: float | None = None, log: Log = None) -> dict[str, float]:
+    """Per neuron layer, the spike agreement of ``target``'s integer model with the float
+    model on ``calib`` (see :mod:`snnc.passes.fidelity`), for the graph compile would emit."""
+    t = as_target(target)
+    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log)
+    _say(log, "choose scales on the calibration data")
+    return dict(quantize(optimized, t, calib=calib).agreement)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import functools
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -294,6 +294,20 @@ def compile_cmd(
     for result in results:
         out.print(f"{result.target.name}: wrote {result.artifact.out_dir}/ "
                   f"({len(result.artifact.files)} files)")
+        for line in agreement_lines(result.quantized.agreement):
+            out.print(f"  {line}", markup=False)
+
+
+def agreement_lines(agreement: Mapping[str, float]) -> list[str]:
+    """The per-layer spike agreement with the float model, one line per layer (none without
+    calibration data)."""
+    if not agreement:
+        return []
+    values = list(agreement.values())
+    lines = [f"spike agreement with the float model on the calibration data: mean "
+             f"{sum(values) / len(values):.4f}, min {min(values):.4f}"]
+    lines += [f"  {name}: {value:.4f}" for name, value in agreement.items()]
+    return lines
 
 
 @app.command(epilog=_examples(
@@ -316,14 +330,22 @@ def report(
     from snnc.cost.report import render_json, render_markdown, write_report
     from snnc.outputs import atomic_dir
 
+    calib_x = _calib(calib)
     with progress("report") as log:
         graph = api.load(model, nir_semantics, dt)
-        cost = api.report(graph, target, calib=_calib(calib), mapping=mapping, prune=prune,
+        cost = api.report(graph, target, calib=calib_x, mapping=mapping, prune=prune,
                           log=log)
+        fidelity = ({} if calib_x is None else
+                    api.agreement(graph, target, calib_x, mapping=mapping, prune=prune))
     out.print(render_json(cost) if as_json else render_markdown(cost), markup=False)
+    if fidelity and not as_json:
+        out.print("\n".join(agreement_lines(fidelity)), markup=False)
     if out_dir is not None:
         with atomic_dir(out_dir) as tmp:
             write_report(cost, tmp)
+            if fidelity:
+                (tmp / "agreement.json").write_text(
+                    json.dumps(fidelity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         out.print(f"wrote {out_dir}")
 
 

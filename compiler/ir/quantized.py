@@ -107,13 +107,18 @@ class QuantLayer:
 
 @dataclass(frozen=True, eq=False)
 class QuantizedGraph:
-    """A layer view plus integer parameters for one numeric profile."""
+    """A layer view plus integer parameters for one numeric profile.
+
+    ``agreement``: per neuron layer of the float model, the fraction of its spikes (per step,
+    sample and neuron, latency aligned) the integer run reproduced on the calibration data the
+    scales were chosen on (:mod:`snnc.passes.fidelity`); empty without calibration data."""
 
     graph: Graph
     profile: NumericProfile
     layers: Mapping[str, QuantLayer] = field(default_factory=dict)
     input_scale: float = 1.0
     target: str = "generic"
+    agreement: Mapping[str, float] = field(default_factory=dict)
 
     def q(self, name: str) -> QuantLayer:
         return self.layers[name]

@@ -106,12 +106,15 @@ class StageScale:
 
     ``coarsen``: the weight unit is ``coarsen`` times the smallest one that fits every weight
     into ``weight_bits`` (>= 1: fewer weight levels, a finer threshold relative to them);
+    ``power_of_two``: then rounded up to a power of two (dyadic weights, as trained models
+    often export, become exact integers);
     ``exponent``: the weight exponent ``k`` (integer weights are 8-bit mantissas times
     ``2^k``, so the current, threshold and bias have ``2^k`` times finer units than the
     weights; only on profiles with ``weight_exp_max > 0``), None for the range-based choice.
     """
 
     coarsen: float = 1.0
+    power_of_two: bool = False
     exponent: int | None = None
 
 
@@ -186,6 +189,8 @@ def _group_scale(graph: Graph, members: list[str], unit: dict[str, float], p: Nu
     bias = own + sum(_max_abs(lay.bias) * _pool_gain(graph, lay.name) for lay in layers)
     s = max(need / p.weight_max, theta / vth_max, bias / bias_max)
     s = (s if s > 0 else 1.0) * (choice.coarsen if choice else 1.0)
+    if choice is not None and choice.power_of_two:
+        s = float(2.0 ** np.ceil(np.log2(s)))
     if p.weight_exp_max <= 0:
         return _GroupScale(s, 0)
     if choice is not None and choice.exponent is not None:

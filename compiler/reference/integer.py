@@ -165,6 +165,12 @@ def _i64(a: np.ndarray | None) -> np.ndarray | None:
 
 def latency(graph: Graph, profile: NumericProfile) -> int:
     """Steps between an input and its first effect on the output (synaptic stages x delay)."""
+    return lags(graph, profile)[graph.output]
+
+
+def lags(graph: Graph, profile: NumericProfile) -> dict[str, int]:
+    """Per layer, the steps between an input and its first effect on the layer's value: where
+    the float model's step ``t`` shows in this layer on a profile with synaptic delays."""
     depth: dict[str, int] = {}
     for lay in graph.layers:
         if isinstance(lay, Input):
@@ -176,7 +182,7 @@ def latency(graph: Graph, profile: NumericProfile) -> int:
                 continue
             best = max(best, depth[src] + read_lag(lay, graph.layer(src), profile))
         depth[lay.name] = best
-    return depth[graph.output]
+    return depth
 
 
 def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:
