@@ -40,6 +40,9 @@ from snnc.reference.simulate import Trace, run_graph
 # at work, few enough that a compile with calibration stays fast.
 SEARCH_SAMPLES = 32
 COARSEN = (1.0, 2 ** 0.25, 2 ** 0.5, 2 ** 0.75, 2.0)
+# Quantize-and-run trials per search: a large model's later groups keep the range-based unit
+# rather than make a compile with calibration data minutes long.
+MAX_TRIALS = 64
 
 
 def spike_agreement(graph: Graph, profile: NumericProfile, reference: Trace,
@@ -78,7 +81,10 @@ def choose_scales(graph: Graph, profile: NumericProfile, drive: np.ndarray,
     drive = drive[:, :SEARCH_SAMPLES]
     reference = run_graph(graph, drive, record=True)
 
+    trials = [0]
+
     def measure(options: QuantizeOptions) -> tuple[float, QuantizedGraph, dict[str, float]]:
+        trials[0] += 1
         qg = quantize(graph, profile, calib=calib, options=options, target=target)
         agreement = spike_agreement(qg.graph, profile, reference, run_quantized(qg, drive))
         return _score(agreement), qg, agreement
@@ -103,7 +109,7 @@ def choose_scales(graph: Graph, profile: NumericProfile, drive: np.ndarray,
             if trial[0] > best[0]:
                 best, options = trial, replace(options, input_scale=float(scale))
     for root in roots:
-        if best[0] >= 1.0:
+        if best[0] >= 1.0 or trials[0] >= MAX_TRIALS:
             break
         for candidate in _candidates(profile):
             if candidate == options.stages.get(root, StageScale()):
