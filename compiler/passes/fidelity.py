@@ -69,7 +69,8 @@ def _candidates(profile: NumericProfile) -> list[StageScale]:
     found = [StageScale(c) for c in COARSEN]
     found.insert(1, StageScale(power_of_two=True))
     if profile.weight_exp_max > 0:
-        found += [StageScale(1.0, k) for k in range(0, profile.weight_exp_max + 1, 2)]
+        found += [StageScale(1.0, power_of_two=align, exponent=k) for align in (False, True)
+                  for k in range(0, profile.weight_exp_max + 1, 2)]
     return found
 
 

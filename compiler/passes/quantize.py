@@ -206,6 +206,18 @@ def _group_scale(graph: Graph, members: list[str], unit: dict[str, float], p: Nu
     return _GroupScale(s, k)
 
 
+def _member_exponent(need: float, scale: _GroupScale, p: NumericProfile) -> int:
+    """The weight exponent of one member of a group: the smallest (finest weights) that still
+    holds its largest weight ``need`` (in current units times the input unit) in
+    ``weight_bits``. Members summed into one current share its unit but not their exponents:
+    a recurrent projection of spikes and a feed-forward one of an 8-bit input differ in
+    magnitude by far more than 8 bits allow one grid to cover."""
+    for k in range(scale.exponent + 1):
+        if need <= p.weight_max * scale.current_unit * 2 ** k * (1 + 1e-9):
+            return k
+    return scale.exponent
+
+
 def _source_peak(graph: Graph, layer: Layer, p: NumericProfile) -> int:
     """Largest integer value the layer's input sends in one step (1 for spikes)."""
     src = graph.layer(layer.inputs[0])
@@ -251,12 +263,12 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
                                                  options.stages.get(root))
             scale = group_scale[root]
             s_out = scale.current_unit
-            w_unit = scale.weight_unit / unit.get(lay.inputs[0], 1.0)  # recurrent: unit 1
-            weight = _round_clip(lay.weight, w_unit, p.weight_bits)
+            unit_in = unit.get(lay.inputs[0], 1.0)  # recurrent: a later neuron, unit 1
+            k = _member_exponent(_max_abs(lay.weight) * unit_in, scale, p)
+            weight = _round_clip(lay.weight, s_out * 2 ** k / unit_in, p.weight_bits)
             assert weight is not None
-            out[lay.name] = QuantLayer(
-                unit=s_out, weight=weight << scale.exponent,
-                bias=_round_clip(lay.bias, s_out, 32), weight_exp=scale.exponent)
+            out[lay.name] = QuantLayer(unit=s_out, weight=weight << k,
+                                       bias=_round_clip(lay.bias, s_out, 32), weight_exp=k)
             unit[lay.name] = s_out
         elif isinstance(lay, Pool2d):
             area = lay.kernel[0] * lay.kernel[1]
