@@ -193,15 +193,18 @@ def _group_scale(graph: Graph, members: list[str], unit: dict[str, float], p: Nu
         s = float(2.0 ** np.ceil(np.log2(s)))
     if p.weight_exp_max <= 0:
         return _GroupScale(s, 0)
-    if choice is not None and choice.exponent is not None:
-        return _GroupScale(s, min(max(choice.exponent, 0), p.weight_exp_max))
     current = sum(_row_peak(lay) * unit.get(lay.inputs[0], 1.0) * _source_peak(graph, lay, p)
                   for lay in layers) + bias
     current_max = 1 << (p.current_bits - 1 - p.input_shift)
+    top = 0  # the largest exponent keeping threshold, bias and current within their registers
+    while (top < p.weight_exp_max and theta * 2 ** (top + 1) / s <= vth_max
+           and bias * 2 ** (top + 1) / s <= bias_max
+           and current * 2 ** (top + 1) / s < current_max):
+        top += 1
+    if choice is not None and choice.exponent is not None:
+        return _GroupScale(s, min(max(choice.exponent, 0), top))
     k = 0
-    while (k < p.weight_exp_max and theta / s * 2 ** k < THRESHOLD_LEVELS
-           and theta * 2 ** (k + 1) / s <= vth_max and bias * 2 ** (k + 1) / s <= bias_max
-           and current * 2 ** (k + 1) / s < current_max):
+    while k < top and theta / s * 2 ** k < THRESHOLD_LEVELS:
         k += 1
     return _GroupScale(s, k)
 
