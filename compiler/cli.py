@@ -154,7 +154,7 @@ def _support(graph: Graph) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = {}
     for target in api.targets_for("all"):
         backend = get_backend(target.backend)
-        result[target.name] = {layer.name: backend.unsupported(layer) or "yes"
+        result[target.name] = {layer.name: backend.unsupported_in(graph, layer) or "yes"
                                for layer in graph.layers}
     return result
 

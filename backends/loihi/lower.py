@@ -51,7 +51,7 @@ from snnc.ir.layers import (
 )
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
-from snnc.ir.stages import Stage, is_source, source_peak, stage_of
+from snnc.ir.stages import Stage, is_source, sends_binary, source_peak, stage_of
 
 I64 = np.int64
 PopKind = Literal["input", "lif", "lif_variant", "multilevel", "attention", "readout"]
@@ -173,6 +173,15 @@ def unsupported_reason(layer: Layer, target: object = None) -> str | None:
     spikes) are only found by :func:`lower`.
     """
     del layer, target
+    return None
+
+
+def graph_reason(graph: Graph, layer: Layer) -> str | None:
+    """Why ``layer`` cannot run on Loihi where it sits in ``graph``: a max pool of anything but
+    binary spikes (the quantizer makes max pools of spikes OR neurons)."""
+    if (isinstance(layer, Pool2d) and layer.pool == "max"
+            and not sends_binary(graph, layer.inputs[0])):
+        return _max_pool_reason(layer)
     return None
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from snnc.backends import BACKENDS, RESOURCES_FILE, Backend, get_backend
-from snnc.ir.layers import LIF, Dense, Input, MultiLevelSpike, Pool2d
+from snnc.ir.layers import LIF, Dense, Flatten, Input, MultiLevelSpike, Pool2d
 from snnc.passes.quantize import quantize
 from snnc.target import list_targets, load_target
 
@@ -51,8 +51,18 @@ def test_plain_layers_run_everywhere(tag):
 
 def test_max_pooling_is_refused_only_where_its_input_decides():
     # Loihi max-pools spikes with an OR neuron; what feeds the pool decides (found by emit)
+    from snnc.ir.layers import Graph, Layer
+
     layer = Pool2d("p", ("x",), pool="max", kernel=(2, 2), stride=(2, 2))
     assert get_backend("loihi").unsupported(layer) is None
+    rest: tuple[Layer, ...] = (layer, Flatten("f", ("p",)),
+                               Dense("d", ("f",), weight=np.ones((2, 4), F32)), LIF("o", ("d",)))
+    spikes = Graph((Input("x", (), shape=(1, 4, 4)), *rest), output="o", encoding="rate")
+    values = Graph((Input("x", (), shape=(1, 4, 4)), *rest), output="o", encoding="direct")
+    assert get_backend("loihi").unsupported_in(spikes, layer) is None
+    assert "multi-level" in get_backend("loihi").unsupported_in(values, layer)
+    for tag in ("mcu", "spinnaker2"):
+        assert get_backend(tag).unsupported_in(values, layer) is None
 
 
 @pytest.mark.parametrize("tag", TAGS)
