@@ -51,7 +51,7 @@ test: install
 
 # network.net loaded by lava-dl's own netx and run against simulate -b lava (.ci/run runs it).
 test-netx: install-netx
-	$(BIN)/python -m pytest -q -n 1 -m netx tests
+	$(BIN)/python -m pytest -q -m netx tests
 
 test-slow: install
 	$(BIN)/python -m pytest -q -n 2 -m slow tests
