@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NETX_STAMP := $(VENV)/.netx-installed
 APT_PACKAGES := gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
-	valgrind
+	valgrind cmake
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install install-netx demo test test-netx test-slow fuzz bench lint clean

@@ -24,8 +24,9 @@ from snnc.ir.quantized import QuantizedGraph
 from snnc.outputs import atomic_dir
 from snnc.passes.quantize import quantize as quantize_graph
 from snnc.reference.encode import encode
-from snnc.reference.integer import run_quantized
+from snnc.reference.integer import latency, run_quantized
 from snnc.reference.simulate import Trace, run_graph
+from snnc.reference.timing import hardware_trace, model_drive, to_model_time
 from snnc.target import Target, list_targets, load_target
 
 if TYPE_CHECKING:
@@ -262,31 +263,50 @@ def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
 
 def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
              target: str | Target | None = None, backend: str = "reference",
-             calib: np.ndarray | None = None, mapping: str = "auto", log: Log = None) -> Trace:
+             calib: np.ndarray | None = None, mapping: str = "auto", log: Log = None,
+             hardware_timing: bool = False) -> Trace:
     """Run the model: the float reference (no target), the integer reference of ``target``
     (``backend="reference"``), or the artifact the target's backend produces (``host``,
-    ``qemu``, ``lava``, ``spinnaker2``). All return the same :class:`Trace` layout."""
+    ``qemu``, ``lava``, ``spinnaker2``). All return the same :class:`Trace` layout.
+
+    Results are in model time: a target whose synapses deliver late runs ``steps + latency``
+    steps and every layer's arrays start at its own latency (:mod:`snnc.reference.timing`), so
+    step ``t`` is the model's step ``t`` on every target. ``hardware_timing`` keeps the raw
+    schedule of ``steps`` hardware steps instead."""
     steps = steps or graph.timesteps
-    drive = encode(inputs, steps, graph.encoding, graph.input.shape)
     if target is None:
         if backend != "reference":
             raise InputError(f"--backend {backend} needs a --target")
         _say(log, f"run the float reference ({steps} steps)")
-        return run_graph(graph, drive)
+        return run_graph(graph, encode(inputs, steps, graph.encoding, graph.input.shape))
     t = as_target(target)
     qg = quantize(optimize(graph, t, calib=calib, mapping=mapping, log=log), t, calib=calib)
+    lag = latency(qg.graph, qg.profile)
+    run_drive = model_drive(inputs, steps, 0 if hardware_timing else lag, graph.encoding,
+                            graph.input.shape)
     if backend == "reference":
-        _say(log, f"run the {t.name} integer reference ({steps} steps)")
-        return run_quantized(qg, drive)
-    runner = get_backend(t.backend)
-    if backend not in runner.runners:
-        raise UnsupportedError(
-            f"backend '{backend}' cannot run this target; choose reference or "
-            f"{' or '.join(runner.runners)}", target=t.name)
-    runner.resources(qg, t)
-    _say(log, f"emit the {t.backend} artifact and run it on {backend} ({steps} steps)")
-    with tempfile.TemporaryDirectory(prefix="snnc-sim-") as work:
-        return runner.simulate(qg, t, drive, backend, Path(work))
+        _say(log, f"run the {t.name} integer reference ({_schedule(steps, lag, hardware_timing)})")
+        trace = run_quantized(qg, run_drive)
+    else:
+        runner = get_backend(t.backend)
+        if backend not in runner.runners:
+            raise UnsupportedError(
+                f"backend '{backend}' cannot run this target; choose reference or "
+                f"{' or '.join(runner.runners)}", target=t.name)
+        runner.resources(qg, t)
+        _say(log, f"emit the {t.backend} artifact and run it on {backend} "
+                  f"({_schedule(steps, lag, hardware_timing)})")
+        with tempfile.TemporaryDirectory(prefix="snnc-sim-") as work:
+            trace = runner.simulate(qg, t, run_drive, backend, Path(work))
+    if hardware_timing:
+        return hardware_trace(trace, qg.graph, qg.profile)
+    return to_model_time(trace, qg.graph, qg.profile, steps)
+
+
+def _schedule(steps: int, lag: int, hardware_timing: bool) -> str:
+    if hardware_timing or not lag:
+        return f"{steps} steps"
+    return f"{steps} + {lag} steps of latency"
 
 
 def simulate_exported(path: str | Path, inputs: np.ndarray, steps: int | None = None,
@@ -325,3 +345,17 @@ def predict(trace: Trace) -> np.ndarray:
     # A value read-out (not spikes): the last step holds the settled value; earlier steps may
     # still be filling the pipeline on targets with synaptic delay.
     return trace.output[-1].reshape(counts.shape[0], -1).argmax(axis=1)
+
+
+def run_board(project: str | Path, inputs: np.ndarray, port: str, steps: int | None = None,
+              probes: bool = True, baud: int = 115200, timeout: float = 10.0,
+              progress: Callable[[int, int], None] | None = None,
+              hardware_timing: bool = False) -> Any:
+    """Run raw ``inputs`` on a board (or QEMU) flashed with the UART image of the compiled MCU
+    ``project``, over the pyserial ``port`` (``/dev/ttyACM0``, ``socket://127.0.0.1:4444``);
+    returns a :class:`snnc.backends.mcu.uart.BoardRun` whose ``arrays()`` is the ``simulate``
+    ``.npz`` layout plus the cycles the board counted. Model time as in :func:`simulate`."""
+    from snnc.backends.mcu.uart import run_project
+
+    return run_project(Path(project), inputs, port, steps=steps, probes=probes, baud=baud,
+                       timeout=timeout, progress=progress, hardware_timing=hardware_timing)

@@ -7,6 +7,7 @@ Examples::
     snnc compile model.onnx --target loihi -o out/
     snnc simulate model.onnx --target cortex-m4 --backend qemu --input x.npy --output o.npz
     snnc report model.onnx --target spinnaker2 --calib x.npy -o report/
+    snnc run out/mcu --port /dev/ttyACM0 -i x.npy -o board.npz
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ NirOpt = Annotated[str | None, typer.Option(
     help="How to read a .nir file: nir, snntorch, spikingjelly, sinabs or norse.")]
 DtOpt = Annotated[float | None, typer.Option("--dt", help="Seconds per step for .nir files.")]
 PruneOpt = Annotated[float | None, typer.Option("--prune", help="Magnitude pruning threshold.")]
+HardwareTimingOpt = Annotated[bool, typer.Option(
+    "--hardware-timing",
+    help="Keep the target's raw schedule (outputs shifted by its latency) instead of model time.")]
 
 
 def _calib(path: Path | None) -> np.ndarray | None:
@@ -230,10 +234,13 @@ def simulate(
     labels: LabelsOpt = None,
     calib: CalibOpt = None,
     mapping: MappingOpt = "auto",
+    hardware_timing: HardwareTimingOpt = False,
 ) -> None:
     """Run the model and print output spike counts (float reference unless --target is given;
     `--backend exported` runs an ONNX model's graph as exported, in the framework's float
-    arithmetic)."""
+    arithmetic). Results are in model time: a target with synaptic latency runs the extra
+    steps and step t of the output is the model's step t (--hardware-timing: the raw
+    schedule)."""
     x = api.load_array(input, "input")
     if steps is not None and steps < 1:
         raise InputError("--steps must be at least 1")
@@ -246,11 +253,16 @@ def simulate(
         else:
             graph = api.load(model, nir_semantics, dt)
             trace = api.simulate(graph, x, steps=steps, target=target, backend=backend,
-                                 calib=_calib(calib), mapping=mapping, log=log)
+                                 calib=_calib(calib), mapping=mapping, log=log,
+                                 hardware_timing=hardware_timing)
     counts = trace.spike_counts().reshape(trace.output.shape[1], -1)
     mode = ("as exported" if backend == "exported" else
             "float reference" if target is None else f"{target} / {backend}")
-    out.print(f"{mode}: {trace.output.shape[0]} steps, batch {counts.shape[0]}, "
+    timing = ""
+    if trace.latency:
+        timing = (f" (hardware timing, latency {trace.latency} steps)" if trace.hardware_timing
+                  else f" (model time; {trace.latency} more steps run for the latency)")
+    out.print(f"{mode}: {trace.output.shape[0]} steps{timing}, batch {counts.shape[0]}, "
               f"total output {float(counts.sum()):g}")
     for i, row in enumerate(counts[:8]):
         out.print(f"  sample {i}: " + " ".join(f"{float(c):g}" for c in row))
@@ -347,6 +359,63 @@ def report(
                 (tmp / "agreement.json").write_text(
                     json.dumps(fidelity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         out.print(f"wrote {out_dir}")
+
+
+@app.command(epilog=_examples(
+    "snnc run out/mcu --port /dev/ttyACM0 -i x.npy -o board.npz",
+    "snnc run out/mcu --port socket://127.0.0.1:4444 -i x.npy --labels y.npy",
+    "snnc run out/mcu --port COM3 --baud 921600 -i x.npy --output-only -o out.npz",
+))
+@user_errors
+def run(
+    project: Annotated[Path, typer.Argument(help="Compiled MCU project (OUT/mcu).")],
+    port: Annotated[str, typer.Option(
+        "--port", "-p", help="Serial device or pyserial URL (socket://host:port).")],
+    input: InputOpt,
+    output: TraceOpt = None,
+    steps: StepsOpt = None,
+    labels: LabelsOpt = None,
+    baud: Annotated[int, typer.Option("--baud", help="Baud rate of the board's UART.")] = 115200,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Seconds to wait for each reply.")] = 10.0,
+    output_only: Annotated[bool, typer.Option(
+        "--output-only", help="Read back the output only, not every layer's probes.")] = False,
+    hardware_timing: HardwareTimingOpt = False,
+) -> None:
+    """Stream inputs through a board flashed with the project's UART image (`make uart-elf`) and
+    write the same .npz as `snnc simulate`, with the cycles each inference took on the board."""
+    x = api.load_array(input, "input")
+    if steps is not None and steps < 1:
+        raise InputError("--steps must be at least 1")
+    if baud < 1 or timeout <= 0:
+        raise InputError("--baud and --timeout must be positive")
+    with progress("run") as log:
+        result = api.run_board(project, x, port, steps=steps, probes=not output_only,
+                               baud=baud, timeout=timeout, hardware_timing=hardware_timing,
+                               progress=lambda done, total: log(f"sample {done}/{total}"))
+    trace = result.trace
+    counts = trace.spike_counts().reshape(trace.output.shape[1], -1)
+    out.print(f"board {port}: {result.steps} steps, batch {counts.shape[0]}, "
+              f"total output {float(counts.sum()):g}"
+              + (f", {result.retries} samples replayed after line errors" if result.retries
+                 else ""))
+    for i, row in enumerate(counts[:8]):
+        cycles = f"  ({int(result.cycles[i])} cycles)" if result.cycles is not None else ""
+        out.print(f"  sample {i}: " + " ".join(f"{float(c):g}" for c in row) + cycles)
+    if counts.shape[0] > 8:
+        out.print(f"  ... {counts.shape[0] - 8} more samples")
+    if result.cycles is not None:
+        c = result.cycles
+        out.print(f"latency per inference: mean {float(c.mean()):.0f} cycles, "
+                  f"min {int(c.min())}, max {int(c.max())}")
+    if labels is not None:
+        y = api.load_array(labels, "labels").reshape(-1)
+        if y.shape[0] != counts.shape[0]:
+            raise InputError(f"labels have {y.shape[0]} entries for a batch of {counts.shape[0]}")
+        out.print(f"accuracy: {float(np.mean(api.predict(trace) == y)):.4f}")
+    if output is not None:
+        save_npz_atomic(output, result.arrays())
+        out.print(f"wrote {output}")
 
 
 @app.command()

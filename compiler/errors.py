@@ -18,12 +18,21 @@ class InputError(SnncError):
     """The model file or an input array is malformed."""
 
 
+def label(name: str, limit: int = 120) -> str:
+    """A model name as it appears in a one-line message: control characters escaped
+    (``\\n``, ``\\x01``), at most ``limit`` characters. Names are untrusted labels of any
+    length; the exception keeps the original."""
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in name)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
 class ModelError(InputError):
     """The model is readable but invalid; the message names the offending node."""
 
     def __init__(self, message: str, node: str | None = None) -> None:
         self.node = node
-        super().__init__(f"node '{node}': {message}" if node else message)
+        super().__init__(f"node '{label(node)}': {message}" if node else message)
 
 
 class UnsupportedOpError(ModelError):
@@ -51,7 +60,7 @@ class UnsupportedError(SnncError):
         self.target = target
         where = []
         if layer:
-            where.append(f"layer '{layer}'")
+            where.append(f"layer '{label(layer)}'")
         if target:
             where.append(f"target '{target}'")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
@@ -91,7 +100,13 @@ class ToolchainError(SnncError):
     """An external tool (compiler, QEMU, Lava) is missing or failed."""
 
 
+class BoardError(SnncError):
+    """A board in the loop cannot be used: the serial port does not open, the board does not
+    answer, the line corrupts every retry, or it runs another model than the project given."""
+
+
 __all__ = [
+    "BoardError",
     "EmitError",
     "InputError",
     "InvalidModelError",
@@ -104,4 +119,5 @@ __all__ = [
     "UnsupportedError",
     "UnsupportedOpError",
     "VerifyError",
+    "label",
 ]

@@ -38,21 +38,7 @@ from snnc.frontend.primitives import (
     emit_multilevel,
 )
 from snnc.frontend.schema import DEFAULT_OPSET, DOMAIN, DOMAIN_VERSION
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-    SpikingSelfAttention,
-)
+from snnc.ir import layers as ir
 
 Form = Literal["snnc", "primitive"]
 F32 = np.float32
@@ -93,7 +79,7 @@ def make_model(nodes: Sequence[NodeProto], inputs: Sequence[ValueInfoProto],
     return model
 
 
-def graph_to_onnx(graph: Graph, form: Form = "snnc") -> onnx.ModelProto:
+def graph_to_onnx(graph: ir.Graph, form: Form = "snnc") -> onnx.ModelProto:
     """Write ``graph`` as a one-timestep ONNX model (see the module docstring for the layout)."""
     if form not in ("snnc", "primitive"):
         raise ValueError(f"form must be 'snnc' or 'primitive', got {form!r}")
@@ -106,7 +92,7 @@ def graph_to_onnx(graph: Graph, form: Form = "snnc") -> onnx.ModelProto:
 class _Writer:
     """Per-model state of :func:`graph_to_onnx`: the node sink, state pairs and outputs."""
 
-    def __init__(self, graph: Graph, form: Form) -> None:
+    def __init__(self, graph: ir.Graph, form: Form) -> None:
         self.graph = graph
         self.form = form
         self.style: Style = "snntorch"
@@ -141,25 +127,26 @@ class _Writer:
                                                 self.graph.shape(source))
         return self.previous[source]
 
-    def _sources(self, layer: Layer) -> list[str]:
+    def _sources(self, layer: ir.Layer) -> list[str]:
         if getattr(layer, "recurrent", False):
             return [self._previous(src) for src in layer.inputs]
         return list(layer.inputs)
 
     # -- layers ------------------------------------------------------------------------------
 
-    def layer(self, layer: Layer) -> None:
+    def layer(self, layer: ir.Layer) -> None:
         handlers = {
-            Dense: self._dense, Conv2d: self._conv, Pool2d: self._pool, Flatten: self._flatten,
-            Reshape: self._reshape, Add: self._add, LIF: self._lif, CubaLIF: self._cuba,
-            MultiLevelSpike: self._multilevel, SpikingSelfAttention: self._attention,
+            ir.Dense: self._dense, ir.Conv2d: self._conv, ir.Pool2d: self._pool,
+            ir.Flatten: self._flatten, ir.Reshape: self._reshape, ir.Add: self._add,
+            ir.LIF: self._lif, ir.CubaLIF: self._cuba, ir.MultiLevelSpike: self._multilevel,
+            ir.SpikingSelfAttention: self._attention,
         }
         handler = handlers.get(type(layer))
-        if handler is None or isinstance(layer, Input):
+        if handler is None or isinstance(layer, ir.Input):
             raise ValueError(f"layer '{layer.name}': cannot write {type(layer).__name__} to ONNX")
         handler(layer)
 
-    def _dense(self, layer: Dense) -> None:
+    def _dense(self, layer: ir.Dense) -> None:
         (x,) = self._sources(layer)
         s, name = self.sink, layer.name
         weight = np.asarray(layer.weight, F32)
@@ -174,7 +161,7 @@ class _Writer:
         if layer.bias is not None:
             s.one("Add", [y, s.const(f"{name}.bias", layer.bias)], f"{name}/bias", name)
 
-    def _conv(self, layer: Conv2d) -> None:
+    def _conv(self, layer: ir.Conv2d) -> None:
         (x,) = self._sources(layer)
         s, name = self.sink, layer.name
         args = [x, s.const(f"{name}.weight", layer.weight)]
@@ -184,7 +171,7 @@ class _Writer:
         s.one("Conv", args, name, name, kernel_shape=[kh, kw], strides=list(layer.stride),
               pads=list(layer.padding), dilations=list(layer.dilation), group=layer.groups)
 
-    def _pool(self, layer: Pool2d) -> None:
+    def _pool(self, layer: ir.Pool2d) -> None:
         (x,) = layer.inputs
         s, name = self.sink, layer.name
         window = {"kernel_shape": list(layer.kernel), "strides": list(layer.stride),
@@ -200,33 +187,33 @@ class _Writer:
         area = s.const(f"{name}.area", float(layer.kernel[0] * layer.kernel[1]))
         s.one("Mul", [mean, area], f"{name}/area", name)
 
-    def _flatten(self, layer: Flatten) -> None:
+    def _flatten(self, layer: ir.Flatten) -> None:
         self.sink.one("Flatten", [layer.inputs[0]], layer.name, layer.name, axis=1)
 
-    def _reshape(self, layer: Reshape) -> None:
+    def _reshape(self, layer: ir.Reshape) -> None:
         shape = self.sink.const(f"{layer.name}.shape", [-1, *layer.shape], np.int64)
         self.sink.one("Reshape", [layer.inputs[0], shape], layer.name, layer.name)
 
-    def _add(self, layer: Add) -> None:
+    def _add(self, layer: ir.Add) -> None:
         total = layer.inputs[0]
         for k, other in enumerate(layer.inputs[1:], start=1):
             last = k == len(layer.inputs) - 1
             total = self.sink.one("Add", [total, other], layer.name if k == 1 else
                                   f"{layer.name}/{k}", layer.name if last else None)
 
-    def _neuron_state(self, layer: Layer, var: str) -> tuple[str, str]:
+    def _neuron_state(self, layer: ir.Layer, var: str) -> tuple[str, str]:
         shape = self.graph.shape(layer.name)
         out = f"{layer.name}.{var}.next"
         self.sink.tensors.add(out)
         return self._state(f"{layer.name}.{var}", out, shape), out
 
-    def _lif(self, layer: LIF) -> None:
+    def _lif(self, layer: ir.LIF) -> None:
         (current,) = layer.inputs
         v_in, v_out = self._neuron_state(layer, "v")
         is_if = np.ndim(layer.beta) == 0 and float(layer.beta) == 1.0
         source = self.graph.layer(current)
         # an into_neuron sum is added term by term, which only the primitive form can say
-        split = isinstance(source, Add) and source.into_neuron
+        split = isinstance(source, ir.Add) and source.into_neuron
         if self.form == "primitive" or split:
             params = _neuron_params(layer, None if is_if else np.asarray(layer.beta, F32))
             first, *more = source.inputs if split else (current,)
@@ -236,7 +223,7 @@ class _Writer:
         op, extra = ("IF", {}) if is_if else ("LIF", {"beta": layer.beta})
         self._snnc_neuron(op, layer, [current, v_in], [layer.name, v_out], extra)
 
-    def _cuba(self, layer: CubaLIF) -> None:
+    def _cuba(self, layer: ir.CubaLIF) -> None:
         (current,) = layer.inputs
         u_in, u_out = self._neuron_state(layer, "u")
         v_in, v_out = self._neuron_state(layer, "v")
@@ -249,7 +236,7 @@ class _Writer:
         self._snnc_neuron("CubaLIF", layer, [current, u_in, v_in], [layer.name, u_out, v_out],
                           extra)
 
-    def _snnc_neuron(self, op: str, layer: LIF | CubaLIF, inputs: list[str],
+    def _snnc_neuron(self, op: str, layer: ir.LIF | ir.CubaLIF, inputs: list[str],
                      outputs: list[str], extra: dict[str, object]) -> None:
         """Scalars become attributes, arrays optional constant inputs (in schema order)."""
         params = {**extra, "threshold": layer.threshold, "bias": layer.bias}
@@ -268,7 +255,7 @@ class _Writer:
             tensor_inputs.pop()
         self.sink.node(op, inputs + tensor_inputs, layer.name, outputs, domain=DOMAIN, **attrs)
 
-    def _multilevel(self, layer: MultiLevelSpike) -> None:
+    def _multilevel(self, layer: ir.MultiLevelSpike) -> None:
         (current,) = layer.inputs
         rank = len(self.graph.shape(layer.name))
         axis = None if layer.axis is None else layer.axis % rank + 1  # ONNX counts the batch
@@ -284,7 +271,7 @@ class _Writer:
         self.sink.node("MultiLevelSpike", [current], layer.name, [layer.name], domain=DOMAIN,
                        **attrs)
 
-    def _attention(self, layer: SpikingSelfAttention) -> None:
+    def _attention(self, layer: ir.SpikingSelfAttention) -> None:
         length, dim = self.graph.shape(layer.name)
         if self.form == "primitive":
             emit_attention(self.sink, layer.name, *layer.inputs, layer.name, layer.heads,
@@ -295,7 +282,7 @@ class _Writer:
                        gammas=[float(g) for g in layer.gammas])
 
 
-def _neuron_params(layer: LIF | CubaLIF, beta: np.ndarray | None) -> NeuronParams:
+def _neuron_params(layer: ir.LIF | ir.CubaLIF, beta: np.ndarray | None) -> NeuronParams:
     return NeuronParams(
         threshold=np.asarray(layer.threshold, F32), beta=beta,
         bias=None if layer.bias is None else np.asarray(layer.bias, F32),

@@ -1,7 +1,7 @@
 """Shared fixtures and the ``needs`` marker.
 
-``@pytest.mark.needs("arm-none-eabi-gcc" | "qemu" | "lava" | "lava-dl" | "valgrind")`` skips a
-test on a bare developer machine, but when ``CI`` is set a missing toolchain is a failure,
+``@pytest.mark.needs("arm-none-eabi-gcc" | "qemu" | "cmake" | "lava" | "lava-dl" | "valgrind")``
+skips a test on a bare developer machine, but when ``CI`` is set a missing toolchain is a failure,
 never a skip.
 """
 
@@ -26,6 +26,7 @@ _TOOLS = {
     "arm-none-eabi-gcc": lambda: shutil.which("arm-none-eabi-gcc") is not None,
     "qemu": lambda: shutil.which("qemu-system-arm") is not None,
     "gcc": lambda: shutil.which("gcc") is not None,
+    "cmake": lambda: shutil.which("cmake") is not None,
     "valgrind": lambda: shutil.which("valgrind") is not None,
     "lava": lambda: importlib.util.find_spec("lava") is not None,
     "lava-dl": lambda: _distribution("lava-dl"),

@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from snnc.backends import RESOURCES_FILE, Artifact, resources_json
 from snnc.ir.names import c_ident
 from snnc.ir.quantized import QuantizedGraph
-from snnc.reference.integer import latency
+from snnc.reference.integer import latency, layer_latencies
 from snnc.target import Target
 from snnc.version import __version__
 
@@ -96,6 +96,8 @@ def network_meta(net: LoihiNet, qg: QuantizedGraph, netx_reason: str | None) -> 
     """``network.json``: what run.py and readers need besides the arrays."""
     source = next(p for p in net.populations if p.kind == "input")
     out = net.population(net.output)
+    lags = layer_latencies(qg.graph, qg.profile)
+    total = latency(qg.graph, qg.profile)
     return {
         "generator": f"snnc {__version__}",
         "model": net.model,
@@ -107,11 +109,12 @@ def network_meta(net: LoihiNet, qg: QuantizedGraph, netx_reason: str | None) -> 
                   "shape": list(source.shape), "graded": bool(source.message_bits),
                   "scale": net.input_scale, "max": net.input_max},
         "layers": [{"layer": p.layer, "population": p.name, "kind": p.kind,
-                    "shape": list(p.shape), "voltage": p.kind in ("lif", "lif_variant")}
+                    "shape": list(p.shape), "voltage": p.kind in ("lif", "lif_variant"),
+                    "latency": lags.get(p.layer, total)}
                    for p in _recorded(net)],
         "output": {"layer": net.output_layer, "population": out.name,
                    "kind": "readout" if out.kind == "readout" else "spikes",
-                   "shape": list(out.shape)},
+                   "shape": list(out.shape), "latency": total},
         "netx": {"written": netx_reason is None, "reason": netx_reason or ""},
     }
 

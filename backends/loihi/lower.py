@@ -34,21 +34,7 @@ import numpy as np
 
 from snnc.backends.common.compose import compose
 from snnc.errors import QuantizationError, UnsupportedError
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-    SpikingSelfAttention,
-)
+from snnc.ir import layers as ir
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import Stage, is_source, sends_binary, source_peak, stage_of
@@ -68,7 +54,7 @@ U_HALF = 1 << 23         # u and v are 24-bit: u wraps beyond +-2^23
 # Generated names end in "_"; sanitized layer identifiers never do, so they cannot collide.
 READOUT = "readout_"
 
-_LINEAR = (Dense, Conv2d, Pool2d, Flatten, Reshape, Add)
+_LINEAR = (ir.Dense, ir.Conv2d, ir.Pool2d, ir.Flatten, ir.Reshape, ir.Add)
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,7 +151,7 @@ class LoihiNet:
 # What Loihi (via Lava) can run
 
 
-def unsupported_reason(layer: Layer, target: object = None) -> str | None:
+def unsupported_reason(layer: ir.Layer, target: object = None) -> str | None:
     """Why ``layer`` cannot run on Loihi (any Loihi target), or None.
 
     Attention and input-aware multi-level thresholds do run, off-chip in host processes; a few
@@ -176,16 +162,16 @@ def unsupported_reason(layer: Layer, target: object = None) -> str | None:
     return None
 
 
-def graph_reason(graph: Graph, layer: Layer) -> str | None:
+def graph_reason(graph: ir.Graph, layer: ir.Layer) -> str | None:
     """Why ``layer`` cannot run on Loihi where it sits in ``graph``: a max pool of anything but
     binary spikes (the quantizer makes max pools of spikes OR neurons)."""
-    if (isinstance(layer, Pool2d) and layer.pool == "max"
+    if (isinstance(layer, ir.Pool2d) and layer.pool == "max"
             and not sends_binary(graph, layer.inputs[0])):
         return _max_pool_reason(layer)
     return None
 
 
-def _max_pool_reason(layer: Pool2d) -> str:
+def _max_pool_reason(layer: ir.Pool2d) -> str:
     """Why a max pool reached the backend: the quantizer turns max pools of binary spikes into
     OR neurons, so this one pools values with more than two levels."""
     return (f"max pooling runs on Loihi as an OR neuron on binary spikes, but its input "
@@ -193,7 +179,7 @@ def _max_pool_reason(layer: Pool2d) -> str:
             f"a real-valued input); pool spikes, or use average or sum pooling")
 
 
-def _check_layer(layer: Layer, target: str) -> None:
+def _check_layer(layer: ir.Layer, target: str) -> None:
     reason = unsupported_reason(layer, target)
     if reason:
         raise UnsupportedError(reason, layer.name, target)
@@ -211,11 +197,11 @@ class _Stage:
     attention: tuple[str, ...]        # attention layers met on the way, sorted
 
 
-def _stops(layer: Layer) -> bool:
-    return is_source(layer) or isinstance(layer, SpikingSelfAttention)
+def _stops(layer: ir.Layer) -> bool:
+    return is_source(layer) or isinstance(layer, ir.SpikingSelfAttention)
 
 
-def _frontier(graph: Graph, node: str, target: str) -> _Stage:
+def _frontier(graph: ir.Graph, node: str, target: str) -> _Stage:
     if _stops(graph.layer(node)):
         stage = Stage(node, (), (node,))
     else:
@@ -310,7 +296,7 @@ def _check_range(name: str, values: np.ndarray, low: int, high: int, layer: str,
             f"on target '{target}'")
 
 
-def _neuron_population(layer: LIF | CubaLIF, q: QuantLayer, ident: str,
+def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
                        shape: tuple[int, ...], stage_bias: np.ndarray,
                        bound: np.ndarray | None, target: str) -> Population:
     """A LIF/CubaLIF layer as Lava's LIF (stock, when it can) or the variant process model.
@@ -321,7 +307,7 @@ def _neuron_population(layer: LIF | CubaLIF, q: QuantLayer, ident: str,
     current) uses ``VariantLIF`` from ``snnc_processes.py``: Lava's own fixed-point dynamics
     with those choices made explicit.
     """
-    du = _per_neuron(q.du, shape, DU_MAX) if isinstance(layer, CubaLIF) else \
+    du = _per_neuron(q.du, shape, DU_MAX) if isinstance(layer, ir.CubaLIF) else \
         np.full(math.prod(shape), DU_MAX, I64)
     dv = _per_neuron(q.dv, shape)
     vth = _per_neuron(q.vth, shape)
@@ -356,7 +342,7 @@ def _level_bits(levels: int) -> int:
     return max(1, int(levels).bit_length())
 
 
-def _multilevel_population(layer: MultiLevelSpike, q: QuantLayer, p: NumericProfile,
+def _multilevel_population(layer: ir.MultiLevelSpike, q: QuantLayer, p: NumericProfile,
                            ident: str, shape: tuple[int, ...],
                            stage_bias: np.ndarray) -> Population:
     axis = None if layer.axis is None else layer.axis % len(shape)
@@ -374,7 +360,7 @@ def _multilevel_population(layer: MultiLevelSpike, q: QuantLayer, p: NumericProf
 
 @dataclass
 class _Builder:
-    graph: Graph
+    graph: ir.Graph
     qg: QuantizedGraph
     target: str
     idents: dict[str, str]
@@ -428,7 +414,7 @@ class _Builder:
                 front.attention[0], self.target)
         attn_name = front.attention[0]
         attn = graph.layer(attn_name)
-        assert isinstance(attn, SpikingSelfAttention)
+        assert isinstance(attn, ir.SpikingSelfAttention)
         for operand in attn.inputs:
             if not is_source(graph.layer(operand)):
                 raise UnsupportedError(
@@ -466,7 +452,7 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
     graph = qg.graph
     for layer in graph.layers:
         _check_layer(layer, target)
-        if isinstance(layer, Pool2d) and layer.pool == "max":
+        if isinstance(layer, ir.Pool2d) and layer.pool == "max":
             raise UnsupportedError(_max_pool_reason(layer), layer.name, target)
     if qg.profile.synapse_delay != 1:
         raise UnsupportedError(
@@ -484,7 +470,7 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
     # Populations first (a recurrent stage may read a later layer), then the stages.
     placeholders: dict[str, Population] = {}
     for lay in neurons:
-        bits = _level_bits(lay.levels) if isinstance(lay, MultiLevelSpike) else 0
+        bits = _level_bits(lay.levels) if isinstance(lay, ir.MultiLevelSpike) else 0
         placeholders[lay.name] = Population(idents[lay.name], lay.name, "lif",
                                             graph.shape(lay.name), message_bits=bits)
     b.populations.update({p.name: p for p in placeholders.values()})
@@ -493,16 +479,16 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
         shape = graph.shape(lay.name)
         stage_bias, bound = b.stage(lay.inputs[0], ident)
         q = qg.layers.get(lay.name, QuantLayer())
-        if isinstance(lay, LIF | CubaLIF):
+        if isinstance(lay, ir.LIF | ir.CubaLIF):
             pop = _neuron_population(lay, q, ident, shape, stage_bias, bound, target)
         else:
-            assert isinstance(lay, MultiLevelSpike)
+            assert isinstance(lay, ir.MultiLevelSpike)
             pop = _multilevel_population(lay, q, qg.profile, ident, shape, stage_bias)
         peak = None if bound is None else int(np.max(bound + np.abs(stage_bias), initial=0))
         b.populations[ident] = replace(pop, params=MappingProxyType(
             {**pop.params, "max_input": peak}))
     out_layer = graph.layer(graph.output)
-    if isinstance(out_layer, Input):
+    if isinstance(out_layer, ir.Input):
         raise UnsupportedError("the graph output is its input; nothing runs on the chip",
                                graph.output, target)
     if out_layer.is_neuron:

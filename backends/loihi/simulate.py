@@ -31,7 +31,8 @@ def lava_available() -> bool:
 
 
 def read_trace(path: Path) -> Trace:
-    """A trace npz (``output``, ``<layer>/spikes``, ``<layer>/v``) back into a :class:`Trace`."""
+    """A trace npz (``output``, ``<layer>/spikes``, ``<layer>/v``) back into a :class:`Trace`
+    of the steps as run (the caller labels their timing)."""
     with np.load(path, allow_pickle=False) as data:
         arrays = {key: data[key] for key in data.files}
     spikes = {k[: -len("/spikes")]: v for k, v in arrays.items() if k.endswith("/spikes")}
@@ -53,8 +54,9 @@ def run_artifact(folder: Path, units: np.ndarray, work_dir: Path, voltages: bool
     drive = work_dir / "drive.npy"
     trace = work_dir / "trace.npz"
     np.save(drive, units)
+    # the drive is run step for step: model time is the caller's (snnc.api.simulate) business
     command = [sys.executable, str(folder / "run.py"), "--input", str(drive),
-               "--output", str(trace)]
+               "--output", str(trace), "--hardware-timing"]
     if not voltages:
         command.append("--no-voltages")
     if dense_limit is not None:

@@ -24,6 +24,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from snnc.backends import RESOURCES_FILE, Artifact, resources_json
+from snnc.backends.mcu.board import UART_RUNTIME, render_board, uart_context
 from snnc.backends.mcu.check import check_program, estimate
 from snnc.backends.mcu.families import families, kernel_switches, runtime_files
 from snnc.backends.mcu.lower import lower
@@ -33,6 +34,7 @@ from snnc.backends.mcu.stack import StackError, entry_stacks
 from snnc.backends.mcu.toolchain import Core, Limits, compiler_version, core_for, limits_for, run
 from snnc.errors import ResourceError, ToolchainError
 from snnc.ir.quantized import QuantizedGraph
+from snnc.reference.integer import layer_latencies
 from snnc.runtime_c import runtime_dir
 from snnc.target import Target
 from snnc.version import __version__
@@ -91,12 +93,13 @@ def _rows(array: ConstArray) -> list[str]:
 # data directly; uint16 data through a union with a byte array, least significant byte first).
 # gcc reads a million-byte string literal about twenty times faster than a million
 # comma-separated integers, which is most of the memory.json build of a 10^6-synapse model.
-LIST, BYTES, U16_BYTES = "list", "bytes", "u16 bytes"
+# int8 data read with word loads is the byte half of a union with a word, which aligns it.
+LIST, BYTES, U16_BYTES, S8_WORDS = "list", "bytes", "u16 bytes", "s8 words"
 
 
 def array_form(array: ConstArray) -> str:
     if array.ctype.c == S8.c:
-        return BYTES
+        return S8_WORDS if array.word_aligned else BYTES
     return U16_BYTES if array.ctype.c == U16.c else LIST
 
 
@@ -127,7 +130,8 @@ def _array_context(array: ConstArray) -> dict[str, Any]:
 
 def array_refs(prog: Program) -> dict[str, str]:
     """How model.c reads each constant array whose name alone is not its data."""
-    return {a.name: f"{a.name}.values" for a in prog.arrays if array_form(a) == U16_BYTES}
+    return {a.name: f"{a.name}.values" for a in prog.arrays
+            if array_form(a) in (U16_BYTES, S8_WORDS)}
 
 
 def _body(prog: Program, refs: dict[str, str]) -> list[tuple[str, list[str]]]:
@@ -199,8 +203,10 @@ def _shape(shape: tuple[int, ...]) -> str:
     return ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "")
 
 
-def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[str, str]:
-    """Every generated text file of the project, by file name."""
+def render(prog: Program, target: Target, core: Core, limits: Limits,
+           latencies: dict[str, int] | None = None) -> dict[str, str]:
+    """Every generated text file of the project, by file name (``latencies``: per layer, the
+    target's steps from input to that layer, for model.json)."""
     base = {"banner": BANNER, "model": prog.name, "target": target.name, "cpu": core.cpu,
             "machine": core.qemu_machine}
     sources = [*(f"{m}.c" for m in _MODEL_OBJECTS), *(f.source for f in families(prog))]
@@ -213,7 +219,7 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
     out_kind = ("spikes (0/1)" if prog.output.spiking and prog.output.rng.hi <= 1
                 else "integer spike levels" if prog.output.spiking
                 else "integer synaptic currents")
-    return {
+    texts = {
         "model.h": _ENV.get_template("model.h.j2").render(
             **base, encoding_note=encoding, output_note=out_kind,
             input_size=prog.input.size, input_shape=_shape(prog.input.shape),
@@ -224,14 +230,15 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
             input_type=prog.input.ctype.c, output_type=prog.output.ctype.c),
         "model.c": _ENV.get_template("model.c.j2").render(**_model_context(prog, target)),
         "weights.h": _ENV.get_template("weights.h.j2").render(
-            **base, arrays=arrays, u16_bytes=U16_BYTES in forms),
+            **base, arrays=arrays, u16_bytes=U16_BYTES in forms, s8_words=S8_WORDS in forms),
         "weights.c": _ENV.get_template("weights.c.j2").render(
             **base, arrays=arrays, total_bytes=prog.flash_data_bytes,
             strings=bool(forms - {LIST})),
         "snnc_config.h": _ENV.get_template("snnc_config.h.j2").render(
             **base, config=_config(prog), switches=kernel_switches(prog)),
         "Makefile": _ENV.get_template("Makefile.j2").render(
-            **base, model_sources=sources, headers=headers, cpu_flags=core.cflags),
+            **base, **uart_context(core), model_sources=sources, headers=headers,
+            cpu_flags=core.cflags),
         "link.ld": _ENV.get_template("link.ld.j2").render(
             **base, flash_origin=f"0x{core.flash_origin:08X}",
             ram_origin=f"0x{core.ram_origin:08X}", flash_bytes=limits.flash_bytes,
@@ -240,19 +247,22 @@ def render(prog: Program, target: Target, core: Core, limits: Limits) -> dict[st
         "main_qemu.c": _ENV.get_template("main_qemu.c.j2").render(**base),
         "main_host.c": _ENV.get_template("main_host.c.j2").render(**base),
     }
+    return {**texts, **render_board(prog, target, core, base, texts, sources, latencies or {})}
 
 
-def write_project(prog: Program, target: Target, out_dir: Path) -> list[str]:
+def write_project(prog: Program, target: Target, out_dir: Path,
+                  latencies: dict[str, int] | None = None) -> list[str]:
     """Generated files plus the runtime files used; returns the file names, sorted."""
     core, limits = core_for(target), limits_for(target)
     out_dir.mkdir(parents=True, exist_ok=True)
-    texts = render(prog, target, core, limits)
+    texts = render(prog, target, core, limits, latencies)
     for name, text in texts.items():
         (out_dir / name).write_text(text, encoding="utf-8")
     source = runtime_dir()
-    for name in runtime_files(prog):
+    copied = sorted({*runtime_files(prog), *UART_RUNTIME})
+    for name in copied:
         shutil.copyfile(source / name, out_dir / name)
-    return sorted([*texts, *runtime_files(prog)])
+    return sorted([*texts, *copied])
 
 
 # ---------------------------------------------------------------------------- memory.json
@@ -408,10 +418,10 @@ def memory_report(prog: Program, target: Target, project: Path, measure: bool) -
 def emit(qg: QuantizedGraph, target: Target, out_dir: Path, *,
          measure: bool = True) -> Artifact:
     """Write the C project for ``qg`` into ``out_dir`` (see the module docstring)."""
-    prog = lower(qg, target.name)
+    prog = lower(qg, target.name, core_for(target).kernels)
     figures = check_program(prog, target)  # check_resources without lowering a second time
     out_dir = Path(out_dir)
-    files = write_project(prog, target, out_dir)
+    files = write_project(prog, target, out_dir, layer_latencies(qg.graph, qg.profile))
     memory = memory_report(prog, target, out_dir, measure)
     (out_dir / "memory.json").write_text(json.dumps(memory, indent=2, sort_keys=True) + "\n",
                                          encoding="utf-8")

@@ -11,6 +11,8 @@ the result out. It guarantees bit-exactness with ``snnc.reference.integer`` by c
 - **Kernels.** Synapses reading int8 spike tensors use the event-driven kernels (address-event
   list, then weight columns; dense or CSR columns), others the dense kernels. The choice honours
   the ``kernel`` / ``storage`` layer attributes of the optimisation passes where they apply.
+  Weight layouts and kernel variants follow the core's kernel set (:mod:`.layouts`): SMLAD
+  blocks of four rows on DSP cores, 16-bit event sums where the weights prove them exact.
 - **Memory** (:mod:`snnc.backends.mcu.memory`): arena buffers packed by live ranges.
 
 Anything the C runtime cannot reproduce exactly raises :class:`UnsupportedError` naming the layer.
@@ -23,6 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from snnc.backends.mcu.layouts import (
+    CSR_WORD_PADDING,
+    blocked4,
+    dense_scratch_words,
+    event16_scratch_words,
+    partial_sums_fit_int16,
+)
 from snnc.backends.mcu.memory import plan_memory
 from snnc.backends.mcu.program import (
     Arg,
@@ -50,20 +59,7 @@ from snnc.backends.mcu.ranges import (
     widest,
 )
 from snnc.errors import UnsupportedError
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-    SpikingSelfAttention,
-)
+from snnc.ir import layers as ir
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, read_lag
@@ -72,21 +68,25 @@ EVENT_INDEX_LIMIT = 1 << 16  # event lists hold uint16 indices
 MAX_STATE_BITS = 32
 
 
-_KERNELS = (Input, Dense, Conv2d, Pool2d, Flatten, Reshape, Add, LIF, CubaLIF, MultiLevelSpike,
-            SpikingSelfAttention)
+# Layer type -> the _Lowering method that emits its kernel calls.
+_KERNELS: dict[type[ir.Layer], str] = {
+    ir.Input: "input", ir.Dense: "dense", ir.Conv2d: "conv", ir.Pool2d: "pool",
+    ir.Flatten: "view_as", ir.Reshape: "view_as", ir.Add: "add", ir.LIF: "neuron",
+    ir.CubaLIF: "neuron", ir.MultiLevelSpike: "multilevel", ir.SpikingSelfAttention: "attention",
+}
 
 
-def unsupported_reason(layer: Layer) -> str | None:
+def unsupported_reason(layer: ir.Layer) -> str | None:
     """Why ``layer`` has no C kernel whatever its values, or None (refusals that depend on the
     quantized values are raised by :func:`lower`)."""
     if type(layer) not in _KERNELS:
         return f"no MCU kernel for layer type {type(layer).__name__}"
-    if isinstance(layer, Pool2d):
+    if isinstance(layer, ir.Pool2d):
         top, left, bottom, right = layer.padding
         if max(top, bottom) >= layer.kernel[0] or max(left, right) >= layer.kernel[1]:
             return (f"padding {layer.padding} is not smaller than the window {layer.kernel}: "
                     "a window could hold only padding")
-    if isinstance(layer, MultiLevelSpike) and not 0 <= int(layer.levels) <= S32.hi:
+    if isinstance(layer, ir.MultiLevelSpike) and not 0 <= int(layer.levels) <= S32.hi:
         return f"levels = {int(layer.levels)} is out of range"
     return None
 
@@ -113,8 +113,9 @@ def _event_values(x: Tensor) -> Arg:
 class _Lowering:
     """Walks the layers once, in order, appending calls and creating buffers."""
 
-    def __init__(self, qg: QuantizedGraph, target: str) -> None:
+    def __init__(self, qg: QuantizedGraph, target: str, kernels: str) -> None:
         self.qg, self.graph, self.p, self.target = qg, qg.graph, qg.profile, target
+        self.kernels = kernels
         self.ids = identifiers([lay.name for lay in self.graph.layers])
         self.values: dict[str, Tensor] = {}
         self.rings: dict[str, Buffer] = {}
@@ -173,13 +174,13 @@ class _Lowering:
         self.buffers.append(buf)
         return buf
 
-    def const(self, name: str, ct: CType, values: np.ndarray) -> str:
+    def const(self, name: str, ct: CType, values: np.ndarray, word_aligned: bool = False) -> str:
         flat = np.asarray(values, np.int64).reshape(-1)
         if flat.size == 0:  # C has no zero-length arrays; nothing ever reads this element
             flat = np.zeros(1, np.int64)
         if flat.min() < ct.lo or flat.max() > ct.hi:
             raise ValueError(f"{name}: values outside {ct.c}")  # guarded by the callers
-        self.arrays.append(ConstArray(name, ct, flat))
+        self.arrays.append(ConstArray(name, ct, flat, word_aligned))
         return name
 
     def struct(self, name: str, ctype: str, fields: list[tuple[str, Any]]) -> str:
@@ -189,7 +190,7 @@ class _Lowering:
     def call(self, layer: str, fn: str, *args: Arg, result: str | None = None) -> None:
         self.calls.append(Call(self.ids[layer], fn, tuple(args), result))
 
-    def read(self, consumer: Layer, src: str) -> Tensor:
+    def read(self, consumer: ir.Layer, src: str) -> Tensor:
         source = self.graph.layer(src)
         lag = read_lag(consumer, source, self.p)
         if lag == 0:
@@ -240,26 +241,20 @@ class _Lowering:
         if magnitude > I64_MAX:
             raise self.fail(layer, f"{what} may reach {magnitude:.3g}, beyond int64")
 
-    def info(self, lay: Layer, kernel: str, out: CType, detail: str = "",
+    def info(self, lay: ir.Layer, kernel: str, out: CType, detail: str = "",
              weight_bytes: int = 0) -> None:
         self.layers.append(LayerInfo(lay.name, self.ids[lay.name], lay.kind, kernel, out.c,
                                      detail, weight_bytes))
 
     # ----------------------------------------------------------------- layers
     def lower(self) -> None:
-        handlers = {
-            Input: self.input, Dense: self.dense, Conv2d: self.conv, Pool2d: self.pool,
-            Flatten: self.view_as, Reshape: self.view_as, Add: self.add, LIF: self.neuron,
-            CubaLIF: self.neuron, MultiLevelSpike: self.multilevel,
-            SpikingSelfAttention: self.attention,
-        }
         for lay in self.graph.layers:
             reason = unsupported_reason(lay)
             if reason:
                 raise self.fail(lay.name, reason)
-            self.values[lay.name] = handlers[type(lay)](lay)
+            self.values[lay.name] = getattr(self, _KERNELS[type(lay)])(lay)
 
-    def input(self, lay: Input) -> Tensor:
+    def input(self, lay: ir.Input) -> Tensor:
         rng = source_range(lay, self.p)
         ct = fit(rng)
         if ct is None:  # pragma: no cover - input_bits <= 32 checked above
@@ -269,7 +264,7 @@ class _Lowering:
         return Tensor(View(buf), self.graph.shape(lay.name), rng,
                       spiking=self.graph.encoding == "rate")
 
-    def _choose_event(self, lay: Layer, x: Tensor) -> tuple[bool, str]:
+    def _choose_event(self, lay: ir.Layer, x: Tensor) -> tuple[bool, str]:
         if lay.attrs.get("mapping") == "qnn":  # a QNN layer is a dense int8 layer
             return False, "QNN mapping"
         want = lay.attrs.get("kernel")
@@ -282,7 +277,7 @@ class _Lowering:
             return True, "spike input"
         return False, "non-spike input" if not x.spiking else "input too wide for events"
 
-    def dense(self, lay: Dense) -> Tensor:
+    def dense(self, lay: ir.Dense) -> Tensor:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
         w = self.weights_int8(lay.name, q)
@@ -300,18 +295,24 @@ class _Lowering:
             self._dense_direct(lay, x, w, bias, View(out), sizes, why)
         return Tensor(View(out), self.graph.shape(lay.name), rng, spiking=False)
 
-    def _dense_direct(self, lay: Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
+    def _dense_direct(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
                       out: View, sizes: tuple[str, str, str], why: str) -> None:
         ident, yt = self.ids[lay.name], out.buffer.ctype
-        name = self.const(f"snnc_w_{ident}", S8, w)
+        fn = f"snnc_dense_{x.ctype.suffix}_{yt.suffix}"
+        if x.ctype is S8 and yt is S32 and self.kernels == "dsp":  # SMLAD on 4-row blocks
+            fn = "snnc_dense_blk4_s8_s32"
+            name = self.const(f"snnc_w_{ident}", S8, blocked4(w), word_aligned=True)
+        else:
+            name = self.const(f"snnc_w_{ident}", S8, w)
         args: list[Arg] = [x.view, name, self.bias_const(ident, bias), out, *sizes]
-        if x.ctype is S8 and yt is S32:  # the SMLAD kernel widens its input once
-            n_in = w.shape[1]
-            args.append(View(self.arena(f"{ident}_scratch", S32, (n_in + 3) // 4 * 2)))
-        self.call(lay.name, f"snnc_dense_{x.ctype.suffix}_{yt.suffix}", *args)
+        if x.ctype is S8 and yt is S32:  # SMLAD widens the input once (Helium needs nothing)
+            scratch = dense_scratch_words(w.shape[1])
+            args.append("NULL" if self.kernels == "mve"
+                        else View(self.arena(f"{ident}_scratch", S32, scratch)))
+        self.call(lay.name, fn, *args)
         self.info(lay, "dense", yt, f"{sizes[1]}->{sizes[2]}, {why}", w.size)
 
-    def _dense_events(self, lay: Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
+    def _dense_events(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
                       out: View, sizes: tuple[str, str, str], why: str) -> None:
         """Event-driven: weight columns stored densely (W transposed) or as CSR, whichever the
         ``storage`` attribute asks for or, without it, whichever is smaller."""
@@ -327,12 +328,23 @@ class _Lowering:
         detail = f"{n_in}->{n_out}, {why}"
         if storage == "csr" and n_out < EVENT_INDEX_LIMIT:
             row_ptr = np.concatenate([[0], np.cumsum(nz.sum(axis=1))])
+            vals = wt[nz]
+            if self.kernels == "dsp":  # the DSP kernel reads a row's n % 4 weights as a word
+                vals = np.concatenate([vals, np.zeros(CSR_WORD_PADDING, vals.dtype)])
             arrays = (self.const(f"snnc_rp_{ident}", S32, row_ptr),
                       self.const(f"snnc_ci_{ident}", U16, np.nonzero(nz)[1]),
-                      self.const(f"snnc_wv_{ident}", S8, wt[nz]))
+                      self.const(f"snnc_wv_{ident}", S8, vals))
             self.call(lay.name, f"snnc_event_csr_{yt.suffix}", idx, count, _event_values(x),
                       *arrays, self.bias_const(ident, bias), out, *sizes)
             self.info(lay, "event-csr", yt, detail, csr_bytes)
+        elif (self.kernels != "c" and yt is S32 and _event_values(x) == "NULL"
+              and partial_sums_fit_int16(w)):
+            # binary events whose sums fit int16: two sums per word (SXTAB16, Helium int16)
+            name = self.const(f"snnc_wt_{ident}", S8, wt)
+            acc = self.arena(f"{ident}_acc16", S32, event16_scratch_words(n_out))
+            self.call(lay.name, "snnc_event_dense16_s32", idx, count, name,
+                      self.bias_const(ident, bias), out, *sizes, View(acc))
+            self.info(lay, "event", yt, f"{detail}, 16-bit sums", w.size)
         else:
             name = self.const(f"snnc_wt_{ident}", S8, wt)
             self.call(lay.name, f"snnc_event_dense_{yt.suffix}", idx, count, _event_values(x),
@@ -349,7 +361,7 @@ class _Lowering:
                   ("dil_h", dilation[0]), ("dil_w", dilation[1]), ("groups", groups)]
         return self.struct(name, "snnc_geom", fields)
 
-    def conv(self, lay: Conv2d) -> Tensor:
+    def conv(self, lay: ir.Conv2d) -> Tensor:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
         w = self.weights_int8(lay.name, q)
@@ -381,7 +393,7 @@ class _Lowering:
             self.info(lay, "direct", yt, detail, w.size)
         return Tensor(View(out), out_shape, rng, spiking=False)
 
-    def pool(self, lay: Pool2d) -> Tensor:
+    def pool(self, lay: ir.Pool2d) -> Tensor:
         x = self.read(lay, lay.inputs[0])
         in_shape, out_shape = self.graph.shape(lay.inputs[0]), self.graph.shape(lay.name)
         if lay.pool == "max":
@@ -398,7 +410,7 @@ class _Lowering:
         self.info(lay, lay.pool, yt, f"{in_shape}->{out_shape}")
         return Tensor(View(out), out_shape, rng, x.spiking)
 
-    def view_as(self, lay: Flatten | Reshape) -> Tensor:
+    def view_as(self, lay: ir.Flatten | ir.Reshape) -> Tensor:
         x = self.read(lay, lay.inputs[0])
         shape = self.graph.shape(lay.name)
         if x.view.lag == 0:  # same bytes, new shape: no code
@@ -410,7 +422,7 @@ class _Lowering:
         self.info(lay, "copy", x.ctype, "delayed read")
         return Tensor(View(out), shape, x.rng, x.spiking)
 
-    def add(self, lay: Add) -> Tensor:
+    def add(self, lay: ir.Add) -> Tensor:
         xs = [self.read(lay, s) for s in lay.inputs]
         total = xs[0].rng
         yt = self.out_type(lay.name, total)
@@ -428,7 +440,7 @@ class _Lowering:
         self.info(lay, "add", yt, f"{len(xs)} inputs")
         return Tensor(View(out), self.graph.shape(lay.name), total, spiking=False)
 
-    def _param(self, lay: Layer, tag: str, values: Any) -> tuple[str, int]:
+    def _param(self, lay: ir.Layer, tag: str, values: Any) -> tuple[str, int]:
         if values is None:
             return "NULL", 0
         flat = _flat_param(values, self.graph.shape(lay.name))
@@ -437,11 +449,11 @@ class _Lowering:
         name = self.const(f"snnc_{tag}_{self.ids[lay.name]}", S32, flat)
         return name, 0 if flat.size == 1 else 1
 
-    def neuron(self, lay: LIF | CubaLIF) -> Tensor:
+    def neuron(self, lay: ir.LIF | ir.CubaLIF) -> Tensor:
         q, p = self.qg.q(lay.name), self.p
         x = self.read(lay, lay.inputs[0])
         n = x.size
-        cuba = isinstance(lay, CubaLIF)
+        cuba = isinstance(lay, ir.CubaLIF)
         vth = np.asarray(q.vth, np.int64)
         theta_max = int(vth.max()) << p.threshold_shift
         if vth.min() < 0:
@@ -489,7 +501,7 @@ class _Lowering:
                   f"{n} neurons, reset {lay.reset}/{lay.reset_timing}, state {st.c}")
         return Tensor(View(spikes), self.graph.shape(lay.name), Range(0, 1), spiking=True)
 
-    def multilevel(self, lay: MultiLevelSpike) -> Tensor:
+    def multilevel(self, lay: ir.MultiLevelSpike) -> Tensor:
         q, p = self.qg.q(lay.name), self.p
         x = self.read(lay, lay.inputs[0])
         shape = self.graph.shape(lay.name)
@@ -517,7 +529,7 @@ class _Lowering:
         self.info(lay, "multilevel", ot, f"levels {levels}")
         return Tensor(View(out), shape, Range(0, levels), spiking=True)
 
-    def attention(self, lay: SpikingSelfAttention) -> Tensor:
+    def attention(self, lay: ir.SpikingSelfAttention) -> Tensor:
         q, p = self.qg.q(lay.name), self.p
         qkv = [self.read(lay, s) for s in lay.inputs]
         length, dim = self.graph.shape(lay.name)
@@ -582,7 +594,7 @@ class _Lowering:
             probes.append(Probe(f"{self.ids[lay.name]}/spikes", "spikes", lay.name, t.view,
                                 t.shape))
         for lay in neurons:
-            if isinstance(lay, LIF | CubaLIF):
+            if isinstance(lay, ir.LIF | ir.CubaLIF):
                 v = next(b for b in self.buffers if b.key == f"snnc_v_{self.ids[lay.name]}")
                 probes.append(Probe(f"{self.ids[lay.name]}/v", "v", lay.name, View(v),
                                     self.graph.shape(lay.name)))
@@ -599,8 +611,10 @@ class _Lowering:
 
 
 
-def lower(qg: QuantizedGraph, target: str) -> Program:
-    """The C program for ``qg`` (raises UnsupportedError for what C cannot run exactly)."""
-    lowering = _Lowering(qg, target)
+def lower(qg: QuantizedGraph, target: str, kernels: str = "c") -> Program:
+    """The C program for ``qg`` (raises UnsupportedError for what C cannot run exactly), its
+    weights laid out for the core's kernel set ``kernels`` (``Core.kernels``: the portable
+    layouts run on every core, the others are faster where their instructions exist)."""
+    lowering = _Lowering(qg, target, kernels)
     lowering.lower()
     return lowering.finish()

@@ -21,6 +21,7 @@ from snnc.backends.mcu.program import Program
 from snnc.backends.mcu.toolchain import core_for, require, run
 from snnc.errors import ToolchainError, UnsupportedError
 from snnc.ir.quantized import QuantizedGraph
+from snnc.reference.integer import layer_latencies
 from snnc.reference.simulate import Trace
 from snnc.target import Target
 
@@ -102,10 +103,10 @@ def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str 
     core_for(target)  # fails early on a target without a known core
     for tool in TOOLS[runner]:
         require(tool)
-    prog = prog or lower(qg, target.name)
+    prog = prog or lower(qg, target.name, core_for(target).kernels)
     check_program(prog, target)
     project = Path(work_dir) / "mcu"
-    write_project(prog, target, project)
+    write_project(prog, target, project, layer_latencies(qg.graph, qg.profile))
     x_int = qg.quantize_input(drive)
     steps, batch = x_int.shape[:2]
     (project / "input.bin").write_bytes(encode_inputs(prog, x_int))

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from snnc.backends import Artifact, Backend
-from snnc.backends.spinnaker2.check import check_resources
-from snnc.backends.spinnaker2.emit import emit
+from snnc.backends.spinnaker2.emit import emit, resources_document, write_layout
+from snnc.backends.spinnaker2.layout import build_layout
 from snnc.backends.spinnaker2.network import unsupported_reason
 from snnc.backends.spinnaker2.simulate import run_layout
 from snnc.errors import UnsupportedError, VerifyError
@@ -25,23 +25,10 @@ from snnc.target import Target
 RUNNERS = ("spinnaker2",)
 
 
-def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
-             work_dir: Path) -> Trace:
-    """Emit into ``work_dir/spinnaker2`` and run the layout simulator on the float drive."""
-    if runner not in RUNNERS:
-        raise UnsupportedError(f"runner '{runner}' cannot run a SpiNNaker 2 layout; use "
-                               "spinnaker2", target=target.name)
-    folder = Path(work_dir) / "spinnaker2"
-    emit(qg, target, folder)
-    trace, stats = run_layout(folder, qg.quantize_input(drive))
-    faults = stats.dropped_no_route + stats.dropped_off_mesh + stats.unmatched_at_pe
-    if faults:  # the compiler routed a key nowhere or to a PE that does not expect it
-        raise VerifyError(f"layout simulator: {faults} routing fault(s) in the emitted layout "
-                          f"({stats})")
-    return trace
-
-
 class SpiNNaker2Backend(Backend):
+    """The layout is built once per call: ``resources`` reports it, ``emit`` writes it and
+    ``simulate`` runs what ``emit`` wrote on the layout simulator."""
+
     tag = "spinnaker2"
     runners = RUNNERS
 
@@ -49,17 +36,35 @@ class SpiNNaker2Backend(Backend):
         return unsupported_reason(layer)
 
     def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
-        return check_resources(qg, target)
+        """Build the layout in memory and report its figures, writing nothing: partitioning,
+        placement and routing each raise :class:`snnc.errors.ResourceError` naming the limit
+        that cannot be met (PEs on the board, SRAM per PE, neurons per PE, router entries per
+        chip, routing keys), :class:`snnc.errors.UnsupportedError` a layer the machine cannot
+        run."""
+        return resources_document(build_layout(qg, target))
 
     def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
-        return emit(qg, target, out_dir)
+        return write_layout(build_layout(qg, target), out_dir)
 
     def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
                  work_dir: Path) -> Trace:
-        return simulate(qg, target, drive, runner, work_dir)
+        """Emit into ``work_dir/spinnaker2`` and run the layout simulator on the float drive."""
+        if runner not in RUNNERS:
+            raise UnsupportedError(f"runner '{runner}' cannot run a SpiNNaker 2 layout; use "
+                                   "spinnaker2", target=target.name)
+        folder = Path(work_dir) / "spinnaker2"
+        self.emit(qg, target, folder)
+        trace, stats = run_layout(folder, qg.quantize_input(drive))
+        faults = stats.dropped_no_route + stats.dropped_off_mesh + stats.unmatched_at_pe
+        if faults:  # the compiler routed a key nowhere or to a PE that does not expect it
+            raise VerifyError(f"layout simulator: {faults} routing fault(s) in the emitted "
+                              f"layout ({stats})")
+        return trace
 
 
 BACKEND = SpiNNaker2Backend()
+check_resources = BACKEND.resources
+simulate = BACKEND.simulate
 
 __all__ = ["BACKEND", "SpiNNaker2Backend", "check_resources", "emit", "simulate",
            "unsupported_reason"]

@@ -32,21 +32,7 @@ import numpy as np
 from snnc.backends.common.compose import StageComposer
 from snnc.backends.common.sparse import Coo
 from snnc.errors import UnsupportedError
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-    SpikingSelfAttention,
-)
+from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, source_peak, stage_of
 
@@ -162,28 +148,20 @@ class Network:
     profile: NumericProfile
     name: str = "model"
 
-    def max_payload(self, pop: int) -> int:
-        p = self.populations[pop]
-        if p.model == Model.SOURCE:
-            return self.profile.input_max
-        if p.model == Model.MULTILEVEL:
-            return int(p.settings["levels"])
-        return 1
-
     def targets_of(self, pop: int) -> list[int]:
         return sorted(sink for sink, st in self.stages.items() if pop in st.sources)
 
 
-_PE_LAYERS = (Input, LIF, CubaLIF, MultiLevelSpike, Dense, Conv2d, Pool2d, Flatten, Reshape, Add,
-              SpikingSelfAttention)
+_PE_LAYERS = (ir.Input, ir.LIF, ir.CubaLIF, ir.MultiLevelSpike, ir.Dense, ir.Conv2d, ir.Pool2d,
+              ir.Flatten, ir.Reshape, ir.Add, ir.SpikingSelfAttention)
 
 
-def unsupported_reason(layer: Layer) -> str | None:
+def unsupported_reason(layer: ir.Layer) -> str | None:
     """Why ``layer`` cannot run on a SpiNNaker 2 PE whatever its values, or None (refusals that
     depend on the graph around the layer or on the values are raised by :func:`build_network`)."""
     if type(layer) not in _PE_LAYERS:
         return f"{type(layer).__name__} cannot run on a PE"
-    if isinstance(layer, LIF | CubaLIF) and layer.reset not in RESET_CODES:
+    if isinstance(layer, ir.LIF | ir.CubaLIF) and layer.reset not in RESET_CODES:
         return f"reset kind '{layer.reset}' is not implemented"
     if "twin_of" in layer.attrs:
         return ("a converted QNN twin runs once per inference on spike counts, but a SpiNNaker "
@@ -198,14 +176,14 @@ def _per_neuron(value: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, I64), shape).reshape(-1).copy()
 
 
-def _population(index: int, layer: Layer, q: QuantLayer, shape: tuple[int, ...],
+def _population(index: int, layer: ir.Layer, q: QuantLayer, shape: tuple[int, ...],
                 profile: NumericProfile, target: str) -> Population:
-    if isinstance(layer, Input):
+    if isinstance(layer, ir.Input):
         return Population(index, layer.name, Model.SOURCE, shape)
-    if isinstance(layer, LIF | CubaLIF):
+    if isinstance(layer, ir.LIF | ir.CubaLIF):
         params = {"dv": _per_neuron(q.dv, shape), "vth": _per_neuron(q.vth, shape),
                   "bias": _per_neuron(q.bias, shape)}
-        if isinstance(layer, CubaLIF):
+        if isinstance(layer, ir.CubaLIF):
             params["du"] = _per_neuron(q.du, shape)
         for pname, values in params.items():
             if values.size and int(np.abs(values).max()) > ACCUMULATOR_LIMIT:
@@ -213,10 +191,10 @@ def _population(index: int, layer: Layer, q: QuantLayer, shape: tuple[int, ...],
                                        "parameter words", layer.name, target)
         settings = {"reset": RESET_CODES[layer.reset], "timing": TIMING_CODES[layer.reset_timing],
                     "compare": COMPARE_CODES[layer.compare]}
-        model = Model.CUBA if isinstance(layer, CubaLIF) else Model.LIF
+        model = Model.CUBA if isinstance(layer, ir.CubaLIF) else Model.LIF
         return Population(index, layer.name, model, shape,
                           params=MappingProxyType(params), settings=MappingProxyType(settings))
-    if isinstance(layer, MultiLevelSpike):
+    if isinstance(layer, ir.MultiLevelSpike):
         settings = {"levels": layer.levels}
         block = 1
         if layer.axis is None:
@@ -233,19 +211,19 @@ def _population(index: int, layer: Layer, q: QuantLayer, shape: tuple[int, ...],
     raise UnsupportedError(f"{type(layer).__name__} is not a population", layer.name, target)
 
 
-def _needs_mac(layers: list[Layer]) -> str | None:
+def _needs_mac(layers: list[ir.Layer]) -> str | None:
     """Why a stage cannot be one affine map (None when it can)."""
     for lay in layers:
-        if isinstance(lay, Pool2d) and lay.pool == "max":
+        if isinstance(lay, ir.Pool2d) and lay.pool == "max":
             return f"max pooling '{lay.name}'"
-        if isinstance(lay, SpikingSelfAttention):
+        if isinstance(lay, ir.SpikingSelfAttention):
             return f"attention '{lay.name}'"
         if lay.attrs.get("mapping") == "qnn":
             return f"layer '{lay.name}' is mapped to the QNN (MAC) path"
     return None
 
 
-def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[Layer], sources: list[str],
+def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[ir.Layer], sources: list[str],
                pop_of: dict[str, int], target: str, reason: str) -> MacStage:
     graph, p = qg.graph, qg.profile
     slot = {name: i for i, name in enumerate(sources)}
@@ -256,26 +234,26 @@ def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[Layer], sources: list
         shape = graph.shape(lay.name)
         params: dict[str, tuple[int, ...]] = {}
         tensors: dict[str, np.ndarray] = {}
-        if isinstance(lay, Dense):
+        if isinstance(lay, ir.Dense):
             opcode = "dense"
             tensors["weight"] = np.asarray(q.weight, I64)
             if q.bias is not None:
                 tensors["bias"] = np.asarray(q.bias, I64)
-        elif isinstance(lay, Conv2d):
+        elif isinstance(lay, ir.Conv2d):
             opcode = "conv"
             tensors["weight"] = np.asarray(q.weight, I64)
             if q.bias is not None:
                 tensors["bias"] = np.asarray(q.bias, I64)
             params = {"stride": lay.stride, "padding": lay.padding, "dilation": lay.dilation,
                       "groups": (lay.groups,)}
-        elif isinstance(lay, Pool2d):
+        elif isinstance(lay, ir.Pool2d):
             opcode = "maxpool" if lay.pool == "max" else "sumpool"
             params = {"kernel": lay.kernel, "stride": lay.stride, "padding": lay.padding}
-        elif isinstance(lay, Flatten | Reshape):
+        elif isinstance(lay, ir.Flatten | ir.Reshape):
             opcode = "reshape"
-        elif isinstance(lay, Add):
+        elif isinstance(lay, ir.Add):
             opcode = "add"
-        elif isinstance(lay, SpikingSelfAttention):
+        elif isinstance(lay, ir.SpikingSelfAttention):
             opcode = "attention"
             params = {"heads": (lay.heads,), "mask_frac_bits": (p.mask_frac_bits,)}
             tensors["mask"] = np.asarray(q.mask, I64)
@@ -288,7 +266,7 @@ def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[Layer], sources: list
                     tuple(tuple(graph.shape(s)) for s in sources), tuple(ops), reason)
 
 
-def _event_fits(graph: Graph, profile: NumericProfile, synapses: dict[str, Coo],
+def _event_fits(graph: ir.Graph, profile: NumericProfile, synapses: dict[str, Coo],
                 bias: np.ndarray) -> bool:
     """Composed weights fit the synapse word and worst-case input fits the accumulator."""
     bound = np.abs(bias)
@@ -323,7 +301,7 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
             pops.append(_population(len(pops), lay, q, graph.shape(lay.name), profile, target))
             pop_of[lay.name] = pops[-1].index
     out_layer = graph.layer(graph.output)
-    if isinstance(out_layer, Input):
+    if isinstance(out_layer, ir.Input):
         raise UnsupportedError("the graph output is its input; nothing runs on the machine",
                                graph.output, target)
     if not is_source(out_layer):
@@ -340,7 +318,7 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
         root = layer.inputs[0] if pop.is_neuron else layer.name
         root_layer = graph.layer(root)
         if pop.is_neuron and is_source(root_layer):
-            if isinstance(root_layer, Input):
+            if isinstance(root_layer, ir.Input):
                 injections[pop.index] = pop_of[root]
                 continue
             raise UnsupportedError(

@@ -25,6 +25,7 @@ from snnc.cost.model import (
     crossover_curve,
 )
 from snnc.ir.layers import Graph
+from snnc.reference.integer import latency
 from snnc.target import Target
 
 CURVE_STEPS = tuple(range(1, 17))
@@ -48,6 +49,7 @@ class CostReport:
     curve: tuple[tuple[int, float], ...]
     typical_curve: tuple[tuple[int, float], ...]
     pipeline: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    latency: int = 0  # steps the target's synapses add between input and output
 
     @property
     def calibrated(self) -> bool:
@@ -82,13 +84,16 @@ def build_report(graph: Graph, target: Target) -> CostReport:
         curve=tuple(crossover_curve(CURVE_STEPS, params, target.numeric.weight_bits)),
         typical_curve=tuple(crossover_curve(CURVE_STEPS, TYPICAL_NEUROMORPHIC,
                                             PAPER_WEIGHT_BITS)),
-        pipeline=tuple(attrs.get("pipeline", ())))
+        pipeline=tuple(attrs.get("pipeline", ())),
+        latency=latency(graph, target.numeric))
 
 
 def to_dict(report: CostReport) -> dict[str, Any]:
     return {
         "model": report.model, "target": report.target,
         "energy_source": report.energy_source, "timesteps": report.timesteps,
+        "latency_steps": report.latency,
+        "steps_per_inference": report.timesteps + report.latency,
         "qnn_bits": activation_bits(report.timesteps),
         "calibration_samples": report.calib_samples,
         "units": "pJ per inference (one sample)",
@@ -140,6 +145,9 @@ def render_markdown(report: CostReport) -> str:
         f"# Energy report: {_md(report.model)} on {_md(report.target)}", "",
         f"- timesteps T = {report.timesteps}; QNN twin activations b = ceil(log2(T+1)) = {b} "
         "bits (spike inputs)" + _levels_note(report),
+        f"- latency: {report.latency} steps from input to output on this target; an inference "
+        f"runs T + {report.latency} = {report.timesteps + report.latency} steps and `snnc "
+        "simulate` returns its T steps in model time",
         f"- energy parameters: {report.energy_source}",
         f"- activity: measured on {report.calib_samples} calibration samples"
         if report.calibrated else

@@ -7,7 +7,6 @@ names first (everything else reports them), then operators, topology, attributes
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -31,7 +30,6 @@ STANDARD_OPS = frozenset({
 # :mod:`snnc.frontend.unroll`, refused if any is left.
 REWRITTEN_OPS = frozenset({"Concat", "Gather", "Slice", "Split", "Squeeze", "Unsqueeze"})
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ATTR_KINDS = {
     "float": onnx.AttributeProto.FLOAT,
     "int": onnx.AttributeProto.INT,
@@ -68,24 +66,23 @@ def name_nodes(model: onnx.ModelProto) -> None:
 
 
 def check_names(model: onnx.ModelProto) -> None:
-    """Node names unique, every tensor defined once, no control characters in any name."""
+    """Node names unique, every tensor defined once. Any string is a valid name (ONNX allows
+    every one; names are labels): generated code sees them only through
+    :mod:`snnc.ir.names`, error messages through :func:`snnc.errors.label`."""
     graph = model.graph
     seen_nodes: set[str] = set()
     for node in graph.node:
         if node.name in seen_nodes:
             raise InvalidModelError("duplicate node name", node.name)
         seen_nodes.add(node.name)
-        _check_text(node.name, node.name)
     defined: dict[str, str] = {}
     for name, owner, what in _definitions(graph):
-        _check_text(name, owner)
         if name in defined:
             raise InvalidModelError(f"{what} '{name}' is already defined by {defined[name]}",
                                     owner)
         defined[name] = f"{what} '{owner}'" if what == "node output" else what
     for node in graph.node:
         for name in node.input:
-            _check_text(name, node.name)
             if name and name not in defined:
                 raise InvalidModelError(f"reads tensor '{name}', which nothing defines",
                                         node.name)
@@ -115,11 +112,6 @@ def _definitions(graph: onnx.GraphProto) -> Iterable[tuple[str, str, str]]:
 def shown(text: str, limit: int = 80) -> str:
     """Untrusted text as it may appear inside a one-line message (escaped, shortened)."""
     return text.encode("unicode_escape").decode("ascii")[:limit]
-
-
-def _check_text(name: str, owner: str) -> None:
-    if _CONTROL.search(name) or len(name) > 512:
-        raise InvalidModelError("name holds control characters or is too long", shown(owner))
 
 
 def check_ops(model: onnx.ModelProto, also: frozenset[str] = frozenset()) -> None:

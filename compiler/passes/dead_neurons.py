@@ -23,23 +23,13 @@ from dataclasses import replace
 import numpy as np
 
 from snnc.errors import InputError
-from snnc.ir.layers import (
-    LIF,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-)
+from snnc.ir import layers as ir
 
 # (consumer layer, keep-mask over its input feature axis)
 Edit = tuple[str, np.ndarray]
 
 
-def dead_channels(graph: Graph, name: str) -> np.ndarray:
+def dead_channels(graph: ir.Graph, name: str) -> np.ndarray:
     """Bool mask over the layer's channels: True where no neuron of the channel ever fired."""
     layer = graph.layer(name)
     if "active" not in layer.attrs:
@@ -51,24 +41,24 @@ def dead_channels(graph: Graph, name: str) -> np.ndarray:
     return ~active.reshape(active.shape[0], -1).any(axis=1)
 
 
-def removal_plan(graph: Graph, name: str) -> str | None:
+def removal_plan(graph: ir.Graph, name: str) -> str | None:
     """The producing synapse when the layer's channels can be removed locally, else None."""
     layer = graph.layer(name)
-    if not isinstance(layer, LIF | CubaLIF | MultiLevelSpike) or name == graph.output:
+    if not isinstance(layer, ir.LIF | ir.CubaLIF | ir.MultiLevelSpike) or name == graph.output:
         return None
-    if isinstance(layer, MultiLevelSpike) and layer.axis is not None:
+    if isinstance(layer, ir.MultiLevelSpike) and layer.axis is not None:
         return None
     if len(layer.inputs) != 1:
         return None
     syn = graph.layer(layer.inputs[0])
-    if not isinstance(syn, Dense | Conv2d) or syn.recurrent:
+    if not isinstance(syn, ir.Dense | ir.Conv2d) or syn.recurrent:
         return None
-    if isinstance(syn, Conv2d) and syn.groups != 1:  # rows of a grouped conv are tied to groups
+    if isinstance(syn, ir.Conv2d) and syn.groups != 1:  # rows of a grouped conv are tied to groups
         return None
     if [c.name for c in graph.consumers(syn.name)] != [name]:
         return None
     shape = graph.shape(name)
-    if isinstance(syn, Dense) and len(shape) != 1:
+    if isinstance(syn, ir.Dense) and len(shape) != 1:
         return None
     channels = shape[0]
     if _downstream(graph, name, np.ones(channels, bool)) is None:
@@ -76,7 +66,7 @@ def removal_plan(graph: Graph, name: str) -> str | None:
     return syn.name
 
 
-def _downstream(graph: Graph, name: str, keep: np.ndarray) -> list[Edit] | None:
+def _downstream(graph: ir.Graph, name: str, keep: np.ndarray) -> list[Edit] | None:
     """Consumer edits for removing the False entries of ``keep`` (over ``name``'s channel
     axis), following pooling and flattening; None when some reader cannot be edited."""
     shape = graph.shape(name)
@@ -84,8 +74,8 @@ def _downstream(graph: Graph, name: str, keep: np.ndarray) -> list[Edit] | None:
     for consumer in graph.consumers(name):
         if _reads_channels(consumer, len(shape)):
             edits.append((consumer.name, keep))
-        elif isinstance(consumer, Pool2d | Flatten) and consumer.name != graph.output:
-            flat = keep if isinstance(consumer, Pool2d) or len(shape) == 1 else \
+        elif isinstance(consumer, ir.Pool2d | ir.Flatten) and consumer.name != graph.output:
+            flat = keep if isinstance(consumer, ir.Pool2d) or len(shape) == 1 else \
                 np.repeat(keep, math.prod(shape[1:]))
             sub = _downstream(graph, consumer.name, flat)
             if sub is None:
@@ -96,11 +86,11 @@ def _downstream(graph: Graph, name: str, keep: np.ndarray) -> list[Edit] | None:
     return edits
 
 
-def _reads_channels(consumer: Layer, ndim: int) -> bool:
+def _reads_channels(consumer: ir.Layer, ndim: int) -> bool:
     """A weight layer whose input feature axis is the channel axis of a ``ndim`` tensor."""
-    if isinstance(consumer, Dense):
+    if isinstance(consumer, ir.Dense):
         return ndim == 1
-    return isinstance(consumer, Conv2d) and ndim == 3 and consumer.groups == 1
+    return isinstance(consumer, ir.Conv2d) and ndim == 3 and consumer.groups == 1
 
 
 def _index_param(value: np.ndarray | None, keep: np.ndarray, ndim: int) -> np.ndarray | None:
@@ -113,12 +103,12 @@ def _index_param(value: np.ndarray | None, keep: np.ndarray, ndim: int) -> np.nd
     return arr
 
 
-def _shrink_neuron(layer: Layer, keep: np.ndarray, ndim: int) -> Layer:
-    if isinstance(layer, LIF):
+def _shrink_neuron(layer: ir.Layer, keep: np.ndarray, ndim: int) -> ir.Layer:
+    if isinstance(layer, ir.LIF):
         layer = replace(layer, beta=_index_param(layer.beta, keep, ndim),
                         threshold=_index_param(layer.threshold, keep, ndim),
                         bias=_index_param(layer.bias, keep, ndim))
-    elif isinstance(layer, CubaLIF):
+    elif isinstance(layer, ir.CubaLIF):
         layer = replace(layer, current_decay=_index_param(layer.current_decay, keep, ndim),
                         voltage_decay=_index_param(layer.voltage_decay, keep, ndim),
                         threshold=_index_param(layer.threshold, keep, ndim),
@@ -128,18 +118,18 @@ def _shrink_neuron(layer: Layer, keep: np.ndarray, ndim: int) -> Layer:
     return layer.with_attrs(active=active, dead_removed=removed)
 
 
-def _shrink_rows(syn: Layer, keep: np.ndarray) -> Layer:
-    assert isinstance(syn, Dense | Conv2d)
+def _shrink_rows(syn: ir.Layer, keep: np.ndarray) -> ir.Layer:
+    assert isinstance(syn, ir.Dense | ir.Conv2d)
     bias = None if syn.bias is None else np.asarray(syn.bias)[keep]
     return replace(syn, weight=syn.weight[keep], bias=bias)
 
 
-def _shrink_inputs(layer: Layer, mask: np.ndarray) -> Layer:
-    assert isinstance(layer, Dense | Conv2d)
+def _shrink_inputs(layer: ir.Layer, mask: np.ndarray) -> ir.Layer:
+    assert isinstance(layer, ir.Dense | ir.Conv2d)
     return replace(layer, weight=layer.weight[:, mask])
 
 
-def eliminate_dead_neurons(graph: Graph) -> Graph:
+def eliminate_dead_neurons(graph: ir.Graph) -> ir.Graph:
     """Remove the never-firing channels of every layer where that is local (module docstring)."""
     for neuron in [lay.name for lay in graph.layers if lay.is_neuron]:
         syn_name = removal_plan(graph, neuron)

@@ -14,7 +14,7 @@ unit of real-valued inputs is chosen first, the same way.
 
 Agreement of a layer: the fraction of (step, sample, neuron) spike values equal between the
 float run and the integer run, the integer run read ``lag`` steps later where the profile's
-synaptic delays put the layer ``lag`` steps behind (:func:`snnc.reference.integer.lags`).
+synaptic delays put the layer ``lag`` steps behind (:func:`snnc.reference.integer.layer_latencies`).
 Every candidate is a valid quantization, so whatever is chosen stays bit-exact on every backend.
 """
 
@@ -33,7 +33,7 @@ from snnc.passes.quantize import (
     quantize,
     stage_groups,
 )
-from snnc.reference.integer import lags, run_quantized
+from snnc.reference.integer import layer_latencies, run_quantized
 from snnc.reference.simulate import Trace, run_graph
 
 # Calibration samples the search runs on (the first ones): enough to see each rounding choice
@@ -50,7 +50,7 @@ def spike_agreement(graph: Graph, profile: NumericProfile, reference: Trace,
     """Per neuron layer of ``graph``: fraction of spike values the integer ``trace`` (of a
     quantization of ``graph`` for ``profile``) shares with the float ``reference``, latency
     aligned. Layers the delays push entirely past the run are left out."""
-    lag = lags(graph, profile)
+    lag = layer_latencies(graph, profile)
     out: dict[str, float] = {}
     for name, want in reference.spikes.items():
         got = trace.spikes.get(name)

@@ -17,30 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from snnc.errors import QuantizationError
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-    SpikingSelfAttention,
-)
+from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip
 from snnc.passes.or_pooling import or_neurons
 
-_PASS_THROUGH = (Pool2d, Flatten, Reshape, Add)
+_PASS_THROUGH = (ir.Pool2d, ir.Flatten, ir.Reshape, ir.Add)
 # Units a threshold should span before a weight exponent stops refining it.
 THRESHOLD_LEVELS = 32
 
 
-def _stage_neuron(graph: Graph, name: str) -> Layer | None:
+def _stage_neuron(graph: ir.Graph, name: str) -> ir.Layer | None:
     """The neuron layer that a synaptic value ends up driving (through pooling/reshapes/adds)."""
     for consumer in graph.consumers(name):
         if consumer.is_neuron:
@@ -52,7 +38,7 @@ def _stage_neuron(graph: Graph, name: str) -> Layer | None:
     return None
 
 
-def _add_groups(graph: Graph) -> dict[str, str]:
+def _add_groups(graph: ir.Graph) -> dict[str, str]:
     """Map each weight layer to a representative: layers summed by one Add share a unit."""
     parent: dict[str, str] = {}
 
@@ -63,28 +49,29 @@ def _add_groups(graph: Graph) -> dict[str, str]:
 
     def weight_roots(name: str) -> list[str]:
         lay = graph.layer(name)
-        if isinstance(lay, Dense | Conv2d):
+        if isinstance(lay, ir.Dense | ir.Conv2d):
             return [name]
         if isinstance(lay, _PASS_THROUGH):
             return [r for s in lay.inputs for r in weight_roots(s)]
         return []
 
     for lay in graph.layers:
-        if isinstance(lay, Add):
+        if isinstance(lay, ir.Add):
             roots = weight_roots(lay.name)
             for other in roots[1:]:
                 parent[find(other)] = find(roots[0])
-    return {lay.name: find(lay.name) for lay in graph.layers if isinstance(lay, Dense | Conv2d)}
+    return {lay.name: find(lay.name) for lay in graph.layers
+            if isinstance(lay, ir.Dense | ir.Conv2d)}
 
 
 def _max_abs(a: np.ndarray | None) -> float:
     return 0.0 if a is None or np.size(a) == 0 else float(np.max(np.abs(a)))
 
 
-def _threshold_of(neuron: Layer | None) -> float:
-    if isinstance(neuron, LIF | CubaLIF):
+def _threshold_of(neuron: ir.Layer | None) -> float:
+    if isinstance(neuron, ir.LIF | ir.CubaLIF):
         return _max_abs(neuron.threshold)
-    if isinstance(neuron, MultiLevelSpike) and neuron.axis is None:
+    if isinstance(neuron, ir.MultiLevelSpike) and neuron.axis is None:
         return abs(neuron.theta or 0.0)
     return 0.0
 
@@ -130,7 +117,7 @@ class QuantizeOptions:
     stages: Mapping[str, StageScale] = field(default_factory=dict)
 
 
-def stage_groups(graph: Graph) -> dict[str, list[str]]:
+def stage_groups(graph: ir.Graph) -> dict[str, list[str]]:
     """The weight layers of each current, keyed by the group's first weight layer."""
     groups = _add_groups(graph)
     out: dict[str, list[str]] = {}
@@ -139,19 +126,19 @@ def stage_groups(graph: Graph) -> dict[str, list[str]]:
     return out
 
 
-def _pool_gain(graph: Graph, name: str) -> int:
+def _pool_gain(graph: ir.Graph, name: str) -> int:
     """How many times a constant (a bias) of ``name`` is summed on its way to the neuron:
     the window areas of the pools in between (an integer average pool sums)."""
     best = 1
     for consumer in graph.consumers(name):
         if isinstance(consumer, _PASS_THROUGH) and not consumer.is_neuron:
             area = (consumer.kernel[0] * consumer.kernel[1]
-                    if isinstance(consumer, Pool2d) else 1)
+                    if isinstance(consumer, ir.Pool2d) else 1)
             best = max(best, area * _pool_gain(graph, consumer.name))
     return best
 
 
-def _row_peak(layer: Dense | Conv2d) -> float:
+def _row_peak(layer: ir.Dense | ir.Conv2d) -> float:
     """Largest sum of |weights| into one output value."""
     w = np.abs(np.asarray(layer.weight, np.float64))
     return float(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0.0))
@@ -167,7 +154,7 @@ class _GroupScale:
         return self.weight_unit / (1 << self.exponent)
 
 
-def _group_scale(graph: Graph, members: list[str], unit: dict[str, float], p: NumericProfile,
+def _group_scale(graph: ir.Graph, members: list[str], unit: dict[str, float], p: NumericProfile,
                  choice: StageScale | None) -> _GroupScale:
     """The weight unit and exponent of one group (see :class:`StageScale`).
 
@@ -185,7 +172,8 @@ def _group_scale(graph: Graph, members: list[str], unit: dict[str, float], p: Nu
     theta = _threshold_of(neuron)
     vth_max = (1 << p.threshold_bits) - 1
     bias_max = (1 << (p.bias_bits - 1)) - 1
-    own = _max_abs(getattr(neuron, "bias", None)) if isinstance(neuron, LIF | CubaLIF) else 0.0
+    own = (_max_abs(getattr(neuron, "bias", None)) if isinstance(neuron, ir.LIF | ir.CubaLIF)
+           else 0.0)
     bias = own + sum(_max_abs(lay.bias) * _pool_gain(graph, lay.name) for lay in layers)
     s = max(need / p.weight_max, theta / vth_max, bias / bias_max)
     s = (s if s > 0 else 1.0) * (choice.coarsen if choice else 1.0)
@@ -221,24 +209,24 @@ def _member_exponent(need: float, scale: _GroupScale, p: NumericProfile) -> int:
     return scale.exponent
 
 
-def _source_peak(graph: Graph, layer: Layer, p: NumericProfile) -> int:
+def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile) -> int:
     """Largest integer value the layer's input sends in one step (1 for spikes)."""
     src = graph.layer(layer.inputs[0])
-    if isinstance(src, Input):
+    if isinstance(src, ir.Input):
         return 1 if graph.encoding == "rate" else p.input_max
-    if isinstance(src, MultiLevelSpike):
+    if isinstance(src, ir.MultiLevelSpike):
         return int(src.levels)
     return 1
 
 
-def choose_input_scale(graph: Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
+def choose_input_scale(graph: ir.Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
     if graph.encoding == "rate":
         return 1.0
     peak = _max_abs(calib) if calib is not None else 1.0
     return (peak or 1.0) / p.input_max
 
 
-def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = None,
+def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None = None,
              options: QuantizeOptions | None = None, target: str = "generic") -> QuantizedGraph:
     """Float layer view -> :class:`QuantizedGraph` for ``profile``.
 
@@ -256,10 +244,10 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
     group_scale: dict[str, _GroupScale] = {}
     out: dict[str, QuantLayer] = {}
     for lay in graph.layers:
-        if isinstance(lay, Input):
+        if isinstance(lay, ir.Input):
             unit[lay.name] = in_scale
             out[lay.name] = QuantLayer(unit=in_scale)
-        elif isinstance(lay, Dense | Conv2d):
+        elif isinstance(lay, ir.Dense | ir.Conv2d):
             root = groups[lay.name]
             if root not in group_scale:
                 group_scale[root] = _group_scale(graph, members_of[root], unit, p,
@@ -273,14 +261,14 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
             out[lay.name] = QuantLayer(unit=s_out, weight=weight << k,
                                        bias=_round_clip(lay.bias, s_out, 32), weight_exp=k)
             unit[lay.name] = s_out
-        elif isinstance(lay, Pool2d):
+        elif isinstance(lay, ir.Pool2d):
             area = lay.kernel[0] * lay.kernel[1]
             unit[lay.name] = unit[lay.inputs[0]] / (area if lay.pool == "avg" else 1)
             out[lay.name] = QuantLayer(unit=unit[lay.name])
-        elif isinstance(lay, Flatten | Reshape):
+        elif isinstance(lay, ir.Flatten | ir.Reshape):
             unit[lay.name] = unit[lay.inputs[0]]
             out[lay.name] = QuantLayer(unit=unit[lay.name])
-        elif isinstance(lay, Add):
+        elif isinstance(lay, ir.Add):
             units = {unit[s] for s in lay.inputs}
             if len(units) > 1 and not np.allclose(list(units), next(iter(units)), rtol=1e-9):
                 raise QuantizationError(
@@ -288,17 +276,17 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
                     f"({sorted(units)}); put weights on every branch")
             unit[lay.name] = unit[lay.inputs[0]]
             out[lay.name] = QuantLayer(unit=unit[lay.name])
-        elif isinstance(lay, LIF | CubaLIF):
+        elif isinstance(lay, ir.LIF | ir.CubaLIF):
             out[lay.name] = _quantize_neuron(lay, unit[lay.inputs[0]], p)
             unit[lay.name] = 1.0
-        elif isinstance(lay, MultiLevelSpike):
+        elif isinstance(lay, ir.MultiLevelSpike):
             s_in = unit[lay.inputs[0]]
             out[lay.name] = QuantLayer(
                 unit=1.0, alpha_mant=round(lay.alpha * (1 << p.alpha_frac_bits)),
                 vth=None if lay.axis is not None else
                 np.asarray(max(1, round((lay.theta or 1.0) / s_in)), np.int64))
             unit[lay.name] = 1.0
-        elif isinstance(lay, SpikingSelfAttention):
+        elif isinstance(lay, ir.SpikingSelfAttention):
             length = graph.shape(lay.inputs[0])[0]
             mask = np.rint(lay.decay_mask(length).astype(np.float64) * (1 << p.mask_frac_bits))
             s = float(np.prod([unit[x] for x in lay.inputs])) * lay.scale
@@ -310,14 +298,14 @@ def quantize(graph: Graph, profile: NumericProfile, calib: np.ndarray | None = N
                           target=target)
 
 
-def _quantize_neuron(lay: LIF | CubaLIF, s_in: float, p: NumericProfile) -> QuantLayer:
+def _quantize_neuron(lay: ir.LIF | ir.CubaLIF, s_in: float, p: NumericProfile) -> QuantLayer:
     vth_max = (1 << p.threshold_bits) - 1
     theta = np.asarray(lay.threshold, np.float64)
     if np.any(theta < 0):
         raise QuantizationError(f"layer '{lay.name}': negative threshold")
     vth = np.clip(np.rint(theta / s_in), 0, vth_max).astype(np.int64)
     bias = _round_clip(lay.bias, s_in, p.bias_bits)
-    if isinstance(lay, LIF):
+    if isinstance(lay, ir.LIF):
         dv = _decay_int(1.0 - np.asarray(lay.beta, np.float64), p)
         return QuantLayer(unit=1.0, dv=dv, vth=vth, bias=bias)
     du = _decay_int(lay.current_decay, p, p.current_decay_offset)

@@ -29,14 +29,7 @@ import numpy as np
 
 from snnc.cost.twins import bias_len, fold_bias, scalar_value, structural_exactness, twin_blocker
 from snnc.errors import QuantizationError, UnsupportedError
-from snnc.ir.layers import (
-    LIF,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Graph,
-    MultiLevelSpike,
-)
+from snnc.ir import layers as ir
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.reference.simulate import run_graph
 
@@ -54,7 +47,7 @@ class TwinCheck:
     current_max: float = 0.0
 
 
-def check_twin(graph: Graph, name: str, drive: np.ndarray) -> TwinCheck:
+def check_twin(graph: ir.Graph, name: str, drive: np.ndarray) -> TwinCheck:
     """Are the twin's conditions met for ``name`` on the encoded ``drive`` (steps, batch, ...)?
 
     Measures the per-step input current (synapse output plus neuron bias) with the float
@@ -85,14 +78,14 @@ def check_twin(graph: Graph, name: str, drive: np.ndarray) -> TwinCheck:
     return TwinCheck(name, False, note, lo, hi)
 
 
-def convertible(graph: Graph) -> list[str]:
+def convertible(graph: ir.Graph) -> list[str]:
     """Neuron layers that have a twin, in graph order."""
     return [lay.name for lay in graph.layers
             if lay.is_neuron and twin_blocker(graph, lay.name) is None]
 
 
-def convert(graph: Graph, names: Iterable[str] | None = None,
-            steps: int | None = None) -> Graph:
+def convert(graph: ir.Graph, names: Iterable[str] | None = None,
+            steps: int | None = None) -> ir.Graph:
     """Replace each named neuron layer (default: every convertible one) by its QNN twin.
 
     The result is meant for :func:`snnc.reference.mapped.run_mapped`, which runs the
@@ -106,9 +99,9 @@ def convert(graph: Graph, names: Iterable[str] | None = None,
         if blocker is not None:
             raise UnsupportedError(f"no QNN twin: {blocker}", layer=name)
         neuron = graph.layer(name)
-        assert isinstance(neuron, LIF | CubaLIF)  # guaranteed by twin_blocker
+        assert isinstance(neuron, ir.LIF | ir.CubaLIF)  # guaranteed by twin_blocker
         syn = graph.layer(neuron.inputs[0])
-        assert isinstance(syn, Dense | Conv2d)
+        assert isinstance(syn, ir.Dense | ir.Conv2d)
         theta = float(scalar_value(neuron.threshold))
         total = fold_bias(syn, _as_bias(neuron.bias))
         assert total is not None
@@ -116,7 +109,7 @@ def convert(graph: Graph, names: Iterable[str] | None = None,
             total = total + np.asarray(syn.bias, np.float64)
         bias = steps * total - theta / 2
         layers[syn.name] = replace(syn, bias=bias.astype(np.float32)).with_attrs(mapping=QNN)
-        layers[name] = MultiLevelSpike(
+        layers[name] = ir.MultiLevelSpike(
             name, neuron.inputs, levels=steps, alpha=1.0, axis=None, theta=theta,
             attrs={**neuron.attrs, "mapping": QNN, "twin_of": neuron.kind,
                    "twin_timesteps": steps})
@@ -140,13 +133,13 @@ def convert_quantized(qg: QuantizedGraph, names: Iterable[str] | None = None,
     layers = dict(qg.layers)
     for name in chosen:
         neuron = graph.layer(name)
-        assert isinstance(neuron, LIF | CubaLIF)
+        assert isinstance(neuron, ir.LIF | ir.CubaLIF)
         if shift < 0:
             raise UnsupportedError(
                 f"threshold_shift < input_shift ({p.threshold_shift} < {p.input_shift}): the "
                 "integer twin threshold would be fractional", layer=name, target=qg.target)
         syn = graph.layer(neuron.inputs[0])
-        assert isinstance(syn, Dense | Conv2d)
+        assert isinstance(syn, ir.Dense | ir.Conv2d)
         q_n, q_s = qg.q(name), qg.q(syn.name)
         vth = scalar_value(q_n.vth)
         if vth is None:

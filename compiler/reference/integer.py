@@ -23,21 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-    SpikingSelfAttention,
-)
+from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, read_lag
 from snnc.reference import kernels
@@ -78,11 +64,11 @@ def reset(v: np.ndarray, fired: np.ndarray, theta: np.ndarray, kind: str) -> np.
     return v
 
 
-def neuron_step(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile, a: np.ndarray,
+def neuron_step(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, p: NumericProfile, a: np.ndarray,
                 u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One integer LIF/CubaLIF step; returns (spikes 0/1, new u, new v) as int64."""
     a = a << p.input_shift
-    if isinstance(layer, CubaLIF):
+    if isinstance(layer, ir.CubaLIF):
         du = np.asarray(q.du, I64) + p.current_decay_offset
         u = overflow(decay(u, du, p.decay_bits, p.rounding) + a, p.current_bits,
                      p.current_overflow)
@@ -105,7 +91,7 @@ def neuron_step(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile, a: np.nd
     return fired.astype(I64), u, v
 
 
-def multilevel_step(layer: MultiLevelSpike, q: QuantLayer, p: NumericProfile,
+def multilevel_step(layer: ir.MultiLevelSpike, q: QuantLayer, p: NumericProfile,
                     current: np.ndarray) -> np.ndarray:
     """Integer IMLS levels, exact rational threshold (see module docstring)."""
     if layer.axis is None:
@@ -124,7 +110,7 @@ def multilevel_step(layer: MultiLevelSpike, q: QuantLayer, p: NumericProfile,
     return np.where(num > 0, level, 0).astype(I64)
 
 
-def attention(layer: SpikingSelfAttention, q: QuantLayer, p: NumericProfile,
+def attention(layer: ir.SpikingSelfAttention, q: QuantLayer, p: NumericProfile,
               qs: np.ndarray, ks: np.ndarray, vs: np.ndarray) -> np.ndarray:
     b, length, d = qs.shape
     h = layer.heads
@@ -135,26 +121,26 @@ def attention(layer: SpikingSelfAttention, q: QuantLayer, p: NumericProfile,
     return out.transpose(0, 2, 1, 3).reshape(b, length, d)
 
 
-def synapse_value(layer: Layer, q: QuantLayer, p: NumericProfile,
+def synapse_value(layer: ir.Layer, q: QuantLayer, p: NumericProfile,
                   args: list[np.ndarray]) -> np.ndarray:
-    if isinstance(layer, Dense):
+    if isinstance(layer, ir.Dense):
         return kernels.dense(args[0], np.asarray(q.weight, I64), _i64(q.bias))
-    if isinstance(layer, Conv2d):
+    if isinstance(layer, ir.Conv2d):
         return kernels.conv2d(args[0], np.asarray(q.weight, I64), _i64(q.bias), layer.stride,
                               layer.padding, layer.dilation, layer.groups)
-    if isinstance(layer, Pool2d):
+    if isinstance(layer, ir.Pool2d):
         return kernels.pool2d(args[0], layer.pool, layer.kernel, layer.stride, layer.padding,
                               integer=True)
-    if isinstance(layer, Flatten):
+    if isinstance(layer, ir.Flatten):
         return args[0].reshape(args[0].shape[0], -1)
-    if isinstance(layer, Reshape):
+    if isinstance(layer, ir.Reshape):
         return args[0].reshape((args[0].shape[0], *layer.shape))
-    if isinstance(layer, Add):
+    if isinstance(layer, ir.Add):
         total = args[0]
         for a in args[1:]:
             total = total + a
         return total
-    if isinstance(layer, SpikingSelfAttention):
+    if isinstance(layer, ir.SpikingSelfAttention):
         return attention(layer, q, p, *args)
     raise TypeError(f"no integer kernel for layer type {type(layer).__name__}")
 
@@ -163,17 +149,13 @@ def _i64(a: np.ndarray | None) -> np.ndarray | None:
     return None if a is None else np.asarray(a, I64)
 
 
-def latency(graph: Graph, profile: NumericProfile) -> int:
-    """Steps between an input and its first effect on the output (synaptic stages x delay)."""
-    return lags(graph, profile)[graph.output]
-
-
-def lags(graph: Graph, profile: NumericProfile) -> dict[str, int]:
-    """Per layer, the steps between an input and its first effect on the layer's value: where
-    the float model's step ``t`` shows in this layer on a profile with synaptic delays."""
+def layer_latencies(graph: ir.Graph, profile: NumericProfile) -> dict[str, int]:
+    """Per layer, the steps between an input and its first effect on that layer's values (the
+    synaptic stages on the longest path times the target's delay): where the layer's trace
+    starts to follow model step 0."""
     depth: dict[str, int] = {}
     for lay in graph.layers:
-        if isinstance(lay, Input):
+        if isinstance(lay, ir.Input):
             depth[lay.name] = 0
             continue
         best = 0
@@ -183,6 +165,11 @@ def lags(graph: Graph, profile: NumericProfile) -> dict[str, int]:
             best = max(best, depth[src] + read_lag(lay, graph.layer(src), profile))
         depth[lay.name] = best
     return depth
+
+
+def latency(graph: ir.Graph, profile: NumericProfile) -> int:
+    """Steps between an input and its first effect on the output (synaptic stages x delay)."""
+    return layer_latencies(graph, profile)[graph.output]
 
 
 def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> Trace:
@@ -215,14 +202,14 @@ def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> 
         shape = (batch, *graph.shape(lay.name))
         if is_source(lay):
             history[lay.name] = []
-        if isinstance(lay, LIF | CubaLIF):
+        if isinstance(lay, ir.LIF | ir.CubaLIF):
             state_u[lay.name] = np.zeros(shape, I64)
             state_v[lay.name] = np.zeros(shape, I64)
             rec_v[lay.name] = []
         if lay.is_neuron:
             rec_s[lay.name] = []
 
-    def seen(consumer: Layer, src: str, t: int) -> np.ndarray:
+    def seen(consumer: ir.Layer, src: str, t: int) -> np.ndarray:
         lag = read_lag(consumer, graph.layer(src), p)
         if lag == 0:
             return values[src]
@@ -233,15 +220,15 @@ def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> 
 
     for t in range(steps):
         for lay in graph.layers:
-            if isinstance(lay, Input):
+            if isinstance(lay, ir.Input):
                 out = x_int[t]
             else:
                 args = [seen(lay, s, t) for s in lay.inputs]
                 q = qg.layers.get(lay.name, QuantLayer())
-                if isinstance(lay, LIF | CubaLIF):
+                if isinstance(lay, ir.LIF | ir.CubaLIF):
                     out, state_u[lay.name], state_v[lay.name] = neuron_step(
                         lay, q, p, args[0], state_u[lay.name], state_v[lay.name])
-                elif isinstance(lay, MultiLevelSpike):
+                elif isinstance(lay, ir.MultiLevelSpike):
                     out = multilevel_step(lay, q, p, args[0])
                 else:
                     out = synapse_value(lay, q, p, args)

@@ -17,17 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from snnc.ir.layers import (
-    LIF,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Reshape,
-)
+from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import read_lag
 from snnc.reference import kernels
@@ -49,7 +39,7 @@ BLOCK_ELEMENTS = 1 << 16
 _FLOAT_EXACT = 1 << 52
 
 
-def block_steps(graph: Graph, batch: int) -> int:
+def block_steps(graph: ir.Graph, batch: int) -> int:
     """Steps per block of :func:`run_layerwise`: about ``BLOCK_ELEMENTS`` values of the widest
     layer, so a block's arrays stay in cache while each large enough for one BLAS product."""
     widest = max(graph.size(lay.name) for lay in graph.layers) * max(batch, 1)
@@ -114,15 +104,15 @@ def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
     run = _Run(
         qg, lags, {src: d for src, d in depth.items() if d > 0},
         products={lay.name: kernels.ExactDense(_layer(qg, lay).weight, _layer(qg, lay).bias)
-                  for lay in graph.layers if isinstance(lay, Dense)},
+                  for lay in graph.layers if isinstance(lay, ir.Dense)},
         neurons={lay.name: _neuron_consts(lay, _layer(qg, lay), p) for lay in graph.layers
-                 if isinstance(lay, LIF | CubaLIF)},
+                 if isinstance(lay, ir.LIF | ir.CubaLIF)},
         full={name: np.empty((steps, batch, *graph.shape(name)), I64) for name in kept},
         volts={lay.name: np.empty((steps, batch, *graph.shape(lay.name)), I64)
-               for lay in graph.layers if record and isinstance(lay, LIF | CubaLIF)},
+               for lay in graph.layers if record and isinstance(lay, ir.LIF | ir.CubaLIF)},
         states={lay.name: (np.zeros((batch, *graph.shape(lay.name)), I64),
                            np.zeros((batch, *graph.shape(lay.name)), I64))
-                for lay in graph.layers if isinstance(lay, LIF | CubaLIF)})
+                for lay in graph.layers if isinstance(lay, ir.LIF | ir.CubaLIF)})
     controller = _blas_controller()
     with (contextlib.nullcontext() if controller is None
           else controller.limit(limits=1, user_api="blas")):
@@ -135,7 +125,7 @@ def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
     )
 
 
-def _layer(qg: QuantizedGraph, lay: Layer) -> QuantLayer:
+def _layer(qg: QuantizedGraph, lay: ir.Layer) -> QuantLayer:
     return qg.layers.get(lay.name, QuantLayer())
 
 
@@ -162,7 +152,7 @@ def _run_blocks(run: _Run, drive: np.ndarray, block: int) -> None:
         t1 = min(steps, t0 + block)
         now: dict[str, _Block] = {}
         for lay in graph.layers:
-            if isinstance(lay, Input):
+            if isinstance(lay, ir.Input):
                 out = _Block(run.qg.quantize_input(drive[t0:t1]), None)
             else:
                 out = _block_values(run, lay, [_read(run, lay.name, s, now[s])
@@ -217,23 +207,23 @@ def _as_int(block: _Block) -> np.ndarray:
     return block.values.astype(I64, copy=False)
 
 
-def _block_values(run: _Run, lay: Layer, args: list[_Block], t0: int) -> _Block:
+def _block_values(run: _Run, lay: ir.Layer, args: list[_Block], t0: int) -> _Block:
     """One non-input layer's values over a block (steps, batch, ...); neuron states advance."""
     p = run.qg.profile
-    if isinstance(lay, LIF | CubaLIF):
+    if isinstance(lay, ir.LIF | ir.CubaLIF):
         spikes, v_block, run.states[lay.name] = _neuron_history(
             lay, run.neurons[lay.name], p, args[0], *run.states[lay.name])
         if lay.name in run.volts:
             np.copyto(run.volts[lay.name][t0:t0 + v_block.shape[0]], v_block, casting="unsafe")
         return _Block(spikes, 1)
-    if isinstance(lay, Dense):
+    if isinstance(lay, ir.Dense):
         return _Block(*run.products[lay.name].apply(args[0].values, args[0].peak))
-    if isinstance(lay, Flatten | Reshape):  # a reshape keeps the values, dtype and bound
+    if isinstance(lay, ir.Flatten | ir.Reshape):  # a reshape keeps the values, dtype and bound
         out = synapse_value(lay, QuantLayer(), p, [_fold(args[0].values)])
         return _Block(out.reshape(*args[0].values.shape[:2], *out.shape[1:]), args[0].peak)
     q = _layer(run.qg, lay)
     folded = [_fold(_as_int(a)) for a in args]
-    if isinstance(lay, MultiLevelSpike):
+    if isinstance(lay, ir.MultiLevelSpike):
         out, peak = multilevel_step(lay, q, p, folded[0]), lay.levels
     else:
         out, peak = synapse_value(lay, q, p, folded), None
@@ -290,8 +280,8 @@ class _FloatConsts(NamedTuple):
     leak_v: bool
 
 
-def _neuron_consts(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile) -> _NeuronConsts:
-    cuba = isinstance(layer, CubaLIF)
+def _neuron_consts(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, p: NumericProfile) -> _NeuronConsts:
+    cuba = isinstance(layer, ir.CubaLIF)
     keep_u = ((1 << p.decay_bits) - (np.asarray(q.du, I64) + p.current_decay_offset)
               if cuba else None)
     return _NeuronConsts(
@@ -300,7 +290,7 @@ def _neuron_consts(layer: LIF | CubaLIF, q: QuantLayer, p: NumericProfile) -> _N
         np.asarray(q.vth, I64) << p.threshold_shift, p.decay_bits)
 
 
-def _neuron_history(layer: LIF | CubaLIF, consts: _NeuronConsts, p: NumericProfile,
+def _neuron_history(layer: ir.LIF | ir.CubaLIF, consts: _NeuronConsts, p: NumericProfile,
                     current: _Block, u: np.ndarray,
                     v: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """Spikes (bool) and membranes (int64 or float64 integers) of every step for the input
@@ -337,7 +327,7 @@ def _int_input(consts: _NeuronConsts, p: NumericProfile, current: np.ndarray) ->
     return a if consts.bias is None else a + consts.bias
 
 
-def _int_history(layer: LIF | CubaLIF, consts: _NeuronConsts, p: NumericProfile,
+def _int_history(layer: ir.LIF | ir.CubaLIF, consts: _NeuronConsts, p: NumericProfile,
                  a: np.ndarray, u: np.ndarray,
                  v: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """:func:`_neuron_history` in int64, for values too wide for float64's exact integers."""
@@ -475,7 +465,7 @@ def _float_overflow(x: np.ndarray, bits: int, mode: str) -> None:
     x -= np.asarray(half - 1, F64)
 
 
-def _float_history(layer: LIF | CubaLIF, consts: _NeuronConsts, p: NumericProfile,
+def _float_history(layer: ir.LIF | ir.CubaLIF, consts: _NeuronConsts, p: NumericProfile,
                    plan: _FloatPlan, a: np.ndarray, u: np.ndarray,
                    v: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """:func:`_int_history` in float64 (exact by :func:`_float_plan`), each step a few ufuncs

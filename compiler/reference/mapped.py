@@ -25,18 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnc.errors import UnsupportedError
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    CubaLIF,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-)
+from snnc.ir import layers as ir
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.reference import integer, simulate
 
@@ -57,7 +46,7 @@ class MappedRun:
     output: np.ndarray
 
 
-def is_qnn(layer: Layer) -> bool:
+def is_qnn(layer: ir.Layer) -> bool:
     return layer.attrs.get("mapping") == "qnn"
 
 
@@ -65,33 +54,33 @@ def is_qnn(layer: Layer) -> bool:
 class _Ops:
     """The arithmetic of one executor mode."""
 
-    synapse: Callable[[Layer, list[np.ndarray]], np.ndarray]
-    neuron: Callable[[Layer, np.ndarray], np.ndarray]  # (T, B, ...) current -> outputs
-    twin: Callable[[Layer, np.ndarray], np.ndarray]  # (B, ...) summed current -> levels
+    synapse: Callable[[ir.Layer, list[np.ndarray]], np.ndarray]
+    neuron: Callable[[ir.Layer, np.ndarray], np.ndarray]  # (T, B, ...) current -> outputs
+    twin: Callable[[ir.Layer, np.ndarray], np.ndarray]  # (B, ...) summed current -> levels
     dtype: type
     delay: int
 
 
-def run_mapped(graph: Graph, drive: np.ndarray) -> MappedRun:
+def run_mapped(graph: ir.Graph, drive: np.ndarray) -> MappedRun:
     """Float run of ``graph`` on an encoded drive (steps, batch, *input_shape)."""
 
-    def neuron(lay: Layer, current: np.ndarray) -> np.ndarray:
+    def neuron(lay: ir.Layer, current: np.ndarray) -> np.ndarray:
         out = []
         v = np.zeros(current.shape[1:], np.float32)
         u = np.zeros_like(v)
         for a in current:
-            if isinstance(lay, LIF):
+            if isinstance(lay, ir.LIF):
                 s, v = simulate.lif_step(lay, a, v)
-            elif isinstance(lay, CubaLIF):
+            elif isinstance(lay, ir.CubaLIF):
                 s, u, v = simulate.cuba_step(lay, a, u, v)
             else:
-                assert isinstance(lay, MultiLevelSpike)
+                assert isinstance(lay, ir.MultiLevelSpike)
                 s = simulate.multilevel_step(lay, a)
             out.append(s)
         return np.stack(out)
 
-    def twin(lay: Layer, current: np.ndarray) -> np.ndarray:
-        assert isinstance(lay, MultiLevelSpike)
+    def twin(lay: ir.Layer, current: np.ndarray) -> np.ndarray:
+        assert isinstance(lay, ir.MultiLevelSpike)
         return simulate.multilevel_step(lay, current)
 
     ops = _Ops(synapse=lambda lay, args: _float_synapse(lay, args).astype(np.float32),
@@ -103,24 +92,24 @@ def run_mapped_quantized(qg: QuantizedGraph, drive: np.ndarray) -> MappedRun:
     """Integer run of ``qg`` (its profile, including the synaptic delay) on a float drive."""
     p = qg.profile
 
-    def q(lay: Layer) -> QuantLayer:
+    def q(lay: ir.Layer) -> QuantLayer:
         return qg.layers.get(lay.name, QuantLayer())
 
-    def neuron(lay: Layer, current: np.ndarray) -> np.ndarray:
+    def neuron(lay: ir.Layer, current: np.ndarray) -> np.ndarray:
         out = []
         u = np.zeros(current.shape[1:], np.int64)
         v = np.zeros_like(u)
         for a in current:
-            if isinstance(lay, LIF | CubaLIF):
+            if isinstance(lay, ir.LIF | ir.CubaLIF):
                 s, u, v = integer.neuron_step(lay, q(lay), p, a, u, v)
             else:
-                assert isinstance(lay, MultiLevelSpike)
+                assert isinstance(lay, ir.MultiLevelSpike)
                 s = integer.multilevel_step(lay, q(lay), p, a)
             out.append(s)
         return np.stack(out)
 
-    def twin(lay: Layer, current: np.ndarray) -> np.ndarray:
-        assert isinstance(lay, MultiLevelSpike)
+    def twin(lay: ir.Layer, current: np.ndarray) -> np.ndarray:
+        assert isinstance(lay, ir.MultiLevelSpike)
         return integer.multilevel_step(lay, q(lay), p, current)
 
     ops = _Ops(synapse=lambda lay, args: synapse_value(lay, q(lay), p, args),
@@ -129,7 +118,7 @@ def run_mapped_quantized(qg: QuantizedGraph, drive: np.ndarray) -> MappedRun:
     return _run(qg.graph, x_int, ops)
 
 
-def _check(graph: Graph) -> None:
+def _check(graph: ir.Graph) -> None:
     mapped = [lay for lay in graph.layers if is_qnn(lay)]
     if not mapped:
         return
@@ -138,7 +127,7 @@ def _check(graph: Graph) -> None:
             raise UnsupportedError("QNN-mapped layers need a feed-forward graph; this synapse "
                                    "is recurrent", layer=lay.name)
     for lay in mapped:
-        if lay.is_neuron and not (isinstance(lay, MultiLevelSpike) and lay.axis is None):
+        if lay.is_neuron and not (isinstance(lay, ir.MultiLevelSpike) and lay.axis is None):
             raise UnsupportedError(
                 "mapped to QNN but not converted; run snnc.passes.snn_to_qnn.convert first",
                 layer=lay.name)
@@ -151,7 +140,7 @@ def spread(count: np.ndarray, steps: int, dtype: type) -> np.ndarray:
     return np.diff(np.floor(t * c[None] / steps + 1e-9), axis=0).astype(dtype)
 
 
-def _run(graph: Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
+def _run(graph: ir.Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
     _check(graph)
     steps = drive.shape[0]
     values: dict[str, tuple[str, np.ndarray]] = {}
@@ -160,11 +149,11 @@ def _run(graph: Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
         form, arr = values[name]
         return arr if form == COUNT else arr.sum(axis=0)
 
-    def as_series(consumer: Layer, name: str) -> np.ndarray:
+    def as_series(consumer: ir.Layer, name: str) -> np.ndarray:
         form, arr = values[name]
         series = arr if form == SERIES else spread(arr, steps, ops.dtype)
         src = graph.layer(name)
-        lag = ops.delay if ((src.is_neuron or isinstance(src, Input))
+        lag = ops.delay if ((src.is_neuron or isinstance(src, ir.Input))
                             and not consumer.is_neuron) else 0
         if lag == 0:
             return series
@@ -173,7 +162,7 @@ def _run(graph: Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
         return shifted
 
     for lay in graph.layers:
-        if isinstance(lay, Input):
+        if isinstance(lay, ir.Input):
             values[lay.name] = (SERIES, drive)
         elif is_qnn(lay) and lay.is_neuron:
             values[lay.name] = (COUNT, ops.twin(lay, as_count(lay.inputs[0])))
@@ -190,8 +179,8 @@ def _run(graph: Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
     return MappedRun(counts=counts, output=as_count(graph.output))
 
 
-def _commutes(layer: Layer) -> bool:
+def _commutes(layer: ir.Layer) -> bool:
     """Layers that commute with summing over time."""
-    if isinstance(layer, Pool2d):
+    if isinstance(layer, ir.Pool2d):
         return layer.pool != "max"
-    return isinstance(layer, Flatten | Reshape | Add)
+    return isinstance(layer, ir.Flatten | ir.Reshape | ir.Add)

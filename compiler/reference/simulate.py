@@ -12,21 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    MultiLevelSpike,
-    Pool2d,
-    Reshape,
-    SpikingSelfAttention,
-)
+from snnc.ir import layers as ir
 from snnc.reference import kernels
 from snnc.reference.encode import encode
 
@@ -41,14 +27,23 @@ class Trace:
     output: np.ndarray
     spikes: dict[str, np.ndarray] = field(default_factory=dict)
     v: dict[str, np.ndarray] = field(default_factory=dict)
+    # Steps the target needs before an input shows at the output, and whether the arrays keep
+    # that raw schedule (True) or were aligned to the model's own steps (False, the default of
+    # snnc.api.simulate: step t is model step t on every target).
+    latency: int = 0
+    hardware_timing: bool = False
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The flat ``--output`` npz layout: ``output``, ``<layer>/spikes``, ``<layer>/v``."""
+        """The flat ``--output`` npz layout: ``output``, ``<layer>/spikes``, ``<layer>/v``, and
+        the scalars ``steps`` (steps in the arrays), ``latency`` and ``hardware_timing``."""
         out = {"output": self.output}
         for name in sorted(self.spikes):
             out[f"{name}/spikes"] = self.spikes[name]
         for name in sorted(self.v):
             out[f"{name}/v"] = self.v[name]
+        out["steps"] = np.asarray(self.output.shape[0], dtype=np.int64)
+        out["latency"] = np.asarray(self.latency, dtype=np.int64)
+        out["hardware_timing"] = np.asarray(int(self.hardware_timing), dtype=np.int64)
         return out
 
     def spike_counts(self) -> np.ndarray:
@@ -68,7 +63,7 @@ def _fire(v: np.ndarray, theta: np.ndarray, compare: str) -> np.ndarray:
     return v >= theta if compare == "ge" else v > theta
 
 
-def _membrane_update(layer: LIF | CubaLIF, v: np.ndarray, drive: np.ndarray,
+def _membrane_update(layer: ir.LIF | ir.CubaLIF, v: np.ndarray, drive: np.ndarray,
                      theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shared tail of LIF and CubaLIF: ``drive`` is the decayed membrane plus its input."""
     if layer.reset_timing == "next":
@@ -79,7 +74,7 @@ def _membrane_update(layer: LIF | CubaLIF, v: np.ndarray, drive: np.ndarray,
     return _reset(drive, fired, theta, layer.reset), fired
 
 
-def lif_step(layer: LIF, current: np.ndarray, v: np.ndarray,
+def lif_step(layer: ir.LIF, current: np.ndarray, v: np.ndarray,
              more: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """One float LIF step (see :class:`snnc.ir.layers.LIF`); returns (spikes, new v).
     ``more``: currents added after ``current``, one at a time (an ``into_neuron`` Add)."""
@@ -94,7 +89,7 @@ def lif_step(layer: LIF, current: np.ndarray, v: np.ndarray,
     return fired.astype(F32), v
 
 
-def cuba_step(layer: CubaLIF, current: np.ndarray, u: np.ndarray,
+def cuba_step(layer: ir.CubaLIF, current: np.ndarray, u: np.ndarray,
               v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One float CUBA step; returns (spikes, new u, new v)."""
     u = ((F32(1) - np.asarray(layer.current_decay, F32)) * u + current).astype(F32)
@@ -105,7 +100,7 @@ def cuba_step(layer: CubaLIF, current: np.ndarray, u: np.ndarray,
     return fired.astype(F32), u, v
 
 
-def multilevel_step(layer: MultiLevelSpike, current: np.ndarray) -> np.ndarray:
+def multilevel_step(layer: ir.MultiLevelSpike, current: np.ndarray) -> np.ndarray:
     """Integer spike levels ``clip(floor(I/theta + 1/2), 0, D)``, ``theta`` input-aware."""
     if layer.axis is None:
         theta = np.full_like(current, F32(layer.theta if layer.theta is not None else 1.0))
@@ -120,7 +115,7 @@ def multilevel_step(layer: MultiLevelSpike, current: np.ndarray) -> np.ndarray:
     return np.where(theta > 0, level, F32(0)).astype(F32)
 
 
-def attention(layer: SpikingSelfAttention, q: np.ndarray, k: np.ndarray,
+def attention(layer: ir.SpikingSelfAttention, q: np.ndarray, k: np.ndarray,
               v: np.ndarray) -> np.ndarray:
     """Float HD-RepSSA on (B, L, D) inputs."""
     b, length, d = q.shape
@@ -133,23 +128,23 @@ def attention(layer: SpikingSelfAttention, q: np.ndarray, k: np.ndarray,
     return out.transpose(0, 2, 1, 3).reshape(b, length, d).astype(F32)
 
 
-def _synapse(layer: Layer, args: list[np.ndarray]) -> np.ndarray:
-    if isinstance(layer, Dense):
+def _synapse(layer: ir.Layer, args: list[np.ndarray]) -> np.ndarray:
+    if isinstance(layer, ir.Dense):
         return kernels.dense(args[0], layer.weight.astype(F32), _f32(layer.bias))
-    if isinstance(layer, Conv2d):
+    if isinstance(layer, ir.Conv2d):
         return kernels.conv2d(args[0], layer.weight.astype(F32), _f32(layer.bias), layer.stride,
                               layer.padding, layer.dilation, layer.groups)
-    if isinstance(layer, Pool2d):
+    if isinstance(layer, ir.Pool2d):
         return kernels.pool2d(args[0], layer.pool, layer.kernel, layer.stride, layer.padding)
-    if isinstance(layer, Flatten | Reshape):
-        return args[0].reshape(args[0].shape[0], -1) if isinstance(layer, Flatten) else \
+    if isinstance(layer, ir.Flatten | ir.Reshape):
+        return args[0].reshape(args[0].shape[0], -1) if isinstance(layer, ir.Flatten) else \
             args[0].reshape((args[0].shape[0], *layer.shape))
-    if isinstance(layer, Add):
+    if isinstance(layer, ir.Add):
         total = args[0]
         for a in args[1:]:
             total = total + a
         return total
-    if isinstance(layer, SpikingSelfAttention):
+    if isinstance(layer, ir.SpikingSelfAttention):
         return attention(layer, *args)
     raise TypeError(f"no float kernel for layer type {type(layer).__name__}")
 
@@ -161,7 +156,7 @@ def _f32(a: np.ndarray | None) -> np.ndarray | None:
 StepHook = Callable[[str, np.ndarray], None]
 
 
-def run_graph(graph: Graph, drive: np.ndarray, record: bool = True) -> Trace:
+def run_graph(graph: ir.Graph, drive: np.ndarray, record: bool = True) -> Trace:
     """Run ``graph`` on an encoded drive of shape (steps, batch, *input_shape)."""
     steps, batch = drive.shape[:2]
     values: dict[str, np.ndarray] = {}
@@ -174,13 +169,13 @@ def run_graph(graph: Graph, drive: np.ndarray, record: bool = True) -> Trace:
     recurrent_sources = {src for lay in graph.layers if getattr(lay, "recurrent", False)
                          for src in lay.inputs}
     split = {lay.name: lay.inputs for lay in graph.layers  # sums a LIF adds term by term
-             if isinstance(lay, Add) and lay.into_neuron}
+             if isinstance(lay, ir.Add) and lay.into_neuron}
     for lay in graph.layers:
         shape = (batch, *graph.shape(lay.name))
-        if isinstance(lay, LIF | CubaLIF):
+        if isinstance(lay, ir.LIF | ir.CubaLIF):
             state_v[lay.name] = np.zeros(shape, F32)
             rec_v[lay.name] = []
-        if isinstance(lay, CubaLIF):
+        if isinstance(lay, ir.CubaLIF):
             state_u[lay.name] = np.zeros(shape, F32)
         if lay.is_neuron:
             rec_s[lay.name] = []
@@ -188,19 +183,19 @@ def run_graph(graph: Graph, drive: np.ndarray, record: bool = True) -> Trace:
             previous[lay.name] = np.zeros(shape, F32)
     for t in range(steps):
         for lay in graph.layers:
-            if isinstance(lay, Input):
+            if isinstance(lay, ir.Input):
                 values[lay.name] = drive[t].astype(F32)
                 continue
             late = getattr(lay, "recurrent", False)
             args = [previous[s] if late else values[s] for s in lay.inputs]
-            if isinstance(lay, LIF):
+            if isinstance(lay, ir.LIF):
                 currents = [values[s] for s in split.get(lay.inputs[0], ())] or args
                 out, state_v[lay.name] = lif_step(lay, currents[0], state_v[lay.name],
                                                   tuple(currents[1:]))
-            elif isinstance(lay, CubaLIF):
+            elif isinstance(lay, ir.CubaLIF):
                 out, state_u[lay.name], state_v[lay.name] = cuba_step(
                     lay, args[0], state_u[lay.name], state_v[lay.name])
-            elif isinstance(lay, MultiLevelSpike):
+            elif isinstance(lay, ir.MultiLevelSpike):
                 out = multilevel_step(lay, args[0])
             else:
                 out = _synapse(lay, args).astype(F32)
@@ -219,7 +214,7 @@ def run_graph(graph: Graph, drive: np.ndarray, record: bool = True) -> Trace:
     )
 
 
-def simulate(graph: Graph, x: np.ndarray, steps: int | None = None,
+def simulate(graph: ir.Graph, x: np.ndarray, steps: int | None = None,
              record: bool = True) -> Trace:
     """Float reference run: encode ``x`` (see :func:`snnc.reference.encode.encode`), then step."""
     steps = steps or graph.timesteps

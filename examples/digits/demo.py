@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.table import Table
 
 from snnc import api
-from snnc.reference.integer import latency
 
 HERE = Path(__file__).resolve().parent
 MODEL = HERE / "digits.onnx"
@@ -29,7 +28,7 @@ X, Y, CALIB = HERE / "test_x.npy", HERE / "test_y.npy", HERE / "calib_x.npy"
 OUT = Path("out")
 RUNS = (("cortex-m4", "host"), ("cortex-m4", "qemu"), ("loihi2", "lava"),
         ("spinnaker2", "spinnaker2"))
-console = Console(highlight=False, width=120)
+console = Console(highlight=False, width=140)
 
 
 def rel(path: Path) -> str:
@@ -69,11 +68,12 @@ def main() -> None:
     cli("compile", rel_model, "--target", "all", "--calib", rel(CALIB), "-o", str(OUT))
 
     graph = api.load(MODEL)
+    framework = api.simulate_exported(MODEL, x)  # the ONNX graph as exported, float32
     float_acc = float(np.mean(api.predict(api.simulate(graph, x)) == y))
     table = Table(title=f"digits: 64-128-10 LIF, T={graph.timesteps}, {len(y)} test images; "
                         f"float reference accuracy {100 * float_acc:.2f} %")
-    for col in ("target", "runs on", "accuracy", "int. ref.", "bit-exact",
-                "latency", "energy", "resources", "artifacts"):
+    for col in ("target", "runs on", "accuracy", "int. ref.", "bit-exact", "latency",
+                "= framework", "energy", "resources", "artifacts"):
         table.add_column(col)
     references: dict[str, object] = {}
     ok = True
@@ -96,7 +96,8 @@ def main() -> None:
             f"{100 * np.mean(api.predict(got) == y):.2f} %",
             f"{100 * np.mean(api.predict(ref) == y):.2f} %",
             "yes" if same else "NO",
-            f"{latency(graph, target.numeric)} steps",
+            f"{got.latency} steps",
+            f"{100 * np.mean(got.output == framework.output):.1f} %",
             f"{energy / 1000:.1f} nJ/inf", resources_summary(target_name, folder),
             rel(folder) + "/")
     console.print()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_corpus import CASES, INPUT_CASES, N_IN, good_onnx
+from testkit.cli_corpus import CASES, INPUT_CASES, N_IN, good_onnx
 from typer.testing import CliRunner
 
 from snnc.cli import app

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto
-from onnx_cases import good_model, rejects
+from testkit.onnx_cases import good_model, rejects
 
 from snnc.errors import InputError, InvalidModelError
 from snnc.frontend import load

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from onnx import AttributeProto, helper, numpy_helper
-from onnx_cases import attribute, good_model, node, rejects, set_metadata
+from testkit.onnx_cases import attribute, good_model, node, rejects, set_metadata
 
 from snnc.errors import InvalidModelError, ModelError, UnsupportedOpError
 

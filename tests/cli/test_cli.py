@@ -49,7 +49,7 @@ def inputs(tmp_path: Path) -> Path:
 def test_help_lists_the_main_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("compile", "simulate", "inspect", "report", "convert", "targets"):
+    for command in ("compile", "simulate", "inspect", "report", "convert", "targets", "run"):
         assert command in result.output
 
 
@@ -91,9 +91,33 @@ def test_simulate_writes_the_trace_layout(model: Path, inputs: Path, tmp_path: P
                                  "--output", str(out)])
     assert result.exit_code == 0, result.output
     trace = np.load(out)
-    assert sorted(trace.files) == ["lif1/spikes", "lif1/v", "lif2/spikes", "lif2/v", "output"]
+    assert sorted(trace.files) == ["hardware_timing", "latency", "lif1/spikes", "lif1/v",
+                                   "lif2/spikes", "lif2/v", "output", "steps"]
     assert trace["output"].shape == (7, 5, 4)
+    assert (int(trace["steps"]), int(trace["latency"]), int(trace["hardware_timing"])) == (7, 0, 0)
     assert np.array_equal(trace["output"], trace["lif2/spikes"])
+
+
+@pytest.mark.parametrize("target", ["loihi2", "spinnaker2"])
+def test_simulate_is_in_model_time_and_records_the_latency(model, inputs, tmp_path, target):
+    """A delayed target's 7 model steps are hardware steps latency .. latency + 6 of a longer
+    raw run (each layer from its own latency); --hardware-timing keeps the raw first 7."""
+    files = {}
+    for name, extra in (("model", ["--steps", "7"]),
+                        ("raw", ["--steps", "7", "--hardware-timing"]),
+                        ("long", ["--steps", "9", "--hardware-timing"])):
+        out = tmp_path / f"{name}.npz"
+        result = runner.invoke(app, ["simulate", str(model), "-t", target, "-i", str(inputs),
+                                     "-o", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        files[name] = dict(np.load(out))
+    model_time, raw, long = files["model"], files["raw"], files["long"]
+    assert (int(model_time["latency"]), int(model_time["hardware_timing"])) == (2, 0)
+    assert (int(raw["latency"]), int(raw["hardware_timing"])) == (2, 1)
+    assert int(model_time["steps"]) == int(raw["steps"]) == 7
+    assert np.array_equal(model_time["output"], long["output"][2:9])
+    assert np.array_equal(model_time["lif1/spikes"], long["lif1/spikes"][1:8])
+    assert np.array_equal(raw["output"], long["output"][:7])
 
 
 def test_simulate_integer_reference_equals_the_mcu_host_build(model, inputs, tmp_path):
@@ -173,7 +197,7 @@ def test_simulate_as_exported_runs_the_onnx_graph_and_matches_the_float_referenc
     assert runner.invoke(app, ["simulate", str(model), "-i", str(inputs), "--steps", "7",
                                "-o", str(reference)]).exit_code == 0
     got, want = np.load(exported), np.load(reference)
-    assert sorted(got.files) == ["lif2/spikes", "output"]
+    assert sorted(got.files) == ["hardware_timing", "latency", "lif2/spikes", "output", "steps"]
     assert want["output"].any()
     assert np.array_equal(got["output"], want["output"])
 

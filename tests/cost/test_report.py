@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from cost_nets import digits_like, digits_x, wide_layer
+from testkit.cost_nets import digits_like, digits_x, wide_layer
 
 import snnc.cost
 from snnc.cost import CostReport, report, write_report

@@ -7,10 +7,10 @@ byte of an input picks the format (even: ``.onnx``, odd: ``.nir``), the rest is 
 
 Usage (``pip install atheris`` into the virtual environment first)::
 
-    .venv/bin/python tests/fuzz/fuzz_loaders.py CORPUS_DIR -max_total_time=600 \
+    PYTHONPATH=tests .venv/bin/python tests/fuzz/fuzz_loaders.py CORPUS_DIR -max_total_time=600 \
         -rss_limit_mb=4096 -timeout=60
 
-An empty ``CORPUS_DIR`` is filled with the valid seed models of :mod:`loader_seeds` first;
+An empty ``CORPUS_DIR`` is filled with the valid seed models of :mod:`testkit.loader_seeds` first;
 libFuzzer adds every input that reaches new code to it. ``docs/reliability.md`` records a run.
 """
 
@@ -31,8 +31,7 @@ with atheris.instrument_imports(include=["snnc"]):
     from snnc.errors import SnncError
     from snnc.frontend import load
 
-sys.path.insert(0, str(Path(__file__).parent))
-from loader_seeds import nir_seeds, onnx_seeds
+from testkit.loader_seeds import nir_seeds, onnx_seeds
 
 SUFFIXES = (".onnx", ".nir")
 WORK = Path(tempfile.mkdtemp(prefix="snnc-atheris-"))

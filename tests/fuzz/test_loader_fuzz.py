@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loader_seeds import load_bytes, nir_seeds, onnx_seeds
+from testkit.loader_seeds import load_bytes, nir_seeds, onnx_seeds
 
 FUZZ = settings.get_current_profile_name() == "fuzz"
 

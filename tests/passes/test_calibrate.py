@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from pass_nets import conv_net, digits_like, digits_x, if_chain
+from testkit.pass_nets import conv_net, digits_like, digits_x, if_chain
 
 from snnc.cost.model import rate_bounds
 from snnc.passes.calibrate import CALIBRATION_KEYS, calibrate

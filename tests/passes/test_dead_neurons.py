@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pass_nets import conv_net, digits_like, digits_x
+from testkit.pass_nets import conv_net, digits_like, digits_x
 
 from snnc.errors import InputError
 from snnc.ir.layers import Add, Dense, Graph

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from c_projects import PROJECTS, project_case
+from testkit.c_projects import PROJECTS, project_case
 
 from snnc.backends.mcu import emit, simulate
 from snnc.backends.mcu.stack import entry_stacks

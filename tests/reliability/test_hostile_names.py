@@ -5,8 +5,9 @@ whose names hold quotes, ``*/``, ``#include``, shell metacharacters, path separa
 template syntax, non-ASCII text and a newline compiles for all three targets to exactly the file
 names a plainly named twin gets, its code holds none of the raw names, and the artifacts built
 and run (host C under sanitizers, Lava, the SpiNNaker 2 layout simulator) equal the integer
-reference bit for bit. The ONNX path is covered through the command line with the names the
-ONNX reader accepts (everything but control characters).
+reference bit for bit. The ONNX path is covered through the command line, with names no
+identifier can hold: control characters (NUL included), escape sequences and 10 000-character
+names.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from hostile_nets import (
+from testkit.hostile_nets import (
     CODE_SUFFIXES,
+    EXTREME_NAMES,
     HOSTILE_MODEL,
     HOSTILE_NAMES,
     NEEDS,
@@ -180,3 +182,48 @@ def test_onnx_model_with_hostile_names_through_the_command_line(tmp_path: Path) 
 
 def graph_names(graph) -> list[str]:
     return [layer.name for layer in graph.layers] + [graph.name]
+
+
+@pytest.fixture(scope="module")
+def extreme_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The network with EXTREME_NAMES as an ONNX file, compiled for all targets by the CLI
+    (which builds the Cortex-M4 image with -Wall -Wextra -Wpedantic -Werror for memory.json)."""
+    tmp = tmp_path_factory.mktemp("extreme")
+    model = tmp / "model.onnx"
+    onnx.save(graph_to_onnx(hostile_net(EXTREME_NAMES)), model)
+    result = CliRunner().invoke(app, ["compile", str(model), "--target", "all", "--out",
+                                      str(tmp / "out")])
+    assert result.exit_code == 0, result.output
+    return model, tmp / "out"
+
+
+@pytest.mark.needs("arm-none-eabi-gcc")
+def test_onnx_names_with_control_characters_and_any_length_compile(extreme_onnx) -> None:
+    model, out = extreme_onnx
+    graph = api.load(model)
+    assert [layer.name for layer in graph.layers] == list(EXTREME_NAMES)
+    assert json.loads((out / "mcu" / "memory.json").read_text())["measured"] is not None
+    for path in files_below(out):
+        assert SAFE_FILE_NAME.fullmatch(path.name), path
+        if path.suffix in CODE_SUFFIXES:
+            text = path.read_text(encoding="utf-8")
+            assert text.isascii(), path
+            assert "\x00" not in text and "\x1b" not in text and "\r" not in text, path
+            assert not [n for n in EXTREME_NAMES if n in text and len(n) > 3], path
+            assert max(map(len, text.splitlines())) < 300, path
+    probes = json.loads((out / "mcu" / "model.json").read_text())["probes"]
+    assert {p["layer"] for p in probes} == {layer.name for layer in graph.neurons()}
+    idents = identifiers(list(EXTREME_NAMES))
+    assert len(set(idents.values())) == len(EXTREME_NAMES)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_onnx_names_with_control_characters_run_bit_exact(extreme_onnx, target: str,
+                                                          request: pytest.FixtureRequest) -> None:
+    request.applymarker(pytest.mark.needs(NEEDS[target]))
+    graph, x = api.load(extreme_onnx[0]), inputs()
+    want = api.simulate(graph, x, target=target).arrays()
+    got = api.simulate(graph, x, target=target, backend=RUNNERS[target]).arrays()
+    assert sorted(got) == sorted(want)
+    for key, value in want.items():
+        assert np.array_equal(got[key], value), key[:40]

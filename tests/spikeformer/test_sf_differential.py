@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sf_netgen import RECIPES, Net, all_nets, make_net
+from testkit.sf_netgen import RECIPES, Net, all_nets, make_net
 
 from snnc import api
 from snnc.backends import get_backend

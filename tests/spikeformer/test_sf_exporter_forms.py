@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from sf_exporter import Spelling, to_exporter_onnx
+from testkit.sf_exporter import Spelling, to_exporter_onnx
 
 from snnc import api
 from snnc.errors import ModelError, UnsupportedOpError

@@ -21,22 +21,10 @@ from snnc.frontend.nir.ir.reshape import write_flatten, write_reshape
 from snnc.frontend.nir.read import late_nodes
 from snnc.frontend.nir.semantics import DEFAULT_DT, META_ENCODING, META_TIMESTEPS
 from snnc.frontend.nir.values import fresh_name
-from snnc.ir.layers import (
-    LIF,
-    Add,
-    Conv2d,
-    CubaLIF,
-    Dense,
-    Flatten,
-    Graph,
-    Input,
-    Layer,
-    Pool2d,
-    Reshape,
-)
+from snnc.ir import layers as ir
 
 
-def save_nir(graph: Graph, path: str | Path, dt: float = DEFAULT_DT) -> None:
+def save_nir(graph: ir.Graph, path: str | Path, dt: float = DEFAULT_DT) -> None:
     """Write ``graph`` as a ``.nir`` file (see :func:`graph_to_nir`)."""
     import nir
 
@@ -47,7 +35,7 @@ def save_nir(graph: Graph, path: str | Path, dt: float = DEFAULT_DT) -> None:
     write_bytes_atomic(Path(path), buffer.getvalue())
 
 
-def graph_to_nir(graph: Graph, dt: float = DEFAULT_DT) -> Any:
+def graph_to_nir(graph: ir.Graph, dt: float = DEFAULT_DT) -> Any:
     """The layer view as a ``nir.NIRGraph`` that :func:`load_nir` reads back to the same
     reference outputs.
 
@@ -69,16 +57,16 @@ class _Writer:
     edges: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _export(graph: Graph, dt: float, explicit_delays: bool) -> Any:
+def _export(graph: ir.Graph, dt: float, explicit_delays: bool) -> Any:
     import nir
 
     w = _Writer()
     feeds = _sources(graph)
     skip = conv1d_chains(graph)
     for lay in graph.layers:
-        if isinstance(lay, Add) or lay.name in skip:
+        if isinstance(lay, ir.Add) or lay.name in skip:
             continue
-        if isinstance(lay, Input):
+        if isinstance(lay, ir.Input):
             w.nodes[lay.name] = nir.Input(input_type={"input": np.array(lay.shape)})
             continue
         reads = lay.inputs
@@ -102,24 +90,24 @@ def _export(graph: Graph, dt: float, explicit_delays: bool) -> Any:
     return nir.NIRGraph(nodes=w.nodes, edges=w.edges, metadata=meta, type_check=False)
 
 
-def _sources(graph: Graph) -> dict[str, list[str]]:
+def _sources(graph: ir.Graph) -> dict[str, list[str]]:
     """NIR node(s) whose sum is each layer's value: Add layers dissolve into edges."""
     feeds: dict[str, list[str]] = {}
     for lay in graph.layers:
-        if isinstance(lay, Add):
+        if isinstance(lay, ir.Add):
             feeds[lay.name] = [s for src in lay.inputs for s in feeds.get(src, [src])]
         else:
             feeds[lay.name] = [lay.name]
     return feeds
 
 
-def _delay_sources(graph: Graph, w: _Writer, lay: Layer, sources: list[str], dt: float,
+def _delay_sources(graph: ir.Graph, w: _Writer, lay: ir.Layer, sources: list[str], dt: float,
                    explicit: bool) -> list[str]:
     """A recurrent synapse inside a cycle is written as a plain edge (the cycle implies the
     step of delay); otherwise, or when asked, through an explicit one-step Delay node."""
     import nir
 
-    if not isinstance(lay, Dense):
+    if not isinstance(lay, ir.Dense):
         raise UnsupportedError("a recurrent Conv2d has no NIR form", layer=lay.name)
     if not explicit and _reaches(graph, lay.name, set(lay.inputs)):
         return sources
@@ -131,7 +119,7 @@ def _delay_sources(graph: Graph, w: _Writer, lay: Layer, sources: list[str], dt:
     return [name]
 
 
-def _reaches(graph: Graph, start: str, targets: set[str]) -> bool:
+def _reaches(graph: ir.Graph, start: str, targets: set[str]) -> bool:
     """Whether ``targets`` depend on ``start`` through instantaneous connections."""
     seen, todo = set(), [start]
     while todo:
@@ -146,22 +134,22 @@ def _reaches(graph: Graph, start: str, targets: set[str]) -> bool:
     return False
 
 
-def _export_layer(graph: Graph, lay: Layer, dt: float, skip: dict[str, str]) -> list[Any]:
+def _export_layer(graph: ir.Graph, lay: ir.Layer, dt: float, skip: dict[str, str]) -> list[Any]:
     """NIR node(s) for one layer, in data-flow order; the last is named after the layer."""
-    if isinstance(lay, Dense):
+    if isinstance(lay, ir.Dense):
         return [write_dense(lay)]
-    if isinstance(lay, Conv2d):
+    if isinstance(lay, ir.Conv2d):
         return [write_conv2d(graph, lay)]
-    if isinstance(lay, Pool2d):
+    if isinstance(lay, ir.Pool2d):
         return [write_pool(lay)]
-    if isinstance(lay, Flatten):
+    if isinstance(lay, ir.Flatten):
         return [write_flatten(graph, lay)]
-    if isinstance(lay, Reshape):
+    if isinstance(lay, ir.Reshape):
         if lay.name in skip.values() and lay.inputs[0] in skip:
             return [write_conv1d(graph, lay)]
         return [write_reshape(graph, lay)]
-    if isinstance(lay, LIF):
+    if isinstance(lay, ir.LIF):
         return [write_lif(graph, lay, dt)]
-    if isinstance(lay, CubaLIF):
+    if isinstance(lay, ir.CubaLIF):
         return write_cuba(graph, lay, dt)
     raise UnsupportedError(f"layer type {type(lay).__name__} has no NIR node", layer=lay.name)

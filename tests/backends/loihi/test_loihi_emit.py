@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from loihi_netgen import conv_net, generated_net
+from testkit import child_env
+from testkit.loihi_netgen import conv_net, generated_net
 
 from snnc.backends.loihi import emit
 from snnc.ir.layers import LIF, Conv2d, CubaLIF, Dense, Flatten, Graph, Input
@@ -92,7 +92,8 @@ def test_weights_archive_holds_doubled_integer_weights_per_synapse(tmp_path):
     assert np.array_equal(fc << k, 2 * qg.q("fc").weight)
     assert f"weight_exp={k - 1}" in (tmp_path / "network.py").read_text()
     assert meta["output"] == {"kind": "spikes", "layer": "out", "population": "out",
-                              "shape": [4]}
+                              "shape": [4], "latency": 2}
+    assert [layer["latency"] for layer in meta["layers"]] == [1, 2]
     assert meta["latency"] == 2 and meta["input"]["graded"] is False
 
 
@@ -188,8 +189,7 @@ def test_networks_netx_cannot_express_get_no_file_and_a_reason(tmp_path):
 
 EMIT_SCRIPT = """
 import sys
-sys.path.insert(0, sys.argv[2])
-from loihi_netgen import generated_net
+from testkit.loihi_netgen import generated_net
 from snnc.backends.loihi import emit
 from snnc.passes.quantize import quantize
 from snnc.target import load_target
@@ -201,10 +201,9 @@ for seed in (6, 7, 9, 10):
 
 
 def test_emitted_bytes_do_not_depend_on_the_hash_seed(tmp_path):
-    here = str(Path(__file__).parent)
     for hash_seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        done = subprocess.run([sys.executable, "-c", EMIT_SCRIPT, str(tmp_path / hash_seed), here],
+        env = child_env(PYTHONHASHSEED=hash_seed)
+        done = subprocess.run([sys.executable, "-c", EMIT_SCRIPT, str(tmp_path / hash_seed)],
                               env=env, capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stderr
     first = sorted(p for p in (tmp_path / "1").rglob("*") if p.is_file())

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from loihi_netgen import TOPOLOGIES, conv_net, drive_for, generated_net
 from sklearn.datasets import load_digits
+from testkit.loihi_netgen import TOPOLOGIES, conv_net, drive_for, generated_net
 
 from snnc import api
 from snnc.backends.loihi import compat, simulate
@@ -27,8 +27,9 @@ from snnc.ir.layers import LIF, CubaLIF, Dense, Graph, Input
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
-from snnc.reference.integer import run_quantized
+from snnc.reference.integer import latency, run_quantized
 from snnc.reference.simulate import Trace, run_graph
+from snnc.reference.timing import hardware_trace, model_drive, padded, to_model_time
 from snnc.target import load_target
 
 pytestmark = pytest.mark.needs("lava")
@@ -203,20 +204,54 @@ def test_membranes_can_be_left_out_of_the_run(tmp_path):
     assert all(np.array_equal(got.spikes[k], v) for k, v in expected.spikes.items())
 
 
+def _run_py(folder: Path, x: np.ndarray, out: Path, *extra: str) -> dict[str, np.ndarray]:
+    np.save(out.with_suffix(".npy"), x)
+    done = subprocess.run([sys.executable, str(folder / "run.py"), "--input",
+                           str(out.with_suffix(".npy")), "--output", str(out), *extra],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    with np.load(out) as got:
+        return {k: got[k] for k in got.files}
+
+
+def _assert_same(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    assert sorted(got) == sorted(expected)
+    assert all(np.array_equal(got[k], v) for k, v in expected.items())
+
+
 def test_run_py_quantises_a_float_drive_like_snnc(tmp_path):
+    """A float drive, quantised like snnc; model time by default, the raw schedule with
+    --hardware-timing."""
     graph = generated_net(TOPOLOGIES)  # direct encoding: real-valued input
     qg = q(graph)
     drive = drive_for(graph, batch=2, seed=4)
     emit(qg, LOIHI, tmp_path / "loihi")
-    np.save(tmp_path / "drive.npy", drive)
-    done = subprocess.run([sys.executable, str(tmp_path / "loihi" / "run.py"), "--input",
-                           str(tmp_path / "drive.npy"), "--output", str(tmp_path / "o.npz")],
-                          capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr
-    with np.load(tmp_path / "o.npz") as got:
-        expected = run_quantized(qg, drive).arrays()
-        assert sorted(got.files) == sorted(expected)
-        assert all(np.array_equal(got[k], v) for k, v in expected.items())
+    lag = latency(qg.graph, qg.profile)
+    assert lag > 0
+    model = to_model_time(run_quantized(qg, padded(drive, lag)), qg.graph, qg.profile,
+                          drive.shape[0])
+    _assert_same(_run_py(tmp_path / "loihi", drive, tmp_path / "m.npz"), model.arrays())
+    raw = hardware_trace(run_quantized(qg, drive), qg.graph, qg.profile)
+    _assert_same(_run_py(tmp_path / "loihi", drive, tmp_path / "h.npz", "--hardware-timing"),
+                 raw.arrays())
+
+
+def test_run_py_encodes_raw_inputs_like_snnc(tmp_path):
+    """Raw (batch, ...) inputs: run.py encodes them as snnc does (the model's encoding, its
+    T steps) and returns model time, equal to snnc's integer reference of the same steps."""
+    for seed, encoding in ((5, "direct"), (6, "rate")):
+        graph = generated_net(TOPOLOGIES)
+        graph = graph.replace_layers(graph.layers, encoding=encoding)
+        qg = q(graph)
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(0, 1, (3, *graph.input.shape)).astype(np.float32)
+        emit(qg, LOIHI, tmp_path / encoding)
+        steps = graph.timesteps
+        drive = model_drive(x, steps, latency(qg.graph, qg.profile), graph.encoding,
+                            graph.input.shape)
+        want = to_model_time(run_quantized(qg, drive), qg.graph, qg.profile, steps)
+        _assert_same(_run_py(tmp_path / encoding, x, tmp_path / f"{encoding}.npz"),
+                     want.arrays())
 
 
 def test_missing_runner_is_an_unsupported_error(tmp_path):

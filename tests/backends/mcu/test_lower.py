@@ -206,7 +206,7 @@ def test_probes_list_output_then_spikes_then_membranes():
 
 
 def test_every_called_kernel_has_an_instantiation_switch_in_the_runtime():
-    from mcu_netgen import FAMILIES, make_case
+    from testkit.mcu_netgen import FAMILIES, make_case
 
     from snnc.backends.mcu.families import kernel_block
     from snnc.runtime_c import runtime_dir

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from s2_netgen import RECIPES, drive_for, group_block, machine_limits, spinnaker2
+from testkit.s2_netgen import RECIPES, drive_for, group_block, machine_limits, spinnaker2
 
 from snnc import api
 from snnc.backends.spinnaker2 import check_resources, simulate

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -11,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from s2_netgen import RECIPES, group_block, machine_limits, spinnaker2
+from testkit import child_env
+from testkit.s2_netgen import RECIPES, group_block, machine_limits, spinnaker2
 
 from snnc.backends.spinnaker2 import emit
 from snnc.backends.spinnaker2 import image as img
@@ -141,10 +141,8 @@ def test_a_missing_router_entry_is_a_routing_fault(tmp_path: Path) -> None:
 
 
 _EMIT_SCRIPT = """
-import sys
 import numpy as np
-sys.path.insert(0, {netgen!r})
-from s2_netgen import RECIPES, machine_limits, spinnaker2
+from testkit.s2_netgen import RECIPES, machine_limits, spinnaker2
 from snnc.backends.spinnaker2 import emit
 from snnc.passes.quantize import quantize
 rng = np.random.default_rng(21)
@@ -155,11 +153,10 @@ emit(quantize(graph, target.numeric, target=target.name), target, {out!r})
 
 
 def test_bytes_do_not_depend_on_the_process_hash_seed(tmp_path: Path) -> None:
-    netgen = str(Path(__file__).parent)
     for seed in ("1", "2"):
-        script = _EMIT_SCRIPT.format(netgen=netgen, out=str(tmp_path / seed))
+        script = _EMIT_SCRIPT.format(out=str(tmp_path / seed))
         subprocess.run([sys.executable, "-c", script], check=True,
-                       env={**os.environ, "PYTHONHASHSEED": seed})
+                       env=child_env(PYTHONHASHSEED=seed))
     names = sorted(p.name for p in (tmp_path / "1").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "2").iterdir())
     for name in names:

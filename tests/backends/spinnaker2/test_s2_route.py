@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from s2_netgen import RECIPES, group_block, machine_limits, spinnaker2
+from testkit.s2_netgen import RECIPES, group_block, machine_limits, spinnaker2
 
 from snnc.backends.spinnaker2 import image as img
 from snnc.backends.spinnaker2.emit import write_layout

@@ -12,7 +12,7 @@ from snnc.frontend.nir import graph_to_nir, load_nir, nir_to_graph
 from snnc.ir.layers import LIF, Add, Conv2d, CubaLIF, Dense, Pool2d
 from snnc.reference.simulate import run_graph, simulate
 
-PAPER = Path(__file__).parent.parent / "fixtures" / "nir"
+PAPER = Path(__file__).resolve().parents[2] / "fixtures" / "nir"
 GRAPHS = ["lif_norse.nir", "lif_rockpool.nir", "two_lif_neurons.nir", "cnn_sinabs.nir",
           "braille_noDelay_bias_zero.nir", "braille_noDelay_noBias_subtract.nir"]
 

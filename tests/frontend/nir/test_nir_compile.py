@@ -9,7 +9,7 @@ import pytest
 from snnc import api
 from snnc.frontend.nir import load_nir
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 # (file, NIR reading): real exports from each framework.
 WRITTEN_BY = {
     "snntorch": ("frameworks/snntorch_rleaky.nir", "snntorch"),

@@ -8,19 +8,14 @@ attention; plus the hostile-name network.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
-from hostile_nets import hostile_net, inputs
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
-from fuzz_nets import Recipe, build
 
 from snnc.ir.quantized import QuantizedGraph
 from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
 from snnc.target import Target
+from testkit.fuzz_nets import Recipe, build
+from testkit.hostile_nets import hostile_net, inputs
 
 
 def _recipe(family: str, seed: int, variant: int, **changes: object) -> Recipe:

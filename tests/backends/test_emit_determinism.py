@@ -7,15 +7,12 @@ check accepted fails the test, so two refusals never pass as "the same output"."
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
-from fuzz_nets import fuzz_cases
+from testkit.fuzz_nets import fuzz_cases
 
 from snnc.backends import get_backend
 from snnc.errors import SnncError

@@ -13,7 +13,7 @@ import pytest
 from snnc.errors import InputError, InvalidModelError, SnncError
 from snnc.frontend.nir import load_nir, nir_to_graph
 
-PAPER = Path(__file__).parent.parent / "fixtures" / "nir"
+PAPER = Path(__file__).resolve().parents[2] / "fixtures" / "nir"
 
 
 def test_non_hdf5_bytes_are_an_input_error(tmp_path: Path) -> None:

@@ -27,12 +27,26 @@ HOSTILE_NAMES = (
     "{{ name }}' \"\"\" $(touch pwned) `id` %s | \\",
 )
 HOSTILE_MODEL = 'model"\n*/ #define main exit; ../'
+# Names an ONNX file may hold that no identifier can: NUL and other control characters, escape
+# sequences, 10 000-character names equal in their first 9 999, and names equal after
+# sanitizing ("a\nb", "a\rb").
+EXTREME_NAMES = (
+    "in\x00put\x01",
+    "tab\there\r\nline \x1b[31mred\x1b[0m",
+    '*/ /* "quote" \'single\' \\ */',
+    "../../../tmp/x/y\\z:C:\\",
+    "n" * 9_999 + "1",
+    "n" * 9_999 + "2",
+    "\x7f\x02\x03",
+    "a\nb",
+    "a\rb",
+)
 PLAIN_NAMES = tuple(f"l{i}" for i in range(len(HOSTILE_NAMES)))
 TARGETS = ("cortex-m4", "loihi2", "spinnaker2")
 RUNNERS = {"cortex-m4": "host", "loihi2": "lava", "spinnaker2": "spinnaker2"}
 NEEDS = {"cortex-m4": "gcc", "loihi2": "lava", "spinnaker2": "gcc"}
-# Text files whose syntax a name could break: C, headers, Python, Makefile, linker script.
-CODE_SUFFIXES = (".c", ".h", ".py", ".ld", "")
+# Text files whose syntax a name could break: C, headers, Python, Makefile, linker script, CMake.
+CODE_SUFFIXES = (".c", ".h", ".py", ".ld", "", ".txt", ".cmake")
 SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from testkit.nir_graphs import EXPORTABLE
 
 from snnc.frontend import load
 from snnc.frontend.nir import load_nir, save_nir
@@ -14,10 +15,8 @@ from snnc.ir.layers import Graph
 from snnc.onnx_builder import graph_to_onnx
 from snnc.reference.simulate import simulate
 
-from .test_nir_export import EXPORTABLE
-
-PAPER = Path(__file__).parent.parent / "fixtures" / "nir"
-FRAMEWORKS = Path(__file__).parent.parent / "fixtures" / "frameworks"
+PAPER = Path(__file__).resolve().parents[2] / "fixtures" / "nir"
+FRAMEWORKS = Path(__file__).resolve().parents[2] / "fixtures" / "frameworks"
 SOURCES: dict[str, Callable[[], Graph]] = {
     **EXPORTABLE,
     "braille": lambda: load_nir(PAPER / "braille_noDelay_bias_zero.nir"),
