@@ -16,7 +16,7 @@ import functools
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -159,7 +159,7 @@ def _support(graph: Graph) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = {}
     for target in api.targets_for("all"):
         backend = get_backend(target.backend)
-        result[target.name] = {layer.name: backend.unsupported(layer) or "yes"
+        result[target.name] = {layer.name: backend.unsupported_in(graph, layer) or "yes"
                                for layer in graph.layers}
     return result
 
@@ -368,8 +368,22 @@ def compile_cmd(
             continue
         out.print(f"{result.target.name}: wrote {result.artifact.out_dir}/ "
                   f"({len(result.artifact.files)} files)")
+        for line in agreement_lines(result.quantized.agreement):
+            out.print(f"  {line}", markup=False)
     if not any(r.artifact is not None for r in results):
         raise UnsupportedError("no target can hold the model (reasons above)")
+
+
+def agreement_lines(agreement: Mapping[str, float]) -> list[str]:
+    """The per-layer spike agreement with the float model, one line per layer (none without
+    calibration data)."""
+    if not agreement:
+        return []
+    values = list(agreement.values())
+    lines = [f"spike agreement with the float model on the calibration data: mean "
+             f"{sum(values) / len(values):.4f}, min {min(values):.4f}"]
+    lines += [f"  {name}: {value:.4f}" for name, value in agreement.items()]
+    return lines
 
 
 @app.command(epilog=_examples(
@@ -392,14 +406,22 @@ def report(
     from snnc.cost.report import render_json, render_markdown, write_report
     from snnc.outputs import atomic_dir
 
+    calib_x = _calib(calib)
     with progress("report") as log:
         graph = api.load(model, nir_semantics, dt)
-        cost = api.report(graph, target, calib=_calib(calib), mapping=mapping, prune=prune,
+        cost = api.report(graph, target, calib=calib_x, mapping=mapping, prune=prune,
                           log=log)
+        fidelity = ({} if calib_x is None else
+                    api.agreement(graph, target, calib_x, mapping=mapping, prune=prune))
     out.print(render_json(cost) if as_json else render_markdown(cost), markup=False)
+    if fidelity and not as_json:
+        out.print("\n".join(agreement_lines(fidelity)), markup=False)
     if out_dir is not None:
         with atomic_dir(out_dir) as tmp:
             write_report(cost, tmp)
+            if fidelity:
+                (tmp / "agreement.json").write_text(
+                    json.dumps(fidelity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         out.print(f"wrote {out_dir}")
 
 
