@@ -3,11 +3,12 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NETX_STAMP := $(VENV)/.netx-installed
 APT_PACKAGES := gcc g++ make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
 	valgrind cmake
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-slow fuzz bench lint clean
+.PHONY: install install-netx demo test test-netx test-slow fuzz bench lint clean
 
 install: $(STAMP)
 
@@ -32,6 +33,16 @@ $(STAMP): pyproject.toml requirements.txt Makefile
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# lava-dl's netx (to load network.net as a lava-dl user does): torch (CPU) and OpenCV, pinned
+# by requirements-netx.txt; lava-dl 0.6.0 itself declares torch < 2.4 and Python < 3.11, so it
+# is installed without its dependencies, like lava-nc.
+install-netx: $(NETX_STAMP)
+
+$(NETX_STAMP): $(STAMP) requirements-netx.txt
+	$(BIN)/pip install -q -c requirements-netx.txt torch opencv-python-headless
+	$(BIN)/pip install -q --no-deps --ignore-requires-python lava-dl==0.6.0
+	touch $(NETX_STAMP)
+
 demo: install
 	$(BIN)/python examples/digits/demo.py
 	$(BIN)/python examples/spikeformer/demo.py
@@ -40,7 +51,11 @@ demo: install
 # The suite minus the broad sweeps marked `slow` (each has a fast variant that always runs).
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not netx" tests
+
+# network.net loaded by lava-dl's own netx and run against simulate -b lava (.ci/run runs it).
+test-netx: install-netx
+	$(BIN)/python -m pytest -q -m netx tests
 
 test-slow: install
 	$(BIN)/python -m pytest -q -n 2 -m slow tests

@@ -3,7 +3,8 @@
 Every backend package defines one subclass of :class:`Backend` (exported as ``BACKEND``) and
 never imports another backend; code two backends share lives in :mod:`snnc.backends.common`.
 The CLI and :mod:`snnc.api` reach a backend only through :func:`get_backend` and the four
-methods of the base class.
+abstract methods of the base class (plus :meth:`Backend.unsupported_in`, which defaults to
+:meth:`Backend.unsupported`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import numpy as np
 
-    from snnc.ir.layers import Layer
+    from snnc.ir.layers import Graph, Layer
     from snnc.ir.quantized import QuantizedGraph
     from snnc.reference.simulate import Trace
     from snnc.target import Target
@@ -64,6 +65,13 @@ class Backend(ABC):
         Refusals that depend on the quantized values or on the graph around the layer are found
         by :meth:`resources` and :meth:`emit`, which raise before anything is written.
         """
+
+    def unsupported_in(self, graph: Graph, layer: Layer) -> str | None:
+        """:meth:`unsupported` for ``layer`` where it sits in ``graph``: a backend whose support
+        of a layer depends on what feeds it (Loihi max-pools spikes, not currents) says so
+        here, so ``inspect`` reports what ``compile`` will refuse."""
+        del graph
+        return self.unsupported(layer)
 
     @abstractmethod
     def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:

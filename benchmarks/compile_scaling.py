@@ -32,6 +32,13 @@ targets in under 10 s on 2 cores, and time(4N) <= 4.5 time(N). Writes
 ``benchmarks/results/compile_scaling.json`` and prints a table.
 
     .venv/bin/python benchmarks/compile_scaling.py [--quick] [--family NAME ...] [--out FILE]
+
+``--large [N ...]`` measures instead what a board-size network costs: ``snnc compile`` of a
+dense network with N synapses (default 2*10^7 and 10^8) for spinnaker2 and for loihi2, each in
+its own process: wall time and peak RSS above the same command's on a 10^3-synapse model (the
+start-up baseline: TVM alone takes about 300 MB), per synapse. Goals: <= 16 bytes per synapse,
+10^8 synapses in under 60 s. It needs several GB and minutes, so `make bench` does not run it;
+it writes ``benchmarks/results/compile_scaling_large.json``.
 """
 
 from __future__ import annotations
@@ -270,13 +277,92 @@ def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+LARGE_SIZES = (20_000_000, 100_000_000)
+LARGE_TARGETS = ("spinnaker2", "loihi2")
+LARGE_RESULTS = RESULTS.with_name("compile_scaling_large.json")
+BASELINE_SYNAPSES = 1_000
+GOAL_BYTES_PER_SYNAPSE = 16
+GOAL_100M_SECONDS = 60
+
+
+def write_model(synapses: int, path: Path) -> int:
+    """The dense family's model with about ``synapses`` connections as ONNX, written by a
+    separate interpreter (the compile being measured starts from the file, like a user's)."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import compile_scaling as c; "
+            "from snnc.onnx_builder import graph_to_onnx; g = c.build('dense', int(sys.argv[2]));"
+            " open(sys.argv[3], 'wb').write(graph_to_onnx(g).SerializeToString()); "
+            "print(c.synapse_count(g))")
+    proc = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent),
+                           str(synapses), str(path)], capture_output=True, text=True,
+                          check=True)
+    return int(proc.stdout.strip().splitlines()[-1])
+
+
+def cli_compile(model: Path, target: str, out: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of ``snnc compile`` for one target, in its own
+    process (os.wait4 gives that process's own resource usage)."""
+    snnc = Path(sys.executable).with_name("snnc")
+    log = out.with_name(out.name + ".log")
+    start = time.perf_counter()
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([str(snnc), "compile", str(model), "--target", target,
+                                 "--mapping", MAPPING, "-o", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        tail = log.read_text(errors="replace")[-500:]
+        raise SystemExit(f"snnc compile {model.name} --target {target} failed: {tail}")
+    return seconds, usage.ru_maxrss * 1024  # Linux reports kilobytes
+
+
+def large(sizes: tuple[int, ...]) -> dict[str, Any]:
+    """Peak RSS above the start-up baseline (the same command on a tiny model) per synapse and
+    wall time of ``snnc compile`` for large dense networks, per target."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="snnc-bench-large-") as tmp:
+        work = Path(tmp)
+        tiny = work / "tiny.onnx"
+        write_model(BASELINE_SYNAPSES, tiny)
+        for size in sizes:
+            model = work / f"dense-{size}.onnx"
+            synapses = write_model(size, model)
+            for target in LARGE_TARGETS:
+                _, base = cli_compile(tiny, target, work / "out-tiny")
+                seconds, peak = cli_compile(model, target, work / f"out-{size}")
+                shutil.rmtree(work / f"out-{size}", ignore_errors=True)
+                per = (peak - base) / synapses
+                rows.append({"target": target, "synapses": synapses, "seconds": seconds,
+                             "peak_rss_bytes": peak, "baseline_rss_bytes": base,
+                             "bytes_per_synapse": per,
+                             "memory_goal_met": per <= GOAL_BYTES_PER_SYNAPSE,
+                             "time_goal_met": (seconds < GOAL_100M_SECONDS
+                                               if synapses >= 100_000_000 else None)})
+                print(f"{target:10} {synapses:>11} synapses: {seconds:7.1f} s, peak RSS "
+                      f"{peak / 2**20:7.0f} MB ({base / 2**20:.0f} MB on a tiny model): "
+                      f"{per:6.1f} bytes per synapse (goal <= {GOAL_BYTES_PER_SYNAPSE})",
+                      flush=True)
+            model.unlink()
+    return {"command": "python benchmarks/compile_scaling.py --large", "rows": rows,
+            "goals": {"bytes_per_synapse": GOAL_BYTES_PER_SYNAPSE,
+                      "seconds_at_100M": GOAL_100M_SECONDS}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three sizes only")
+    parser.add_argument("--large", nargs="*", type=int, metavar="SYNAPSES",
+                        help="instead: peak RSS per synapse and time of snnc compile for "
+                        "spinnaker2 and loihi2 at these sizes (default 2e7 and 1e8)")
     parser.add_argument("--family", nargs="*", choices=FAMILIES, default=list(FAMILIES),
                         help="only these families (the results file then holds only them)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.large is not None:
+        result = large(tuple(args.large) or LARGE_SIZES)
+        LARGE_RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {LARGE_RESULTS}")
+        return
     sizes = QUICK_SIZES if args.quick else SIZES
     families = [f for f in FAMILIES if f in args.family]
     load_before = os.getloadavg()

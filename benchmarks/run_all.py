@@ -204,25 +204,44 @@ def section_simulate(data: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+ANCHORS = {"dense": "CMSIS-NN's 2x2 SMLAD tiling ~1.5 (Lai et al., arXiv:1801.06601); "
+                    "VMLADAVA = 16 MACs per instruction on Helium",
+           "event": "a column add is load + add + store; packed 16-bit adds halve it",
+           "event-32": "a column add is load + add + store",
+           "event-csr": "load column index + load + add + store"}
+
+
 def section_mcu(data: dict[str, Any]) -> list[str]:
     cfg = data.get("config", {})
     lines = ["## MCU kernels: instructions per MAC and per synaptic event", "",
              "Command: `python benchmarks/mcu.py`", "",
-             f"One {cfg.get('n_in')}->{cfg.get('n_out')} synapse layer, {cfg.get('steps')} "
-             f"steps x batch {cfg.get('batch')}, binary input spikes at rates "
+             f"One {cfg.get('n_in')}->{cfg.get('n_out')} synapse layer reading binary spikes, "
+             f"{cfg.get('steps')} steps x batch {cfg.get('batch')}, input spike rates "
              f"{', '.join(str(r) for r in cfg.get('rates', []))}; the CSR build keeps "
-             f"{cfg.get('csr_density')} of the weights. The event-driven cost is fitted as "
-             "`fixed + per event`; the crossover is the input rate where it meets the dense "
-             "kernel (above 1: event-driven is cheaper at every rate).", ""]
+             f"{cfg.get('csr_density')} of the weights. `event` is the kernel the compiler emits "
+             "for dense columns (16-bit sums, proven exact for this layer), `event-32` the "
+             "32-bit one it emits when the sums may not fit int16. Instructions are counted in "
+             "the functions of `snnc_dense.c` (the event-driven count includes building the "
+             "event list) and fitted as `fixed + per event`; the crossover is the input rate "
+             "where event-driven meets the dense kernel (above 1: cheaper at every rate).", ""]
+    goals = data.get("goals") or []
+    if goals:
+        lines += _table(["core", "kernel", "measured", "goal", "anchor", "status"],
+                        [[g["target"], g["kernel"], f"{g['value']:.3f} per {g['unit']}",
+                          f"<= {g['goal']}", ANCHORS.get(g["kernel"], ""), _met(g["met"])]
+                         for g in goals])
+        lines.append("")
     rows = []
-    tools = {"host_callgrind_x86_64_O2": "host x86-64 -O2 (callgrind)",
-             "qemu_cortex_m4_Os": "Cortex-M4 Thumb-2 -Os (QEMU)"}
-    for key, label in tools.items():
-        res = data.get(key)
+    runs = {"host x86-64 -O2 (callgrind, portable C)": data.get("host_callgrind_x86_64_O2")}
+    for target, res in (data.get("qemu_Os") or {}).items():
+        runs[f"{target} -Os (QEMU)"] = res
+    for label, res in runs.items():
         if not res:
             continue
-        for kernel in ("event", "event-csr"):
-            k = res[kernel]
+        for kernel in ("event", "event-32", "event-csr"):
+            k = res.get(kernel)
+            if k is None:
+                continue
             rows.append([label, f"{res['dense_instructions_per_mac']:.3f}", kernel,
                          f"{k['instructions_per_synaptic_event']:.2f}",
                          f"{k['fixed_instructions_per_step']:.0f}",
@@ -230,6 +249,44 @@ def section_mcu(data: dict[str, Any]) -> list[str]:
                          "yes" if k["cheaper_than_dense_below_crossover"] else "**no**"])
     lines += _table(["build", "dense instr/MAC", "event kernel", "instr/event",
                      "fixed instr/step", "crossover rate", "checked at every rate"], rows)
+    memory = data.get("memory") or []
+    if memory:
+        lines += ["", "### Flash and RAM of the example projects", "",
+                  "Each example compiled for the target and its model objects linked by "
+                  "arm-none-eabi-gcc -Os --gc-sections into a firmware that only runs it "
+                  "(start-up code and a main calling snnc_init/snnc_step; no test harness or "
+                  "probe table); flash and RAM are the model's share of that image. Goals: "
+                  "flash <= int8 weight bytes + 10 % + 4 KB; RAM (.data + .bss) = the planned "
+                  "state + arena bytes exactly (no heap); the stack is the worst static call "
+                  "chain of snnc_step/snnc_init.", ""]
+        lines += _table(["model", "target", "weight bytes", "flash", "flash goal", "RAM",
+                         "state + arena", "stack", "flash goal", "RAM = state + arena"],
+                        [[r["model"], r["target"], r["weight_bytes"], r["flash_bytes"],
+                          r["flash_budget_bytes"], r["ram_bytes"],
+                          f"{r['state_bytes']} + {r['arena_bytes']}", r["stack_bytes"],
+                          _met(r["flash_met"]), _met(r["ram_equals_state_plus_arena"])]
+                         for r in memory])
+    return [*lines, ""]
+
+
+def section_large(data: dict[str, Any]) -> list[str]:
+    goals = data.get("goals", {})
+    per = goals.get("bytes_per_synapse", 16)
+    lines = ["## Compiler memory at board scale", "",
+             f"Command: `{data.get('command', 'python benchmarks/compile_scaling.py --large')}` "
+             "(not part of `make bench`: it needs several GB and minutes)", "",
+             "`snnc compile --mapping snn` of a dense two-layer network, one target per "
+             "process; memory is the peak RSS above the same command's on a 10^3-synapse "
+             f"model (start-up, TVM included), per synapse. Goals: <= {per} bytes per synapse; "
+             f"10^8 synapses in under {goals.get('seconds_at_100M', 60)} s.", ""]
+    lines += _table(["target", "synapses", "wall s", "peak RSS MB", "baseline MB",
+                     "bytes/synapse", "memory goal", "time goal (10^8)"],
+                    [[r["target"], r["synapses"], f"{r['seconds']:.1f}",
+                      f"{r['peak_rss_bytes'] / 2**20:.0f}",
+                      f"{r['baseline_rss_bytes'] / 2**20:.0f}",
+                      f"{r['bytes_per_synapse']:.1f}", _met(r["memory_goal_met"]),
+                      "-" if r["time_goal_met"] is None else _met(r["time_goal_met"])]
+                     for r in data.get("rows", [])])
     return [*lines, ""]
 
 
@@ -272,6 +329,18 @@ def summary(timings: dict[str, float]) -> list[str]:
         lines.append(f"- integer reference >= {goal}x faster than Lava: {_met(every)}, "
                      f"{len(ok)} of {len(sim['cases'])} cases (ratios "
                      + ", ".join(f"{c['ratio']:.0f}" for c in sim["cases"]) + ")")
+    for r in (load("compile_scaling_large") or {}).get("rows", []):
+        lines.append(f"- {r['target']}, {r['synapses']} synapses: {r['bytes_per_synapse']:.1f} "
+                     f"bytes per synapse above start-up (goal <= 16: "
+                     f"{_met(r['memory_goal_met'])}), {r['seconds']:.1f} s")
+    mcu = load("mcu")
+    for g in (mcu or {}).get("goals") or []:
+        lines.append(f"- {g['target']} {g['kernel']}: {g['value']:.3f} instructions per "
+                     f"{g['unit']} (goal <= {g['goal']}): {_met(g['met'])}")
+    for r in (mcu or {}).get("memory") or []:
+        lines.append(f"- {r['model']} on {r['target']}: flash {r['flash_bytes']} B (goal <= "
+                     f"{r['flash_budget_bytes']}: {_met(r['flash_met'])}), RAM {r['ram_bytes']}"
+                     f" B = state + arena: {_met(r['ram_equals_state_plus_arena'])}")
     if timings:
         total = sum(timings.values())
         lines.append(f"- `make bench` in under 15 min: {_met(total < 900)}, {total / 60:.1f} min")
@@ -290,7 +359,8 @@ def write_readme(timings: dict[str, float]) -> Path:
                   + f"; total {total / 60:.1f} min (goal < 15 min: {_met(total < 900)}).", ""]
     parts += summary(timings)
     sections = (("compile_scaling", section_compile), ("simulate", section_simulate),
-                ("mcu", section_mcu), ("spinnaker2", section_spinnaker2))
+                ("compile_scaling_large", section_large), ("mcu", section_mcu),
+                ("spinnaker2", section_spinnaker2))
     for name, render in sections:
         data = load(name)
         if data:

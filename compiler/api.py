@@ -97,15 +97,34 @@ def optimize(graph: Graph, target: str | Target, calib: np.ndarray | None = None
 
 def quantize(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
              mapping: str = "auto") -> QuantizedGraph:
-    """The integer graph for ``target``; on a stateless target (``execution = "qnn"``) every
-    neuron stage is its QNN twin (approximate twins only with ``mapping = "qnn"``)."""
+    """Integer parameters for ``target``: with calibration inputs on a scaled-state profile,
+    the scales that best reproduce the float model's spikes on them
+    (:mod:`snnc.passes.fidelity`, the per-layer agreement in ``.agreement``); otherwise the
+    range-based ones. On a stateless target (``execution = "qnn"``) every neuron stage is then
+    its QNN twin (approximate twins only with ``mapping = "qnn"``)."""
     t = as_target(target)
-    qg = quantize_graph(graph, t.numeric, calib=calib, target=t.name)
+    if calib is not None and t.numeric.neuron_model == "scaled":
+        from snnc.passes.fidelity import choose_scales
+
+        drive = encode(calib, graph.timesteps, graph.encoding, graph.input.shape)
+        qg = choose_scales(graph, t.numeric, drive, calib=calib, target=t.name)
+    else:
+        qg = quantize_graph(graph, t.numeric, calib=calib, target=t.name)
     if t.numeric.execution == "qnn":
         from snnc.passes.stateless import lower_stateless
 
         qg = lower_stateless(qg, mapping)
     return qg
+
+
+def agreement(graph: Graph, target: str | Target, calib: np.ndarray, mapping: str = "auto",
+              prune: float | None = None, log: Log = None) -> dict[str, float]:
+    """Per neuron layer, the spike agreement of ``target``'s integer model with the float
+    model on ``calib`` (see :mod:`snnc.passes.fidelity`), for the graph compile would emit."""
+    t = as_target(target)
+    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log)
+    _say(log, "choose scales on the calibration data")
+    return dict(quantize(optimized, t, calib=calib, mapping=mapping).agreement)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import functools
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -159,7 +159,7 @@ def _support(graph: Graph) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = {}
     for target in api.targets_for("all"):
         backend = get_backend(target.backend)
-        result[target.name] = {layer.name: backend.unsupported(layer) or "yes"
+        result[target.name] = {layer.name: backend.unsupported_in(graph, layer) or "yes"
                                for layer in graph.layers}
     return result
 
@@ -192,26 +192,69 @@ def inspect(
         rows.append({
             "name": layer.name, "kind": layer.kind, "inputs": list(layer.inputs),
             "shape": list(graph.shape(layer.name)), "params": layer.parameter_count(),
-            "neuron": _neuron_summary(layer),
+            "neuron": _neuron_summary(layer), "idiom": _idiom(layer),
             "support": {t: support[t][layer.name] for t in sorted(support)},
         })
+    io = _io_layout(graph)
     if as_json:
         out.print(json.dumps({"model": graph.name, "timesteps": graph.timesteps,
                               "encoding": graph.encoding, "output": graph.output,
-                              "parameters": graph.parameter_count(), "layers": rows},
+                              "parameters": graph.parameter_count(), "layers": rows,
+                              "input_layout": io[0], "output_layout": io[1]},
                              indent=2, sort_keys=True), markup=False)
         return
+    layout = f", input [{io[0]}] -> output [{io[1]}]" if io[0] else ""
     table = Table(title=f"{graph.name}: T={graph.timesteps}, encoding={graph.encoding}, "
-                        f"{graph.parameter_count()} parameters, output '{graph.output}'")
-    for col in ("layer", "kind", "shape", "params", "neuron / synapse"):
+                        f"{graph.parameter_count()} parameters, output '{graph.output}'"
+                        f"{layout}")
+    for col in ("layer", "kind", "shape", "params", "neuron / synapse", "idiom"):
         table.add_column(col)
     for target in sorted(support):
         table.add_column(target)
     for row in rows:
         table.add_row(row["name"], row["kind"], "x".join(map(str, row["shape"])),
-                      str(row["params"]), row["neuron"],
+                      str(row["params"]), row["neuron"], row["idiom"],
                       *[row["support"][t] for t in sorted(support)])
     out.print(table)
+
+
+def _idiom(layer: Layer) -> str:
+    """The exporter idiom a recovered neuron came from (blank for snnc's own spelling)."""
+    return str(layer.attrs.get("idiom", ""))
+
+
+def _io_layout(graph: Graph) -> tuple[str, str]:
+    """Where time and batch sit in the exported graph's input and output ('' for a one-step
+    model), e.g. ``B,T,*``."""
+    from snnc.frontend.timeline import layouts
+
+    found = layouts(graph.layout)
+    if found is None:
+        return "", ""
+    inp, outp, _ = found
+    info = json.loads(graph.layout)
+    out_shape = (info["output"] or info["input"])["shape"]
+    return inp.describe(len(info["input"]["shape"])), outp.describe(len(out_shape))
+
+
+def _as_exported_input(graph: Graph, x: np.ndarray, steps: int | None) -> np.ndarray | None:
+    """An input laid out as a whole-sequence export takes it, as (steps, batch, ...); None
+    when the model is a one-step model or ``x`` has another rank."""
+    from snnc.frontend.timeline import layouts, to_steps
+
+    found = layouts(graph.layout)
+    if found is None:
+        return None
+    inp, _, exported_steps = found
+    rank = len(json.loads(graph.layout)["input"]["shape"])
+    if x.ndim != rank:
+        return None
+    count = steps or exported_steps
+    if inp.merged and x.shape[inp.axis] % count:
+        raise InputError(f"input axis {inp.axis} of size {x.shape[inp.axis]} does not split "
+                         f"into {count} steps")
+    drive = to_steps(np.asarray(x, np.float32), inp, count)
+    return drive if steps is None else drive[:steps]
 
 
 @app.command(epilog=_examples(
@@ -245,6 +288,7 @@ def simulate(
     x = api.load_array(input, "input")
     if steps is not None and steps < 1:
         raise InputError("--steps must be at least 1")
+    layouts: tuple[str, str] | None = None
     with progress("simulate") as log:
         log(f"read {model.name}")
         if backend == "exported":
@@ -253,6 +297,10 @@ def simulate(
             trace = api.simulate_exported(model, x, steps=steps, log=log)
         else:
             graph = api.load(model, nir_semantics, dt)
+            drive = _as_exported_input(graph, x, steps)
+            if drive is not None:  # as the exported graph takes it: [B, T, ...], [B*T, ...]
+                layouts = _io_layout(graph)
+                x, steps = drive, drive.shape[0]
             trace = api.simulate(graph, x, steps=steps, target=target, backend=backend,
                                  calib=_calib(calib), mapping=mapping, log=log,
                                  hardware_timing=hardware_timing)
@@ -275,7 +323,17 @@ def simulate(
             raise InputError(f"labels have {y.shape[0]} entries for a batch of {counts.shape[0]}")
         out.print(f"accuracy: {float(np.mean(api.predict(trace) == y)):.4f}")
     if output is not None:
-        save_npz_atomic(output, trace.arrays())
+        arrays = trace.arrays()
+        if layouts is not None:  # how steps x batch map back to the exported layout
+            from snnc.frontend.timeline import from_steps
+            from snnc.frontend.timeline import layouts as graph_layouts
+
+            found = graph_layouts(graph.layout)
+            assert found is not None
+            arrays["layout/input"] = np.array(layouts[0])
+            arrays["layout/output"] = np.array(layouts[1])
+            arrays["output_as_exported"] = from_steps(trace.output, found[1])
+        save_npz_atomic(output, arrays)
         out.print(f"wrote {output}")
 
 
@@ -310,8 +368,22 @@ def compile_cmd(
             continue
         out.print(f"{result.target.name}: wrote {result.artifact.out_dir}/ "
                   f"({len(result.artifact.files)} files)")
+        for line in agreement_lines(result.quantized.agreement):
+            out.print(f"  {line}", markup=False)
     if not any(r.artifact is not None for r in results):
         raise UnsupportedError("no target can hold the model (reasons above)")
+
+
+def agreement_lines(agreement: Mapping[str, float]) -> list[str]:
+    """The per-layer spike agreement with the float model, one line per layer (none without
+    calibration data)."""
+    if not agreement:
+        return []
+    values = list(agreement.values())
+    lines = [f"spike agreement with the float model on the calibration data: mean "
+             f"{sum(values) / len(values):.4f}, min {min(values):.4f}"]
+    lines += [f"  {name}: {value:.4f}" for name, value in agreement.items()]
+    return lines
 
 
 @app.command(epilog=_examples(
@@ -334,14 +406,22 @@ def report(
     from snnc.cost.report import render_json, render_markdown, write_report
     from snnc.outputs import atomic_dir
 
+    calib_x = _calib(calib)
     with progress("report") as log:
         graph = api.load(model, nir_semantics, dt)
-        cost = api.report(graph, target, calib=_calib(calib), mapping=mapping, prune=prune,
+        cost = api.report(graph, target, calib=calib_x, mapping=mapping, prune=prune,
                           log=log)
+        fidelity = ({} if calib_x is None else
+                    api.agreement(graph, target, calib_x, mapping=mapping, prune=prune))
     out.print(render_json(cost) if as_json else render_markdown(cost), markup=False)
+    if fidelity and not as_json:
+        out.print("\n".join(agreement_lines(fidelity)), markup=False)
     if out_dir is not None:
         with atomic_dir(out_dir) as tmp:
             write_report(cost, tmp)
+            if fidelity:
+                (tmp / "agreement.json").write_text(
+                    json.dumps(fidelity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         out.print(f"wrote {out_dir}")
 
 

@@ -33,11 +33,32 @@
                                       const int8_t *vals, const int32_t *bias, YT *y,          \
                                       int32_t rows, int32_t n_in, int32_t n_out)
 
-/* The hot QNN kernel has its own signature: scratch holds the input widened to 16-bit pairs
- * (SNNC_DENSE_SCRATCH(n_in) int32 words), computed once and shared by all output rows. */
+/* The int8 -> int32 kernels (spiking and QNN layers alike) are hand-written, with Helium and
+ * DSP code paths (see snnc_dense.c), and take a scratch area.
+ *
+ * snnc_dense_s8_s32: W row-major (n_out, n_in); scratch unused (may be NULL). The layout of
+ * cores with Helium or without DSP.
+ *
+ * snnc_dense_blk4_s8_s32: W blocked for SMLAD, the layout of cores with the DSP extension.
+ * Rows 4b..4b+3 form block b: for each group g of four inputs, 16 bytes (row 4b's weights
+ * 4g..4g+3, then row 4b+1's, ...), then the four rows' last n_in % 4 weights, row by row;
+ * the n_out % 4 rows after the last block follow row-major. Every block is a multiple of four
+ * bytes long, so with a word-aligned W every block is word-aligned. scratch holds the input
+ * widened to 16-bit pairs, SNNC_DENSE_SCRATCH(n_in) words, filled once per row of x. */
 #define SNNC_DENSE_SCRATCH(n_in) ((((n_in) + 3) / 4) * 2)
 void snnc_dense_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
                        int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch);
+void snnc_dense_blk4_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
+                            int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch);
+
+/* Event-driven, binary events, dense columns (W transposed) whose partial sums the compiler
+ * proved to fit int16: every sum of a subset of one output's weights lies in
+ * [-32768, 32767]. The sums are kept two to a word in acc (SNNC_EVENT16_SCRATCH(n_out)
+ * words), which halves the work per event on cores with DSP or Helium. */
+#define SNNC_EVENT16_SCRATCH(n_out) ((((n_out) + 7) / 8) * 4)
+void snnc_event_dense16_s32(const uint16_t *idx, int32_t count, const int8_t *wt,
+                            const int32_t *bias, int32_t *y, int32_t rows, int32_t n_in,
+                            int32_t n_out, int32_t *acc);
 
 #define SNNC_DENSE_DECLARE_(X, XT, Y, YT) SNNC_DENSE_PROTO(X, XT, Y, YT);
 #define SNNC_EVENT_DECLARE_(Y, YT) SNNC_EVENT_DENSE_PROTO(Y, YT); SNNC_EVENT_CSR_PROTO(Y, YT);

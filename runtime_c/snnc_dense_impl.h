@@ -1,6 +1,8 @@
 /* Template body of the typed fully connected kernels; see snnc_dense.h.
  *
- * Included by snnc_dense.c once per type combination with these macros defined:
+ * Included by snnc_dense.c once per type combination with these macros defined (the event
+ * kernels call the column helpers snnc_col_add_Y, snnc_col_mla_Y, snnc_csr_events_Y and
+ * snnc_csr_mla_Y defined there, which have the fast paths of the 32-bit case):
  *   SNNC_X / SNNC_X_T   input suffix and type (dense kernel only, when SNNC_DENSE_GENERIC)
  *   SNNC_Y / SNNC_Y_T   output (= accumulator) suffix and type
  *   SNNC_P_T            type of one product x * w (int64_t when either side is 64-bit)
@@ -49,66 +51,37 @@ SNNC_EVENT_DENSE_PROTO(SNNC_Y, SNNC_Y_T)
             yr += n_out;
         }
         const int8_t *col = wt + (size_t)(i - (row_end - n_in)) * (size_t)n_out;
-        /* Unrolled by four with a count-down loop: otherwise the loop overhead costs as much
-         * as the additions. */
-        SNNC_Y_T *yo = yr;
         if (x == NULL) {
-            for (int32_t k = n_out >> 2; k > 0; --k, yo += 4, col += 4) {
-                yo[0] += col[0];
-                yo[1] += col[1];
-                yo[2] += col[2];
-                yo[3] += col[3];
-            }
-            for (int32_t k = n_out & 3; k > 0; --k) {
-                *yo++ += *col++;
-            }
+            SNNC_CAT2(snnc_col_add, SNNC_Y)(yr, col, n_out);
         } else {
-            const SNNC_Y_T value = x[i];
-            for (int32_t k = n_out >> 2; k > 0; --k, yo += 4, col += 4) {
-                yo[0] += value * col[0];
-                yo[1] += value * col[1];
-                yo[2] += value * col[2];
-                yo[3] += value * col[3];
-            }
-            for (int32_t k = n_out & 3; k > 0; --k) {
-                *yo++ += value * *col++;
-            }
+            SNNC_CAT2(snnc_col_mla, SNNC_Y)(yr, col, (SNNC_Y_T)x[i], n_out);
         }
     }
 }
 
 SNNC_EVENT_CSR_PROTO(SNNC_Y, SNNC_Y_T)
 {
-    int32_t row_end = n_in;
-    SNNC_Y_T *yr = y;
+    int32_t e = 0;
     SNNC_CAT2(snnc_fill_bias, SNNC_Y)(y, bias, rows, n_out);
-    for (int32_t e = 0; e < count; ++e) {
-        const int32_t i = (int32_t)idx[e];
-        while (i >= row_end) {
-            row_end += n_in;
-            yr += n_out;
+    for (int32_t r = 0; r < rows && e < count; ++r) {
+        SNNC_Y_T *yr = y + (size_t)r * (size_t)n_out;
+        const int32_t base = r * n_in;
+        int32_t end = count; /* events are sorted: those of row r come next */
+        if (r + 1 < rows) {
+            for (end = e; end < count && (int32_t)idx[end] < base + n_in; ++end) {
+            }
         }
-        const int32_t local = i - (row_end - n_in);
-        const int32_t end = row_ptr[local + 1];
-        int32_t k = row_ptr[local];
         if (x == NULL) {
-            for (; k + 2 <= end; k += 2) {
-                yr[cols[k]] += vals[k];
-                yr[cols[k + 1]] += vals[k + 1];
-            }
-            for (; k < end; ++k) {
-                yr[cols[k]] += vals[k];
-            }
+            SNNC_CAT2(snnc_csr_events, SNNC_Y)(yr, idx + e, end - e, base, row_ptr, cols, vals);
         } else {
-            const SNNC_Y_T value = x[i];
-            for (; k + 2 <= end; k += 2) {
-                yr[cols[k]] += value * vals[k];
-                yr[cols[k + 1]] += value * vals[k + 1];
-            }
-            for (; k < end; ++k) {
-                yr[cols[k]] += value * vals[k];
+            for (int32_t k = e; k < end; ++k) {
+                const int32_t i = (int32_t)idx[k];
+                const int32_t lo = row_ptr[i - base];
+                SNNC_CAT2(snnc_csr_mla, SNNC_Y)(yr, cols + lo, vals + lo, (SNNC_Y_T)x[i],
+                                                row_ptr[i - base + 1] - lo);
             }
         }
+        e = end;
     }
 }
 #undef SNNC_EVENT_FAMILY

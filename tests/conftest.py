@@ -1,12 +1,13 @@
 """Shared fixtures and the ``needs`` marker.
 
-``@pytest.mark.needs("arm-none-eabi-gcc" | "qemu" | "cmake" | "lava" | "valgrind" |
+``@pytest.mark.needs("arm-none-eabi-gcc" | "qemu" | "cmake" | "lava" | "lava-dl" | "valgrind" |
 "xylosim" | "akida")`` skips a test on a bare developer machine, but when ``CI`` is set a
 missing toolchain is a failure, never a skip.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -31,7 +32,17 @@ _TOOLS = {
     "xylosim": lambda: all(importlib.util.find_spec(m) is not None
                            for m in ("xylosim", "rockpool")),
     "akida": lambda: importlib.util.find_spec("akida") is not None,
+    "lava-dl": lambda: _distribution("lava-dl"),
 }
+
+
+def _distribution(name: str) -> bool:
+    """Installed, judged by its metadata (importing lava-dl takes seconds and needs torch)."""
+    try:
+        importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _in_ci() -> bool:

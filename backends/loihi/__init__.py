@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 
 from snnc.backends import Artifact, Backend
-from snnc.ir.layers import Layer
+from snnc.ir.layers import Graph, Layer
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.simulate import Trace
 from snnc.target import Target
 
 from .check import check_resources
 from .emit import emit
-from .lower import unsupported_reason
+from .lower import graph_reason, unsupported_reason
 from .simulate import RUNNERS, simulate
 
 
@@ -29,6 +29,9 @@ class LoihiBackend(Backend):
 
     def unsupported(self, layer: Layer) -> str | None:
         return unsupported_reason(layer)
+
+    def unsupported_in(self, graph: Graph, layer: Layer) -> str | None:
+        return unsupported_reason(layer) or graph_reason(graph, layer)
 
     def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
         return check_resources(qg, target)

@@ -165,6 +165,6 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
     if not isinstance(blocks, str):
-        write_netx(out_dir / "network.net", blocks, net.timesteps)
+        write_netx(out_dir / "network.net", blocks, net.timesteps + latency(qg.graph, qg.profile))
         files["network.net"] = b""
     return Artifact("loihi", out_dir, tuple(sorted(files)), figures)

@@ -11,9 +11,11 @@ bias, and each matrix becomes one or two Lava ``Dense``/``Sparse`` processes:
 - Lava's bit-accurate Dense drops the least significant weight bit of mixed-sign matrices. A
   weight ``w`` is therefore stored as ``2*w`` with ``weight_exp = -1``: the doubled weight has a
   zero LSB, and the accumulated sum is shifted right by one, which is exact because it is even.
-- A composed weight that needs more than 8 bits (a Dense after a sum pool, two Dense layers in a
-  row) is split as ``w = lo + 128*hi`` into two synapse processes onto the same target (Lava sums
-  every connection into an InPort), the high one with ``weight_exp = 6`` on ``2*hi``.
+- Weights that are multiples of ``2^k`` (the quantizer's per-layer weight exponent: 8-bit
+  mantissas times ``2^k``) are stored as their mantissas with ``weight_exp = k - 1``.
+- A composed weight that still needs more than 8 bits (a Dense after a sum pool, two Dense
+  layers in a row) is split as ``w = lo + 128*hi`` into two synapse processes onto the same
+  target (Lava sums every connection into an InPort), the high one with ``weight_exp`` 7 higher.
 
 A neuron layer whose input is a source itself (no synapse in between) is read without delay in
 the reference, and is connected port to port in Lava. Attention (two dynamic operands) has no
@@ -35,13 +37,14 @@ from snnc.errors import QuantizationError, UnsupportedError
 from snnc.ir import layers as ir
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
-from snnc.ir.stages import Stage, is_source, source_peak, stage_of
+from snnc.ir.stages import Stage, is_source, sends_binary, source_peak, stage_of
 
 I64 = np.int64
 PopKind = Literal["input", "lif", "lif_variant", "multilevel", "attention", "readout"]
 
 DIGIT_MAX = 127          # one synapse process holds weights in [-127, 127] (stored doubled)
 HIGH_SHIFT = 7           # the second process of a wide weight carries the bits above DIGIT_MAX
+SHIFT_MAX = 8            # weight_exp = shift - 1 <= 7 (Lava's Dense)
 BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # Lava LIF bias_mant: signed 13 bits
 BIAS_EXP_BASE = 6        # bias_mant << 6 lines the bias up with input << 6 (act_shift)
 DU_MAX = DV_MAX = 4095   # 12-bit unsigned decays
@@ -152,13 +155,28 @@ def unsupported_reason(layer: ir.Layer, target: object = None) -> str | None:
     """Why ``layer`` cannot run on Loihi (any Loihi target), or None.
 
     Attention and input-aware multi-level thresholds do run, off-chip in host processes; a few
-    graph-level restrictions (what feeds an attention layer) are only found by :func:`lower`.
+    graph-level restrictions (what feeds an attention layer, max pooling of anything but binary
+    spikes) are only found by :func:`lower`.
     """
-    del target
-    if isinstance(layer, ir.Pool2d) and layer.pool == "max":
-        return ("max pooling is not linear, so it has no Loihi synapse form; use average or sum "
-                "pooling")
+    del layer, target
     return None
+
+
+def graph_reason(graph: ir.Graph, layer: ir.Layer) -> str | None:
+    """Why ``layer`` cannot run on Loihi where it sits in ``graph``: a max pool of anything but
+    binary spikes (the quantizer makes max pools of spikes OR neurons)."""
+    if (isinstance(layer, ir.Pool2d) and layer.pool == "max"
+            and not sends_binary(graph, layer.inputs[0])):
+        return _max_pool_reason(layer)
+    return None
+
+
+def _max_pool_reason(layer: ir.Pool2d) -> str:
+    """Why a max pool reached the backend: the quantizer turns max pools of binary spikes into
+    OR neurons, so this one pools values with more than two levels."""
+    return (f"max pooling runs on Loihi as an OR neuron on binary spikes, but its input "
+            f"'{layer.inputs[0]}' carries multi-level values (a synaptic current, spike levels or "
+            f"a real-valued input); pool spikes, or use average or sum pooling")
 
 
 def _check_layer(layer: ir.Layer, target: str) -> None:
@@ -203,19 +221,39 @@ def _frontier(graph: ir.Graph, node: str, target: str) -> _Stage:
     return _Stage(tuple(sorted(sources)), tuple(sorted(attention)))
 
 
+def _common_shift(values: np.ndarray, limit: int) -> int:
+    """The largest ``t <= limit`` with every value a multiple of ``2^t``."""
+    t = 0
+    while t < limit and not np.any(values & ((1 << (t + 1)) - 1)):
+        t += 1
+    return t
+
+
 def split_digits(values: np.ndarray, what: str, layer: str,
                  target: str) -> list[tuple[int, np.ndarray]]:
-    """``values = sum (digit << shift)`` with every digit in [-127, 127]; at most two digits."""
+    """``values = sum (digit << shift)``, every digit in [-127, 127]: the weight exponent.
+
+    A stage's weights are 8-bit mantissas times a shared power of two (the quantizer's per-layer
+    weight exponent, or sums of such weights composed through pooling): the common power of two
+    becomes the synapse's ``weight_exp``. What still needs more than 8 bits is split as
+    ``lo + 128*hi`` over two synapse processes onto the same neurons. Lava's ``weight_exp`` stops
+    at 7, one of which the doubled storage uses, so shifts stop at :data:`SHIFT_MAX`.
+    """
     if values.size == 0 or np.max(np.abs(values)) <= DIGIT_MAX:
         return [(0, values)]
-    high = np.sign(values) * (np.abs(values) >> HIGH_SHIFT)
-    low = values - (high << HIGH_SHIFT)
-    if np.max(np.abs(high)) > DIGIT_MAX:
+    base = _common_shift(values, SHIFT_MAX)
+    mant = values >> base
+    if np.max(np.abs(mant)) <= DIGIT_MAX:
+        return [(base, mant)]
+    high = np.sign(mant) * (np.abs(mant) >> HIGH_SHIFT)
+    low = mant - (high << HIGH_SHIFT)
+    if np.max(np.abs(high)) > DIGIT_MAX or base + HIGH_SHIFT > SHIFT_MAX:
+        worst = int(values.reshape(-1)[np.argmax(np.abs(values))])
         raise QuantizationError(
-            f"layer '{layer}': composed {what} weight {int(np.max(np.abs(values)))} needs more "
-            f"than {HIGH_SHIFT + 7} bits, the most two Loihi synapse processes represent on "
-            f"target '{target}'")
-    return [(0, low), (HIGH_SHIFT, high)]
+            f"layer '{layer}': composed {what} weight {worst} fits no Loihi weight exponent "
+            f"(8-bit mantissas, weight_exp <= {SHIFT_MAX - 1}, at most two synapse processes) "
+            f"on target '{target}'")
+    return [(base, low), (base + HIGH_SHIFT, high)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,6 +452,8 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
     graph = qg.graph
     for layer in graph.layers:
         _check_layer(layer, target)
+        if isinstance(layer, ir.Pool2d) and layer.pool == "max":
+            raise UnsupportedError(_max_pool_reason(layer), layer.name, target)
     if qg.profile.synapse_delay != 1:
         raise UnsupportedError(
             f"Loihi synapses add exactly one step, the profile says {qg.profile.synapse_delay}",

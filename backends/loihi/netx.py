@@ -55,6 +55,10 @@ def _neuron_block(net: LoihiNet, layer: Layer) -> tuple[dict[str, Any], np.ndarr
 def _synapse_block(graph: Graph, qg: QuantizedGraph, syn: Layer) -> Block | str:
     q = qg.layers[syn.name]
     weight = np.asarray(q.weight, np.int64)
+    if q.weight_exp:
+        # netx rescales dense weights into 8 bits itself and clips beyond 254
+        return (f"layer '{syn.name}' has weight exponent {q.weight_exp} (netx reads plain "
+                "8-bit weights)")
     if isinstance(syn, Dense):
         return Block("dense", {"shape": np.array([weight.shape[0]], np.int64),
                                "inFeatures": np.int64(weight.shape[1]),
@@ -131,14 +135,18 @@ def _dataset(group: Any, name: str, value: Any) -> None:
     group.create_dataset(name, data=value, track_times=False)
 
 
-def write_netx(path: Path, blocks: list[Block], steps: int) -> None:
-    """Write ``blocks`` as ``layer/<i>`` groups (deterministic bytes: no timestamps)."""
+def write_netx(path: Path, blocks: list[Block], sample_steps: int) -> None:
+    """Write ``blocks`` as ``layer/<i>`` groups (deterministic bytes: no timestamps).
+
+    ``simulation/tSample`` is ``sample_steps``: the model's steps plus its latency (one step
+    per block), the steps after which a sample's last input has left the output, so a netx
+    user who resets every ``tSample`` steps keeps every spike of every sample."""
     import h5py
 
     with h5py.File(path, "w", track_order=False) as f:
         sim = f.create_group("simulation")
         _dataset(sim, "Ts", np.int64(1))
-        _dataset(sim, "tSample", np.int64(steps))
+        _dataset(sim, "tSample", np.int64(sample_steps))
         root = f.create_group("layer")
         for i, block in enumerate(blocks):
             g = root.create_group(str(i))

@@ -14,7 +14,7 @@ from typing import Any
 from snnc.backends.mcu.families import families
 from snnc.backends.mcu.lower import lower
 from snnc.backends.mcu.program import Program
-from snnc.backends.mcu.toolchain import Limits, limits_for
+from snnc.backends.mcu.toolchain import Limits, core_for, limits_for
 from snnc.errors import ResourceError
 from snnc.ir.quantized import QuantizedGraph
 from snnc.target import Target
@@ -57,4 +57,4 @@ def check_program(prog: Program, target: Target) -> dict[str, Any]:
 
 def check_resources(qg: QuantizedGraph, target: Target) -> dict[str, Any]:
     """Raise ResourceError/UnsupportedError if ``qg`` cannot run on ``target``; else figures."""
-    return check_program(lower(qg, target.name), target)
+    return check_program(lower(qg, target.name, core_for(target).kernels), target)

@@ -93,12 +93,13 @@ def _rows(array: ConstArray) -> list[str]:
 # data directly; uint16 data through a union with a byte array, least significant byte first).
 # gcc reads a million-byte string literal about twenty times faster than a million
 # comma-separated integers, which is most of the memory.json build of a 10^6-synapse model.
-LIST, BYTES, U16_BYTES = "list", "bytes", "u16 bytes"
+# int8 data read with word loads is the byte half of a union with a word, which aligns it.
+LIST, BYTES, U16_BYTES, S8_WORDS = "list", "bytes", "u16 bytes", "s8 words"
 
 
 def array_form(array: ConstArray) -> str:
     if array.ctype.c == S8.c:
-        return BYTES
+        return S8_WORDS if array.word_aligned else BYTES
     return U16_BYTES if array.ctype.c == U16.c else LIST
 
 
@@ -129,7 +130,8 @@ def _array_context(array: ConstArray) -> dict[str, Any]:
 
 def array_refs(prog: Program) -> dict[str, str]:
     """How model.c reads each constant array whose name alone is not its data."""
-    return {a.name: f"{a.name}.values" for a in prog.arrays if array_form(a) == U16_BYTES}
+    return {a.name: f"{a.name}.values" for a in prog.arrays
+            if array_form(a) in (U16_BYTES, S8_WORDS)}
 
 
 def _body(prog: Program, refs: dict[str, str]) -> list[tuple[str, list[str]]]:
@@ -228,7 +230,7 @@ def render(prog: Program, target: Target, core: Core, limits: Limits,
             input_type=prog.input.ctype.c, output_type=prog.output.ctype.c),
         "model.c": _ENV.get_template("model.c.j2").render(**_model_context(prog, target)),
         "weights.h": _ENV.get_template("weights.h.j2").render(
-            **base, arrays=arrays, u16_bytes=U16_BYTES in forms),
+            **base, arrays=arrays, u16_bytes=U16_BYTES in forms, s8_words=S8_WORDS in forms),
         "weights.c": _ENV.get_template("weights.c.j2").render(
             **base, arrays=arrays, total_bytes=prog.flash_data_bytes,
             strings=bool(forms - {LIST})),
@@ -416,7 +418,7 @@ def memory_report(prog: Program, target: Target, project: Path, measure: bool) -
 def emit(qg: QuantizedGraph, target: Target, out_dir: Path, *,
          measure: bool = True) -> Artifact:
     """Write the C project for ``qg`` into ``out_dir`` (see the module docstring)."""
-    prog = lower(qg, target.name)
+    prog = lower(qg, target.name, core_for(target).kernels)
     figures = check_program(prog, target)  # check_resources without lowering a second time
     out_dir = Path(out_dir)
     files = write_project(prog, target, out_dir, layer_latencies(qg.graph, qg.profile))

@@ -48,6 +48,8 @@ def kernel_block(fn: str) -> str | None:
     parts = fn.removeprefix("snnc_").split("_")
     if parts[:2] == ["conv", "event"]:
         return f"CONV_EVENT_{parts[2]}".upper()
+    if fn == "snnc_event_dense16_s32":  # hand-written
+        return None
     if parts[0] == "event":  # event_dense_s32, event_csr_s32
         return f"EVENT_{parts[2]}".upper()
     if parts[0] == "pool":  # pool_max_s8_s8, pool_sum_s8_s32

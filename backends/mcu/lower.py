@@ -11,6 +11,8 @@ the result out. It guarantees bit-exactness with ``snnc.reference.integer`` by c
 - **Kernels.** Synapses reading int8 spike tensors use the event-driven kernels (address-event
   list, then weight columns; dense or CSR columns), others the dense kernels. The choice honours
   the ``kernel`` / ``storage`` layer attributes of the optimisation passes where they apply.
+  Weight layouts and kernel variants follow the core's kernel set (:mod:`.layouts`): SMLAD
+  blocks of four rows on DSP cores, 16-bit event sums where the weights prove them exact.
 - **Memory** (:mod:`snnc.backends.mcu.memory`): arena buffers packed by live ranges.
 
 Anything the C runtime cannot reproduce exactly raises :class:`UnsupportedError` naming the layer.
@@ -23,6 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from snnc.backends.mcu.layouts import (
+    CSR_WORD_PADDING,
+    blocked4,
+    dense_scratch_words,
+    event16_scratch_words,
+    partial_sums_fit_int16,
+)
 from snnc.backends.mcu.memory import plan_memory
 from snnc.backends.mcu.program import (
     Arg,
@@ -104,8 +113,9 @@ def _event_values(x: Tensor) -> Arg:
 class _Lowering:
     """Walks the layers once, in order, appending calls and creating buffers."""
 
-    def __init__(self, qg: QuantizedGraph, target: str) -> None:
+    def __init__(self, qg: QuantizedGraph, target: str, kernels: str) -> None:
         self.qg, self.graph, self.p, self.target = qg, qg.graph, qg.profile, target
+        self.kernels = kernels
         self.ids = identifiers([lay.name for lay in self.graph.layers])
         self.values: dict[str, Tensor] = {}
         self.rings: dict[str, Buffer] = {}
@@ -164,13 +174,13 @@ class _Lowering:
         self.buffers.append(buf)
         return buf
 
-    def const(self, name: str, ct: CType, values: np.ndarray) -> str:
+    def const(self, name: str, ct: CType, values: np.ndarray, word_aligned: bool = False) -> str:
         flat = np.asarray(values, np.int64).reshape(-1)
         if flat.size == 0:  # C has no zero-length arrays; nothing ever reads this element
             flat = np.zeros(1, np.int64)
         if flat.min() < ct.lo or flat.max() > ct.hi:
             raise ValueError(f"{name}: values outside {ct.c}")  # guarded by the callers
-        self.arrays.append(ConstArray(name, ct, flat))
+        self.arrays.append(ConstArray(name, ct, flat, word_aligned))
         return name
 
     def struct(self, name: str, ctype: str, fields: list[tuple[str, Any]]) -> str:
@@ -288,12 +298,18 @@ class _Lowering:
     def _dense_direct(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
                       out: View, sizes: tuple[str, str, str], why: str) -> None:
         ident, yt = self.ids[lay.name], out.buffer.ctype
-        name = self.const(f"snnc_w_{ident}", S8, w)
+        fn = f"snnc_dense_{x.ctype.suffix}_{yt.suffix}"
+        if x.ctype is S8 and yt is S32 and self.kernels == "dsp":  # SMLAD on 4-row blocks
+            fn = "snnc_dense_blk4_s8_s32"
+            name = self.const(f"snnc_w_{ident}", S8, blocked4(w), word_aligned=True)
+        else:
+            name = self.const(f"snnc_w_{ident}", S8, w)
         args: list[Arg] = [x.view, name, self.bias_const(ident, bias), out, *sizes]
-        if x.ctype is S8 and yt is S32:  # the SMLAD kernel widens its input once
-            n_in = w.shape[1]
-            args.append(View(self.arena(f"{ident}_scratch", S32, (n_in + 3) // 4 * 2)))
-        self.call(lay.name, f"snnc_dense_{x.ctype.suffix}_{yt.suffix}", *args)
+        if x.ctype is S8 and yt is S32:  # SMLAD widens the input once (Helium needs nothing)
+            scratch = dense_scratch_words(w.shape[1])
+            args.append("NULL" if self.kernels == "mve"
+                        else View(self.arena(f"{ident}_scratch", S32, scratch)))
+        self.call(lay.name, fn, *args)
         self.info(lay, "dense", yt, f"{sizes[1]}->{sizes[2]}, {why}", w.size)
 
     def _dense_events(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
@@ -312,12 +328,23 @@ class _Lowering:
         detail = f"{n_in}->{n_out}, {why}"
         if storage == "csr" and n_out < EVENT_INDEX_LIMIT:
             row_ptr = np.concatenate([[0], np.cumsum(nz.sum(axis=1))])
+            vals = wt[nz]
+            if self.kernels == "dsp":  # the DSP kernel reads a row's n % 4 weights as a word
+                vals = np.concatenate([vals, np.zeros(CSR_WORD_PADDING, vals.dtype)])
             arrays = (self.const(f"snnc_rp_{ident}", S32, row_ptr),
                       self.const(f"snnc_ci_{ident}", U16, np.nonzero(nz)[1]),
-                      self.const(f"snnc_wv_{ident}", S8, wt[nz]))
+                      self.const(f"snnc_wv_{ident}", S8, vals))
             self.call(lay.name, f"snnc_event_csr_{yt.suffix}", idx, count, _event_values(x),
                       *arrays, self.bias_const(ident, bias), out, *sizes)
             self.info(lay, "event-csr", yt, detail, csr_bytes)
+        elif (self.kernels != "c" and yt is S32 and _event_values(x) == "NULL"
+              and partial_sums_fit_int16(w)):
+            # binary events whose sums fit int16: two sums per word (SXTAB16, Helium int16)
+            name = self.const(f"snnc_wt_{ident}", S8, wt)
+            acc = self.arena(f"{ident}_acc16", S32, event16_scratch_words(n_out))
+            self.call(lay.name, "snnc_event_dense16_s32", idx, count, name,
+                      self.bias_const(ident, bias), out, *sizes, View(acc))
+            self.info(lay, "event", yt, f"{detail}, 16-bit sums", w.size)
         else:
             name = self.const(f"snnc_wt_{ident}", S8, wt)
             self.call(lay.name, f"snnc_event_dense_{yt.suffix}", idx, count, _event_values(x),
@@ -584,8 +611,10 @@ class _Lowering:
 
 
 
-def lower(qg: QuantizedGraph, target: str) -> Program:
-    """The C program for ``qg`` (raises UnsupportedError for what C cannot run exactly)."""
-    lowering = _Lowering(qg, target)
+def lower(qg: QuantizedGraph, target: str, kernels: str = "c") -> Program:
+    """The C program for ``qg`` (raises UnsupportedError for what C cannot run exactly), its
+    weights laid out for the core's kernel set ``kernels`` (``Core.kernels``: the portable
+    layouts run on every core, the others are faster where their instructions exist)."""
+    lowering = _Lowering(qg, target, kernels)
     lowering.lower()
     return lowering.finish()

@@ -80,6 +80,7 @@ class ConstArray:
     name: str
     ctype: CType
     values: np.ndarray
+    word_aligned: bool = False  # read with word loads (LDRD) that need a 4-byte address
 
     @property
     def nbytes(self) -> int:

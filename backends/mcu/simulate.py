@@ -103,7 +103,7 @@ def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str 
     core_for(target)  # fails early on a target without a known core
     for tool in TOOLS[runner]:
         require(tool)
-    prog = prog or lower(qg, target.name)
+    prog = prog or lower(qg, target.name, core_for(target).kernels)
     check_program(prog, target)
     project = Path(work_dir) / "mcu"
     write_project(prog, target, project, layer_latencies(qg.graph, qg.profile))

@@ -26,15 +26,21 @@ class Core:
     qemu_machine: str
     flash_origin: int = 0x00000000
     ram_origin: int = 0x20000000
+    # The runtime code path the weight layouts are chosen for (KERNEL_SETS): "dsp" (SMLAD
+    # blocked dense weights, 16-bit packed event sums), "mve" (Helium: row-major dense weights,
+    # 16-bit event sums) or "c" (portable C, row-major).
+    kernels: str = "c"
 
+
+KERNEL_SETS = ("c", "dsp", "mve")
 
 CORES: dict[str, Core] = {
     "cortex-m4": Core("cortex-m4", "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16",
-                      "mps2-an386"),
+                      "mps2-an386", kernels="dsp"),
     "cortex-m7": Core("cortex-m7", "-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16",
-                      "mps2-an500"),
+                      "mps2-an500", kernels="dsp"),
     "cortex-m55": Core("cortex-m55", "-mcpu=cortex-m55 -mthumb -mfloat-abi=hard",
-                       "mps3-an547"),
+                       "mps3-an547", kernels="mve"),
 }
 
 DEFAULT_STACK_BYTES = 4096
@@ -63,7 +69,11 @@ def core_for(target: Target) -> Core:
                 f"unknown core '{cpu}'; use one of {', '.join(sorted(CORES))} or give "
                 "[mcu] cflags and qemu_machine", target=target.name)
         base = Core(cpu, str(table["cflags"]), str(table["qemu_machine"]))
-    return replace(base, **{k: v for k, v in table.items() if k != "cpu"})
+    core = replace(base, **{k: v for k, v in table.items() if k != "cpu"})
+    if core.kernels not in KERNEL_SETS:
+        raise UnsupportedError(f"[mcu] kernels = '{core.kernels}'; use one of "
+                               f"{', '.join(KERNEL_SETS)}", target=target.name)
+    return core
 
 
 def limits_for(target: Target) -> Limits:

@@ -30,6 +30,14 @@ STANDARD_OPS = frozenset({
 # :mod:`snnc.frontend.unroll`, refused if any is left.
 REWRITTEN_OPS = frozenset({"Concat", "Gather", "Slice", "Split", "Squeeze", "Unsqueeze"})
 
+# Standard operators that compute constants (initial states from shapes, in-graph parameter
+# arithmetic) or that neuron recovery reduces (spike tests, graded spikes): allowed on input;
+# constant folding and neuron recovery remove them, and any left is refused by name.
+FOLDED_OPS = frozenset({"Shape", "Size", "ConstantOfShape", "Expand", "Reciprocal", "Exp",
+                        "Log", "Pow", "Neg", "Sqrt", "Range", "Tile", "Sigmoid", "Tanh",
+                        "Softplus", "Equal", "Not", "And", "Or", "Less", "LessOrEqual",
+                        "Sign", "Round", "Ceil", "CastLike", "Mod"})
+
 _ATTR_KINDS = {
     "float": onnx.AttributeProto.FLOAT,
     "int": onnx.AttributeProto.INT,
@@ -258,7 +266,7 @@ def validate_structure(model: onnx.ModelProto) -> None:
     default_opset(model)
     name_nodes(model)
     check_names(model)
-    check_ops(model, REWRITTEN_OPS)
+    check_ops(model, REWRITTEN_OPS | FOLDED_OPS)
     sort_topologically(model)
     check_snnc_nodes(model)
     check_constants(model)

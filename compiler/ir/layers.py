@@ -201,6 +201,25 @@ class Add(Layer):
 
 
 @dataclass(frozen=True, eq=False)
+class StepProgram:
+    """A neuron step in the exporter's own float32 arithmetic (``v + (x - v)/tau`` where the
+    layer's equation says ``beta*v + I``): equal in real arithmetic to the layer's update, and
+    what the float reference runs so that it reproduces the exported graph bit for bit.
+
+    ``ops`` are ONNX elementwise operators ``(op_type, arguments, result, attributes)`` in
+    order. Arguments name the step's inputs (``I0``, ``I1``, ...: the input currents in the
+    order of the layer's inputs; ``v``: the membrane; ``u``: the synaptic current), earlier
+    results, or ``const:<name>`` entries of ``constants``. Results ``s``, ``v_next`` and
+    ``u_next`` are the spikes and the next state. Integer targets never read it: they run the
+    layer's equations on its quantized parameters.
+    """
+
+    ops: tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, Any], ...]], ...]
+    constants: Mapping[str, np.ndarray]
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
 class LIF(Layer):
     """Leaky integrate-and-fire neuron; ``IF`` is the special case ``beta = 1``.
 
@@ -214,7 +233,10 @@ class LIF(Layer):
       (``"subtract"``) or ``v = h*(1-r)`` (``"zero"``); ``s = v > theta``.
 
     ``beta``, ``theta`` and ``bias`` broadcast against the layer's shape (scalar or per neuron).
-    Output: the spikes ``s`` as 0/1.
+    Output: the spikes ``s`` as 0/1; with ``graded`` (Sinabs' MultiSpike, same-step subtract
+    reset) the spike count ``s = floor(v / theta)`` where ``v > 0`` (else 0) and the reset
+    ``v -= theta * s``. Integer targets do not implement graded output yet: they run the
+    layer with binary spikes.
     """
 
     beta: np.ndarray = field(default_factory=lambda: np.float32(1.0))
@@ -223,6 +245,8 @@ class LIF(Layer):
     reset: ResetKind = "zero"
     reset_timing: ResetTiming = "same"
     compare: Compare = "gt"
+    program: StepProgram | None = None
+    graded: bool = False
     kind: ClassVar[str] = "lif"
     is_neuron: ClassVar[bool] = True
 
@@ -252,6 +276,7 @@ class CubaLIF(Layer):
     reset: ResetKind = "zero"
     reset_timing: ResetTiming = "same"
     compare: Compare = "gt"
+    program: StepProgram | None = None
     kind: ClassVar[str] = "cubalif"
     is_neuron: ClassVar[bool] = True
 
@@ -341,6 +366,9 @@ class Graph:
     timesteps: int = 8
     encoding: str = "direct"
     name: str = "model"
+    # how the model's input and output arrays hold steps and batch when they came from a
+    # whole-sequence export (JSON from snnc.frontend.timeline; "" for one-step models)
+    layout: str = ""
     _shapes: dict[str, Shape] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -431,7 +459,8 @@ class Graph:
         """A copy with new layers (shapes are re-inferred and re-checked)."""
         return Graph(tuple(layers), changes.get("output", self.output),
                      changes.get("timesteps", self.timesteps),
-                     changes.get("encoding", self.encoding), changes.get("name", self.name))
+                     changes.get("encoding", self.encoding), changes.get("name", self.name),
+                     changes.get("layout", self.layout))
 
     def with_layer(self, new: Layer) -> Graph:
         return self.replace_layers([new if lay.name == new.name else lay for lay in self.layers])
@@ -463,7 +492,8 @@ def _check_values(layer: Layer) -> None:
     reference would compute NaN or overflow, or a neuron would fire on no input at all."""
     for spec in fields(layer):
         value = getattr(layer, spec.name)
-        if spec.name == "attrs" or value is None or isinstance(value, bool | int | str | tuple):
+        if spec.name == "attrs" or value is None or isinstance(value, bool | int | str | tuple
+                                                               | StepProgram):
             continue
         arr = np.asarray(value)
         if arr.dtype.kind != "f":

@@ -43,6 +43,11 @@ class NumericProfile:
     ``lif_current_register``: a LIF's input also passes through the current register
     (``current_bits``, ``current_overflow``), as on Loihi, where a LIF is a CUBA neuron whose
     current has no memory (du = 4095) but still wraps at 24 bits.
+    ``max_pool_neuron``: max pooling of binary spikes runs as an OR neuron (a sum pool into a
+    non-leaky neuron firing on any input, see :mod:`snnc.passes.or_pooling`), one synaptic
+    stage more, on hardware whose synapses only add (Loihi). ``weight_exp_max``: a weight layer
+    may hold ``weight_bits`` mantissas shifted left by up to this many bits (Loihi's per-synapse
+    ``weight_exp``), so its current, threshold and bias have finer units than its weights.
     """
 
     weight_bits: int = 8
@@ -69,6 +74,8 @@ class NumericProfile:
     input_signed: bool = True
     execution: Literal["steps", "qnn"] = "steps"
     activation_bits: int = 4
+    max_pool_neuron: bool = False
+    weight_exp_max: int = 0
 
     @property
     def weight_max(self) -> int:
@@ -91,7 +98,9 @@ class QuantLayer:
     (membrane bias, added after ``<< input_shift``). MultiLevelSpike: ``alpha_mant`` (alpha as
     ``alpha_mant / 2^alpha_frac_bits``) or ``vth`` for a constant threshold. Attention:
     ``mask`` (heads, L, L) fixed-point decay mask with ``mask_frac_bits`` fraction bits.
-    ``unit`` is the real value of one integer unit of the layer's output.
+    ``unit`` is the real value of one integer unit of the layer's output. ``weight_exp``: the
+    synapse's weights are multiples of ``2^weight_exp`` (mantissas of ``weight_bits`` shifted
+    left; 0 on profiles without a weight exponent), recorded for reports and backends.
     """
 
     unit: float = 1.0
@@ -102,17 +111,23 @@ class QuantLayer:
     vth: np.ndarray | None = None
     alpha_mant: int | None = None
     mask: np.ndarray | None = None
+    weight_exp: int = 0
 
 
 @dataclass(frozen=True, eq=False)
 class QuantizedGraph:
-    """A layer view plus integer parameters for one numeric profile."""
+    """A layer view plus integer parameters for one numeric profile.
+
+    ``agreement``: per neuron layer of the float model, the fraction of its spikes (per step,
+    sample and neuron, latency aligned) the integer run reproduced on the calibration data the
+    scales were chosen on (:mod:`snnc.passes.fidelity`); empty without calibration data."""
 
     graph: Graph
     profile: NumericProfile
     layers: Mapping[str, QuantLayer] = field(default_factory=dict)
     input_scale: float = 1.0
     target: str = "generic"
+    agreement: Mapping[str, float] = field(default_factory=dict)
 
     def q(self, name: str) -> QuantLayer:
         return self.layers[name]

@@ -15,7 +15,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from snnc.ir.layers import Conv2d, Dense, Graph, Input, Layer, MultiLevelSpike
+from snnc.ir.layers import (
+    LIF,
+    Conv2d,
+    CubaLIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    Layer,
+    MultiLevelSpike,
+    Pool2d,
+    Reshape,
+)
 from snnc.ir.quantized import NumericProfile
 
 
@@ -50,6 +62,20 @@ def source_peak(layer: Layer, profile: NumericProfile, encoding: str = "direct")
     if isinstance(layer, MultiLevelSpike):
         return int(layer.levels)
     return 1
+
+
+def sends_binary(graph: Graph, name: str) -> bool:
+    """True when every value ``name`` produces is 0 or 1: a LIF/CubaLIF's spikes, a rate-coded
+    input, and reshapes or max pools of those. Max pooling of such values is an OR, which a
+    neuron firing on any input computes; of anything else (currents, spike levels, real-valued
+    inputs) it is not."""
+    layer = graph.layer(name)
+    if isinstance(layer, Flatten | Reshape) or (isinstance(layer, Pool2d)
+                                                 and layer.pool == "max"):
+        return sends_binary(graph, layer.inputs[0])
+    if isinstance(layer, Input):
+        return graph.encoding == "rate"
+    return isinstance(layer, LIF | CubaLIF)
 
 
 @dataclass(frozen=True)

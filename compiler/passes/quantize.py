@@ -1,6 +1,7 @@
 """Quantize a float layer view to a target's numeric profile.
 
-Guarantees: every weight fits ``weight_bits``, every threshold ``threshold_bits``, decays lie in
+Guarantees: every weight is a ``weight_bits`` mantissa (shifted left by the layer's
+``weight_exp`` on profiles that have one), every threshold fits ``threshold_bits``, decays lie in
 [0, 2^decay_bits]; the weight layers of one synaptic stage that meet in an ``Add`` share one
 current unit, so their integer sums are exact. Spikes and spike levels have unit 1. The float and
 integer runs agree up to rounding of parameters; :func:`agreement` measures by how much.
@@ -10,15 +11,19 @@ Must run after BatchNorm folding and pruning (they change the float weights it r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from snnc.errors import QuantizationError
 from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip
+from snnc.passes.or_pooling import or_neurons
 
 _PASS_THROUGH = (ir.Pool2d, ir.Flatten, ir.Reshape, ir.Add)
+# Units a threshold should span before a weight exponent stops refining it.
+THRESHOLD_LEVELS = 32
 
 
 def _stage_neuron(graph: ir.Graph, name: str) -> ir.Layer | None:
@@ -83,11 +88,137 @@ def _round_clip(x: np.ndarray | None, unit: float, bits: int) -> np.ndarray | No
 
 
 @dataclass(frozen=True)
+class StageScale:
+    """How one group of weight layers (those summed into one current) is scaled.
+
+    ``coarsen``: the weight unit is ``coarsen`` times the smallest one that fits every weight
+    into ``weight_bits`` (>= 1: fewer weight levels, a finer threshold relative to them);
+    ``power_of_two``: then rounded up to a power of two (dyadic weights, as trained models
+    often export, become exact integers);
+    ``exponent``: the weight exponent ``k`` (integer weights are 8-bit mantissas times
+    ``2^k``, so the current, threshold and bias have ``2^k`` times finer units than the
+    weights; only on profiles with ``weight_exp_max > 0``), None for the range-based choice.
+    """
+
+    coarsen: float = 1.0
+    power_of_two: bool = False
+    exponent: int | None = None
+
+
+@dataclass(frozen=True)
 class QuantizeOptions:
     """``input_scale``: real value of one integer input unit; None picks 1 for spike inputs
-    (rate encoding) and ``max|calib| / input_max`` (or ``1 / input_max``) for real inputs."""
+    (rate encoding) and ``max|calib| / input_max`` (or ``1 / input_max``) for real inputs.
+    ``stages``: a :class:`StageScale` per weight layer leading a group (the first weight layer
+    of an ``Add`` group, in graph order; see :func:`stage_groups`); missing groups get the
+    range-based choice. :mod:`snnc.passes.fidelity` chooses them on calibration data."""
 
     input_scale: float | None = None
+    stages: Mapping[str, StageScale] = field(default_factory=dict)
+
+
+def stage_groups(graph: ir.Graph) -> dict[str, list[str]]:
+    """The weight layers of each current, keyed by the group's first weight layer."""
+    groups = _add_groups(graph)
+    out: dict[str, list[str]] = {}
+    for name, root in groups.items():
+        out.setdefault(root, []).append(name)
+    return out
+
+
+def _pool_gain(graph: ir.Graph, name: str) -> int:
+    """How many times a constant (a bias) of ``name`` is summed on its way to the neuron:
+    the window areas of the pools in between (an integer average pool sums)."""
+    best = 1
+    for consumer in graph.consumers(name):
+        if isinstance(consumer, _PASS_THROUGH) and not consumer.is_neuron:
+            area = (consumer.kernel[0] * consumer.kernel[1]
+                    if isinstance(consumer, ir.Pool2d) else 1)
+            best = max(best, area * _pool_gain(graph, consumer.name))
+    return best
+
+
+def _row_peak(layer: ir.Dense | ir.Conv2d) -> float:
+    """Largest sum of |weights| into one output value."""
+    w = np.abs(np.asarray(layer.weight, np.float64))
+    return float(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0.0))
+
+
+@dataclass(frozen=True)
+class _GroupScale:
+    weight_unit: float      # real value of one unit of the weight mantissas, times unit_in
+    exponent: int           # the current unit is weight_unit / 2^exponent
+
+    @property
+    def current_unit(self) -> float:
+        return self.weight_unit / (1 << self.exponent)
+
+
+def _group_scale(graph: ir.Graph, members: list[str], unit: dict[str, float], p: NumericProfile,
+                 choice: StageScale | None) -> _GroupScale:
+    """The weight unit and exponent of one group (see :class:`StageScale`).
+
+    The range-based unit is the smallest that fits the weights into ``weight_bits``, the
+    threshold into ``threshold_bits`` and the stage's biases (its own and the neuron's, summed
+    over pooling windows) into ``bias_bits``. The weight exponent is the smallest ``k`` that
+    gives the threshold :data:`THRESHOLD_LEVELS` units (a rounding error below 1.6 %) while the
+    threshold and bias stay within their widths and the peak current within the current
+    register; most layers need none (their threshold is many weight units), and a layer
+    without one stays closest to what other tools (netx) can load.
+    """
+    layers = [graph.layer(m) for m in members]
+    neuron = _stage_neuron(graph, members[0])
+    need = max(_max_abs(lay.weight) * unit.get(lay.inputs[0], 1.0) for lay in layers)
+    theta = _threshold_of(neuron)
+    vth_max = (1 << p.threshold_bits) - 1
+    bias_max = (1 << (p.bias_bits - 1)) - 1
+    own = (_max_abs(getattr(neuron, "bias", None)) if isinstance(neuron, ir.LIF | ir.CubaLIF)
+           else 0.0)
+    bias = own + sum(_max_abs(lay.bias) * _pool_gain(graph, lay.name) for lay in layers)
+    s = max(need / p.weight_max, theta / vth_max, bias / bias_max)
+    if p.neuron_model == "bitshift":
+        s = max(s, _summed_need(graph, members, unit, p.weight_max))
+    s = (s if s > 0 else 1.0) * (choice.coarsen if choice else 1.0)
+    if choice is not None and choice.power_of_two:
+        s = float(2.0 ** np.ceil(np.log2(s)))
+    if p.weight_exp_max <= 0:
+        return _GroupScale(s, 0)
+    current = sum(_row_peak(lay) * unit.get(lay.inputs[0], 1.0) * _source_peak(graph, lay, p)
+                  for lay in layers) + bias
+    current_max = 1 << (p.current_bits - 1 - p.input_shift)
+    top = 0  # the largest exponent keeping threshold, bias and current within their registers
+    while (top < p.weight_exp_max and theta * 2 ** (top + 1) / s <= vth_max
+           and bias * 2 ** (top + 1) / s <= bias_max
+           and current * 2 ** (top + 1) / s < current_max):
+        top += 1
+    if choice is not None and choice.exponent is not None:
+        return _GroupScale(s, min(max(choice.exponent, 0), top))
+    k = 0
+    while k < top and theta / s * 2 ** k < THRESHOLD_LEVELS:
+        k += 1
+    return _GroupScale(s, k)
+
+
+def _member_exponent(need: float, scale: _GroupScale, p: NumericProfile) -> int:
+    """The weight exponent of one member of a group: the smallest (finest weights) that still
+    holds its largest weight ``need`` (in current units times the input unit) in
+    ``weight_bits``. Members summed into one current share its unit but not their exponents:
+    a recurrent projection of spikes and a feed-forward one of an 8-bit input differ in
+    magnitude by far more than 8 bits allow one grid to cover."""
+    for k in range(scale.exponent + 1):
+        if need <= p.weight_max * scale.current_unit * 2 ** k * (1 + 1e-9):
+            return k
+    return scale.exponent
+
+
+def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile) -> int:
+    """Largest integer value the layer's input sends in one step (1 for spikes)."""
+    src = graph.layer(layer.inputs[0])
+    if isinstance(src, ir.Input):
+        return 1 if graph.encoding == "rate" else p.input_max
+    if isinstance(src, ir.MultiLevelSpike):
+        return int(src.levels)
+    return 1
 
 
 def choose_input_scale(graph: ir.Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
@@ -99,14 +230,20 @@ def choose_input_scale(graph: ir.Graph, p: NumericProfile, calib: np.ndarray | N
 
 def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None = None,
              options: QuantizeOptions | None = None, target: str = "generic") -> QuantizedGraph:
-    """Float layer view -> :class:`QuantizedGraph` for ``profile``."""
+    """Float layer view -> :class:`QuantizedGraph` for ``profile``.
+
+    With ``profile.max_pool_neuron`` the quantized graph's view has max pools of spikes as OR
+    neurons (:func:`snnc.passes.or_pooling.or_neurons`), what the integer reference and the
+    backend then both run."""
     options = options or QuantizeOptions()
     p = profile
+    if p.max_pool_neuron:
+        graph = or_neurons(graph)
     in_scale = options.input_scale or choose_input_scale(graph, p, calib)
     groups = _add_groups(graph)
-    vth_max = (1 << p.threshold_bits) - 1
+    members_of = stage_groups(graph)
     unit: dict[str, float] = {}
-    group_unit: dict[str, float] = {}
+    group_scale: dict[str, _GroupScale] = {}
     out: dict[str, QuantLayer] = {}
     for lay in graph.layers:
         if isinstance(lay, ir.Input):
@@ -114,20 +251,17 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
             out[lay.name] = QuantLayer(unit=in_scale)
         elif isinstance(lay, ir.Dense | ir.Conv2d):
             root = groups[lay.name]
-            if root not in group_unit:
-                members = [m for m, r in groups.items() if r == root]
-                need = max(_max_abs(graph.layer(m).weight) * unit.get(graph.layer(m).inputs[0], 1.0)
-                           for m in members)
-                theta = _threshold_of(_stage_neuron(graph, lay.name))
-                s = max(need / p.weight_max, theta / vth_max if theta else 0.0)
-                if p.neuron_model == "bitshift":
-                    s = max(s, _summed_need(graph, members, unit, p.weight_max))
-                group_unit[root] = s if s > 0 else 1.0
-            s_out = group_unit[root]
-            w_unit = s_out / unit.get(lay.inputs[0], 1.0)  # recurrent: a later neuron, unit 1
-            out[lay.name] = QuantLayer(
-                unit=s_out, weight=_round_clip(lay.weight, w_unit, p.weight_bits),
-                bias=_round_clip(lay.bias, s_out, 32))
+            if root not in group_scale:
+                group_scale[root] = _group_scale(graph, members_of[root], unit, p,
+                                                 options.stages.get(root))
+            scale = group_scale[root]
+            s_out = scale.current_unit
+            unit_in = unit.get(lay.inputs[0], 1.0)  # recurrent: a later neuron, unit 1
+            k = _member_exponent(_max_abs(lay.weight) * unit_in, scale, p)
+            weight = _round_clip(lay.weight, s_out * 2 ** k / unit_in, p.weight_bits)
+            assert weight is not None
+            out[lay.name] = QuantLayer(unit=s_out, weight=weight << k,
+                                       bias=_round_clip(lay.bias, s_out, 32), weight_exp=k)
             unit[lay.name] = s_out
         elif isinstance(lay, ir.Pool2d):
             area = lay.kernel[0] * lay.kernel[1]

@@ -74,10 +74,57 @@ def _membrane_update(layer: ir.LIF | ir.CubaLIF, v: np.ndarray, drive: np.ndarra
     return _reset(drive, fired, theta, layer.reset), fired
 
 
+def _cast(x: np.ndarray, attrs: dict) -> np.ndarray:
+    to = int(attrs["to"])
+    dtype = {1: F32, 9: np.bool_, 6: np.int32, 7: np.int64, 11: np.float64}.get(to)
+    if dtype is None:
+        raise TypeError(f"no float kernel for Cast to ONNX type {to}")
+    return np.asarray(x).astype(dtype)
+
+
+_PROGRAM_OPS: dict[str, Callable[..., np.ndarray]] = {
+    "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide,
+    "Neg": np.negative, "Greater": np.greater, "GreaterOrEqual": np.greater_equal,
+    "Less": np.less, "LessOrEqual": np.less_equal, "Not": np.logical_not,
+    "Relu": lambda x: np.maximum(x, np.zeros((), x.dtype)), "Floor": np.floor,
+    "Sign": np.sign, "Abs": np.abs, "Identity": lambda x: x, "Max": np.maximum,
+    "Min": np.minimum, "Where": np.where,
+}
+
+
+def run_program(program: ir.StepProgram, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Execute a :class:`StepProgram` on ``values`` (``I0``.., ``v``, ``u``) in float32 numpy,
+    the same IEEE operations the exported graph performs."""
+    env = dict(values)
+    for op, args, result, attrs in program.ops:
+        operands = [program.constants[a.removeprefix("const:")] if a.startswith("const:")
+                    else env[a] for a in args if a]
+        if op == "Cast":
+            env[result] = _cast(operands[0], dict(attrs))
+        else:
+            env[result] = np.asarray(_PROGRAM_OPS[op](*operands))
+    return env
+
+
+def _program_step(program: ir.StepProgram, currents: tuple[np.ndarray, ...],
+                  state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One step of a program; currents the program takes as one arrive summed."""
+    if len(currents) != len(program.inputs) and len(program.inputs) == 1:
+        total = currents[0]
+        for extra in currents[1:]:
+            total = total + extra
+        currents = (total,)
+    feeds = dict(zip(program.inputs, currents, strict=True))
+    return run_program(program, {**feeds, **state})
+
+
 def lif_step(layer: ir.LIF, current: np.ndarray, v: np.ndarray,
              more: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """One float LIF step (see :class:`snnc.ir.layers.LIF`); returns (spikes, new v).
     ``more``: currents added after ``current``, one at a time (an ``into_neuron`` Add)."""
+    if layer.program is not None:
+        env = _program_step(layer.program, (current, *more), {"v": v})
+        return env["s"].astype(F32), env["v_next"].astype(F32)
     beta = np.asarray(layer.beta, F32)
     theta = np.asarray(layer.threshold, F32)
     drive = beta * v + current
@@ -85,6 +132,10 @@ def lif_step(layer: ir.LIF, current: np.ndarray, v: np.ndarray,
         drive = drive + extra
     if layer.bias is not None:
         drive = drive + np.asarray(layer.bias, F32)
+    if layer.graded:
+        h = drive.astype(F32)
+        counts = np.where(h > 0, np.floor(h / theta), F32(0)).astype(F32)
+        return counts, (h - theta * counts).astype(F32)
     v, fired = _membrane_update(layer, v, drive.astype(F32), theta)
     return fired.astype(F32), v
 
@@ -92,6 +143,9 @@ def lif_step(layer: ir.LIF, current: np.ndarray, v: np.ndarray,
 def cuba_step(layer: ir.CubaLIF, current: np.ndarray, u: np.ndarray,
               v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One float CUBA step; returns (spikes, new u, new v)."""
+    if layer.program is not None and len(layer.program.inputs) == 1:
+        env = _program_step(layer.program, (current,), {"v": v, "u": u})
+        return env["s"].astype(F32), env["u_next"].astype(F32), env["v_next"].astype(F32)
     u = ((F32(1) - np.asarray(layer.current_decay, F32)) * u + current).astype(F32)
     drive = (F32(1) - np.asarray(layer.voltage_decay, F32)) * v + u
     if layer.bias is not None:

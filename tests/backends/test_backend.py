@@ -12,7 +12,7 @@ import pytest
 
 from snnc import api
 from snnc.backends import BACKENDS, RESOURCES_FILE, Backend, get_backend
-from snnc.ir.layers import LIF, Dense, Input, MultiLevelSpike, Pool2d
+from snnc.ir.layers import LIF, Dense, Flatten, Input, MultiLevelSpike, Pool2d
 from snnc.target import list_targets, load_target
 
 F32 = np.float32
@@ -30,7 +30,6 @@ def test_every_tag_resolves_to_a_complete_backend_subclass(tag):
 
 
 @pytest.mark.parametrize(("tag", "layer", "reason"), [
-    ("loihi", Pool2d("p", ("x",), pool="max", kernel=(2, 2), stride=(2, 2)), "max pooling"),
     ("mcu", Pool2d("p", ("x",), pool="avg", kernel=(2, 2), stride=(2, 2),
                    padding=(2, 0, 0, 0)), "padding"),
     ("mcu", MultiLevelSpike("m", ("x",), levels=-1), "levels"),
@@ -63,6 +62,22 @@ def test_sum_pooling_runs_on_the_backends_with_spatial_layers(tag):
 def test_dense_only_backends_name_pooling_as_unsupported(tag):
     layer = Pool2d("p", ("x",), pool="sum", kernel=(2, 2), stride=(2, 2))
     assert "pool2d layers" in get_backend(tag).unsupported(layer)
+
+
+def test_max_pooling_is_refused_only_where_its_input_decides():
+    # Loihi max-pools spikes with an OR neuron; what feeds the pool decides (found by emit)
+    from snnc.ir.layers import Graph, Layer
+
+    layer = Pool2d("p", ("x",), pool="max", kernel=(2, 2), stride=(2, 2))
+    assert get_backend("loihi").unsupported(layer) is None
+    rest: tuple[Layer, ...] = (layer, Flatten("f", ("p",)),
+                               Dense("d", ("f",), weight=np.ones((2, 4), F32)), LIF("o", ("d",)))
+    spikes = Graph((Input("x", (), shape=(1, 4, 4)), *rest), output="o", encoding="rate")
+    values = Graph((Input("x", (), shape=(1, 4, 4)), *rest), output="o", encoding="direct")
+    assert get_backend("loihi").unsupported_in(spikes, layer) is None
+    assert "multi-level" in get_backend("loihi").unsupported_in(values, layer)
+    for tag in ("mcu", "spinnaker2"):
+        assert get_backend(tag).unsupported_in(values, layer) is None
 
 
 @pytest.mark.parametrize("tag", TAGS)

@@ -11,11 +11,11 @@ memory of that process are measured.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -93,28 +93,43 @@ def test_broken_model_gives_one_error_line_and_writes_nothing(case: str, command
     assert elapsed < TIME_LIMIT_S
 
 
+# Started in a small interpreter of its own: Python starts children with vfork, and Linux then
+# counts the parent's peak resident memory as the child's (the exec inherits the shared address
+# space's high-water mark), so a child of a large pytest worker would inherit its peak.
+_LAUNCHER = """
+import json, os, subprocess, sys, threading, time
+out_path, err_path, limit, *argv = sys.argv[1:]
+with open(out_path, "wb") as out, open(err_path, "wb") as err:
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=os.getcwd(), stdout=out, stderr=err)
+    timer = threading.Timer(float(limit), proc.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+print(json.dumps([os.waitstatus_to_exitcode(status), time.perf_counter() - start,
+                  usage.ru_maxrss * 1024]))
+"""
+
+
 def run_measured(argv: list[str], cwd: Path) -> tuple[int, str, str, float, int]:
     """Run the installed script; returns (status, stdout, stderr, seconds, peak RSS bytes).
 
     ``os.wait4`` reaps exactly this child and reports its own resource usage
-    (``RUSAGE_CHILDREN`` would mix in every child the test process ever waited for).
+    (``RUSAGE_CHILDREN`` would mix in every child the test process ever waited for); a small
+    launcher process starts it (see :data:`_LAUNCHER`).
     """
     env = {**os.environ, "COLUMNS": "120"}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen([str(SNNC), *argv], cwd=cwd, stdout=out, stderr=err, env=env)
-        timer = threading.Timer(TIME_LIMIT_S * 3, proc.kill)
-        timer.start()
-        try:
-            _, wait_status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(wait_status)
-        seconds = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        return (proc.returncode, out.read().decode(), err.read().decode(), seconds,
-                usage.ru_maxrss * 1024)
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path, err_path = Path(tmp) / "out", Path(tmp) / "err"
+        done = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(out_path), str(err_path),
+             str(TIME_LIMIT_S * 3), str(SNNC), *argv],
+            cwd=cwd, env=env, capture_output=True, text=True, check=True)
+        status, seconds, peak = json.loads(done.stdout)
+        return (status, out_path.read_bytes().decode(), err_path.read_bytes().decode(),
+                seconds, peak)
 
 
 SUBPROCESS_CASES = ("declared_1e8_weight", "declared_1e8_input", "random_bytes",

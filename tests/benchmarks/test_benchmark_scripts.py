@@ -4,7 +4,8 @@ and a README that reports each goal as met or not from the JSON results alone.""
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import functools
+import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -17,10 +18,15 @@ from snnc.backends import get_backend
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
+@functools.cache
 def script(name: str) -> ModuleType:
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    return importlib.import_module(name)
+    """A benchmark script loaded from its file (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def fits_every_target(family: str, size: int) -> None:

@@ -73,7 +73,8 @@ def test_inspect_support_is_what_compile_refuses(tmp_path: Path):
         Flatten("flat", ("pool",)),
         Dense("fc", ("flat",), weight=rng.normal(0, 0.5, (3, 4)).astype(np.float32)),
         LIF("out", ("fc",)),
-    ), output="out", timesteps=4, encoding="rate", name="maxpool")
+    ), output="out", timesteps=4, encoding="direct", name="maxpool")
+    # a max pool of real values: Loihi max-pools spikes only (as OR neurons)
     path = tmp_path / "maxpool.onnx"
     onnx.save(graph_to_onnx(graph), path)
     result = runner.invoke(app, ["inspect", str(path), "--json"])

@@ -27,7 +27,9 @@ def variant_target(name: str, synapse_delay: int) -> Target:
     text = Path(load_target("cortex-m4").path).read_text(encoding="utf-8")
     text = re.sub(r'(?m)^name = ".*"$', f'name = "{name}"', text)
     text = re.sub(r"(?m)^synapse_delay = .*$", f"synapse_delay = {synapse_delay}", text)
-    return parse_target(text + '\n[mcu]\ncpu = "cortex-m4"\n', f"{name}.toml")
+    if not re.search(r"(?m)^\[mcu\]$", text):  # older target files had no [mcu] table
+        text += '\n[mcu]\ncpu = "cortex-m4"\n'
+    return parse_target(text, f"{name}.toml")
 
 
 @pytest.fixture(scope="module")

@@ -46,8 +46,7 @@ def variant(base: str, name: str, **numeric: object) -> Target:
             value = numeric[key]
             line = f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value}"
         lines.append(line)
-    extra = f'\n[mcu]\ncpu = "{base}"\n' if load_target(base).backend == "mcu" else "\n"
-    return parse_target("\n".join(lines) + extra, f"{name}.toml")
+    return parse_target("\n".join(lines) + "\n", f"{name}.toml")  # MCU files name their cpu
 
 
 TARGETS = {

@@ -46,6 +46,8 @@ from snnc.ir.layers import (
     SpikingSelfAttention,
 )
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
+from snnc.ir.stages import is_source, source_peak
+from snnc.passes.or_pooling import is_or_neuron
 from snnc.passes.pipeline import optimize
 from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
@@ -315,8 +317,30 @@ def _pick(rng: np.random.Generator, shape: tuple[int, ...], values: list[int]) -
     return np.where(rng.random(shape) < 0.7, edge, uniform)
 
 
+# Lava corrects a wrapped current once, so its current is modular (like the reference's) only
+# for inputs up to 2^18 per step; the quantizer keeps currents far below (see
+# snnc.backends.loihi.check). An exponent that would pass this is lowered.
+MODULAR_INPUT = 1 << 18
+
+
+def _exponent(qg: QuantizedGraph, layer: Dense | Conv2d, mant: np.ndarray, k: int) -> int:
+    """``k``, or less, so that the weights ``mant << k`` keep the worst-case current within
+    :data:`MODULAR_INPUT` (0 for layers not reading a source directly)."""
+    graph = qg.graph
+    src = graph.layer(layer.inputs[0])
+    if not is_source(src):
+        return 0
+    peak = source_peak(src, qg.profile, graph.encoding)
+    row = int(np.abs(mant).reshape(mant.shape[0], -1).sum(axis=1).max(initial=0))
+    while k and (row * peak) << k > MODULAR_INPUT:
+        k -= 1
+    return k
+
+
 def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
-    """``qg`` with weights, thresholds, neuron biases and decays at the profile's limits."""
+    """``qg`` with weights (times a random weight exponent where the profile has one),
+    thresholds, neuron biases and decays at the profile's limits (an
+    OR neuron keeps its parameters: it is how Loihi max-pools, not a neuron of the model)."""
     p = qg.profile
     w_max, one = p.weight_max, 1 << p.decay_bits
     vth_max = (1 << p.threshold_bits) - 1
@@ -328,8 +352,10 @@ def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
     for lay in qg.graph.layers:
         q = layers.get(lay.name, QuantLayer())
         if isinstance(lay, Dense | Conv2d):
-            layers[lay.name] = replace(q, weight=_pick(rng, np.shape(q.weight),
-                                                       [-w_max, w_max, 0, 1, -1]))
+            # any weight exponent the profile has: mantissas at their limits times 2^k
+            mant = _pick(rng, np.shape(q.weight), [-w_max, w_max, 0, 1, -1])
+            k = _exponent(qg, lay, mant, int(rng.integers(0, p.weight_exp_max + 1)))
+            layers[lay.name] = replace(q, weight=mant << k, weight_exp=k)
         elif isinstance(lay, LIF | CubaLIF) and p.neuron_model == "bitshift":
             # shift amounts 0..15 and thresholds of at least 1 (v >= vth fires)
             changes = {"vth": _pick(rng, np.shape(q.vth), [1, 2, vth_max]),
@@ -338,12 +364,14 @@ def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
             if q.bias is not None:
                 changes["bias"] = _pick(rng, np.shape(q.bias), [-b_max - 1, b_max, 0])
             layers[lay.name] = replace(q, **changes)
-        elif isinstance(lay, LIF | CubaLIF):
+        elif isinstance(lay, LIF | CubaLIF) and not is_or_neuron(lay):
             shape = np.shape(q.vth)
             changes = {"vth": _pick(rng, shape, [0, 1, vth_max, 2]),
                        "dv": _pick(rng, np.shape(q.dv), [0, one, 1, one - 1])}
             if q.bias is not None:
-                changes["bias"] = _pick(rng, np.shape(q.bias), [-b_max, b_max, 0])
+                # past the mantissa: biases only a bias exponent holds (Loihi's 2^7 >> 6)
+                wide = [-2 * b_max, 2 * b_max] if p.weight_exp_max else []
+                changes["bias"] = _pick(rng, np.shape(q.bias), [-b_max, b_max, 0, *wide])
             if isinstance(lay, CubaLIF):
                 top = one - p.current_decay_offset
                 changes["du"] = _pick(rng, np.shape(q.du), [0, top, 1, top - 1])

@@ -92,7 +92,7 @@ def conv_net(rng: np.random.Generator, encoding: str) -> Graph:
                   bias=_bias(rng, out_c), padding=(pad, pad, pad, pad),
                   stride=(1, 1) if rng.random() < 0.6 else (2, 2))
     shape = conv.out_shape([(channels, side, side)])
-    pool = Pool2d("pool", ("s1",), pool=str(rng.choice(["avg", "sum"])), kernel=(2, 2),
+    pool = Pool2d("pool", ("s1",), pool=str(rng.choice(["avg", "sum", "max"])), kernel=(2, 2),
                   stride=(2, 2))
     pooled = pool.out_shape([shape])
     flat = int(np.prod(pooled))

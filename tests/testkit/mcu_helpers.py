@@ -26,7 +26,7 @@ def variant_target(name: str, **numeric: object) -> Target:
         elif key in numeric:
             line = f"{key} = {numeric[key]!r}".replace("'", '"')
         lines.append(line)
-    return parse_target("\n".join(lines) + '\n[mcu]\ncpu = "cortex-m4"\n', f"{name}.toml")
+    return parse_target("\n".join(lines) + "\n", f"{name}.toml")  # keeps [mcu] cpu
 
 
 def prepare(graph, inputs: np.ndarray, steps: int,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snnc.backends.common.compose import compose
 from snnc.backends.loihi.lower import (
@@ -83,15 +85,36 @@ def test_wide_weights_split_into_two_exact_digits_within_8_bits(peak):
     assert len(digits) == (1 if peak <= 127 else 2)
 
 
-def test_weights_beyond_two_digits_are_refused():
-    with pytest.raises(QuantizationError, match=r"layer 'layer'.*14 bits"):
-        split_digits(np.array([16384 + 127 * 129]), "test", "layer", "loihi2")
+def test_weights_no_exponent_fits_are_refused_naming_the_value():
+    with pytest.raises(QuantizationError,
+                       match=r"layer 'layer'.*weight 32767 fits no Loihi weight exponent"):
+        split_digits(np.array([16384 + 127 * 129, 1]), "test", "layer", "loihi2")
 
 
-def test_every_synapse_stores_doubled_weights_with_exponent_minus_one():
-    net = lower(q(chain(LIF("h", ("fc",), beta=F32(0.9)))))
-    (syn,) = net.synapses
-    assert syn.weight_exp == -1 and syn.shift == 0
+@given(k=st.integers(0, 8), mantissas=st.lists(st.integers(-127, 127), min_size=1, max_size=9))
+def test_mantissas_times_a_power_of_two_are_one_synapse_with_that_exponent(k, mantissas):
+    values = np.array([*mantissas, 127 if k else 1], np.int64) << k  # one odd mantissa
+    digits = split_digits(values, "test", "layer", "loihi2")
+    assert len(digits) == 1 and digits[0][0] == k
+    assert np.array_equal(digits[0][1] << k, values)
+
+
+def test_quantizer_weight_exponent_gives_the_threshold_finer_units_than_the_weights():
+    graph = chain(LIF("h", ("fc",), threshold=F32(0.01)))  # threshold far below the weights
+    qg = q(graph)
+    fc, h = qg.q("fc"), qg.q("h")
+    assert fc.weight_exp > 0 and np.max(np.abs(fc.weight >> fc.weight_exp)) == 127
+    assert np.all(fc.weight % (1 << fc.weight_exp) == 0)
+    # without the exponent the threshold would be 1 unit of ~0.016: 60 % off
+    assert abs(int(np.asarray(h.vth)) * fc.unit - 0.01) / 0.01 < 0.02
+    (syn,) = lower(qg).synapses
+    assert syn.weight_exp == fc.weight_exp - 1 and np.max(np.abs(syn.values)) == 127
+
+
+def test_every_synapse_stores_doubled_mantissas_with_its_exponent_minus_one():
+    qg = q(chain(LIF("h", ("fc",), beta=F32(0.9))))
+    (syn,) = lower(qg).synapses
+    assert syn.shift == qg.q("fc").weight_exp and syn.weight_exp == syn.shift - 1
     assert np.max(np.abs(syn.values)) == 127
 
 
@@ -189,14 +212,29 @@ def test_multilevel_constant_threshold_is_on_chip_and_input_aware_is_not():
     assert not aware.by_layer()["m"].on_chip
 
 
-def test_max_pooling_is_refused_naming_layer_and_target():
+def test_max_pooling_of_real_values_is_refused_naming_layer_target_and_reason():
     graph = Graph((Input("x", (), shape=(1, 4, 4)),
                    Pool2d("mp", ("x",), pool="max"), Flatten("f", ("mp",)),
                    Dense("fc", ("f",), weight=np.ones((2, 4), F32)), LIF("h", ("fc",))),
                   output="h")
-    assert "average" in unsupported_reason(graph.layer("mp"))
-    with pytest.raises(UnsupportedError, match="layer 'mp', target 'loihi2'"):
+    assert unsupported_reason(graph.layer("mp")) is None  # spikes can be max-pooled
+    with pytest.raises(UnsupportedError, match=r"layer 'mp', target 'loihi2'.*multi-level"):
         lower(q(graph))
+
+
+def test_max_pooling_of_spikes_becomes_a_unit_weight_synapse_into_a_threshold_0_lif():
+    graph = Graph((Input("x", (), shape=(2, 4, 4)),
+                   Conv2d("c", ("x",), weight=np.ones((2, 2, 1, 1), F32)),
+                   LIF("s", ("c",)), Pool2d("mp", ("s",), pool="max"), Flatten("f", ("mp",)),
+                   Dense("fc", ("f",), weight=np.ones((2, 8), F32)), LIF("h", ("fc",))),
+                  output="h", encoding="rate")
+    net = lower(q(graph))
+    pop = net.by_layer()["mp"]
+    assert pop.kind == "lif" and pop.params["vth"] == 0 and pop.params["dv"] == 0
+    (syn,) = net.incoming(pop.name)
+    assert syn.source == net.by_layer()["s"].name and syn.shift == 0
+    weights = syn.dense()
+    assert set(np.unique(weights)) == {0, 1} and np.all(weights.sum(axis=1) == 4)
 
 
 def test_attention_runs_in_a_host_process_fed_by_its_three_spiking_operands():

@@ -22,6 +22,7 @@ from snnc import api
 from snnc.backends.loihi import compat, simulate
 from snnc.backends.loihi.emit import emit
 from snnc.backends.loihi.simulate import run_artifact
+from snnc.frontend.nir import load_nir
 from snnc.ir.layers import LIF, CubaLIF, Dense, Graph, Input
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.passes.quantize import quantize
@@ -258,3 +259,17 @@ def test_missing_runner_is_an_unsupported_error(tmp_path):
 
     with pytest.raises(UnsupportedError, match="runner 'qemu'"):
         simulate(q(generated_net(0)), LOIHI, np.zeros((2, 1, 1)), "qemu", Path(tmp_path))
+
+
+def test_members_of_one_current_with_their_own_weight_exponents_run_bit_exact(tmp_path):
+    """snnTorch RLeaky: a recurrent projection of spikes and a feed-forward one of an 8-bit input
+    summed into one current; the scales chosen on its inputs give them different exponents."""
+    fixtures = Path(__file__).parents[2] / "fixtures" / "frameworks"
+    graph = load_nir(fixtures / "snntorch_rleaky.nir", "snntorch")
+    with np.load(fixtures / "snntorch_rleaky.npz") as data:
+        x = data["x"]
+    qg = api.quantize(graph, LOIHI, calib=x)
+    exponents = {qg.q(lay.name).weight_exp for lay in qg.graph.layers
+                 if isinstance(lay, Dense)}
+    assert len(exponents) == 2
+    assert_same_trace(run_quantized(qg, x), simulate(qg, LOIHI, x, "lava", tmp_path))

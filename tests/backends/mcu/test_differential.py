@@ -47,11 +47,13 @@ def test_host_build_equals_integer_reference(family, seed, tmp_path):
 
 
 @pytest.mark.needs("arm-none-eabi-gcc", "qemu")
+@pytest.mark.parametrize("target_name", ["cortex-m4", "cortex-m55"])  # DSP and Helium kernels
 @pytest.mark.parametrize("family", FAMILIES)
-def test_qemu_run_equals_integer_reference(family, tmp_path):
+def test_qemu_run_equals_integer_reference(family, target_name, tmp_path):
+    target = load_target(target_name)
     case = make_case(family, 100)
-    qg, drive = prepare(case.graph, case.inputs, case.steps)
-    got = simulate(qg, M4, drive, runner="qemu", work_dir=tmp_path)
+    qg, drive = prepare(case.graph, case.inputs, case.steps, target)
+    got = simulate(qg, target, drive, runner="qemu", work_dir=tmp_path)
     assert_same_trace(got, run_quantized(qg, drive))
 
 

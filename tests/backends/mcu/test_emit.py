@@ -17,6 +17,7 @@ from testkit.mcu_netgen import make_case
 from snnc import __version__
 from snnc.backends.mcu import check_resources, emit, simulate
 from snnc.backends.mcu.emit import parse_map
+from snnc.backends.mcu.layouts import blocked4
 from snnc.errors import ResourceError, UnsupportedError
 from snnc.ir.layers import LIF, Dense, Graph, Input
 from snnc.reference.integer import run_quantized
@@ -91,15 +92,19 @@ def test_constants_in_weights_c_are_the_quantized_weights(tmp_path):
     text = (tmp_path / "weights.c").read_text()
 
     def array(name: str) -> np.ndarray:
-        """int8 arrays are string literals of their two's-complement bytes."""
-        body = re.search(rf"const int8_t {name}\[(\d+)\] =\n(.*?);\n", text, re.S)
+        """int8 arrays are string literals of their two's-complement bytes (word-aligned ones
+        initialise the first member of a union)."""
+        body = re.search(rf"const (?:int8_t {name}\[\d+\]|union {name}_bytes {name}) ="
+                         r"(.*?);\n", text, re.S)
         assert body is not None, name
-        pieces = re.findall(r'"((?:\\x[0-9a-f]{2})*)"', body.group(2))
+        pieces = re.findall(r'"((?:\\x[0-9a-f]{2})*)"', body.group(1))
         data = bytes.fromhex("".join(pieces).replace("\\x", ""))
-        assert len(data) == int(body.group(1))
         return np.frombuffer(data, np.int8).astype(np.int64)
 
-    assert np.array_equal(array("snnc_w_fc1"), np.asarray(qg.q("fc1").weight).reshape(-1))
+    # dense on Cortex-M4: W in blocks of four rows for SMLAD (a permutation of its values)
+    w1 = np.asarray(qg.q("fc1").weight)
+    assert np.array_equal(array("snnc_w_fc1"), blocked4(w1))
+    assert sorted(array("snnc_w_fc1")) == sorted(w1.reshape(-1))
     # event-driven columns: the weight matrix transposed, one input's fan-out contiguous
     assert np.array_equal(array("snnc_wt_fc2"), np.asarray(qg.q("fc2").weight).T.reshape(-1))
 
@@ -188,10 +193,11 @@ def test_dense_int8_kernel_uses_smlad_on_cortex_m4(tmp_path):
     _make(tmp_path, "cortex-m4")
     dump = subprocess.run(["arm-none-eabi-objdump", "-dr", "build/cortex-m4/snnc_dense.o"],
                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
-    kernel = dump.split("<snnc_dense_s8_s32>:")[1].split("\n\n")[0]
-    inner = dump.split("<snnc_dot2_smlad>:")[1].split("\n\n")[0]
-    assert "snnc_dot2_smlad" in kernel  # the kernel calls the SMLAD inner loop
-    assert inner.count("\tsmlad\t") == 4 and inner.count("\tsxtb16\t") == 4
+    kernel = dump.split("<snnc_dense_blk4_s8_s32>:")[1].split("\n\n")[0]
+    inner = dump.split("<snnc_block4_smlad>:")[1].split("\n\n")[0]
+    assert "snnc_block4_smlad" in kernel  # the blocked kernel calls the SMLAD inner loop
+    # two groups of four inputs by four rows per iteration: 32 MACs in 16 SMLAD
+    assert inner.count("\tsmlad\t") == 16 and inner.count("\tsxtb16\t") == 16
 
 
 @pytest.mark.needs("arm-none-eabi-gcc")

@@ -14,6 +14,7 @@ from testkit.mcu_helpers import M4, assert_same_trace, prepare
 from snnc.backends.mcu import emit, simulate
 from snnc.backends.mcu.lower import lower
 from snnc.backends.mcu.ranges import S8, U16
+from snnc.backends.mcu.toolchain import core_for
 from snnc.ir.layers import LIF, Dense, Graph, Input
 from snnc.reference.integer import run_quantized
 
@@ -50,11 +51,13 @@ def test_int8_and_uint16_literals_decode_to_the_planned_constants(tmp_path: Path
     emit(qg, M4, tmp_path, measure=False)
     text = (tmp_path / "weights.c").read_text()
     header = (tmp_path / "weights.h").read_text()
-    arrays = {a.name: a for a in lower(qg, M4.name).arrays}
+    arrays = {a.name: a for a in lower(qg, M4.name, core_for(M4).kernels).arrays}
     assert any(a.ctype == U16 for a in arrays.values())
     for name, array in arrays.items():
         if array.ctype == S8:
-            data = literal_bytes(text, f"const int8_t {name}[{array.values.size}] =")
+            declaration = (f"const union {name}_bytes {name} =" if array.word_aligned
+                           else f"const int8_t {name}[{array.values.size}] =")
+            data = literal_bytes(text, declaration)
             assert np.array_equal(np.frombuffer(data, np.int8), array.values), name
         elif array.ctype == U16:
             assert f"uint16_t values[{array.values.size}];" in header

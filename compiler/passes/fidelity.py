@@ -1,0 +1,123 @@
+"""Fidelity-driven quantization: scales chosen by what the spikes do, not only by value ranges.
+
+The range-based quantizer (:func:`snnc.passes.quantize.quantize`) gives each weight group the
+smallest unit that holds its weights, threshold and biases. That covers the range, but the spikes
+depend on where the rounding falls: a threshold that lands between two integer membrane values,
+weights that a slightly coarser unit would hold exactly (dyadic weights of a trained and
+exported model), an input unit that rounds every input. Given calibration inputs,
+:func:`choose_scales` runs the float model once and then, weight group by weight group in graph
+order, quantizes with each candidate :class:`StageScale` (the range-based unit; the next power
+of two; units 2^(1/4) apart up to twice as coarse; on profiles with a weight exponent, other
+exponents), runs the integer reference and keeps the candidate whose spikes agree best with the
+float model's over every neuron layer (ties keep the earlier, range-based candidate). The input
+unit of real-valued inputs is chosen first, the same way.
+
+Agreement of a layer: the fraction of (step, sample, neuron) spike values equal between the
+float run and the integer run, the integer run read ``lag`` steps later where the profile's
+synaptic delays put the layer ``lag`` steps behind (:func:`snnc.reference.integer.layer_latencies`).
+Every candidate is a valid quantization, so whatever is chosen stays bit-exact on every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from snnc.ir.layers import Graph
+from snnc.ir.quantized import NumericProfile, QuantizedGraph
+from snnc.passes.quantize import (
+    QuantizeOptions,
+    StageScale,
+    choose_input_scale,
+    quantize,
+    stage_groups,
+)
+from snnc.reference.integer import layer_latencies, run_quantized
+from snnc.reference.simulate import Trace, run_graph
+
+# Calibration samples the search runs on (the first ones): enough to see each rounding choice
+# at work, few enough that a compile with calibration stays fast.
+SEARCH_SAMPLES = 32
+COARSEN = (1.0, 2 ** 0.25, 2 ** 0.5, 2 ** 0.75, 2.0)
+# Quantize-and-run trials per search: a large model's later groups keep the range-based unit
+# rather than make a compile with calibration data minutes long.
+MAX_TRIALS = 64
+
+
+def spike_agreement(graph: Graph, profile: NumericProfile, reference: Trace,
+                    trace: Trace) -> dict[str, float]:
+    """Per neuron layer of ``graph``: fraction of spike values the integer ``trace`` (of a
+    quantization of ``graph`` for ``profile``) shares with the float ``reference``, latency
+    aligned. Layers the delays push entirely past the run are left out."""
+    lag = layer_latencies(graph, profile)
+    out: dict[str, float] = {}
+    for name, want in reference.spikes.items():
+        got = trace.spikes.get(name)
+        d = lag.get(name, 0)
+        if got is None or d >= want.shape[0]:
+            continue
+        out[name] = float(np.mean(want[:want.shape[0] - d] == got[d:]))
+    return out
+
+
+def _score(agreement: dict[str, float]) -> float:
+    return float(np.mean(list(agreement.values()))) if agreement else 1.0
+
+
+def _candidates(profile: NumericProfile) -> list[StageScale]:
+    found = [StageScale(c) for c in COARSEN]
+    found.insert(1, StageScale(power_of_two=True))
+    if profile.weight_exp_max > 0:
+        found += [StageScale(1.0, power_of_two=align, exponent=k) for align in (False, True)
+                  for k in range(0, profile.weight_exp_max + 1, 2)]
+    return found
+
+
+def choose_scales(graph: Graph, profile: NumericProfile, drive: np.ndarray,
+                  calib: np.ndarray | None = None, target: str = "generic") -> QuantizedGraph:
+    """Quantize ``graph`` with the scales that best reproduce the float spikes on ``drive``
+    (steps, batch, *input_shape), see the module docstring; ``calib`` (the raw calibration
+    inputs) sizes the range-based input unit as :func:`quantize` does."""
+    drive = drive[:, :SEARCH_SAMPLES]
+    reference = run_graph(graph, drive, record=True)
+
+    trials = [0]
+
+    def measure(options: QuantizeOptions) -> tuple[float, QuantizedGraph, dict[str, float]]:
+        trials[0] += 1
+        qg = quantize(graph, profile, calib=calib, options=options, target=target)
+        agreement = spike_agreement(qg.graph, profile, reference, run_quantized(qg, drive))
+        return _score(agreement), qg, agreement
+
+    options = QuantizeOptions()
+    best = measure(options)
+    roots = list(stage_groups(quantize(graph, profile, calib=calib, target=target).graph))
+    base = choose_input_scale(graph, profile, calib)
+    dyadic = QuantizeOptions(
+        input_scale=float(2.0 ** np.ceil(np.log2(base))) if graph.encoding != "rate" else None,
+        stages={root: StageScale(power_of_two=True) for root in roots})
+    # whole-model starting points: rounding choices interact (exact weights need an exact
+    # input unit), so a power-of-two unit everywhere is tried before layer by layer
+    for start in (dyadic, replace(dyadic, stages={})):
+        if best[0] < 1.0:
+            trial = measure(start)
+            if trial[0] > best[0]:
+                best, options = trial, start
+    if graph.encoding != "rate" and best[0] < 1.0:
+        for scale in (2.0 ** np.ceil(np.log2(base)), base, base * 2 ** 0.5):
+            trial = measure(replace(options, input_scale=float(scale)))
+            if trial[0] > best[0]:
+                best, options = trial, replace(options, input_scale=float(scale))
+    for root in roots:
+        if best[0] >= 1.0 or trials[0] >= MAX_TRIALS:
+            break
+        for candidate in _candidates(profile):
+            if candidate == options.stages.get(root, StageScale()):
+                continue
+            stages = {**options.stages, root: candidate}
+            trial = measure(replace(options, stages=stages))
+            if trial[0] > best[0]:
+                best, options = trial, replace(options, stages=stages)
+    _, qg, agreement = best
+    return replace(qg, agreement=agreement)
