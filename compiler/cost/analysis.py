@@ -132,7 +132,9 @@ def analyze(graph: Graph, target: Target, mode: str | None = None) -> list[Stage
     if fixed is None:
         return costs
     mapping, reason = fixed
-    return [replace(c, mapping=mapping, reason=reason) for c in costs]
+    # a stage without a QNN twin keeps its decision (SNN): the target refuses the model later
+    return [c if mapping == "qnn" and c.twin_blocker is not None
+            else replace(c, mapping=mapping, reason=reason) for c in costs]
 
 
 def as_json(cost: StageCost) -> dict[str, Any]:
