@@ -54,6 +54,11 @@ class Backend(ABC):
 
     tag: ClassVar[str]
     runners: ClassVar[tuple[str, ...]]
+    #: Whether the artifact runs QNN-mapped stages once per inference (the mixed schedule of
+    #: ``snnc.reference.mapped``). Where it does not, ``--mapping auto`` keeps every stage SNN
+    #: and ``--mapping qnn`` is refused, so a target never runs other arithmetic than its
+    #: reference.
+    runs_qnn_stages: ClassVar[bool] = False
 
     @abstractmethod
     def unsupported(self, layer: Layer) -> str | None:

@@ -81,19 +81,28 @@ def _say(log: Log, message: str) -> None:
 
 
 def optimize(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
-             mapping: str = "auto", prune: float | None = None, log: Log = None) -> Graph:
+             mapping: str = "auto", prune: float | None = None, log: Log = None,
+             tolerance: float = 1.0) -> Graph:
     """Run the optimisation pipeline (calibration, sparsity, mapping) for ``target``;
-    ``log`` receives one line per pass, in order."""
+    ``log`` receives one line per pass, in order. ``tolerance``: the least agreement of the
+    answers on the calibration data ``--mapping auto`` accepts for a QNN twin
+    (:mod:`snnc.passes.mapping_guard`)."""
     from snnc.passes.pipeline import optimize as run_pipeline
 
-    return run_pipeline(graph, as_target(target), calib=calib, mapping=mapping, prune=prune,
-                        log=log)
-
-
-def quantize(graph: Graph, target: str | Target,
-             calib: np.ndarray | None = None) -> QuantizedGraph:
     t = as_target(target)
-    return quantize_graph(graph, t.numeric, calib=calib, target=t.name)
+    return run_pipeline(graph, t, calib=calib, mapping=mapping, prune=prune, log=log,
+                        tolerance=tolerance, runs_qnn=get_backend(t.backend).runs_qnn_stages)
+
+
+def quantize(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
+             steps: int | None = None) -> QuantizedGraph:
+    """The integer graph for ``target``; the stages the mapping pass chose to run as QNN become
+    their integer twins (run once per inference on counts of ``steps`` steps, default the
+    model's T: :func:`snnc.passes.snn_to_qnn.apply_mapping`)."""
+    from snnc.passes.snn_to_qnn import apply_mapping
+
+    t = as_target(target)
+    return apply_mapping(quantize_graph(graph, t.numeric, calib=calib, target=t.name), steps)
 
 
 @dataclass(frozen=True)
@@ -105,16 +114,18 @@ class CompileResult:
 
 def compile(graph: Graph, target: str | Target, out_dir: str | Path,
             calib: np.ndarray | None = None, mapping: str = "auto",
-            prune: float | None = None, log: Log = None) -> CompileResult:
+            prune: float | None = None, log: Log = None,
+            tolerance: float = 1.0) -> CompileResult:
     """Optimise, quantise, check resources and emit ``target``'s artifact into
     ``out_dir/<backend>/``, atomically (nothing is written if any step fails)."""
     return compile_all(graph, [target], out_dir, calib=calib, mapping=mapping, prune=prune,
-                       log=log)[0]
+                       log=log, tolerance=tolerance)[0]
 
 
 def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Path,
                 calib: np.ndarray | None = None, mapping: str = "auto",
-                prune: float | None = None, log: Log = None) -> list[CompileResult]:
+                prune: float | None = None, log: Log = None,
+                tolerance: float = 1.0) -> list[CompileResult]:
     """Compile ``graph`` for every target into ``out_dir/<backend>/``, all or nothing.
 
     Each target is optimised, quantised and emitted in its own thread into a private staging
@@ -138,7 +149,8 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
         raise InputError("two targets of one backend would write the same folder: "
                          f"{', '.join(t.name for t in chosen)}")
     backends = [get_backend(t.backend) for t in chosen]
-    options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)))
+    options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)),
+                       tolerance)
     with ExitStack() as staging:
         staged = [staging.enter_context(atomic_dir(f)) for f in folders]
         with ThreadPoolExecutor(max_workers=len(chosen),
@@ -184,6 +196,7 @@ class _Options:
     prune: float | None
     passes: SharedPasses
     stop: _Stop
+    tolerance: float = 1.0
 
 
 def _compile_one(graph: Graph, target: Target, backend: Backend, folder: Path, index: int,
@@ -197,7 +210,8 @@ def _compile_one(graph: Graph, target: Target, backend: Backend, folder: Path, i
     try:
         opts.stop.check(index)
         optimized = run_pipeline(graph, target, calib=opts.calib, mapping=opts.mapping,
-                                 prune=opts.prune, log=say, shared=opts.passes)
+                                 prune=opts.prune, log=say, shared=opts.passes,
+                                 tolerance=opts.tolerance, runs_qnn=backend.runs_qnn_stages)
         opts.stop.check(index)
         say("quantize to the numeric profile")
         qg = quantize(optimized, target, calib=opts.calib)
@@ -232,18 +246,21 @@ def _write_reports(graph: Graph, target: Target, folder: Path,
 
 
 def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
-           mapping: str = "auto", prune: float | None = None, log: Log = None) -> Any:
+           mapping: str = "auto", prune: float | None = None, log: Log = None,
+           tolerance: float = 1.0) -> Any:
     """Per-layer SNN vs QNN energy for ``target`` (see ``snnc.cost``)."""
     from snnc.cost import report as cost_report
 
     t = as_target(target)
-    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log)
+    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log,
+                         tolerance=tolerance)
     return cost_report(optimized, t, calib=calib)
 
 
 def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
              target: str | Target | None = None, backend: str = "reference",
-             calib: np.ndarray | None = None, mapping: str = "auto", log: Log = None) -> Trace:
+             calib: np.ndarray | None = None, mapping: str = "auto", log: Log = None,
+             tolerance: float = 1.0) -> Trace:
     """Run the model: the float reference (no target), the integer reference of ``target``
     (``backend="reference"``), or the artifact the target's backend produces (``host``,
     ``qemu``, ``lava``, ``spinnaker2``). All return the same :class:`Trace` layout."""
@@ -255,7 +272,8 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
         _say(log, f"run the float reference ({steps} steps)")
         return run_graph(graph, drive)
     t = as_target(target)
-    qg = quantize(optimize(graph, t, calib=calib, mapping=mapping, log=log), t, calib=calib)
+    optimized = optimize(graph, t, calib=calib, mapping=mapping, log=log, tolerance=tolerance)
+    qg = quantize(optimized, t, calib=calib, steps=steps)
     if backend == "reference":
         _say(log, f"run the {t.name} integer reference ({steps} steps)")
         return run_quantized(qg, drive)

@@ -97,6 +97,10 @@ ModelArg = Annotated[Path, typer.Argument(help="Model file (.onnx or .nir).")]
 TargetOpt = Annotated[str, typer.Option("--target", "-t", help="Target name, alias or .toml path.")]
 CalibOpt = Annotated[Path | None, typer.Option("--calib", help="Calibration inputs (.npy).")]
 MappingOpt = Annotated[str, typer.Option("--mapping", help="Per-layer mapping: snn, qnn or auto.")]
+ToleranceOpt = Annotated[float, typer.Option(
+    "--mapping-tolerance",
+    help="--mapping auto: least agreement of the answers on the calibration data a QNN twin "
+         "may cost (1 = identical).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 InputOpt = Annotated[Path, typer.Option(
     "--input", "-i", help="(batch x inputs) or (steps x batch x inputs) array (.npy).")]
@@ -230,6 +234,7 @@ def simulate(
     labels: LabelsOpt = None,
     calib: CalibOpt = None,
     mapping: MappingOpt = "auto",
+    mapping_tolerance: ToleranceOpt = 1.0,
 ) -> None:
     """Run the model and print output spike counts (float reference unless --target is given;
     `--backend exported` runs an ONNX model's graph as exported, in the framework's float
@@ -246,7 +251,8 @@ def simulate(
         else:
             graph = api.load(model, nir_semantics, dt)
             trace = api.simulate(graph, x, steps=steps, target=target, backend=backend,
-                                 calib=_calib(calib), mapping=mapping, log=log)
+                                 calib=_calib(calib), mapping=mapping, log=log,
+                                 tolerance=mapping_tolerance)
     counts = trace.spike_counts().reshape(trace.output.shape[1], -1)
     mode = ("as exported" if backend == "exported" else
             "float reference" if target is None else f"{target} / {backend}")
@@ -281,6 +287,7 @@ def compile_cmd(
     calib: CalibOpt = None,
     mapping: MappingOpt = "auto",
     prune: PruneOpt = None,
+    mapping_tolerance: ToleranceOpt = 1.0,
 ) -> None:
     """Compile for one target (or `all`) into OUT/<backend>/, atomically: with `all`, either
     every target's folder is written or none is."""
@@ -290,7 +297,7 @@ def compile_cmd(
         log(f"read {model.name}")
         graph = api.load(model, nir_semantics, dt)
         results = api.compile_all(graph, chosen, out_dir, calib=calib_x, mapping=mapping,
-                                  prune=prune, log=log)
+                                  prune=prune, log=log, tolerance=mapping_tolerance)
     for result in results:
         out.print(f"{result.target.name}: wrote {result.artifact.out_dir}/ "
                   f"({len(result.artifact.files)} files)")
@@ -311,6 +318,7 @@ def report(
     mapping: MappingOpt = "auto",
     prune: PruneOpt = None,
     as_json: JsonOpt = False,
+    mapping_tolerance: ToleranceOpt = 1.0,
 ) -> None:
     """Per-layer SNN vs QNN energy, spike rates and crossover rates for a target."""
     from snnc.cost.report import render_json, render_markdown, write_report
@@ -319,7 +327,7 @@ def report(
     with progress("report") as log:
         graph = api.load(model, nir_semantics, dt)
         cost = api.report(graph, target, calib=_calib(calib), mapping=mapping, prune=prune,
-                          log=log)
+                          log=log, tolerance=mapping_tolerance)
     out.print(render_json(cost) if as_json else render_markdown(cost), markup=False)
     if out_dir is not None:
         with atomic_dir(out_dir) as tmp:

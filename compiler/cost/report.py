@@ -134,6 +134,17 @@ def _levels_note(report: CostReport) -> str:
     return f"; multi-level inputs ceil(log2(D T + 1)): {shown}"
 
 
+def _agreement_line(report: Any) -> str:
+    """The agreement of the answers of the applied mapping with the all-SNN model."""
+    scores = {s.agreement for s in report.stages if s.agreement is not None}
+    if not any(s.mapping == "qnn" for s in report.stages):
+        return "- mapping applied: every stage SNN (the model's own answers)"
+    if not scores:
+        return "- mapping applied: QNN twins not checked on data (no calibration data)"
+    return (f"- mapping applied: answers agree with the all-SNN model on "
+            f"{100 * min(scores):.2f} % of the calibration data")
+
+
 def render_markdown(report: CostReport) -> str:
     b = activation_bits(report.timesteps)
     lines = [
@@ -145,7 +156,8 @@ def render_markdown(report: CostReport) -> str:
         if report.calibrated else
         "- activity: no calibration data; every layer is costed at an assumed input rate of "
         f"{_pct(report.stages[0].activity.rate_in) if report.stages else '-'}",
-        "- energies in pJ per inference (one sample)", "",
+        "- energies in pJ per inference (one sample)",
+        _agreement_line(report), "",
         "## Mapping per layer", "",
         "| layer | kind | synapses | input rate | gamma | crossover | SNN (dataflow) | QNN | "
         "mapping | reason |",

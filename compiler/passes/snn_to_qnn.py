@@ -221,6 +221,25 @@ def convert_quantized(qg: QuantizedGraph, names: Iterable[str] | None = None,
                           target=qg.target)
 
 
+def mapped_neurons(graph: Graph) -> list[str]:
+    """Neuron layers the mapping pass chose to run as QNN (``mapping = "qnn"``) that are not
+    converted yet, in graph order."""
+    return [lay.name for lay in graph.layers
+            if lay.is_neuron and lay.attrs.get("mapping") == QNN
+            and not isinstance(lay, MultiLevelSpike)]
+
+
+def apply_mapping(qg: QuantizedGraph, steps: int | None = None) -> QuantizedGraph:
+    """Realise the per-stage choice: every stage annotated ``mapping = "qnn"`` becomes its
+    integer twin (:func:`convert_quantized`), so that the graph every executor receives runs
+    those stages once per inference. ``steps`` is the run's T (default the model's): the twin
+    bias depends on it. A graph with no QNN stage is returned unchanged."""
+    names = mapped_neurons(qg.graph)
+    if not names:
+        return qg
+    return convert_quantized(qg, names, steps)
+
+
 def _scalar(value: np.ndarray | None) -> float | None:
     """The single value of a uniform array, else None."""
     if value is None:

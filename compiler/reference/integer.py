@@ -193,8 +193,13 @@ def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) ->
 
     Graphs without recurrent synapses run layer by layer over all steps at once
     (:func:`run_layerwise`), others step by step (:func:`run_stepwise`, the definition); both
-    give the same trace, bit for bit.
+    give the same trace, bit for bit. A graph with QNN-mapped stages runs the mixed schedule of
+    :mod:`snnc.reference.mapped` (those stages once per inference).
     """
+    if any(lay.attrs.get("mapping") == "qnn" and lay.is_neuron for lay in qg.graph.layers):
+        from snnc.reference.mapped import mapped_trace, run_mapped_quantized
+
+        return mapped_trace(run_mapped_quantized(qg, drive))
     if any(getattr(lay, "recurrent", False) for lay in qg.graph.layers):
         return run_stepwise(qg, drive, record)
     return run_layerwise(qg, drive, record)

@@ -10,11 +10,18 @@ layer is QNN-mapped. At the edges between the two worlds:
 - step series -> count: the sum over the run's steps (what a QNN layer reads);
 - count -> step series: the count ``c`` spread evenly, ``floor((t+1) c / T) - floor(t c / T)``
   at step ``t`` (the deterministic rate code), which an SNN layer downstream of a QNN layer reads.
+  A synapse reading a count through this spread is reading the previous stage, so it reads it
+  ``synapse_delay`` steps late, like any source.
 
 Reshapes, average/sum pooling and adds stay in count form when all their inputs are counts
 (they commute with summing over time); everything else works on step series. The integer
 profile's synaptic delay shifts step series exactly as in the integer executor; counts have no
 delay (the QNN layer runs after its inputs are complete).
+
+This is the one mixed-schedule semantics every backend reproduces: :func:`mapped_trace` turns a
+run into the reference's :class:`Trace` layout (a QNN layer's levels and a count-form output
+appear as their spread step series, so summing over steps gives the levels back), and
+:func:`phases` says when each layer runs, which is how a backend schedules it.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from snnc.reference import integer, simulate
 # The step executors' private synapse dispatchers are reused on purpose: a mapped run must
 # compute exactly what a step-by-step run computes for every SNN layer.
 from snnc.reference.integer import _synapse as _int_synapse
+from snnc.reference.simulate import Trace
 from snnc.reference.simulate import _synapse as _float_synapse
 
 SERIES, COUNT = "series", "count"
@@ -51,10 +59,20 @@ SERIES, COUNT = "series", "count"
 @dataclass(frozen=True)
 class MappedRun:
     """``counts[name]``: per neuron layer, its output summed over the run (SNN) or its single
-    QNN output (levels); ``output``: the same for the graph output, (batch, *shape)."""
+    QNN output (levels); ``output``: the same for the graph output, (batch, *shape).
+    ``series``: per neuron layer and for the output, the step series (QNN levels spread);
+    ``v``: the membrane after every step of each SNN-run LIF/CubaLIF layer."""
 
     counts: dict[str, np.ndarray]
     output: np.ndarray
+    series: dict[str, np.ndarray]
+    output_series: np.ndarray
+    v: dict[str, np.ndarray]
+
+
+def mapped_trace(run: MappedRun) -> Trace:
+    """The run in the reference's trace layout (comparable with ``numpy.array_equal``)."""
+    return Trace(output=run.output_series, spikes=dict(run.series), v=dict(run.v))
 
 
 def is_qnn(layer: Layer) -> bool:
@@ -66,7 +84,8 @@ class _Ops:
     """The arithmetic of one executor mode."""
 
     synapse: Callable[[Layer, list[np.ndarray]], np.ndarray]
-    neuron: Callable[[Layer, np.ndarray], np.ndarray]  # (T, B, ...) current -> outputs
+    # (T, B, ...) current -> (outputs, membranes or None)
+    neuron: Callable[[Layer, np.ndarray], tuple[np.ndarray, np.ndarray | None]]
     twin: Callable[[Layer, np.ndarray], np.ndarray]  # (B, ...) summed current -> levels
     dtype: type
     delay: int
@@ -75,8 +94,8 @@ class _Ops:
 def run_mapped(graph: Graph, drive: np.ndarray) -> MappedRun:
     """Float run of ``graph`` on an encoded drive (steps, batch, *input_shape)."""
 
-    def neuron(lay: Layer, current: np.ndarray) -> np.ndarray:
-        out = []
+    def neuron(lay: Layer, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        out, vs = [], []
         v = np.zeros(current.shape[1:], np.float32)
         u = np.zeros_like(v)
         for a in current:
@@ -87,8 +106,10 @@ def run_mapped(graph: Graph, drive: np.ndarray) -> MappedRun:
             else:
                 assert isinstance(lay, MultiLevelSpike)
                 s = simulate.multilevel_step(lay, a)
-            out.append(s)
-        return np.stack(out)
+            out.append(np.asarray(s, np.float32))
+            vs.append(v)
+        membranes = np.stack(vs) if isinstance(lay, LIF | CubaLIF) else None
+        return np.stack(out), membranes
 
     def twin(lay: Layer, current: np.ndarray) -> np.ndarray:
         assert isinstance(lay, MultiLevelSpike)
@@ -106,8 +127,8 @@ def run_mapped_quantized(qg: QuantizedGraph, drive: np.ndarray) -> MappedRun:
     def q(lay: Layer) -> QuantLayer:
         return qg.layers.get(lay.name, QuantLayer())
 
-    def neuron(lay: Layer, current: np.ndarray) -> np.ndarray:
-        out = []
+    def neuron(lay: Layer, current: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        out, vs = [], []
         u = np.zeros(current.shape[1:], np.int64)
         v = np.zeros_like(u)
         for a in current:
@@ -116,8 +137,10 @@ def run_mapped_quantized(qg: QuantizedGraph, drive: np.ndarray) -> MappedRun:
             else:
                 assert isinstance(lay, MultiLevelSpike)
                 s = integer.multilevel_step(lay, q(lay), p, a)
-            out.append(s)
-        return np.stack(out)
+            out.append(np.asarray(s, np.int64))
+            vs.append(v.copy())
+        membranes = np.stack(vs) if isinstance(lay, LIF | CubaLIF) else None
+        return np.stack(out), membranes
 
     def twin(lay: Layer, current: np.ndarray) -> np.ndarray:
         assert isinstance(lay, MultiLevelSpike)
@@ -155,17 +178,20 @@ def _run(graph: Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
     _check(graph)
     steps = drive.shape[0]
     values: dict[str, tuple[str, np.ndarray]] = {}
+    membranes: dict[str, np.ndarray] = {}
 
     def as_count(name: str) -> np.ndarray:
         form, arr = values[name]
         return arr if form == COUNT else arr.sum(axis=0)
 
-    def as_series(consumer: Layer, name: str) -> np.ndarray:
+    def as_series(consumer: Layer | None, name: str) -> np.ndarray:
         form, arr = values[name]
         series = arr if form == SERIES else spread(arr, steps, ops.dtype)
+        if consumer is None:
+            return series
         src = graph.layer(name)
-        lag = ops.delay if ((src.is_neuron or isinstance(src, Input))
-                            and not consumer.is_neuron) else 0
+        crosses = src.is_neuron or isinstance(src, Input) or form == COUNT
+        lag = ops.delay if crosses and not consumer.is_neuron else 0
         if lag == 0:
             return series
         shifted = np.zeros_like(series)
@@ -180,14 +206,41 @@ def _run(graph: Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
         elif is_qnn(lay) or (_commutes(lay) and all(values[s][0] == COUNT for s in lay.inputs)):
             values[lay.name] = (COUNT, ops.synapse(lay, [as_count(s) for s in lay.inputs]))
         elif lay.is_neuron:
-            values[lay.name] = (SERIES, ops.neuron(lay, as_series(lay, lay.inputs[0])))
+            out, v = ops.neuron(lay, as_series(lay, lay.inputs[0]))
+            values[lay.name] = (SERIES, out)
+            if v is not None:
+                membranes[lay.name] = v
         else:
             args = [as_series(lay, s) for s in lay.inputs]
             folded = [a.reshape((-1, *a.shape[2:])) for a in args]
             out = ops.synapse(lay, folded)
             values[lay.name] = (SERIES, out.reshape((steps, -1, *out.shape[1:])))
-    counts = {lay.name: as_count(lay.name) for lay in graph.layers if lay.is_neuron}
-    return MappedRun(counts=counts, output=as_count(graph.output))
+    neurons = [lay.name for lay in graph.layers if lay.is_neuron]
+    return MappedRun(counts={n: as_count(n) for n in neurons}, output=as_count(graph.output),
+                     series={n: as_series(None, n) for n in neurons},
+                     output_series=as_series(None, graph.output), v=membranes)
+
+
+def phases(graph: Graph) -> dict[str, tuple[int, bool]]:
+    """When each layer runs: ``(phase, once)``.
+
+    Phase 0 layers run step by step from the input; a layer in count form (``once``) runs once
+    after the steps of its phase; a step-series layer reading a count (through the spread)
+    runs in the phase after that count's. A backend runs phase 0 per input step, then, to
+    finish the inference, each later phase's steps after the counts that feed them.
+    """
+    when: dict[str, tuple[int, bool]] = {}
+    for lay in graph.layers:
+        if isinstance(lay, Input):
+            when[lay.name] = (0, False)
+            continue
+        srcs = [when[s] for s in lay.inputs]
+        once = is_qnn(lay) or (_commutes(lay) and all(o for _, o in srcs))
+        if once:
+            when[lay.name] = (max(ph for ph, _ in srcs), True)
+        else:
+            when[lay.name] = (max(ph + int(o) for ph, o in srcs), False)
+    return when
 
 
 def _commutes(layer: Layer) -> bool:
