@@ -13,13 +13,12 @@ The public API mirrors the command line::
 Everything else is importable but not promised.
 """
 
-__version__ = "0.1.0"  # before the imports: generators read it while snnc initialises
-
 from snnc import errors
 from snnc.api import compile, compile_all, load, optimize, predict, quantize, report, simulate
 from snnc.ir.layers import Graph
 from snnc.reference.simulate import Trace
 from snnc.target import Target, list_targets, load_target
+from snnc.version import __version__
 
 __all__ = [
     "Graph",

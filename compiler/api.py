@@ -31,7 +31,7 @@ from snnc.target import Target, list_targets, load_target
 if TYPE_CHECKING:
     from snnc.passes.pipeline import SharedPasses
 
-# Folder names under the output directory, per backend (DESIGN.md section 3).
+# Folder names under the output directory, per backend (see docs/architecture.md).
 OUT_FOLDERS = {"loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2"}
 
 
@@ -221,7 +221,7 @@ def _compile_one(graph: Graph, target: Target, backend: Backend, folder: Path, i
         artifact = backend.emit(qg, target, folder)
         opts.stop.check(index)
         say("write the energy report")
-        _write_reports(optimized, target, folder, opts.calib)
+        _write_reports(optimized, target, folder)
     except BaseException:
         opts.stop.fail(index)
         raise
@@ -237,12 +237,13 @@ def _outcome(job: Future[CompileResult]) -> CompileResult:
     return job.result()
 
 
-def _write_reports(graph: Graph, target: Target, folder: Path,
-                   calib: np.ndarray | None) -> None:
+def _write_reports(graph: Graph, target: Target, folder: Path) -> None:
+    """The energy report of the optimised graph (calibrated by the pipeline when calibration
+    inputs were given)."""
     from snnc.cost import report as cost_report
     from snnc.cost.report import write_report
 
-    write_report(cost_report(graph, target, calib=calib), folder, plots=False)
+    write_report(cost_report(graph, target), folder, plots=False)
 
 
 def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
@@ -254,7 +255,7 @@ def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
     t = as_target(target)
     optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log,
                          tolerance=tolerance)
-    return cost_report(optimized, t, calib=calib)
+    return cost_report(optimized, t)
 
 
 def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,

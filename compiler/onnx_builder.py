@@ -1,6 +1,6 @@
 """Write spiking models as ONNX with the ``onnx`` package alone.
 
-A model is ONE timestep (DESIGN.md section 2): ``step(x_t, state_t) -> (y_t, state_t+1)``. State
+A model is ONE timestep: ``step(x_t, state_t) -> (y_t, state_t+1)``, run ``T`` times. State
 (membranes ``v``, CUBA currents ``u``, previous spikes of recurrent sources) is an explicit graph
 input paired with a graph output; the pairing is the model metadata ``snnc.state``, a JSON object
 ``{"<state input>": "<state output>"}`` (see ``docs/onnx-ops.md`` for the naming fallback).

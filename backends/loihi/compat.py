@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import importlib
 import inspect
 import sys
 from typing import Any
@@ -76,8 +75,3 @@ def activate() -> None:
     if needs_shim() and not getattr(dataclasses.dataclass, _PATCHED_MARK, False):
         dataclasses.dataclass = lenient_dataclass
 
-
-def import_lava_module(name: str) -> Any:
-    """Import ``name`` (a ``lava.*`` module) with the shim active."""
-    activate()
-    return importlib.import_module(name)

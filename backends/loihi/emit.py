@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from snnc import __version__
 from snnc.backends import RESOURCES_FILE, Artifact, resources_json
 from snnc.ir.names import c_ident
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.integer import latency
 from snnc.target import Target
+from snnc.version import __version__
 
 from .check import allocate
 from .lower import LoihiNet, Population, lower

@@ -1,30 +1,24 @@
 """The SNN-vs-QNN energy model, the per-layer mapping choice and the energy report.
 
-``snnc.cost.report(graph, target, calib=None)`` costs every layer; write the result with
+``snnc.cost.report(graph, target)`` costs every layer; write the result with
 ``snnc.cost.write_report`` (also reachable as ``snnc.cost.report.write_report``).
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from snnc.cost.report import CostReport, build_report, render_json, render_markdown, write_report
 from snnc.ir.layers import Graph
 from snnc.target import Target, load_target
 
 
-def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None) -> CostReport:
+def report(graph: Graph, target: str | Target) -> CostReport:
     """Per-layer SNN and QNN energy, crossover rate and mapping of ``graph`` on ``target``.
 
-    ``calib`` (inputs in the model's input format) is used to measure spike rates unless the
-    graph was already calibrated (e.g. by ``snnc.passes.pipeline.optimize``); without either,
-    layers are costed at an assumed rate and the report says so.
+    Layers carry the spike rates measured by :func:`snnc.passes.calibrate.calibrate` (run by
+    ``snnc.passes.pipeline.optimize`` when it is given calibration inputs); without them they
+    are costed at an assumed rate and the report says so.
     """
-    from snnc.passes.calibrate import calibrate, is_calibrated
-
     t = target if isinstance(target, Target) else load_target(target)
-    if calib is not None and not is_calibrated(graph):
-        graph = calibrate(graph, calib)
     return build_report(graph, t)
 
 

@@ -24,10 +24,10 @@ from snnc.cost.model import (
     snn_energy,
 )
 from snnc.cost.shapes import stage_shape
+from snnc.cost.twins import structural_exactness, twin_blocker
 from snnc.ir.layers import Graph
 from snnc.ir.quantized import NumericProfile
 from snnc.ir.stages import Stage, stages
-from snnc.passes.snn_to_qnn import structural_exactness, twin_blocker
 from snnc.target import Target
 
 # Input spike rate assumed for an uncalibrated graph: a round figure in the range trained

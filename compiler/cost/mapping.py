@@ -2,7 +2,7 @@
 
 ``auto`` picks the cheaper mapping for the target (ties go to the SNN, which needs no
 conversion); ``snn`` / ``qnn`` force one. A layer without a QNN twin
-(:func:`snnc.passes.snn_to_qnn.twin_blocker`) always stays SNN, and the reason says why.
+(:func:`snnc.cost.twins.twin_blocker`) always stays SNN, and the reason says why.
 """
 
 from __future__ import annotations

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from snnc.cost.shapes import weighted_mean
+from snnc.cost.twins import twin_blocker
 from snnc.errors import InputError
 from snnc.ir.layers import Graph, Input, Layer
 from snnc.ir.stages import stages
-from snnc.passes.snn_to_qnn import check_twin, twin_blocker
+from snnc.passes.snn_to_qnn import check_twin
 from snnc.reference.encode import encode
 from snnc.reference.simulate import run_graph
 
@@ -45,10 +46,6 @@ def population_stats(values: np.ndarray) -> dict[str, Any]:
         "gamma_out": float(np.mean(counts == 0)),
         "active": np.asarray((values != 0).any(axis=(0, 1))),
     }
-
-
-def is_calibrated(graph: Graph) -> bool:
-    return "calib_samples" in graph.input.attrs
 
 
 def calibrate(graph: Graph, x: np.ndarray, steps: int | None = None) -> Graph:

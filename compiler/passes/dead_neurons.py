@@ -161,13 +161,3 @@ def eliminate_dead_neurons(graph: Graph) -> Graph:
             layers[consumer] = _shrink_inputs(layers[consumer], mask)
         graph = graph.replace_layers([layers[lay.name] for lay in graph.layers])
     return graph
-
-
-def dead_count(graph: Graph) -> int:
-    """Neurons removed so far (sum of ``dead_removed`` channel counts times channel size)."""
-    total = 0
-    for lay in graph.neurons():
-        removed = int(lay.attrs.get("dead_removed", 0))
-        shape = graph.shape(lay.name)
-        total += removed * (math.prod(shape[1:]) if len(shape) > 1 else 1)
-    return total

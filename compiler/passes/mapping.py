@@ -33,9 +33,3 @@ def assign_mapping(graph: Graph, target: Target, mode: str = "auto") -> Graph:
             if name == cost.head or lay.kind in ("dense", "conv2d"):
                 annotated[name] = lay.with_attrs(**attrs)
     return graph.replace_layers([annotated[lay.name] for lay in graph.layers])
-
-
-def qnn_layers(graph: Graph) -> list[str]:
-    """Neuron layers annotated ``mapping = "qnn"``, in graph order."""
-    return [lay.name for lay in graph.layers
-            if lay.is_neuron and lay.attrs.get("mapping") == "qnn"]

@@ -16,8 +16,8 @@ rounding into the floor above. Weights are unchanged (integer weights stay bit-i
 Time semantics: a converted layer (attribute ``mapping = "qnn"``) is evaluated once per
 inference on its sources' counts; ``snnc.reference.mapped`` executes such graphs. Other layers
 keep their step-by-step meaning. Preserves: every layer not converted, all weights; for exact
-twins (:func:`structural_exactness`) the converted layer's counts, provided every step's input
-current lies in the range above (:func:`check_twin` measures it on data).
+twins (:func:`snnc.cost.twins.structural_exactness`) the converted layer's counts, provided
+every step's input current lies in the range above (:func:`check_twin` measures it on data).
 """
 
 from __future__ import annotations
@@ -27,74 +27,20 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from snnc.cost.twins import bias_len, fold_bias, scalar_value, structural_exactness, twin_blocker
 from snnc.errors import QuantizationError, UnsupportedError
 from snnc.ir.layers import (
     LIF,
     Conv2d,
     CubaLIF,
     Dense,
-    Flatten,
     Graph,
-    Input,
-    Layer,
     MultiLevelSpike,
-    Pool2d,
-    Reshape,
 )
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.reference.simulate import run_graph
 
 QNN = "qnn"
-_PASS_THROUGH = (Flatten, Reshape, Pool2d)
-
-
-def twin_blocker(graph: Graph, name: str) -> str | None:
-    """Why layer ``name`` has no QNN twin, or None when it has one."""
-    lay = graph.layer(name)
-    if isinstance(lay, MultiLevelSpike):
-        return "multi-level layer: it already emits D levels per step, there is no twin"
-    if not isinstance(lay, LIF | CubaLIF):
-        return f"{lay.kind} layer is not a neuron"
-    if any(getattr(x, "recurrent", False) for x in graph.layers):
-        return "recurrent graph: a layer run once per inference cannot feed a recurrence"
-    if _scalar(lay.threshold) is None:
-        return "per-neuron thresholds: the twin needs one threshold per layer"
-    if len(lay.inputs) != 1 or not isinstance(graph.layer(lay.inputs[0]), Dense | Conv2d):
-        return "the neuron must be fed directly by one Dense or Conv2d synapse"
-    syn = graph.layer(lay.inputs[0])
-    if [c.name for c in graph.consumers(syn.name)] != [name]:
-        return f"synapse '{syn.name}' has other consumers; its bias cannot absorb the twin shift"
-    if lay.bias is not None and _fold_bias(syn, np.asarray(lay.bias)) is None:
-        return "the neuron bias varies along a non-channel axis and cannot move to the synapse"
-    return _path_blocker(graph, syn.inputs[0])
-
-
-def _path_blocker(graph: Graph, name: str) -> str | None:
-    """Between the synapse and its source only operations that commute with summing over
-    time may appear (reshapes, average and sum pooling)."""
-    lay = graph.layer(name)
-    while not (lay.is_neuron or isinstance(lay, Input)):
-        if not isinstance(lay, _PASS_THROUGH):
-            return f"'{lay.name}' ({lay.kind}) lies between the synapse and its spike source"
-        if isinstance(lay, Pool2d) and lay.pool == "max":
-            return f"max pooling '{lay.name}' does not commute with summing spikes over time"
-        lay = graph.layer(lay.inputs[0])
-    return None
-
-
-def structural_exactness(layer: Layer) -> str | None:
-    """None when the twin reproduces the layer's spike counts whenever every step's input
-    current lies in ``[0, theta)``; otherwise what makes the twin an approximation."""
-    if isinstance(layer, CubaLIF):
-        return "CUBA current dynamics (the twin sums the synaptic input, not the current)"
-    if not isinstance(layer, LIF):
-        return f"{layer.kind} layer"
-    problems = []
-    if not np.all(np.asarray(layer.beta) == 1):
-        problems.append("leak beta != 1")
-    if layer.reset != "subtract":
-        problems.append(f"reset to {layer.reset}, not by subtraction")
-    return "; ".join(problems) or None
 
 
 @dataclass(frozen=True)
@@ -127,7 +73,7 @@ def check_twin(graph: Graph, name: str, drive: np.ndarray) -> TwinCheck:
                         record=False).output
     if lay.bias is not None:
         current = current + np.asarray(lay.bias, np.float32)
-    theta = float(_scalar(lay.threshold))
+    theta = float(scalar_value(lay.threshold))
     lo, hi = float(np.min(current)), float(np.max(current))
     top_ok = hi <= theta if lay.compare == "gt" else hi < theta
     bracket = "]" if lay.compare == "gt" else ")"
@@ -163,8 +109,8 @@ def convert(graph: Graph, names: Iterable[str] | None = None,
         assert isinstance(neuron, LIF | CubaLIF)  # guaranteed by twin_blocker
         syn = graph.layer(neuron.inputs[0])
         assert isinstance(syn, Dense | Conv2d)
-        theta = float(_scalar(neuron.threshold))
-        total = _fold_bias(syn, _as_bias(neuron.bias))
+        theta = float(scalar_value(neuron.threshold))
+        total = fold_bias(syn, _as_bias(neuron.bias))
         assert total is not None
         if syn.bias is not None:
             total = total + np.asarray(syn.bias, np.float64)
@@ -202,14 +148,14 @@ def convert_quantized(qg: QuantizedGraph, names: Iterable[str] | None = None,
         syn = graph.layer(neuron.inputs[0])
         assert isinstance(syn, Dense | Conv2d)
         q_n, q_s = qg.q(name), qg.q(syn.name)
-        vth = _scalar(q_n.vth)
+        vth = scalar_value(q_n.vth)
         if vth is None:
             raise UnsupportedError("per-neuron integer thresholds", layer=name)
         theta = int(vth) << shift
         h = theta // 2 + (1 if neuron.compare == "gt" else 0)
-        total = _fold_bias(syn, _as_int_bias(q_n.bias))
+        total = fold_bias(syn, _as_int_bias(q_n.bias))
         assert total is not None
-        syn_bias = np.zeros(_bias_len(syn), np.int64) if q_s.bias is None else q_s.bias
+        syn_bias = np.zeros(bias_len(syn), np.int64) if q_s.bias is None else q_s.bias
         bias = steps * (np.asarray(syn_bias, np.int64) + total) - h
         if np.any(np.abs(bias) >= 1 << 31):
             raise QuantizationError(
@@ -240,38 +186,9 @@ def apply_mapping(qg: QuantizedGraph, steps: int | None = None) -> QuantizedGrap
     return convert_quantized(qg, names, steps)
 
 
-def _scalar(value: np.ndarray | None) -> float | None:
-    """The single value of a uniform array, else None."""
-    if value is None:
-        return None
-    arr = np.asarray(value)
-    if arr.size == 0:
-        return None
-    first = arr.flat[0]
-    return first.item() if np.all(arr == first) else None
-
-
-def _bias_len(syn: Dense | Conv2d) -> int:
-    return int(syn.weight.shape[0])
-
-
 def _as_bias(bias: np.ndarray | None) -> np.ndarray:
     return np.zeros((), np.float64) if bias is None else np.asarray(bias, np.float64)
 
 
 def _as_int_bias(bias: np.ndarray | None) -> np.ndarray:
     return np.zeros((), np.int64) if bias is None else np.asarray(bias, np.int64)
-
-
-def _fold_bias(syn: Dense | Conv2d, neuron_bias: np.ndarray) -> np.ndarray | None:
-    """The neuron bias as one value per output channel of ``syn`` (dtype kept), or None if it
-    varies along a non-channel axis."""
-    n = _bias_len(syn)
-    shape = np.shape(neuron_bias)
-    if neuron_bias.size == 1:
-        return np.full(n, neuron_bias.reshape(()).item(), neuron_bias.dtype)
-    if isinstance(syn, Dense) and shape[-1] == n and int(np.prod(shape[:-1])) == 1:
-        return neuron_bias.reshape(n)
-    if isinstance(syn, Conv2d) and shape == (n, 1, 1):
-        return neuron_bias.reshape(n)
-    return None

@@ -49,7 +49,7 @@ from snnc.reference import integer, simulate
 
 # The step executors' private synapse dispatchers are reused on purpose: a mapped run must
 # compute exactly what a step-by-step run computes for every SNN layer.
-from snnc.reference.integer import _synapse as _int_synapse
+from snnc.reference.integer import synapse_value
 from snnc.reference.simulate import Trace
 from snnc.reference.simulate import _synapse as _float_synapse
 
@@ -146,7 +146,7 @@ def run_mapped_quantized(qg: QuantizedGraph, drive: np.ndarray) -> MappedRun:
         assert isinstance(lay, MultiLevelSpike)
         return integer.multilevel_step(lay, q(lay), p, current)
 
-    ops = _Ops(synapse=lambda lay, args: _int_synapse(lay, q(lay), p, args),
+    ops = _Ops(synapse=lambda lay, args: synapse_value(lay, q(lay), p, args),
                neuron=neuron, twin=twin, dtype=np.int64, delay=p.synapse_delay)
     x_int = np.stack([qg.quantize_input(d) for d in np.asarray(drive)])
     return _run(qg.graph, x_int, ops)

@@ -16,6 +16,7 @@ from snnc.cost.analysis import ASSUMED_RATE, cost_stage
 from snnc.cost.report import PLOTS, render_json, to_dict
 from snnc.ir.layers import Graph
 from snnc.ir.stages import stage_of
+from snnc.passes.calibrate import calibrate
 from snnc.passes.pipeline import optimize
 from snnc.reference.encode import encode
 from snnc.target import load_target
@@ -25,7 +26,7 @@ TARGETS = ["loihi2", "cortex-m4", "spinnaker2"]
 
 @pytest.fixture(scope="module")
 def calibrated() -> dict[str, CostReport]:
-    return {t: report(digits_like(), t, calib=digits_x()) for t in TARGETS}
+    return {t: report(calibrate(digits_like(), digits_x()), t) for t in TARGETS}
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -103,7 +104,7 @@ def test_forcing_one_stage_rate_across_its_crossover_flips_only_that_choice():
 def test_report_files_are_byte_identical_across_runs(tmp_path, calibrated):
     cost = calibrated["loihi2"]
     first = write_report(cost, tmp_path / "a")
-    second = write_report(report(digits_like(), "loihi2", calib=digits_x()), tmp_path / "b")
+    second = write_report(report(calibrate(digits_like(), digits_x()), "loihi2"), tmp_path / "b")
     assert sorted(p.name for p in first) == sorted(["report.md", "report.json", *PLOTS])
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name

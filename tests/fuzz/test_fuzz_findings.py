@@ -22,7 +22,7 @@ import nir
 import numpy as np
 import pytest
 
-import snnc.frontend.nir as nir_frontend
+import snnc.frontend.nir.read as nir_reader
 from snnc.errors import InputError, InvalidModelError, ShapeError
 from snnc.frontend.nir import NirSemantics, nir_to_graph
 from snnc.ir.layers import LIF, Conv2d, Dense, Flatten, Graph, Input
@@ -90,6 +90,6 @@ def test_nir_threshold_overflowing_in_the_conversion_is_refused_without_a_numpy_
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the reader's limits need os.fork")
 def test_nir_file_that_makes_hdf5_loop_is_refused_in_bounded_time(monkeypatch) -> None:
-    monkeypatch.setattr(nir_frontend, "READ_CPU_SECONDS", 2)  # the shipped limit is 10 s
+    monkeypatch.setattr(nir_reader, "READ_CPU_SECONDS", 2)  # the shipped limit is 10 s
     with pytest.raises(InputError, match="more than 2 s of processor time"):
-        nir_frontend.load_nir(Path(__file__).parent / "regressions" / "hdf5_loops.nir")
+        nir_reader.load_nir(Path(__file__).parent / "regressions" / "hdf5_loops.nir")

@@ -8,17 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pass_nets import conv_net, digits_like, if_chain
 
+from snnc.cost.twins import structural_exactness, twin_blocker
 from snnc.errors import UnsupportedError
 from snnc.ir.layers import LIF, Add, Dense, Graph, Input, MultiLevelSpike, Pool2d
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.passes.quantize import QuantizeOptions, quantize
-from snnc.passes.snn_to_qnn import (
-    check_twin,
-    convert,
-    convert_quantized,
-    structural_exactness,
-    twin_blocker,
-)
+from snnc.passes.snn_to_qnn import check_twin, convert, convert_quantized
 from snnc.reference.encode import encode
 from snnc.reference.integer import run_quantized
 from snnc.reference.mapped import run_mapped, run_mapped_quantized, spread

@@ -29,7 +29,8 @@ from snnc.ir.layers import (
 from snnc.ir.quantized import NumericProfile
 from snnc.passes.quantize import quantize
 from snnc.reference import kernels
-from snnc.reference.integer import run_layerwise, run_quantized, run_stepwise
+from snnc.reference.integer import run_quantized, run_stepwise
+from snnc.reference.layerwise import run_layerwise
 from snnc.reference.simulate import Trace
 from snnc.target import load_target
 
@@ -170,12 +171,12 @@ def test_a_graph_with_a_recurrent_synapse_runs_stepwise():
 
 
 def test_run_quantized_takes_the_layerwise_path_for_feedforward_graphs(monkeypatch):
-    import snnc.reference.integer as integer
+    import snnc.reference.layerwise as layerwise
 
     calls = []
-    monkeypatch.setattr(integer, "run_layerwise", lambda *a, **k: calls.append(a) or "fast")
+    monkeypatch.setattr(layerwise, "run_layerwise", lambda *a, **k: calls.append(a) or "fast")
     qg = quantize(mlp(np.random.default_rng(0), 0), PROFILES["loihi2"], target="loihi2")
-    assert integer.run_quantized(qg, drive(qg.graph, "rate", np.random.default_rng(0))) == "fast"
+    assert run_quantized(qg, drive(qg.graph, "rate", np.random.default_rng(0))) == "fast"
     assert len(calls) == 1
 
 

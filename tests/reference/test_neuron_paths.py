@@ -16,11 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import snnc.reference.integer as integer
+import snnc.reference.layerwise as layerwise
 from snnc.ir.layers import LIF, CubaLIF, Dense, Graph, Input, Layer
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
-from snnc.reference.integer import run_layerwise, run_stepwise
+from snnc.reference.integer import run_stepwise
 from snnc.reference.kernels import ExactDense
+from snnc.reference.layerwise import run_layerwise
 from snnc.reference.simulate import Trace
 
 F32 = np.float32
@@ -157,13 +158,13 @@ def test_small_nets_layerwise_equal_the_definition(case):
 
 def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
     calls: list[int] = []
-    real = getattr(integer, name)
+    real = getattr(layerwise, name)
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(integer, name, counted)
+    monkeypatch.setattr(layerwise, name, counted)
     return calls
 
 
@@ -191,8 +192,8 @@ def test_overflows_are_left_out_only_where_the_bound_allows(monkeypatch):
     """A leaky membrane fed currents far below its register never saturates: the plan leaves
     the overflow out; the same currents into a 10-bit register need it."""
     plans: list[Any] = []
-    real = integer._float_plan
-    monkeypatch.setattr(integer, "_float_plan",
+    real = layerwise._float_plan
+    monkeypatch.setattr(layerwise, "_float_plan",
                         lambda *a, **k: plans.append(real(*a, **k)) or plans[-1])
     drive = np.full((20, 1, WIDTH), 100.0)
     for bits, expected in ((24, False), (10, True)):
@@ -230,11 +231,11 @@ def test_a_subtractive_reset_below_a_negative_threshold_counts_in_the_bound():
 
 def test_a_membrane_without_leak_is_bounded_by_its_steps():
     # keep = 2^D: no decay and no rounding, so |v| grows by at most the input each step
-    assert integer._decayed_bound(5, 4096, 10, 7, 12) == 5 + 7 * 10
+    assert layerwise._decayed_bound(5, 4096, 10, 7, 12) == 5 + 7 * 10
     # keep < 2^D: the fixed point c / (1 - K) with c = push + 1
-    assert integer._decayed_bound(0, 2048, 9, 100, 12) == 20
-    assert integer._decayed_bound(50, 2048, 9, 100, 12) == 50
-    assert integer._decayed_bound(0, 5000, 9, 3, 12) is None
+    assert layerwise._decayed_bound(0, 2048, 9, 100, 12) == 20
+    assert layerwise._decayed_bound(50, 2048, 9, 100, 12) == 50
+    assert layerwise._decayed_bound(0, 5000, 9, 3, 12) is None
 
 
 # ------------------------------------------------------------------------------ dense
