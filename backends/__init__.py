@@ -87,6 +87,18 @@ class Backend(ABC):
         ``numpy.array_equal``."""
 
 
+def check_schedule(backend: Backend, qg: QuantizedGraph, target: Target) -> None:
+    """Refuse a graph with QNN twins (stages run once per inference) on a backend that runs
+    every stage step by step: it would compute something else than the reference."""
+    from snnc.errors import UnsupportedError
+    from snnc.reference.mapped import has_twins
+
+    if not backend.runs_qnn_stages and has_twins(qg.graph):
+        first = next(lay.name for lay in qg.graph.layers if "twin_of" in lay.attrs)
+        raise UnsupportedError("QNN stage: this backend runs every stage as SNN (choose "
+                               "--mapping snn)", layer=first, target=target.name)
+
+
 @cache
 def get_backend(tag: str) -> Backend:
     """The backend serving a ``Target.backend`` tag."""

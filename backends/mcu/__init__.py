@@ -30,6 +30,7 @@ class McuBackend(Backend):
 
     tag = "mcu"
     runners = RUNNERS
+    runs_qnn_stages = True
 
     def __init__(self, measure: bool = True) -> None:
         self.measure = measure

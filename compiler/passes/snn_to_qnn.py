@@ -115,7 +115,8 @@ def convert(graph: Graph, names: Iterable[str] | None = None,
         if syn.bias is not None:
             total = total + np.asarray(syn.bias, np.float64)
         bias = steps * total - theta / 2
-        layers[syn.name] = replace(syn, bias=bias.astype(np.float32)).with_attrs(mapping=QNN)
+        layers[syn.name] = replace(syn, bias=bias.astype(np.float32)).with_attrs(
+            mapping=QNN, twin_for=name)
         layers[name] = MultiLevelSpike(
             name, neuron.inputs, levels=steps, alpha=1.0, axis=None, theta=theta,
             attrs={**neuron.attrs, "mapping": QNN, "twin_of": neuron.kind,

@@ -188,7 +188,7 @@ def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) ->
     QNN-mapped stages runs the mixed schedule of :mod:`snnc.reference.mapped` (those stages once
     per inference).
     """
-    if any(lay.attrs.get("mapping") == "qnn" and lay.is_neuron for lay in qg.graph.layers):
+    if any("twin_of" in lay.attrs for lay in qg.graph.layers):
         from snnc.reference.mapped import mapped_trace, run_mapped_quantized
 
         return mapped_trace(run_mapped_quantized(qg, drive))

@@ -13,8 +13,9 @@ layer is QNN-mapped. At the edges between the two worlds:
   A synapse reading a count through this spread is reading the previous stage, so it reads it
   ``synapse_delay`` steps late, like any source.
 
-Reshapes, average/sum pooling and adds stay in count form when all their inputs are counts
-(they commute with summing over time); everything else works on step series. The integer
+Reshapes, average/sum pooling and adds stay in count form when all their inputs are counts and
+all their readers run once (they commute with summing over time); everything else works on step
+series, and a QNN layer read by one is spread right at its output. The integer
 profile's synaptic delay shifts step series exactly as in the integer executor; counts have no
 delay (the QNN layer runs after its inputs are complete).
 
@@ -76,7 +77,18 @@ def mapped_trace(run: MappedRun) -> Trace:
 
 
 def is_qnn(layer: Layer) -> bool:
-    return layer.attrs.get("mapping") == "qnn"
+    """A layer run once per inference: a neuron mapped to QNN (which must be converted), or the
+    synapse a conversion made part of a twin (a synapse merely annotated ``mapping = "qnn"``,
+    its neuron left SNN, still runs every step)."""
+    if layer.attrs.get("mapping") != "qnn":
+        return False
+    return layer.is_neuron or "twin_for" in layer.attrs
+
+
+def has_twins(graph: Graph) -> bool:
+    """Whether ``graph`` holds converted QNN twins, i.e. needs the mixed schedule."""
+    return any(lay.is_neuron and is_qnn(lay) and "twin_of" in lay.attrs
+               for lay in graph.layers)
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,7 @@ def spread(count: np.ndarray, steps: int, dtype: type) -> np.ndarray:
 
 def _run(graph: Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
     _check(graph)
+    once = _once(graph)
     steps = drive.shape[0]
     values: dict[str, tuple[str, np.ndarray]] = {}
     membranes: dict[str, np.ndarray] = {}
@@ -203,7 +216,7 @@ def _run(graph: Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
             values[lay.name] = (SERIES, drive)
         elif is_qnn(lay) and lay.is_neuron:
             values[lay.name] = (COUNT, ops.twin(lay, as_count(lay.inputs[0])))
-        elif is_qnn(lay) or (_commutes(lay) and all(values[s][0] == COUNT for s in lay.inputs)):
+        elif lay.name in once:
             values[lay.name] = (COUNT, ops.synapse(lay, [as_count(s) for s in lay.inputs]))
         elif lay.is_neuron:
             out, v = ops.neuron(lay, as_series(lay, lay.inputs[0]))
@@ -229,18 +242,42 @@ def phases(graph: Graph) -> dict[str, tuple[int, bool]]:
     runs in the phase after that count's. A backend runs phase 0 per input step, then, to
     finish the inference, each later phase's steps after the counts that feed them.
     """
+    if not has_twins(graph):  # everything steps, recurrence included
+        return {lay.name: (0, False) for lay in graph.layers}
+    _check(graph)
+    once = _once(graph)
     when: dict[str, tuple[int, bool]] = {}
     for lay in graph.layers:
         if isinstance(lay, Input):
             when[lay.name] = (0, False)
             continue
         srcs = [when[s] for s in lay.inputs]
-        once = is_qnn(lay) or (_commutes(lay) and all(o for _, o in srcs))
-        if once:
+        if lay.name in once:
             when[lay.name] = (max(ph for ph, _ in srcs), True)
         else:
             when[lay.name] = (max(ph + int(o) for ph, o in srcs), False)
     return when
+
+
+def _once(graph: Graph) -> set[str]:
+    """The layers in count form: QNN layers, and reshapes, sum/average pooling and adds whose
+    inputs are all counts and whose readers all run once too. A QNN neuron read by a
+    step-series layer is spread right at its output (it emits its level as an even spike
+    train), so a pooling behind it runs on steps, exactly as behind an SNN layer."""
+    candidates = {lay.name for lay in graph.layers if is_qnn(lay)}
+    for lay in graph.layers:
+        if _commutes(lay) and lay.inputs and all(s in candidates for s in lay.inputs):
+            candidates.add(lay.name)
+    readers: dict[str, list[str]] = {}
+    for lay in graph.layers:
+        for src in lay.inputs:
+            readers.setdefault(src, []).append(lay.name)
+    once = {lay.name for lay in graph.layers if is_qnn(lay)}
+    for lay in reversed(graph.layers):
+        if lay.name in candidates and lay.name not in once \
+                and all(r in once for r in readers.get(lay.name, [])):
+            once.add(lay.name)
+    return once
 
 
 def _commutes(layer: Layer) -> bool:
