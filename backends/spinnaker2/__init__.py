@@ -44,6 +44,7 @@ def simulate(qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
 class SpiNNaker2Backend(Backend):
     tag = "spinnaker2"
     runners = RUNNERS
+    runs_qnn_stages = True
 
     def unsupported(self, layer: Layer) -> str | None:
         return unsupported_reason(layer)
