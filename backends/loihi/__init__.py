@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from snnc.backends import Artifact, Backend, check_schedule
+from snnc.backends import Artifact, Backend
 from snnc.ir.layers import Layer
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.simulate import Trace
@@ -26,21 +26,19 @@ from .simulate import RUNNERS, simulate
 class LoihiBackend(Backend):
     tag = "loihi"
     runners = RUNNERS
+    runs_qnn_stages = True
 
     def unsupported(self, layer: Layer) -> str | None:
         return unsupported_reason(layer)
 
     def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
-        check_schedule(self, qg, target)
         return check_resources(qg, target)
 
     def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
-        check_schedule(self, qg, target)
         return emit(qg, target, out_dir)
 
     def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
                  work_dir: Path) -> Trace:
-        check_schedule(self, qg, target)
         return simulate(qg, target, drive, runner, work_dir)
 
 

@@ -87,7 +87,8 @@ def test_weights_archive_holds_doubled_integer_weights_per_synapse(tmp_path):
     fc[fc_rows, fc_cols] = values["syn1_/values"]
     assert np.array_equal(fc, 2 * qg.q("fc").weight)
     assert meta["output"] == {"kind": "spikes", "layer": "out", "population": "out",
-                              "shape": [4]}
+                              "shape": [4], "offset": 0}
+    assert meta["run_steps"] == meta["timesteps"]  # no QNN stage: one step per step
     assert meta["latency"] == 2 and meta["input"]["graded"] is False
 
 
