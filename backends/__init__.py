@@ -79,6 +79,16 @@ class Backend(ABC):
         private directory: the caller renames it into place only on success). Output is
         byte-identical for identical input; the resource check runs first."""
 
+    def measure_stages(self, qg: QuantizedGraph, target: Target, drive: np.ndarray,
+                       heads: list[str], work_dir: Path) -> dict[str, dict[str, float]]:
+        """Counters of the stages ``heads`` measured on the target's own executor, per
+        inference, with their ``energy_pj`` (the target's energies times the counters).
+        Backends without measured counters raise UnsupportedError."""
+        from snnc.errors import UnsupportedError
+
+        raise UnsupportedError(f"the {self.tag} backend has no measured counters",
+                               target=target.name)
+
     @abstractmethod
     def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
                  work_dir: Path) -> Trace:

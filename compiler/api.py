@@ -248,14 +248,24 @@ def _write_reports(graph: Graph, target: Target, folder: Path) -> None:
 
 def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
            mapping: str = "auto", prune: float | None = None, log: Log = None,
-           tolerance: float = 1.0) -> Any:
-    """Per-layer SNN vs QNN energy for ``target`` (see ``snnc.cost``)."""
+           tolerance: float = 1.0, measure: bool = False) -> Any:
+    """Per-layer SNN vs QNN energy for ``target`` (see ``snnc.cost``); ``measure`` also runs
+    both mappings on the target's executor and adds the measured cost of every twin stage
+    (:mod:`snnc.cost.measured`)."""
+    from dataclasses import replace
+
     from snnc.cost import report as cost_report
 
     t = as_target(target)
     optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log,
                          tolerance=tolerance)
-    return cost_report(optimized, t)
+    result = cost_report(optimized, t)
+    if measure:
+        from snnc.cost.measured import measure as measure_stages
+
+        _say(log, "compile both mappings and measure them on the target")
+        result = replace(result, measured=measure_stages(graph, t, calib))
+    return result
 
 
 def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,

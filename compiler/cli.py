@@ -306,6 +306,7 @@ def compile_cmd(
 @app.command(epilog=_examples(
     "snnc report model.onnx --target spinnaker2 --calib x.npy -o report/",
     "snnc report model.onnx --target loihi2 --mapping snn --json",
+    "snnc report model.onnx --target cortex-m4 --calib x.npy --measure -o report/",
 ))
 @user_errors
 def report(
@@ -319,6 +320,9 @@ def report(
     prune: PruneOpt = None,
     as_json: JsonOpt = False,
     mapping_tolerance: ToleranceOpt = 1.0,
+    measure: Annotated[bool, typer.Option(
+        "--measure", help="Also compile both mappings, run them on the target's executor and "
+                          "report their measured cost (needs --calib).")] = False,
 ) -> None:
     """Per-layer SNN vs QNN energy, spike rates and crossover rates for a target."""
     from snnc.cost.report import render_json, render_markdown, write_report
@@ -327,7 +331,7 @@ def report(
     with progress("report") as log:
         graph = api.load(model, nir_semantics, dt)
         cost = api.report(graph, target, calib=_calib(calib), mapping=mapping, prune=prune,
-                          log=log, tolerance=mapping_tolerance)
+                          log=log, tolerance=mapping_tolerance, measure=measure)
     out.print(render_json(cost) if as_json else render_markdown(cost), markup=False)
     if out_dir is not None:
         with atomic_dir(out_dir) as tmp:

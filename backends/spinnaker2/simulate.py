@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from snnc.backends.spinnaker2 import image as img
-from snnc.backends.spinnaker2.mac import run_op
+from snnc.backends.spinnaker2.mac import op_macs, run_op
 from snnc.errors import EmitError
 from snnc.reference.simulate import Trace
 
@@ -54,6 +54,18 @@ class Stats:
     dropped_no_route: int = 0
     dropped_off_mesh: int = 0
     unmatched_at_pe: int = 0
+    # per receiving population id: what its PEs did (all batch lanes; see :func:`count`)
+    work: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, population: int, **amounts: int) -> None:
+        """Add to a population's counters: ``packets`` received, ``synaptic_events`` (synaptic
+        row entries processed), ``macs`` (multiply-accumulates of the MAC array),
+        ``sram_bits`` (synapse words and MAC weights read from the PE's SRAM) and
+        ``neuron_updates``."""
+        mine = self.work.setdefault(population, {"packets": 0, "synaptic_events": 0, "macs": 0,
+                                                 "sram_bits": 0, "neuron_updates": 0})
+        for key, value in amounts.items():
+            mine[key] += int(value)
 
 
 @dataclass(frozen=True)
@@ -391,6 +403,7 @@ def run_layout(folder: Path, x_int: np.ndarray) -> tuple[Trace, Stats]:
                     pe.out = flat_x[t][:, im.lo:im.lo + im.n]
                 else:
                     pe.update(pe.synaptic_input(t, injected))
+                    _count_update(stats, pe, batch)
                 record[im.population][t, :, im.lo:im.lo + im.n] = pe.out
                 if im.flags & img.RECORD_V:
                     record_v[im.population][t, :, im.lo:im.lo + im.n] = pe.v
@@ -398,7 +411,13 @@ def run_layout(folder: Path, x_int: np.ndarray) -> tuple[Trace, Stats]:
                 src, dst = pes[link.src], pes[link.dst]
                 if k in levels:  # a level received once, its share of this step
                     if _phase(dst) == phase:
-                        _deliver(dst, link, _spread_step(levels[k], t, steps), t, False)
+                        share = _spread_step(levels[k], t, steps)
+                        _deliver(dst, link, share, t, False)
+                        if link.rows is not None:  # the rows it selects are processed
+                            events = int(((share != 0) * np.count_nonzero(link.rows, axis=1))
+                                         .sum())
+                            stats.count(dst.image.population, synaptic_events=events,
+                                        sram_bits=32 * events)
                     continue
                 if link.src not in stepping or _once(src):
                     continue
@@ -406,12 +425,13 @@ def run_layout(folder: Path, x_int: np.ndarray) -> tuple[Trace, Stats]:
                 if not src.image.flags & img.PAYLOAD:
                     payload = (payload != 0).astype(I64)
                 stats.packets += int(np.count_nonzero(payload))
-                _deliver(dst, link, payload, t, _once(dst))
+                _deliver(dst, link, payload, t, _once(dst), stats)
         for i, pe in enumerate(pes):
             if _phase(pe) != phase or not _once(pe):
                 continue
             im = pe.image
             pe.update(pe.synaptic_input(0, {}))
+            _count_update(stats, pe, batch)
             record[im.population][:, :, im.lo:im.lo + im.n] = _spread(pe.out, steps)
             for k, link in enumerate(links):
                 if link.src != i:
@@ -419,8 +439,10 @@ def run_layout(folder: Path, x_int: np.ndarray) -> tuple[Trace, Stats]:
                 payload = pe.out[:, link.neurons]
                 stats.packets += int(np.count_nonzero(payload))
                 if _once(pes[link.dst]):
-                    _deliver(pes[link.dst], link, payload, 0, True)
+                    _deliver(pes[link.dst], link, payload, 0, True, stats)
                 else:
+                    stats.count(pes[link.dst].image.population,
+                                packets=int(np.count_nonzero(payload)))
                     levels[k] = payload
     return _trace(doc, pops, record, record_v, steps, batch), stats
 
@@ -433,10 +455,24 @@ def _once(pe: PeRuntime) -> bool:
     return bool(pe.parm.get("once", 0))
 
 
-def _deliver(dst: PeRuntime, link: Link, payload: np.ndarray, t: int, count: bool) -> None:
+def _count_update(stats: Stats, pe: PeRuntime, batch: int) -> None:
+    """One step (or the one run) of a PE: its neuron updates and its MAC program."""
+    macs = sum(op_macs(op) for op in pe.image.program.ops) if pe.image.program else 0
+    stats.count(pe.image.population, neuron_updates=batch * pe.image.n, macs=batch * macs,
+                sram_bits=8 * batch * macs)
+
+
+def _deliver(dst: PeRuntime, link: Link, payload: np.ndarray, t: int, count: bool,
+             stats: Stats | None = None) -> None:
     """Packets of step ``t`` at ``dst``: into the ring slot ``synapse_delay`` steps ahead, the
     MAC buffer of that step, or (``count``: a once-per-inference PE) summed into its buffer."""
     slot = 0 if count else (t + dst.slots - 1) % dst.slots
+    if stats is not None:
+        sent = payload != 0
+        events = int((sent * np.count_nonzero(link.rows, axis=1)).sum()) \
+            if link.rows is not None else 0
+        stats.count(dst.image.population, packets=int(sent.sum()), synaptic_events=events,
+                    sram_bits=32 * events)
     if link.rows is not None:
         dst.ring[slot] += payload @ link.rows
     elif link.positions is not None:

@@ -48,6 +48,7 @@ class CostReport:
     curve: tuple[tuple[int, float], ...]
     typical_curve: tuple[tuple[int, float], ...]
     pipeline: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    measured: dict[str, Any] = field(default_factory=dict)  # head -> StageMeasure (--measure)
 
     @property
     def calibrated(self) -> bool:
@@ -92,7 +93,7 @@ def to_dict(report: CostReport) -> dict[str, Any]:
         "qnn_bits": activation_bits(report.timesteps),
         "calibration_samples": report.calib_samples,
         "units": "pJ per inference (one sample)",
-        "layers": [as_json(s) for s in report.stages],
+        "layers": [_layer_json(report, s) for s in report.stages],
         "totals": report.totals(),
         "crossover_curve": {"target": [{"T": t, "rate": r} for t, r in report.curve],
                             "typical_neuromorphic_w4": [{"T": t, "rate": r}
@@ -100,6 +101,19 @@ def to_dict(report: CostReport) -> dict[str, Any]:
         "typical_mean_crossover_T5_10": report.typical_mean_crossover,
         "pipeline": [dict(p) for p in report.pipeline],
     }
+
+
+def _layer_json(report: CostReport, stage: StageCost) -> dict[str, Any]:
+    """A stage as JSON, with its measured cost when ``--measure`` ran."""
+    out = as_json(stage)
+    m = report.measured.get(stage.head)
+    if m is not None:
+        out["measured_cost"] = m.as_json()
+        out["measured_choice"] = m.choice
+        out["predicted_over_measured"] = {
+            "snn": stage.snn.total / m.snn["energy_pj"] if m.snn["energy_pj"] else None,
+            "qnn": stage.qnn.total / m.qnn["energy_pj"] if m.qnn["energy_pj"] else None}
+    return out
 
 
 def render_json(report: CostReport) -> str:
@@ -204,6 +218,20 @@ def render_markdown(report: CostReport) -> str:
               "| T | b | target | typical |", "|---:|---:|---:|---:|"]
     for (t, r), (_, rt) in zip(report.curve, report.typical_curve, strict=True):
         lines.append(f"| {t} | {activation_bits(t)} | {_pct(r)} | {_pct(rt)} |")
+    if report.measured:
+        lines += ["", "## Measured on the target", "",
+                  "Both mappings compiled and run on the target's own executor "
+                  "(`snnc report --measure`, docs/cost-model.md); energies in pJ per inference.",
+                  "", "| layer | predicted SNN | measured SNN | predicted QNN | measured QNN | "
+                  "predicted choice | measured choice |", "|---|---:|---:|---:|---:|---|---|"]
+        for s in report.stages:
+            m = report.measured.get(s.head)
+            if m is None:
+                continue
+            predicted = "qnn" if s.qnn.total < s.snn.total else "snn"
+            lines.append(f"| {_md(s.head)} | {_g(s.snn.total)} | {_g(m.snn['energy_pj'])} | "
+                         f"{_g(s.qnn.total)} | {_g(m.qnn['energy_pj'])} | {predicted} | "
+                         f"{m.choice} |")
     if report.pipeline:
         lines += ["", "## Passes", ""]
         lines += [f"{i + 1}. {p['pass']}: {p['check']}" for i, p in enumerate(report.pipeline)]
