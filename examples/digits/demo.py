@@ -73,7 +73,7 @@ def main() -> None:
     table = Table(title=f"digits: 64-128-10 LIF, T={graph.timesteps}, {len(y)} test images; "
                         f"float reference accuracy {100 * float_acc:.2f} %")
     for col in ("target", "runs on", "accuracy", "int. ref.", "bit-exact",
-                "latency", "energy", "resources", "artifacts"):
+                "latency", "mapping that runs", "its energy", "resources", "artifacts"):
         table.add_column(col)
     references: dict[str, object] = {}
     ok = True
@@ -90,13 +90,15 @@ def main() -> None:
         same = same and ref.arrays().keys() == got.arrays().keys()
         ok = ok and same
         folder = OUT / api.OUT_FOLDERS[target.backend]
-        energy = json.loads((folder / "report.json").read_text())["totals"]["chosen_pj"]
+        cost = json.loads((folder / "report.json").read_text())
+        energy = cost["totals"]["chosen_pj"]  # the mapping compiled and run above
+        mapping = ", ".join(f"{x['layer']} {x['mapping'].upper()}" for x in cost["layers"])
         table.add_row(
             target_name, f"{runner} ({seconds:.1f} s)",
             f"{100 * np.mean(api.predict(got) == y):.2f} %",
             f"{100 * np.mean(api.predict(ref) == y):.2f} %",
             "yes" if same else "NO",
-            f"{latency(graph, target.numeric)} steps",
+            f"{latency(graph, target.numeric)} steps", mapping,
             f"{energy / 1000:.1f} nJ/inf", resources_summary(target_name, folder),
             rel(folder) + "/")
     console.print()
