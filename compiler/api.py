@@ -31,6 +31,8 @@ from snnc.target import Target, list_targets, load_target
 if TYPE_CHECKING:
     from snnc.passes.pipeline import SharedPasses
 
+# Calibration samples ``report --measure`` runs per mapping (counters are per inference).
+MEASURE_SAMPLES = 16
 # Folder names under the output directory, per backend (see docs/architecture.md).
 OUT_FOLDERS = {"loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2"}
 
@@ -261,11 +263,34 @@ def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
                          tolerance=tolerance)
     result = cost_report(optimized, t)
     if measure:
-        from snnc.cost.measured import measure as measure_stages
-
         _say(log, "compile both mappings and measure them on the target")
-        result = replace(result, measured=measure_stages(graph, t, calib))
+        result = replace(result, measured=measure_mappings(graph, t, calib))
     return result
+
+
+def measure_mappings(graph: Graph, target: str | Target, calib: np.ndarray | None,
+                     samples: int = MEASURE_SAMPLES) -> dict[str, Any]:
+    """Measured counters of every stage with a QNN twin under both mappings, per inference
+    (:class:`snnc.cost.measured.StageMeasure` by head layer): each mapping compiled and run on
+    the first ``samples`` calibration inputs with the backend's counters."""
+    from snnc.cost.measured import StageMeasure
+
+    if calib is None:
+        raise InputError("--measure runs the model on data: give --calib")
+    t = as_target(target)
+    x = np.asarray(calib)[:samples]
+    drive = encode(x, graph.timesteps, graph.encoding, graph.input.shape)
+    backend = get_backend(t.backend)
+    runs: dict[str, dict[str, dict[str, float]]] = {}
+    heads: list[str] = []
+    for mapping in ("qnn", "snn"):
+        qg = quantize(optimize(graph, t, calib=calib, mapping=mapping), t, calib=calib)
+        if mapping == "qnn":
+            heads = [lay.name for lay in qg.graph.layers if "twin_of" in lay.attrs]
+        with tempfile.TemporaryDirectory(prefix="snnc-measure-") as work:
+            runs[mapping] = backend.measure_stages(qg, t, drive, heads, Path(work))
+    return {h: StageMeasure(h, runs["snn"][h], runs["qnn"][h]) for h in heads
+            if h in runs["snn"] and h in runs["qnn"]}
 
 
 def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,

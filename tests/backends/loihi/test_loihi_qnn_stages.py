@@ -44,7 +44,9 @@ def _mixed(graph: Graph, names: tuple[str, ...], batch: int = 3):
 
 
 @pytest.mark.needs("lava")
-@pytest.mark.parametrize("names", [("n0",), ("n1",), ("n0", "n1"), ("n0", "n1", "n2")])
+@pytest.mark.parametrize("names", [("n0",), pytest.param(("n1",), marks=pytest.mark.slow),
+                                   pytest.param(("n0", "n1"), marks=pytest.mark.slow),
+                                   ("n0", "n1", "n2")])
 def test_lava_runs_qnn_stages_like_the_mixed_reference(names, tmp_path):
     qg, drive = _mixed(_mlp(3), names)
     want = run_quantized(qg, drive).arrays()

@@ -15,7 +15,10 @@ from snnc.ir.layers import LIF, Conv2d, Dense, Flatten, Graph, Input, Pool2d
 from snnc.passes.snn_to_qnn import convert_quantized
 from snnc.reference.integer import run_quantized
 
-MAPPINGS = [("n0",), ("n1",), ("n2",), ("n0", "n2"), ("n0", "n1", "n2")]
+# every stage alone and mixes of them; the broad sweep runs in `make test-slow`
+MAPPINGS = [("n0",), pytest.param(("n1",), marks=pytest.mark.slow),
+            pytest.param(("n2",), marks=pytest.mark.slow), ("n0", "n2"),
+            pytest.param(("n0", "n1", "n2"), marks=pytest.mark.slow)]
 
 
 def _mlp(seed: int, encoding: str = "rate") -> Graph:
