@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from testkit.pass_nets import digits_like, digits_x
 
+from snnc import api
 from snnc.errors import InputError, UnsupportedError
 from snnc.passes.mapping_guard import agreement, guard_mapping
 from snnc.passes.pipeline import optimize
@@ -61,3 +62,16 @@ def test_forced_qnn_ignores_the_guard():
                      mapping="qnn")
     assert _mapped(graph) == {"lif1", "lif2"}
     assert np.isfinite(graph.layer("lif1").attrs["mapping_agreement"])
+
+
+@pytest.mark.parametrize("target", ["akida1", "xylo-audio2"])
+def test_a_one_mapping_target_keeps_the_mapping_its_chip_runs(target):
+    """Xylo only spikes and Akida only runs twins: no guard re-decides their stages."""
+    from snnc.cost.analysis import fixed_mapping
+    from snnc.passes.pipeline import build_pipeline
+
+    t = api.as_target(target)
+    steps = [s.name for s in build_pipeline(t, calib=digits_x(), mapping="auto").steps]
+    assert fixed_mapping(t) is not None and "guard_mapping" not in steps
+    assert "guard_mapping" in [s.name for s in build_pipeline(
+        api.as_target("cortex-m4"), calib=digits_x(), mapping="auto").steps]
