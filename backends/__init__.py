@@ -57,6 +57,11 @@ class Backend(ABC):
 
     tag: ClassVar[str]
     runners: ClassVar[tuple[str, ...]]
+    #: Whether the artifact runs QNN-mapped stages once per inference (the mixed schedule of
+    #: ``snnc.reference.mapped``). Where it does not, ``--mapping auto`` keeps every stage SNN
+    #: and ``--mapping qnn`` is refused, so a target never runs other arithmetic than its
+    #: reference.
+    runs_qnn_stages: ClassVar[bool] = False
 
     @abstractmethod
     def unsupported(self, layer: Layer) -> str | None:
@@ -84,12 +89,34 @@ class Backend(ABC):
         private directory: the caller renames it into place only on success). Output is
         byte-identical for identical input; the resource check runs first."""
 
+    def measure_stages(self, qg: QuantizedGraph, target: Target, drive: np.ndarray,
+                       heads: list[str], work_dir: Path) -> dict[str, dict[str, float]]:
+        """Counters of the stages ``heads`` measured on the target's own executor, per
+        inference, with their ``energy_pj`` (the target's energies times the counters).
+        Backends without measured counters raise UnsupportedError."""
+        from snnc.errors import UnsupportedError
+
+        raise UnsupportedError(f"the {self.tag} backend has no measured counters",
+                               target=target.name)
+
     @abstractmethod
     def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
                  work_dir: Path) -> Trace:
         """Build and run the produced artifact on the float drive (steps, batch, *input_shape)
         and return the integer trace in the reference's format, comparable with
         ``numpy.array_equal``."""
+
+
+def check_schedule(backend: Backend, qg: QuantizedGraph, target: Target) -> None:
+    """Refuse a graph with QNN twins (stages run once per inference) on a backend that runs
+    every stage step by step: it would compute something else than the reference."""
+    from snnc.errors import UnsupportedError
+    from snnc.reference.mapped import has_twins
+
+    if not backend.runs_qnn_stages and has_twins(qg.graph):
+        first = next(lay.name for lay in qg.graph.layers if "twin_of" in lay.attrs)
+        raise UnsupportedError("QNN stage: this backend runs every stage as SNN (choose "
+                               "--mapping snn)", layer=first, target=target.name)
 
 
 @cache

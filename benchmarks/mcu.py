@@ -13,7 +13,7 @@ event list):
 
 - host: ``valgrind --tool=callgrind`` on the -O2 x86-64 harness (portable C), collection toggled
   on the kernel functions (deterministic, but x86 instructions);
-- qemu: a small QEMU TCG plugin (built here with the host compiler) counts Thumb-2 instructions
+- qemu: the QEMU TCG plugin of ``snnc.backends.mcu.measure`` counts Thumb-2 instructions
   executed inside the address ranges of the dense family's functions (``snnc_dense.c``) of the
   -Os image: Cortex-M4 (DSP: SMLAD, SXTAB16) on mps2-an386 and Cortex-M55 (Helium) on
   mps3-an547.
@@ -51,6 +51,7 @@ import numpy as np
 
 from snnc.backends.mcu.emit import parse_map, write_project
 from snnc.backends.mcu.lower import lower
+from snnc.backends.mcu.measure import build_plugin
 from snnc.backends.mcu.simulate import encode_inputs
 from snnc.backends.mcu.toolchain import core_for, run
 from snnc.ir.layers import LIF, Dense, Graph, Input
@@ -82,69 +83,6 @@ MEMORY_MODELS = {"digits": (EXAMPLES / "digits" / "digits.onnx",
                  "spikeformer": (EXAMPLES / "spikeformer" / "model.onnx",
                                  EXAMPLES / "spikeformer" / "calib_x.npy")}
 FLASH_SLACK_FRACTION, FLASH_SLACK_BYTES = 0.10, 4096
-
-# A minimal QEMU TCG plugin (plugin API version 1, QEMU 7.x): counts executed guest
-# instructions whose address lies in one of the ranges r0=lo:hi, r1=lo:hi, ...
-PLUGIN_C = r"""
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-typedef uint64_t qemu_plugin_id_t;
-typedef struct qemu_info_t qemu_info_t;
-struct qemu_plugin_tb;
-struct qemu_plugin_insn;
-enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
-void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t,
-    void (*)(qemu_plugin_id_t, struct qemu_plugin_tb *));
-size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *);
-struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *, size_t);
-uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *);
-void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *,
-    enum qemu_plugin_op, void *, uint64_t);
-void qemu_plugin_register_atexit_cb(qemu_plugin_id_t, void (*)(qemu_plugin_id_t, void *),
-    void *);
-__attribute__((visibility("default"))) int qemu_plugin_version = 1;
-static uint64_t lo[16], hi[16], count;
-static int ranges;
-static char out[1024] = "insns.txt";
-static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
-    (void)id;
-    for (size_t i = 0; i < qemu_plugin_tb_n_insns(tb); ++i) {
-        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
-        uint64_t pc = qemu_plugin_insn_vaddr(insn);
-        for (int r = 0; r < ranges; ++r)
-            if (pc >= lo[r] && pc < hi[r]) {
-                qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64,
-                                                           &count, 1);
-                break;
-            }
-    }
-}
-static void write_count(qemu_plugin_id_t id, void *p) {
-    (void)id; (void)p;
-    FILE *f = fopen(out, "w");
-    if (f) { fprintf(f, "%llu\n", (unsigned long long)count); fclose(f); }
-}
-__attribute__((visibility("default")))
-int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv) {
-    (void)info;
-    for (int i = 0; i < argc; ++i) {
-        if (strncmp(argv[i], "out=", 4) == 0) {
-            strncpy(out, argv[i] + 4, sizeof out - 1);
-        } else if (argv[i][0] == 'r' && strchr(argv[i], '=') && ranges < 16) {
-            char *end;
-            lo[ranges] = strtoull(strchr(argv[i], '=') + 1, &end, 0);
-            hi[ranges] = strtoull(end + 1, NULL, 0);
-            ++ranges;
-        }
-    }
-    qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb);
-    qemu_plugin_register_atexit_cb(id, write_count, NULL);
-    return 0;
-}
-"""
-
 
 @dataclass(frozen=True)
 class Config:
@@ -194,14 +132,6 @@ def callgrind_count(project: Path, functions: tuple[str, ...]) -> int:
     if match is None:
         raise RuntimeError("callgrind wrote no instruction total")
     return int(match.group(1))
-
-
-def build_plugin(folder: Path) -> Path:
-    source, lib = folder / "insncount.c", folder / "libinsncount.so"
-    source.write_text(PLUGIN_C)
-    run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(lib), str(source)], folder, 120,
-        "QEMU plugin build")
-    return lib
 
 
 def _functions(nm_output: str) -> dict[str, tuple[int, int]]:

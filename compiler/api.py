@@ -27,6 +27,7 @@ from snnc.outputs import atomic_dir
 from snnc.passes.quantize import quantize as quantize_graph
 from snnc.reference.encode import encode
 from snnc.reference.integer import latency, run_quantized
+from snnc.reference.mapped import has_twins
 from snnc.reference.simulate import Trace, run_graph
 from snnc.reference.timing import hardware_trace, model_drive, to_model_time
 from snnc.target import Target, list_targets, load_target
@@ -34,6 +35,8 @@ from snnc.target import Target, list_targets, load_target
 if TYPE_CHECKING:
     from snnc.passes.pipeline import SharedPasses
 
+# Calibration samples ``report --measure`` runs per mapping (counters are per inference).
+MEASURE_SAMPLES = 16
 # Folder names under the output directory, per backend (see docs/architecture.md).
 OUT_FOLDERS = {"akida": "akida", "loihi": "loihi", "mcu": "mcu", "spinnaker2": "spinnaker2",
                "xylo": "xylo"}
@@ -86,22 +89,29 @@ def _say(log: Log, message: str) -> None:
 
 
 def optimize(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
-             mapping: str = "auto", prune: float | None = None, log: Log = None) -> Graph:
+             mapping: str = "auto", prune: float | None = None, log: Log = None,
+             tolerance: float = 1.0) -> Graph:
     """Run the optimisation pipeline (calibration, sparsity, mapping) for ``target``;
-    ``log`` receives one line per pass, in order."""
+    ``log`` receives one line per pass, in order. ``tolerance``: the least agreement of the
+    answers on the calibration data ``--mapping auto`` accepts for a QNN twin
+    (:mod:`snnc.passes.mapping_guard`)."""
     from snnc.passes.pipeline import optimize as run_pipeline
 
-    return run_pipeline(graph, as_target(target), calib=calib, mapping=mapping, prune=prune,
-                        log=log)
+    t = as_target(target)
+    return run_pipeline(graph, t, calib=calib, mapping=mapping, prune=prune, log=log,
+                        tolerance=tolerance, runs_qnn=get_backend(t.backend).runs_qnn_stages)
 
 
 def quantize(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
-             mapping: str = "auto") -> QuantizedGraph:
+             mapping: str = "auto", steps: int | None = None) -> QuantizedGraph:
     """Integer parameters for ``target``: with calibration inputs on a scaled-state profile,
     the scales that best reproduce the float model's spikes on them
     (:mod:`snnc.passes.fidelity`, the per-layer agreement in ``.agreement``); otherwise the
     range-based ones. On a stateless target (``execution = "qnn"``) every neuron stage is then
-    its QNN twin (approximate twins only with ``mapping = "qnn"``)."""
+    its QNN twin (approximate twins only with ``mapping = "qnn"``); elsewhere the stages the
+    mapping pass chose to run as QNN become their integer twins (run once per inference on
+    counts of ``steps`` steps, default the model's T:
+    :func:`snnc.passes.snn_to_qnn.apply_mapping`)."""
     t = as_target(target)
     if calib is not None and t.numeric.neuron_model == "scaled":
         from snnc.passes.fidelity import choose_scales
@@ -113,16 +123,20 @@ def quantize(graph: Graph, target: str | Target, calib: np.ndarray | None = None
     if t.numeric.execution == "qnn":
         from snnc.passes.stateless import lower_stateless
 
-        qg = lower_stateless(qg, mapping)
-    return qg
+        return lower_stateless(qg, mapping)
+    from snnc.passes.snn_to_qnn import apply_mapping
+
+    return apply_mapping(qg, steps)
 
 
 def agreement(graph: Graph, target: str | Target, calib: np.ndarray, mapping: str = "auto",
-              prune: float | None = None, log: Log = None) -> dict[str, float]:
+              prune: float | None = None, log: Log = None,
+              tolerance: float = 1.0) -> dict[str, float]:
     """Per neuron layer, the spike agreement of ``target``'s integer model with the float
     model on ``calib`` (see :mod:`snnc.passes.fidelity`), for the graph compile would emit."""
     t = as_target(target)
-    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log)
+    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log,
+                         tolerance=tolerance)
     _say(log, "choose scales on the calibration data")
     return dict(quantize(optimized, t, calib=calib, mapping=mapping).agreement)
 
@@ -140,17 +154,18 @@ class CompileResult:
 
 def compile(graph: Graph, target: str | Target, out_dir: str | Path,
             calib: np.ndarray | None = None, mapping: str = "auto",
-            prune: float | None = None, log: Log = None) -> CompileResult:
+            prune: float | None = None, log: Log = None,
+            tolerance: float = 1.0) -> CompileResult:
     """Optimise, quantise, check resources and emit ``target``'s artifact into
     ``out_dir/<backend>/``, atomically (nothing is written if any step fails)."""
     return compile_all(graph, [target], out_dir, calib=calib, mapping=mapping, prune=prune,
-                       log=log)[0]
+                       log=log, tolerance=tolerance)[0]
 
 
 def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Path,
                 calib: np.ndarray | None = None, mapping: str = "auto",
                 prune: float | None = None, log: Log = None,
-                skip_unfit: bool = False) -> list[CompileResult]:
+                skip_unfit: bool = False, tolerance: float = 1.0) -> list[CompileResult]:
     """Compile ``graph`` for every target into ``out_dir/<backend>/``, all or nothing (see
     ``skip_unfit``).
 
@@ -180,7 +195,7 @@ def compile_all(graph: Graph, targets: Sequence[str | Target], out_dir: str | Pa
                          f"{', '.join(t.name for t in chosen)}")
     backends = [get_backend(t.backend) for t in chosen]
     options = _Options(calib, mapping, prune, SharedPasses(graph, calib), _Stop(len(chosen)),
-                       skip_unfit)
+                       skip_unfit, tolerance)
     with ExitStack() as staging:
         staged = [staging.enter_context(atomic_dir(f)) for f in folders]
         with ThreadPoolExecutor(max_workers=len(chosen),
@@ -234,6 +249,7 @@ class _Options:
     passes: SharedPasses
     stop: _Stop
     skip_unfit: bool = False
+    tolerance: float = 1.0
 
 
 def _compile_one(graph: Graph, target: Target, backend: Backend, folder: Path, index: int,
@@ -247,7 +263,8 @@ def _compile_one(graph: Graph, target: Target, backend: Backend, folder: Path, i
     try:
         opts.stop.check(index)
         optimized = run_pipeline(graph, target, calib=opts.calib, mapping=opts.mapping,
-                                 prune=opts.prune, log=say, shared=opts.passes)
+                                 prune=opts.prune, log=say, shared=opts.passes,
+                                 tolerance=opts.tolerance, runs_qnn=backend.runs_qnn_stages)
         opts.stop.check(index)
         say("quantize to the numeric profile")
         qg = quantize(optimized, target, calib=opts.calib, mapping=opts.mapping)
@@ -289,19 +306,55 @@ def _write_reports(graph: Graph, target: Target, folder: Path) -> None:
 
 
 def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
-           mapping: str = "auto", prune: float | None = None, log: Log = None) -> Any:
-    """Per-layer SNN vs QNN energy for ``target`` (see ``snnc.cost``)."""
+           mapping: str = "auto", prune: float | None = None, log: Log = None,
+           tolerance: float = 1.0, measure: bool = False) -> Any:
+    """Per-layer SNN vs QNN energy for ``target`` (see ``snnc.cost``); ``measure`` also runs
+    both mappings on the target's executor and adds the measured cost of every twin stage
+    (:mod:`snnc.cost.measured`)."""
+    from dataclasses import replace
+
     from snnc.cost import report as cost_report
 
     t = as_target(target)
-    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log)
-    return cost_report(optimized, t)
+    optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log,
+                         tolerance=tolerance)
+    result = cost_report(optimized, t)
+    if measure:
+        _say(log, "compile both mappings and measure them on the target")
+        result = replace(result, measured=measure_mappings(graph, t, calib))
+    return result
+
+
+def measure_mappings(graph: Graph, target: str | Target, calib: np.ndarray | None,
+                     samples: int = MEASURE_SAMPLES) -> dict[str, Any]:
+    """Measured counters of every stage with a QNN twin under both mappings, per inference
+    (:class:`snnc.cost.measured.StageMeasure` by head layer): each mapping compiled and run on
+    the first ``samples`` calibration inputs with the backend's counters."""
+    from snnc.cost.measured import StageMeasure
+
+    if calib is None:
+        raise InputError("--measure runs the model on data: give --calib")
+    t = as_target(target)
+    x = np.asarray(calib)[:samples]
+    drive = encode(x, graph.timesteps, graph.encoding, graph.input.shape)
+    backend = get_backend(t.backend)
+    runs: dict[str, dict[str, dict[str, float]]] = {}
+    heads: list[str] = []
+    for mapping in ("qnn", "snn"):
+        qg = quantize(optimize(graph, t, calib=calib, mapping=mapping), t, calib=calib,
+                      mapping=mapping)
+        if mapping == "qnn":
+            heads = [lay.name for lay in qg.graph.layers if "twin_of" in lay.attrs]
+        with tempfile.TemporaryDirectory(prefix="snnc-measure-") as work:
+            runs[mapping] = backend.measure_stages(qg, t, drive, heads, Path(work))
+    return {h: StageMeasure(h, runs["snn"][h], runs["qnn"][h]) for h in heads
+            if h in runs["snn"] and h in runs["qnn"]}
 
 
 def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
              target: str | Target | None = None, backend: str = "reference",
              calib: np.ndarray | None = None, mapping: str = "auto", log: Log = None,
-             hardware_timing: bool = False) -> Trace:
+             hardware_timing: bool = False, tolerance: float = 1.0) -> Trace:
     """Run the model: the float reference (no target), the integer reference of ``target``
     (``backend="reference"``), or the artifact the target's backend produces (``host``,
     ``qemu``, ``lava``, ``spinnaker2``, ``xylosim``, ``akida``). All return the same
@@ -310,7 +363,9 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
     Results are in model time: a target whose synapses deliver late runs ``steps + latency``
     steps and every layer's arrays start at its own latency (:mod:`snnc.reference.timing`), so
     step ``t`` is the model's step ``t`` on every target. ``hardware_timing`` keeps the raw
-    schedule of ``steps`` hardware steps instead."""
+    schedule of ``steps`` hardware steps instead. A graph with QNN stages runs the mixed
+    schedule of :mod:`snnc.reference.mapped` over ``steps`` steps, which places its own delays
+    (a QNN stage runs after the steps that feed it), so it is returned as run."""
     steps = steps or graph.timesteps
     if target is None:
         if backend != "reference":
@@ -318,8 +373,12 @@ def simulate(graph: Graph, inputs: np.ndarray, steps: int | None = None,
         _say(log, f"run the float reference ({steps} steps)")
         return run_graph(graph, encode(inputs, steps, graph.encoding, graph.input.shape))
     t = as_target(target)
-    qg = quantize(optimize(graph, t, calib=calib, mapping=mapping, log=log), t, calib=calib,
-                  mapping=mapping)
+    optimized = optimize(graph, t, calib=calib, mapping=mapping, log=log, tolerance=tolerance)
+    qg = quantize(optimized, t, calib=calib, mapping=mapping, steps=steps)
+    if has_twins(qg.graph):
+        # the mixed schedule places its own delays (QNN stages run after the steps that feed
+        # them): it runs ``steps`` steps and is reported as run
+        hardware_timing = True
     lag = latency(qg.graph, qg.profile)
     run_drive = model_drive(inputs, steps, 0 if hardware_timing else lag, graph.encoding,
                             graph.input.shape)

@@ -98,6 +98,10 @@ ModelArg = Annotated[Path, typer.Argument(help="Model file (.onnx or .nir).")]
 TargetOpt = Annotated[str, typer.Option("--target", "-t", help="Target name, alias or .toml path.")]
 CalibOpt = Annotated[Path | None, typer.Option("--calib", help="Calibration inputs (.npy).")]
 MappingOpt = Annotated[str, typer.Option("--mapping", help="Per-layer mapping: snn, qnn or auto.")]
+ToleranceOpt = Annotated[float, typer.Option(
+    "--mapping-tolerance",
+    help="--mapping auto: least agreement of the answers on the calibration data a QNN twin "
+         "may cost (1 = identical).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 InputOpt = Annotated[Path, typer.Option(
     "--input", "-i", help="(batch x inputs) or (steps x batch x inputs) array (.npy).")]
@@ -279,6 +283,7 @@ def simulate(
     calib: CalibOpt = None,
     mapping: MappingOpt = "auto",
     hardware_timing: HardwareTimingOpt = False,
+    mapping_tolerance: ToleranceOpt = 1.0,
 ) -> None:
     """Run the model and print output spike counts (float reference unless --target is given;
     `--backend exported` runs an ONNX model's graph as exported, in the framework's float
@@ -303,7 +308,8 @@ def simulate(
                 x, steps = drive, drive.shape[0]
             trace = api.simulate(graph, x, steps=steps, target=target, backend=backend,
                                  calib=_calib(calib), mapping=mapping, log=log,
-                                 hardware_timing=hardware_timing)
+                                 hardware_timing=hardware_timing,
+                                 tolerance=mapping_tolerance)
     counts = trace.spike_counts().reshape(trace.output.shape[1], -1)
     mode = ("as exported" if backend == "exported" else
             "float reference" if target is None else f"{target} / {backend}")
@@ -352,6 +358,7 @@ def compile_cmd(
     calib: CalibOpt = None,
     mapping: MappingOpt = "auto",
     prune: PruneOpt = None,
+    mapping_tolerance: ToleranceOpt = 1.0,
 ) -> None:
     """Compile for one target (or `all`) into OUT/<backend>/, atomically. With `all`, a target
     that cannot hold the model is skipped with the reason; any other failure writes nothing."""
@@ -361,7 +368,8 @@ def compile_cmd(
         log(f"read {model.name}")
         graph = api.load(model, nir_semantics, dt)
         results = api.compile_all(graph, chosen, out_dir, calib=calib_x, mapping=mapping,
-                                  prune=prune, log=log, skip_unfit=target == "all")
+                                  prune=prune, log=log, skip_unfit=target == "all",
+                                  tolerance=mapping_tolerance)
     for result in results:
         if result.artifact is None:
             out.print(f"{result.target.name}: skipped, {result.skipped}", markup=False)
@@ -389,6 +397,7 @@ def agreement_lines(agreement: Mapping[str, float]) -> list[str]:
 @app.command(epilog=_examples(
     "snnc report model.onnx --target spinnaker2 --calib x.npy -o report/",
     "snnc report model.onnx --target loihi2 --mapping snn --json",
+    "snnc report model.onnx --target cortex-m4 --calib x.npy --measure -o report/",
 ))
 @user_errors
 def report(
@@ -401,6 +410,10 @@ def report(
     mapping: MappingOpt = "auto",
     prune: PruneOpt = None,
     as_json: JsonOpt = False,
+    mapping_tolerance: ToleranceOpt = 1.0,
+    measure: Annotated[bool, typer.Option(
+        "--measure", help="Also compile both mappings, run them on the target's executor and "
+                          "report their measured cost (needs --calib).")] = False,
 ) -> None:
     """Per-layer SNN vs QNN energy, spike rates and crossover rates for a target."""
     from snnc.cost.report import render_json, render_markdown, write_report
@@ -410,9 +423,10 @@ def report(
     with progress("report") as log:
         graph = api.load(model, nir_semantics, dt)
         cost = api.report(graph, target, calib=calib_x, mapping=mapping, prune=prune,
-                          log=log)
+                          log=log, tolerance=mapping_tolerance, measure=measure)
         fidelity = ({} if calib_x is None else
-                    api.agreement(graph, target, calib_x, mapping=mapping, prune=prune))
+                    api.agreement(graph, target, calib_x, mapping=mapping, prune=prune,
+                                  tolerance=mapping_tolerance))
     out.print(render_json(cost) if as_json else render_markdown(cost), markup=False)
     if fidelity and not as_json:
         out.print("\n".join(agreement_lines(fidelity)), markup=False)

@@ -21,22 +21,35 @@ static int snnc_write_header(const snnc_io *io, uint32_t steps, uint32_t batch)
     }
     for (int32_t i = 0; i < SNNC_PROBE_COUNT; ++i) {
         if (snnc_write_u32(io, (uint32_t)snnc_probes[i].count) != 0
-            || snnc_write_u32(io, (uint32_t)snnc_probes[i].elem_bytes) != 0) {
+            || snnc_write_u32(io, (uint32_t)snnc_probes[i].elem_bytes) != 0
+            || snnc_write_u32(io, (uint32_t)snnc_probes[i].phase) != 0
+            || snnc_write_u32(io, (uint32_t)snnc_probes[i].once) != 0) {
             return SNNC_HARNESS_IO_ERROR;
         }
     }
     return SNNC_HARNESS_OK;
 }
 
-static int snnc_write_probes(const snnc_io *io)
+typedef struct {
+    const snnc_io *io;
+    int status;
+} snnc_harness_sink;
+
+/* The observer: writes the probes that are current after this step or once-per-inference
+ * point of this phase. */
+static void snnc_write_probes(int32_t phase, int32_t once, void *ctx)
 {
-    for (int32_t i = 0; i < SNNC_PROBE_COUNT; ++i) {
+    snnc_harness_sink *sink = (snnc_harness_sink *)ctx;
+    for (int32_t i = 0; i < SNNC_PROBE_COUNT && sink->status == SNNC_HARNESS_OK; ++i) {
         const snnc_probe *p = &snnc_probes[i];
-        if (io->write(io->ctx, p->data, (uint32_t)p->count * (uint32_t)p->elem_bytes) != 0) {
-            return SNNC_HARNESS_IO_ERROR;
+        if (p->phase != phase || p->once != once) {
+            continue;
+        }
+        if (sink->io->write(sink->io->ctx, p->data,
+                            (uint32_t)p->count * (uint32_t)p->elem_bytes) != 0) {
+            sink->status = SNNC_HARNESS_IO_ERROR;
         }
     }
-    return SNNC_HARNESS_OK;
 }
 
 int snnc_harness_run(const snnc_io *io, uint32_t *samples)
@@ -52,23 +65,27 @@ int snnc_harness_run(const snnc_io *io, uint32_t *samples)
     }
     const uint32_t steps = head[2];
     const uint32_t batch = head[3];
-    int status = snnc_write_header(io, steps, batch);
-    for (uint32_t b = 0; b < batch && status == SNNC_HARNESS_OK; ++b) {
+    snnc_harness_sink sink = {io, snnc_write_header(io, steps, batch)};
+    snnc_observe(snnc_write_probes, &sink);
+    for (uint32_t b = 0; b < batch && sink.status == SNNC_HARNESS_OK; ++b) {
         if (snnc_init() != SNNC_OK) {
             return SNNC_HARNESS_MODEL_ERROR;
         }
-        for (uint32_t t = 0; t < steps && status == SNNC_HARNESS_OK; ++t) {
+        for (uint32_t t = 0; t < steps && sink.status == SNNC_HARNESS_OK; ++t) {
             if (io->read(io->ctx, snnc_harness_x, (uint32_t)sizeof snnc_harness_x) != 0) {
                 return SNNC_HARNESS_IO_ERROR;
             }
             if (snnc_step(snnc_harness_x, NULL) != SNNC_OK) {
                 return SNNC_HARNESS_MODEL_ERROR;
             }
-            status = snnc_write_probes(io);
         }
-        if (status == SNNC_HARNESS_OK) {
+        if (sink.status == SNNC_HARNESS_OK && snnc_finish(NULL) != SNNC_OK) {
+            return SNNC_HARNESS_MODEL_ERROR;
+        }
+        if (sink.status == SNNC_HARNESS_OK) {
             *samples = b + 1;
         }
     }
-    return status;
+    snnc_observe(NULL, NULL);
+    return sink.status;
 }

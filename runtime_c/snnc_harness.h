@@ -5,8 +5,10 @@
  * Input stream:  uint32 magic "SNNI", version, steps, batch, input size, input element bytes;
  *                then batch x steps x SNNC_INPUT_SIZE input elements (sample-major).
  * Output stream: uint32 magic "SNNO", version, steps, batch, probe count, then per probe its
- *                element count and element bytes; then for each sample, step and probe the raw
- *                probe values. Every integer is little-endian, as on the host and on Cortex-M.
+ *                element count, element bytes, phase and once flag; then for each sample, in
+ *                the order the model runs them (snnc_observe): for each phase, each step's
+ *                step probes of that phase, then the phase's once-per-inference probes. Every
+ *                integer is little-endian, as on the host and on Cortex-M.
  */
 #ifndef SNNC_HARNESS_H
 #define SNNC_HARNESS_H
@@ -28,7 +30,7 @@ enum {
 
 #define SNNC_HARNESS_IN_MAGIC 0x494E4E53u  /* "SNNI" */
 #define SNNC_HARNESS_OUT_MAGIC 0x4F4E4E53u /* "SNNO" */
-#define SNNC_HARNESS_VERSION 1u
+#define SNNC_HARNESS_VERSION 2u
 
 /* Runs every sample of the input stream; *samples receives how many completed. */
 int snnc_harness_run(const snnc_io *io, uint32_t *samples);

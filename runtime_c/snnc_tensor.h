@@ -1,4 +1,5 @@
-/* snnc runtime: operators without weights: pooling, widening copy and elementwise add.
+/* snnc runtime: operators without weights: pooling, widening copy, elementwise add and the
+ * count-to-steps spread of the mixed SNN/QNN schedule.
  *
  * Pooling follows snnc.reference.kernels.pool2d in integer mode: max over the real (non-padding)
  * elements of each window, or their sum (average pooling is a sum pool; its 1/area factor lives
@@ -29,11 +30,18 @@
 #define SNNC_ADD_PROTO(X, XT, Y, YT)                                                          \
     void SNNC_CAT3(snnc_add, X, Y)(const XT *x, YT *y, int32_t n)
 
+/* Step t (0..steps-1) of a count spread evenly over steps steps (the deterministic rate code
+ * of snnc.reference.mapped.spread): y[i] = floor((t+1) x[i] / steps) - floor(t x[i] / steps).
+ * A step's value never exceeds its count, so y may be as narrow as x. */
+#define SNNC_SPREAD_PROTO(X, XT, Y, YT)                                                       \
+    void SNNC_CAT3(snnc_spread, X, Y)(const XT *x, YT *y, int32_t n, int32_t t, int32_t steps)
+
 #define SNNC_TENSOR_DECLARE_(X, XT, Y, YT)                                                    \
     SNNC_POOL_MAX_PROTO(X, XT, Y, YT);                                                        \
     SNNC_POOL_SUM_PROTO(X, XT, Y, YT);                                                        \
     SNNC_COPY_PROTO(X, XT, Y, YT);                                                            \
-    SNNC_ADD_PROTO(X, XT, Y, YT);
+    SNNC_ADD_PROTO(X, XT, Y, YT);                                                             \
+    SNNC_SPREAD_PROTO(X, XT, Y, YT);
 SNNC_WIDEN_TYPES(SNNC_TENSOR_DECLARE_)
 
 #endif /* SNNC_TENSOR_H */

@@ -73,6 +73,15 @@ SNNC_ADD_PROTO(SNNC_X, SNNC_X_T, SNNC_Y, SNNC_Y_T)
     }
 }
 
+SNNC_SPREAD_PROTO(SNNC_X, SNNC_X_T, SNNC_Y, SNNC_Y_T)
+{
+    const int64_t t1 = (int64_t)t + 1;
+    for (int32_t i = 0; i < n; ++i) {
+        const int64_t c = (int64_t)x[i];
+        y[i] = (SNNC_Y_T)(snnc_floor_div(t1 * c, steps) - snnc_floor_div((int64_t)t * c, steps));
+    }
+}
+
 #undef SNNC_X
 #undef SNNC_X_T
 #undef SNNC_Y

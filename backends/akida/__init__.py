@@ -27,6 +27,7 @@ from .simulate import simulate
 class AkidaBackend(Backend):
     tag = "akida"
     runners = ("akida",)
+    runs_qnn_stages = True  # every stage, once per inference (snnc.passes.stateless)
 
     def unsupported(self, layer: Layer) -> str | None:
         return unsupported_reason(layer)

@@ -26,6 +26,7 @@ from .simulate import RUNNERS, simulate
 class LoihiBackend(Backend):
     tag = "loihi"
     runners = RUNNERS
+    runs_qnn_stages = True
 
     def unsupported(self, layer: Layer) -> str | None:
         return unsupported_reason(layer)

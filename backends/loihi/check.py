@@ -43,6 +43,7 @@ PROCESS_NAMES = {
     "lif": "LIF (lava.proc.lif, PyLifModelBitAcc)",
     "lif_variant": "VariantLIF (snnc_processes, custom neuron program)",
     "multilevel": "MultiLevel (snnc_processes, graded spikes)",
+    "qnn": "QnnTwin (snnc_processes, QNN stage: one graded-spike step per inference)",
     "attention": "HostAttention (snnc_processes, host Python process)",
     "readout": "SpikeRecorder (host read-out of synaptic currents)",
 }
@@ -52,6 +53,7 @@ OFF_CHIP_REASONS = {
     "readout": "the graph output is a synaptic current, read by the host",
     "attention": "attention multiplies two dynamic operands; no synapse form",
     "multilevel": "the input-aware threshold needs a mean over neurons (not neuron-local)",
+    "qnn": "the QNN stage does not fit a neurocore",
 }
 
 
@@ -133,9 +135,11 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
     next_core = 0
     for pop in net.populations:
         if not pop.on_chip:
+            reason = OFF_CHIP_REASONS[pop.kind]
+            if pop.kind == "qnn":
+                reason = f"{reason}: {pop.params['host_reason']}"
             off_chip.append({"layer": pop.layer, "population": pop.name,
-                             "process": PROCESS_NAMES[pop.kind],
-                             "reason": OFF_CHIP_REASONS[pop.kind]})
+                             "process": PROCESS_NAMES[pop.kind], "reason": reason})
             continue
         synapses = fan_in(net, pop)
         widest = int(synapses.max()) if synapses.size else 0
@@ -175,8 +179,21 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
         "synapse_processes": len(net.synapses),
         "layers": layers,
         "off_chip": off_chip,
+        "qnn_stages": [_qnn_stage(pop) for pop in net.populations if pop.kind == "qnn"],
+        "run_steps_per_inference": net.run_steps,
         "warnings": warnings,
     }
+
+
+def _qnn_stage(pop: Population) -> dict[str, Any]:
+    """Where a QNN stage runs, and how its level leaves it."""
+    where = ("neurocore: one graded-spike step per inference" if pop.on_chip
+             else f"host process ({pop.params['host_reason']})")
+    sends = ("its level, one graded spike (payload bits "
+             f"{pop.message_bits})" if pop.params["send_level"]
+             else f"its level as an even spike train over {pop.params['steps']} steps")
+    return {"layer": pop.layer, "population": pop.name, "placement": where,
+            "on_chip": pop.on_chip, "computes_at_step": pop.params["compute"], "sends": sends}
 
 
 def check_resources(qg: QuantizedGraph, target: Target) -> dict[str, Any]:

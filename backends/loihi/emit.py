@@ -51,6 +51,7 @@ _ARRAY_PARAMS = {
     "lif": ("bias_mant", "bias_exp"),
     "lif_variant": ("du", "dv", "vth", "bias_mant", "bias_exp", "current_bias"),
     "multilevel": ("bias",),
+    "qnn": ("bias",),
     "attention": ("mask", "post_bias"),
     "readout": ("bias",),
 }
@@ -89,7 +90,7 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
 
 
 def _recorded(net: LoihiNet) -> list[Population]:
-    return [p for p in net.populations if p.kind in ("lif", "lif_variant", "multilevel")]
+    return [p for p in net.populations if p.kind in ("lif", "lif_variant", "multilevel", "qnn")]
 
 
 def network_meta(net: LoihiNet, qg: QuantizedGraph, netx_reason: str | None) -> dict[str, Any]:
@@ -110,11 +111,13 @@ def network_meta(net: LoihiNet, qg: QuantizedGraph, netx_reason: str | None) -> 
                   "scale": net.input_scale, "max": net.input_max},
         "layers": [{"layer": p.layer, "population": p.name, "kind": p.kind,
                     "shape": list(p.shape), "voltage": p.kind in ("lif", "lif_variant"),
-                    "latency": lags.get(p.layer, total)}
+                    "latency": lags.get(p.layer, total), "offset": p.offset,
+                    "level": int(p.params.get("send_level", 0))}
                    for p in _recorded(net)],
         "output": {"layer": net.output_layer, "population": out.name,
                    "kind": "readout" if out.kind == "readout" else "spikes",
-                   "shape": list(out.shape), "latency": total},
+                   "shape": list(out.shape), "latency": total, "offset": out.offset},
+        "run_steps": net.run_steps,
         "netx": {"written": netx_reason is None, "reason": netx_reason or ""},
     }
 

@@ -40,7 +40,7 @@ from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import Stage, is_source, sends_binary, source_peak, stage_of
 
 I64 = np.int64
-PopKind = Literal["input", "lif", "lif_variant", "multilevel", "attention", "readout"]
+PopKind = Literal["input", "lif", "lif_variant", "multilevel", "qnn", "attention", "readout"]
 
 DIGIT_MAX = 127          # one synapse process holds weights in [-127, 127] (stored doubled)
 HIGH_SHIFT = 7           # the second process of a wide weight carries the bits above DIGIT_MAX
@@ -72,6 +72,7 @@ class Population:
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     message_bits: int = 0
     on_chip: bool = True
+    offset: int = 0  # global Lava step of the layer's step 0 (mixed SNN/QNN schedule)
 
     @property
     def size(self) -> int:
@@ -133,6 +134,7 @@ class LoihiNet:
     input_max: int
     encoding: str
     timesteps: int
+    run_steps: int = 0  # Lava steps one inference takes (more than T with QNN stages)
 
     def population(self, name: str) -> Population:
         for pop in self.populations:
@@ -298,14 +300,15 @@ def _check_range(name: str, values: np.ndarray, low: int, high: int, layer: str,
 
 def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
                        shape: tuple[int, ...], stage_bias: np.ndarray,
-                       bound: np.ndarray | None, target: str) -> Population:
+                       bound: np.ndarray | None, target: str, gated: bool = False) -> Population:
     """A LIF/CubaLIF layer as Lava's LIF (stock, when it can) or the variant process model.
 
     Lava's LIF has one du/dv/vth per process, resets v to 0 when ``v > vth << 6``, at the same
     step. Anything else (per-neuron decays or thresholds, reset by subtraction or none, ``>=``,
     snnTorch's reset from the previous membrane, a constant synaptic current into a CUBA
     current) uses ``VariantLIF`` from ``snnc_processes.py``: Lava's own fixed-point dynamics
-    with those choices made explicit.
+    with those choices made explicit. ``gated``: the layer starts after step 0 of the run (behind
+    a QNN stage), which only the variant's ``start`` can wait for.
     """
     du = _per_neuron(q.du, shape, DU_MAX) if isinstance(layer, ir.CubaLIF) else \
         np.full(math.prod(shape), DU_MAX, I64)
@@ -325,7 +328,8 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
         total_bias = own_bias
         current_bias = stage_bias
     mant, exp = _bias_parts(total_bias, layer.name, target)
-    stock = (_uniform(du) and _uniform(dv) and _uniform(vth) and layer.reset == "zero"
+    stock = (not gated and _uniform(du) and _uniform(dv) and _uniform(vth)
+             and layer.reset == "zero"
              and layer.reset_timing == "same" and layer.compare == "gt"
              and not np.any(current_bias))
     if stock:
@@ -336,6 +340,77 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
               "current_bias": current_bias, "reset": layer.reset,
               "reset_timing": layer.reset_timing, "compare": layer.compare}
     return Population(ident, layer.name, "lif_variant", shape, MappingProxyType(params))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When each layer runs in one Lava run of ``run_steps`` steps (the mixed schedule of
+    ``snnc.reference.mapped`` on Loihi's one-step synapses).
+
+    ``offset[layer]``: for a stepping layer the global step of its step 0; for a QNN twin the
+    step it computes its level in, after the last packet of its sources arrived; ``level[twin]``
+    says whether it sends that level once as one graded spike (all its readers are twins) or its
+    even spike train over the next T steps (an SNN stage reads it).
+    """
+
+    steps: int
+    run_steps: int
+    offset: Mapping[str, int]
+    level: Mapping[str, bool]
+
+
+def schedule(graph: ir.Graph, target: str) -> Schedule:
+    twins = {lay.name for lay in graph.layers if "twin_of" in lay.attrs}
+    steps = next((int(graph.layer(n).attrs["twin_timesteps"]) for n in twins), graph.timesteps)
+    if not twins:
+        return Schedule(steps, steps, {lay.name: 0 for lay in graph.layers},
+                        MappingProxyType({}))
+    heads = [lay.name for lay in graph.layers if lay.is_neuron]
+    if not graph.layer(graph.output).is_neuron:
+        heads.append(graph.output)
+    sources = {h: stage_of(graph, h).sources for h in heads}
+    readers: dict[str, list[str]] = {}
+    for h, srcs in sources.items():
+        for src in srcs:
+            readers.setdefault(src, []).append(h)
+    level = {t: all(r in twins for r in readers.get(t, [])) and bool(readers.get(t))
+             for t in twins}
+    offset: dict[str, int] = {graph.input.name: 0}
+    for h in heads:
+        srcs = sources[h]
+        if h in twins:  # computes once the last packet of every source has arrived
+            offset[h] = max((offset[s] + (1 if level.get(s) else steps) if s in twins
+                             else offset[s] + steps) for s in srcs)
+            continue
+        starts = {offset[s] for s in srcs}
+        if len(starts) > 1:
+            raise UnsupportedError("reads stages that run at different times (a QNN stage and "
+                                   "the steps before it); Loihi keeps no step history", h, target)
+        offset[h] = starts.pop()
+    for lay in graph.layers:  # members of a stage run with its head
+        offset.setdefault(lay.name, 0)
+    end = max(offset[h] + (1 if level.get(h) else steps) for h in heads)
+    return Schedule(steps, end, MappingProxyType(offset), MappingProxyType(level))
+
+
+def _twin_population(layer: ir.MultiLevelSpike, q: QuantLayer, ident: str, shape: tuple[int, ...],
+                     stage_bias: np.ndarray, bound: np.ndarray | None,
+                     plan: Schedule) -> Population:
+    """A QNN twin: sums its input over the steps that feed it, computes its level in one step
+    and sends it (graded payload) or its spike train. On a neurocore when the summed input fits
+    the 24-bit current register and the level the payload; otherwise a host process."""
+    total = None if bound is None else int(np.max(np.abs(stage_bias) + plan.steps * bound,
+                                                  initial=0))
+    bits = _level_bits(layer.levels)
+    fits = total is not None and total < U_HALF and bits <= PAYLOAD_BITS
+    why = ("" if fits else "the summed input over the run exceeds the 24-bit current register"
+           if bits <= PAYLOAD_BITS else f"the level needs {bits} bits, more than the payload")
+    params = {"levels": int(layer.levels), "vth": int(np.asarray(q.vth)),
+              "bias": stage_bias.astype(I64), "compute": plan.offset[layer.name],
+              "steps": plan.steps, "send_level": int(plan.level[layer.name]),
+              "host_reason": why}
+    return Population(ident, layer.name, "qnn", shape, MappingProxyType(params),
+                      message_bits=bits, on_chip=fits)
 
 
 def _level_bits(levels: int) -> int:
@@ -474,19 +549,24 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
         placeholders[lay.name] = Population(idents[lay.name], lay.name, "lif",
                                             graph.shape(lay.name), message_bits=bits)
     b.populations.update({p.name: p for p in placeholders.values()})
+    plan = schedule(graph, target)
     for lay in neurons:
         ident = idents[lay.name]
         shape = graph.shape(lay.name)
         stage_bias, bound = b.stage(lay.inputs[0], ident)
         q = qg.layers.get(lay.name, QuantLayer())
-        if isinstance(lay, ir.LIF | ir.CubaLIF):
-            pop = _neuron_population(lay, q, ident, shape, stage_bias, bound, target)
+        if "twin_of" in lay.attrs:
+            assert isinstance(lay, ir.MultiLevelSpike)
+            pop = _twin_population(lay, q, ident, shape, stage_bias, bound, plan)
+        elif isinstance(lay, ir.LIF | ir.CubaLIF):
+            pop = _neuron_population(lay, q, ident, shape, stage_bias, bound, target,
+                                     gated=plan.offset[lay.name] > 0)
         else:
             assert isinstance(lay, ir.MultiLevelSpike)
             pop = _multilevel_population(lay, q, qg.profile, ident, shape, stage_bias)
         peak = None if bound is None else int(np.max(bound + np.abs(stage_bias), initial=0))
-        b.populations[ident] = replace(pop, params=MappingProxyType(
-            {**pop.params, "max_input": peak}))
+        b.populations[ident] = replace(pop, offset=plan.offset[lay.name], params=MappingProxyType(
+            {**pop.params, "max_input": peak, "start": plan.offset[lay.name]}))
     out_layer = graph.layer(graph.output)
     if isinstance(out_layer, ir.Input):
         raise UnsupportedError("the graph output is its input; nothing runs on the chip",
@@ -498,7 +578,8 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
         bias, _ = b.stage(graph.output, output)
         b.populations[output] = Population(output, graph.output, "readout",
                                            graph.shape(graph.output),
-                                           MappingProxyType({"bias": bias}), on_chip=False)
+                                           MappingProxyType({"bias": bias}), on_chip=False,
+                                           offset=plan.offset[graph.output])
     order = {lay.name: i for i, lay in enumerate(graph.layers)}
     pops = sorted(b.populations.values(),
                   key=lambda p: (order[p.layer], p.kind == "readout", p.name))
@@ -506,4 +587,4 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
         model=graph.name, populations=tuple(pops), synapses=tuple(b.synapses),
         links=tuple(b.links), output=output, output_layer=graph.output,
         input_scale=float(qg.input_scale), input_max=qg.profile.input_max,
-        encoding=graph.encoding, timesteps=graph.timesteps)
+        encoding=graph.encoding, timesteps=plan.steps, run_steps=plan.run_steps)

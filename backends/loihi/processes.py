@@ -48,10 +48,10 @@ class VariantLIF(AbstractProcess):
 
     def __init__(self, *, shape: Shape, du: np.ndarray, dv: np.ndarray, vth: np.ndarray,
                  bias_mant: np.ndarray, bias_exp: np.ndarray, current_bias: np.ndarray,
-                 reset: str, reset_timing: str, compare: str,
+                 reset: str, reset_timing: str, compare: str, start: int = 0,
                  name: str | None = None) -> None:
         super().__init__(shape=shape, reset=reset, reset_timing=reset_timing, compare=compare,
-                         name=name)
+                         start=start, name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=0)
@@ -97,6 +97,10 @@ class PyVariantLIFModelFixed(AbstractPyLifModelFixed):
             self.v[spikes] -= self.effective_vth[spikes].astype(np.int32)
 
     def run_spk(self) -> None:
+        if self.time_step <= self.proc_params["start"]:  # runs behind a QNN stage: not yet
+            self.a_in.recv()
+            self.s_out.send(np.zeros(self.s_out.shape, np.int32))
+            return
         activation = self.a_in.recv().astype(np.int32) + self.current_bias
         self.scale_bias()
         if not self.isthrscaled:
@@ -139,10 +143,10 @@ class MultiLevel(AbstractProcess):
 
     def __init__(self, *, shape: Shape, sample_shape: Shape, levels: int, axis: int,
                  alpha_mant: int, alpha_frac_bits: int, vth: int, bias: np.ndarray,
-                 name: str | None = None) -> None:
+                 start: int = 0, name: str | None = None) -> None:
         super().__init__(shape=shape, sample_shape=tuple(sample_shape), levels=levels,
                          axis=axis, alpha_mant=alpha_mant, alpha_frac_bits=alpha_frac_bits,
-                         vth=vth, name=name)
+                         vth=vth, start=start, name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.bias = Var(shape=shape, init=bias)
@@ -158,11 +162,67 @@ class PyMultiLevelModelFixed(PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         p = self.proc_params
+        if self.time_step <= p["start"]:  # runs behind a QNN stage: not yet
+            self.a_in.recv()
+            self.s_out.send(np.zeros(self.s_out.shape, np.int32))
+            return
         current = (self.a_in.recv().astype(np.int64) + self.bias).reshape(
             (-1, *p["sample_shape"]))
         out = multilevel_levels(current, p["levels"], p["axis"], p["alpha_mant"],
                                 p["alpha_frac_bits"], p["vth"])
         self.s_out.send(out.reshape(-1).astype(np.int32))
+
+
+def spread_step(level: np.ndarray, t: int, steps: int) -> np.ndarray:
+    """Step ``t`` of a level sent as its even spike train: ``floor((t+1) c/T) - floor(t c/T)``
+    (the count-to-steps rule of ``snnc.reference.mapped``)."""
+    level = level.astype(np.int64)
+    return (t + 1) * level // steps - t * level // steps
+
+
+class QnnTwin(AbstractProcess):
+    """A QNN-mapped stage: sums ``a_in`` over the steps before ``compute`` (0-based step of the
+    run), adds ``bias`` once and turns the total into a level ``0..levels`` in that step
+    (``floor(I/vth + 1/2)``, the twin's constant threshold). It then sends the level as one
+    graded spike (``send_level``: every reader is a QNN stage) or, from that step on, its even
+    spike train over ``steps`` steps."""
+
+    def __init__(self, *, shape: Shape, levels: int, vth: int, bias: np.ndarray, compute: int,
+                 steps: int, send_level: int, name: str | None = None) -> None:
+        super().__init__(shape=shape, levels=levels, vth=vth, compute=compute, steps=steps,
+                         send_level=send_level, name=name)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.bias = Var(shape=shape, init=bias)
+        self.total = Var(shape=shape, init=0)
+        self.level = Var(shape=shape, init=0)
+
+
+@implements(proc=QnnTwin, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyQnnTwinModelFixed(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=32)
+    total: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=64)
+    level: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=32)
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        t = self.time_step - 1 - p["compute"]
+        arrived = self.a_in.recv().astype(np.int64)
+        if t <= 0:
+            self.total = self.total + arrived
+        if t == 0:
+            current = (self.total + self.bias)[None]
+            self.level = multilevel_levels(current, p["levels"], -1, 0, 0, p["vth"])[0]
+        out = np.zeros(self.s_out.shape, np.int64)
+        if p["send_level"] and t == 0:
+            out = self.level
+        elif not p["send_level"] and 0 <= t < p["steps"]:
+            out = spread_step(self.level, t, p["steps"])
+        self.s_out.send(out.astype(np.int32))
 
 
 def attention_values(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int,

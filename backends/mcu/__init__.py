@@ -30,6 +30,7 @@ class McuBackend(Backend):
 
     tag = "mcu"
     runners = RUNNERS
+    runs_qnn_stages = True
 
     def __init__(self, measure: bool = True) -> None:
         self.measure = measure
@@ -46,6 +47,16 @@ class McuBackend(Backend):
     def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
                  work_dir: Path) -> Trace:
         return simulate(qg, target, drive, runner, work_dir)
+
+    def measure_stages(self, qg: QuantizedGraph, target: Target, drive: np.ndarray,
+                       heads: list[str], work_dir: Path) -> dict[str, dict[str, float]]:
+        """Cortex-M instructions per stage under QEMU (:mod:`snnc.backends.mcu.measure`),
+        times the target's ``instruction_pj``."""
+        from snnc.backends.mcu.measure import measure_stages
+
+        pj = float(target.energy.get("instruction_pj", 0.0))
+        counts = measure_stages(qg, target, drive, heads, work_dir)
+        return {h: {**c, "energy_pj": c["instructions"] * pj} for h, c in counts.items()}
 
 
 BACKEND = McuBackend()

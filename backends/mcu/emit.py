@@ -134,11 +134,12 @@ def array_refs(prog: Program) -> dict[str, str]:
             if array_form(a) in (U16_BYTES, S8_WORDS)}
 
 
-def _body(prog: Program, refs: dict[str, str]) -> list[tuple[str, list[str]]]:
-    """Statements of snnc_step grouped by layer, each group with its comment."""
+def _body(prog: Program, refs: dict[str, str],
+          segment: int = 0) -> list[tuple[str, list[str]]]:
+    """Statements of one segment (0: snnc_step) grouped by layer, each with its comment."""
     about = {info.ident: info for info in prog.layers}
     groups: list[tuple[str, list[str]]] = []
-    for call in prog.calls:
+    for call in prog.segment_calls(segment):
         if not groups or groups[-1][0] != call.layer:
             groups.append((call.layer, []))
         groups[-1][1].append(c_call(call, refs))
@@ -192,10 +193,15 @@ def _model_context(prog: Program, target: Target) -> dict[str, Any]:
         "ring_period": prog.ring_period, "structs": prog.structs,
         "probes": [{"name": p.name, "data": f"(const void *)({c_view(p.view)})",
                     "count": math.prod(p.shape),
-                    "elem_bytes": p.ctype.bytes, "kind": _PROBE_KINDS[p.kind]}
+                    "elem_bytes": p.ctype.bytes, "kind": _PROBE_KINDS[p.kind],
+                    "phase": p.phase, "once": int(p.once)}
                    for p in prog.probes],
         "body": _body(prog, refs), "tail": [c_call(c, refs) for c in prog.tail],
         "output_expr": c_view(prog.output.view),
+        "mixed": prog.segments > 1, "output_once": prog.output_once,
+        "step_output": not prog.output_once and prog.probes[0].phase == 0,
+        "phases": [{"index": k, "steps": _body(prog, refs, 2 * k) if k else [],
+                    "once": _body(prog, refs, 2 * k + 1)} for k in range(prog.phases)],
     }
 
 
@@ -227,7 +233,9 @@ def render(prog: Program, target: Target, core: Core, limits: Limits,
             timesteps=prog.timesteps, input_scale=repr(prog.input_scale),
             input_max=prog.input_max, arena_bytes=prog.arena_bytes,
             state_bytes=prog.state_bytes, probes=prog.probes,
-            input_type=prog.input.ctype.c, output_type=prog.output.ctype.c),
+            input_type=prog.input.ctype.c, output_type=prog.output.ctype.c,
+            mixed=prog.segments > 1, output_once=prog.output_once,
+            step_output=not prog.output_once and prog.probes[0].phase == 0),
         "model.c": _ENV.get_template("model.c.j2").render(**_model_context(prog, target)),
         "weights.h": _ENV.get_template("weights.h.j2").render(
             **base, arrays=arrays, u16_bytes=U16_BYTES in forms, s8_words=S8_WORDS in forms),

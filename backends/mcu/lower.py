@@ -14,6 +14,11 @@ the result out. It guarantees bit-exactness with ``snnc.reference.integer`` by c
   Weight layouts and kernel variants follow the core's kernel set (:mod:`.layouts`): SMLAD
   blocks of four rows on DSP cores, 16-bit event sums where the weights prove them exact.
 - **Memory** (:mod:`snnc.backends.mcu.memory`): arena buffers packed by live ranges.
+- **Mixed schedule.** QNN-mapped stages (``snnc.passes.snn_to_qnn``) follow
+  ``snnc.reference.mapped``: the values they read are summed over the steps into static count
+  buffers, they run once per inference in ``snnc_finish`` (the dense int8 kernel on the
+  multi-bit counts), and SNN stages behind them run their steps there on the deterministic
+  spread of the levels (:func:`snnc.reference.mapped.phases` gives every call its segment).
 
 Anything the C runtime cannot reproduce exactly raises :class:`UnsupportedError` naming the layer.
 """
@@ -44,6 +49,7 @@ from snnc.backends.mcu.program import (
     Program,
     Tensor,
     View,
+    segment,
 )
 from snnc.backends.mcu.ranges import (
     I64_MAX,
@@ -63,6 +69,7 @@ from snnc.ir import layers as ir
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, read_lag
+from snnc.reference.mapped import phases
 
 EVENT_INDEX_LIMIT = 1 << 16  # event lists hold uint16 indices
 MAX_STATE_BITS = 32
@@ -125,8 +132,19 @@ class _Lowering:
         self.structs: list[ConstStruct] = []
         self.buffers: list[Buffer] = []
         self.layers: list[LayerInfo] = []
+        self.when = phases(self.graph)
+        self.segment = 0
+        self.counts: dict[str, Tensor] = {}
+        self.spreads: dict[tuple[str, int], Tensor] = {}
+        self.mixed = any(once for _, once in self.when.values())
+        self.steps = next((int(lay.attrs["twin_timesteps"]) for lay in self.graph.layers
+                           if "twin_timesteps" in lay.attrs), self.graph.timesteps)
         self._check_profile()
         self._make_rings()
+        if self.mixed and self.rings:
+            raise _unsupported(self.graph.name, target, "QNN-mapped stages with delayed reads "
+                               "(synapse_delay > 0 or recurrence): the MCU runs them only "
+                               "without delay lines")
 
     # ----------------------------------------------------------------- helpers
     def fail(self, layer: str, message: str) -> UnsupportedError:
@@ -187,10 +205,55 @@ class _Lowering:
         self.structs.append(ConstStruct(name, ctype, tuple((k, str(v)) for k, v in fields)))
         return f"&{name}"
 
-    def call(self, layer: str, fn: str, *args: Arg, result: str | None = None) -> None:
-        self.calls.append(Call(self.ids[layer], fn, tuple(args), result))
+    def call(self, layer: str, fn: str, *args: Arg, result: str | None = None,
+             at: int | None = None) -> None:
+        seg = self.segment if at is None else at
+        self.calls.append(Call(self.ids[layer], fn, tuple(args), result, seg))
+
+    def count_of(self, consumer: ir.Layer, src: str) -> Tensor:
+        """``src``'s value summed over its phase's steps (a static buffer, cleared by
+        snnc_init, added to right after ``src`` is computed every step)."""
+        if src not in self.counts:
+            x = self.values[src]
+            lo, hi = x.rng.lo, x.rng.hi
+            if isinstance(self.graph.layer(src), ir.Input) and self.graph.encoding == "rate":
+                lo, hi = 0, 1  # the rate code's contract (model.h): 0/1 spikes
+            rng = Range(self.steps * min(lo, 0), self.steps * max(hi, 0))
+            ct = widest(self.out_type(consumer.name, rng, S8), x.ctype)
+            acc = self.state(f"snnc_count_{self.ids[src]}", ct, x.size)
+            self.call(src, f"snnc_add_{x.ctype.suffix}_{ct.suffix}", x.view, View(acc),
+                      str(x.size), at=segment(self.when[src][0], False))
+            self.counts[src] = Tensor(View(acc), x.shape, rng, spiking=False)
+        return self.counts[src]
+
+    def spread_of(self, consumer: ir.Layer, src: str) -> Tensor:
+        """A count read as steps: this step's share of it, ``t`` being the phase's step."""
+        key = (src, self.when[consumer.name][0])
+        if key not in self.spreads:
+            c = self.values[src]
+            # read at every step of a later phase: it must outlive the whole loop, not just
+            # the first spread call the live ranges see
+            c.view.buffer.keep = True
+            if self.p.synapse_delay and not consumer.is_neuron:
+                raise self.fail(consumer.name, "reads a QNN stage late (synapse_delay > 0)")
+            out = self.arena(f"{self.ids[src]}_steps", c.ctype, c.size)
+            self.call(src, f"snnc_spread_{c.ctype.suffix}_{c.ctype.suffix}", c.view, View(out),
+                      str(c.size), "t", str(self.steps))
+            top = -(-max(c.rng.hi, 0) // self.steps)
+            low = -(-max(-c.rng.lo, 0) // self.steps)
+            self.spreads[key] = Tensor(View(out), c.shape, Range(-low, top), c.spiking)
+        return self.spreads[key]
 
     def read(self, consumer: ir.Layer, src: str) -> Tensor:
+        if self.mixed:
+            reader_once, src_once = self.when[consumer.name][1], self.when[src][1]
+            if reader_once and not src_once:
+                return self.count_of(consumer, src)
+            if src_once and not reader_once:
+                return self.spread_of(consumer, src)
+            if self.when[src][0] < self.when[consumer.name][0]:
+                raise self.fail(consumer.name, f"reads the steps of '{src}', which ran before "
+                                "a QNN stage it also waits for; the MCU keeps no step history")
         source = self.graph.layer(src)
         lag = read_lag(consumer, source, self.p)
         if lag == 0:
@@ -252,6 +315,7 @@ class _Lowering:
             reason = unsupported_reason(lay)
             if reason:
                 raise self.fail(lay.name, reason)
+            self.segment = segment(*self.when[lay.name])
             self.values[lay.name] = getattr(self, _KERNELS[type(lay)])(lay)
 
     def input(self, lay: ir.Input) -> Tensor:
@@ -587,25 +651,29 @@ class _Lowering:
                 f"{ring.key} + (snnc_t % {ring.depth}u) * {ring.size}u")
             tail.append(Call(self.ids[src], f"snnc_copy_{value.ctype.suffix}_{ring.ctype.suffix}",
                              (value.view, slot, str(ring.size))))
-        probes = [Probe("output", "output", graph.output, output.view, output.shape)]
+        when = self.when
+        probes = [Probe("output", "output", graph.output, output.view, output.shape,
+                        *when[graph.output])]
         neurons = sorted((lay for lay in graph.layers if lay.is_neuron), key=lambda x: x.name)
         for lay in neurons:
             t = self.values[lay.name]
             probes.append(Probe(f"{self.ids[lay.name]}/spikes", "spikes", lay.name, t.view,
-                                t.shape))
+                                t.shape, *when[lay.name]))
         for lay in neurons:
             if isinstance(lay, ir.LIF | ir.CubaLIF):
                 v = next(b for b in self.buffers if b.key == f"snnc_v_{self.ids[lay.name]}")
                 probes.append(Probe(f"{self.ids[lay.name]}/v", "v", lay.name, View(v),
-                                    self.graph.shape(lay.name)))
+                                    self.graph.shape(lay.name), *when[lay.name]))
+        calls = sorted(self.calls, key=lambda c: c.segment)  # stable: graph order within one
         input_layer = graph.input
         prog = Program(
             name=identifiers([graph.name])[graph.name], profile=self.p,
             input=self.values[input_layer.name], output=output,
             input_scale=float(self.qg.input_scale), input_max=self.p.input_max,
-            timesteps=graph.timesteps, calls=self.calls, tail=tail, arrays=self.arrays,
+            timesteps=self.steps, calls=calls, tail=tail, arrays=self.arrays,
             structs=self.structs, buffers=self.buffers, probes=probes, layers=self.layers,
-            ring_period=period)
+            ring_period=period, segments=1 + max(segment(*w) for w in when.values()),
+            output_once=when[graph.output][1])
         plan_memory(prog)
         return prog
 

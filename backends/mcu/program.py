@@ -65,12 +65,20 @@ Arg = str | View
 
 @dataclass(frozen=True)
 class Call:
-    """One runtime call of ``snnc_step``; ``result`` names a local that receives its value."""
+    """One runtime call; ``result`` names a local that receives its value. ``segment`` says
+    when it runs (:func:`segment`): 0 is ``snnc_step``, the others ``snnc_finish``."""
 
     layer: str
     fn: str
     args: tuple[Arg, ...]
     result: str | None = None
+    segment: int = 0
+
+
+def segment(phase: int, once: bool) -> int:
+    """Calls of phase ``phase`` run every step (even segment) or once after its steps (odd):
+    the schedule of ``snnc.reference.mapped.phases``."""
+    return 2 * phase + int(once)
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,8 @@ class Probe:
     layer: str
     view: View
     shape: tuple[int, ...]
+    phase: int = 0
+    once: bool = False  # written once after the phase's steps (a QNN level), not every step
 
     @property
     def ctype(self) -> CType:
@@ -144,6 +154,15 @@ class Program:
     layers: list[LayerInfo] = field(default_factory=list)
     ring_period: int = 1
     arena_sizes: dict[str, int] = field(default_factory=dict)
+    segments: int = 1  # 1: every call runs in snnc_step (no QNN stage)
+    output_once: bool = False  # the output is a QNN level, produced by snnc_finish
+
+    @property
+    def phases(self) -> int:
+        return (self.segments + 1) // 2
+
+    def segment_calls(self, index: int) -> list[Call]:
+        return [c for c in self.calls if c.segment == index]
 
     @property
     def functions(self) -> list[str]:
@@ -156,6 +175,12 @@ class Program:
     @property
     def arena_bytes(self) -> int:
         return sum(n * CTYPES[s].bytes for s, n in self.arena_sizes.items())
+
+    @property
+    def control_bytes(self) -> int:
+        """model.c's scalar statics on a 32-bit core: the observer and its context, the step
+        counter of a mixed schedule, the delay-line step counter."""
+        return 8 + 4 * int(self.segments > 1) + 4 * int(self.ring_period > 1)
 
     @property
     def state_bytes(self) -> int:

@@ -22,12 +22,13 @@ from snnc.backends.mcu.toolchain import core_for, require, run
 from snnc.errors import ToolchainError, UnsupportedError
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.integer import layer_latencies
+from snnc.reference.mapped import spread
 from snnc.reference.simulate import Trace
 from snnc.target import Target
 
 IN_MAGIC = 0x494E4E53
 OUT_MAGIC = 0x4F4E4E53
-VERSION = 1
+VERSION = 2
 RUNNERS = ("host", "qemu")
 TOOLS = {"host": ("make", "cc"), "qemu": ("make", "arm-none-eabi-gcc", "qemu-system-arm")}
 BUILD_TIMEOUT_S = 300.0
@@ -44,29 +45,53 @@ def encode_inputs(prog: Program, x_int: np.ndarray) -> bytes:
     return head + per_sample.tobytes()
 
 
+def _groups(prog: Program, steps: int) -> list[tuple[list[int], int]]:
+    """The probe stream of one sample in order: (probe indices, repeats) per phase for its
+    steps, then for its once-per-inference values (``snnc_harness.h``)."""
+    order = []
+    for phase in range(prog.phases):
+        for once, repeat in ((False, steps), (True, 1)):
+            idx = [i for i, p in enumerate(prog.probes) if p.phase == phase and p.once == once]
+            if idx:
+                order.append((idx, repeat))
+    return order
+
+
 def decode_outputs(prog: Program, data: bytes, steps: int, batch: int) -> Trace:
-    """The probe stream back as a Trace of int64 arrays (steps, batch, *shape)."""
+    """The probe stream back as a Trace of int64 arrays (steps, batch, *shape); a value made
+    once per inference (a QNN level) appears as its even spread over the steps, as in the
+    reference (:func:`snnc.reference.mapped.mapped_trace`)."""
     n = len(prog.probes)
-    head_bytes = 20 + 8 * n
+    head_bytes = 20 + 16 * n
     if len(data) < head_bytes:
         raise ToolchainError("the harness wrote a truncated output stream")
     magic, version, got_steps, got_batch, count = struct.unpack_from("<5I", data)
-    layout = struct.unpack_from(f"<{2 * n}I", data, 20) if count == n else ()
-    expected = tuple(v for p in prog.probes for v in (math.prod(p.shape), p.ctype.bytes))
+    layout = struct.unpack_from(f"<{4 * n}I", data, 20) if count == n else ()
+    expected = tuple(v for p in prog.probes
+                     for v in (math.prod(p.shape), p.ctype.bytes, p.phase, int(p.once)))
     if (magic, version, got_steps, got_batch, count) != (OUT_MAGIC, VERSION, steps, batch, n) \
             or layout != expected:
         raise ToolchainError("the harness output does not match the model's probe layout")
-    record = np.dtype([(f"p{i}", p.ctype.numpy, (math.prod(p.shape),))
-                       for i, p in enumerate(prog.probes)])
+    groups = _groups(prog, steps)
+    fields = []
+    for g, (idx, repeat) in enumerate(groups):
+        record = np.dtype([(f"p{i}", prog.probes[i].ctype.numpy,
+                            (math.prod(prog.probes[i].shape),)) for i in idx])
+        fields.append((f"g{g}", record, (repeat,)))
+    sample = np.dtype(fields)
     body = data[head_bytes:]
-    if len(body) != record.itemsize * steps * batch:
+    if len(body) != sample.itemsize * batch:
         raise ToolchainError(f"the harness wrote {len(body)} data bytes, expected "
-                             f"{record.itemsize * steps * batch}")
-    rows = np.frombuffer(body, dtype=record).reshape(batch, steps)
+                             f"{sample.itemsize * batch}")
+    rows = np.frombuffer(body, dtype=sample, count=batch)
     values = {}
-    for i, probe in enumerate(prog.probes):
-        arr = np.swapaxes(rows[f"p{i}"], 0, 1).astype(np.int64)
-        values[i] = arr.reshape(steps, batch, *probe.shape)
+    for g, (idx, _) in enumerate(groups):
+        for i in idx:
+            probe = prog.probes[i]
+            arr = np.swapaxes(rows[f"g{g}"][f"p{i}"], 0, 1).astype(np.int64)
+            if probe.once:
+                arr = spread(arr[0], steps, np.int64)
+            values[i] = arr.reshape(steps, batch, *probe.shape)
     spikes = {p.layer: values[i] for i, p in enumerate(prog.probes) if p.kind == "spikes"}
     membranes = {p.layer: values[i] for i, p in enumerate(prog.probes) if p.kind == "v"}
     return Trace(output=values[0], spikes=spikes, v=membranes)

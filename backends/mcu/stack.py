@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-ENTRY_POINTS = ("snnc_init", "snnc_step")
+ENTRY_POINTS = ("snnc_init", "snnc_step", "snnc_finish")
 
 _NODE = re.compile(r'node: \{ title: "([^"]+)" label: "[^"]*?(?:\\n(\d+) bytes \((\w+)\))?"')
 _EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
@@ -52,6 +52,6 @@ def deepest(root: str, frames: dict[str, tuple[int, str]], calls: dict[str, set[
 
 
 def entry_stacks(ci_texts: Iterable[str]) -> dict[str, int]:
-    """Worst-case stack bytes of each public entry point of the model."""
+    """Worst-case stack bytes of each public entry point of the model (those it defines)."""
     frames, calls = call_graph(ci_texts)
-    return {entry: deepest(entry, frames, calls) for entry in ENTRY_POINTS}
+    return {entry: deepest(entry, frames, calls) for entry in ENTRY_POINTS if entry in frames}

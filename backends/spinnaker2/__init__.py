@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ class SpiNNaker2Backend(Backend):
 
     tag = "spinnaker2"
     runners = RUNNERS
+    runs_qnn_stages = True
 
     def unsupported(self, layer: Layer) -> str | None:
         return unsupported_reason(layer)
@@ -60,6 +62,34 @@ class SpiNNaker2Backend(Backend):
             raise VerifyError(f"layout simulator: {faults} routing fault(s) in the emitted "
                               f"layout ({stats})")
         return trace
+
+    def measure_stages(self, qg: QuantizedGraph, target: Target, drive: np.ndarray,
+                       heads: list[str], work_dir: Path) -> dict[str, dict[str, float]]:
+        """The layout simulator's counters per receiving population (packets, synaptic
+        events, MACs, SRAM bits read, neuron updates) per inference, priced with the target's
+        ``[energy]`` table: ``synop_pj`` per event, ``event_overhead_pj`` per packet,
+        ``add_pj + mul_pj`` per MAC, ``neuron_update_pj`` per update, the PE SRAM's pJ per bit."""
+        folder = Path(work_dir) / "spinnaker2"
+        emit(qg, target, folder)
+        _, stats = run_layout(folder, qg.quantize_input(drive))
+        batch = drive.shape[1]
+        names = {p["id"]: p["name"] for p in
+                 json.loads((folder / "layout.json").read_text())["populations"]}
+        e = target.energy
+        mac_pj = float(next(iter(e.get("add_pj", {}).values()), 0.0)) + \
+            float(next(iter(e.get("mul_pj", {}).values()), 0.0))
+        sram_pj = float(next(iter(e.get("memory_pj_per_bit", {}).values()), 0.0))
+        out: dict[str, dict[str, float]] = {}
+        for pid, work in stats.work.items():
+            if names[pid] not in heads:
+                continue
+            c = {k: v / batch for k, v in work.items()}
+            c["energy_pj"] = (c["synaptic_events"] * float(e.get("synop_pj", 0.0))
+                              + c["packets"] * float(e.get("event_overhead_pj", 0.0))
+                              + c["macs"] * mac_pj + c["sram_bits"] * sram_pj
+                              + c["neuron_updates"] * float(e.get("neuron_update_pj", 0.0)))
+            out[names[pid]] = c
+        return out
 
 
 BACKEND = SpiNNaker2Backend()

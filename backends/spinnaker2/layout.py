@@ -137,7 +137,8 @@ def _parm(net: Network, pop: Population, sl: Slice) -> dict[str, int]:
             "input_shift": p.input_shift, "threshold_shift": p.threshold_shift,
             "alpha_frac_bits": p.alpha_frac_bits, "synapse_delay": p.synapse_delay,
             "current_decay_offset": p.current_decay_offset, "inject_population": -1,
-            "lif_current_register": int(p.lif_current_register)}
+            "lif_current_register": int(p.lif_current_register),
+            "phase": pop.phase, "once": int(pop.once), "steps": net.steps}
     parm.update({k: int(v) for k, v in pop.settings.items()})
     if pop.index in net.injections:
         parm["inject_population"] = net.injections[pop.index]

@@ -88,6 +88,20 @@ def attention(op: ProgramOp, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.
     return out.transpose(0, 2, 1, 3).reshape(b, length, d)
 
 
+def op_macs(op: ProgramOp) -> int:
+    """Multiply-accumulates one run of ``op`` takes per sample on the MAC array (dense and
+    convolution; pooling, reshapes and adds are not MACs, attention products are counted as
+    the two matrix products of every head)."""
+    if op.opcode in ("dense", "conv"):
+        weight = op.tensors["weight"]
+        per_output = int(np.prod(weight.shape[1:]))
+        return int(np.prod(op.shape)) * per_output
+    if op.opcode == "attention":
+        length, dim = op.shape[-2], op.shape[-1]
+        return 2 * length * length * dim
+    return 0
+
+
 def run_op(op: ProgramOp, args: list[np.ndarray]) -> np.ndarray:
     """Output of ``op`` (batch-leading) from its input tensors."""
     batch = args[0].shape[0]

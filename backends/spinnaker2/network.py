@@ -17,13 +17,18 @@ is mapped one of two ways:
   input buffers and runs the stage's layers as a small program on the MAC accelerator. Used for
   max pooling, spiking self-attention, layers annotated ``mapping="qnn"`` and stages whose
   composed weights do not fit the synapse word.
+
+QNN twins (``snnc.passes.snn_to_qnn``) follow the mixed schedule of ``snnc.reference.mapped``:
+their populations are ``once`` (the MAC program runs once per inference, after the steps of the
+phase that feeds it, on input buffers that sum the packets of the whole run) and populations
+behind them run in a later ``phase`` whose steps start when the levels have arrived.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from types import MappingProxyType
 
@@ -35,6 +40,7 @@ from snnc.errors import UnsupportedError
 from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, source_peak, stage_of
+from snnc.reference.mapped import phases
 
 I64 = np.int64
 WEIGHT_LIMIT = (1 << 15) - 1    # synapse word: signed 16-bit weight
@@ -70,6 +76,8 @@ class Population:
     model: Model
     shape: tuple[int, ...]
     block: int = 1
+    phase: int = 0      # the mixed schedule (snnc.reference.mapped.phases): 0 steps first
+    once: bool = False  # a QNN stage: runs once per inference on its sources' counts
     params: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
     settings: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -147,6 +155,7 @@ class Network:
     output: int
     profile: NumericProfile
     name: str = "model"
+    steps: int = 0  # T of the QNN twins (their counts span T steps); 0 without twins
 
     def targets_of(self, pop: int) -> list[int]:
         return sorted(sink for sink, st in self.stages.items() if pop in st.sources)
@@ -163,10 +172,6 @@ def unsupported_reason(layer: ir.Layer) -> str | None:
         return f"{type(layer).__name__} cannot run on a PE"
     if isinstance(layer, ir.LIF | ir.CubaLIF) and layer.reset not in RESET_CODES:
         return f"reset kind '{layer.reset}' is not implemented"
-    if "twin_of" in layer.attrs:
-        return ("a converted QNN twin runs once per inference on spike counts, but a SpiNNaker "
-                "2 layout runs step by step; compile without converting it (QNN-annotated "
-                "stages still run on the PE's MAC accelerator)")
     return None
 
 
@@ -293,12 +298,15 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
         reason = unsupported_reason(lay)
         if reason:
             raise UnsupportedError(reason, lay.name, target)
+    when = phases(graph)
+    _check_phases(graph, when, target)
     pops: list[Population] = []
     pop_of: dict[str, int] = {}
     for lay in graph.layers:
         if is_source(lay):
             q = qg.layers.get(lay.name, QuantLayer())
-            pops.append(_population(len(pops), lay, q, graph.shape(lay.name), profile, target))
+            pop = _population(len(pops), lay, q, graph.shape(lay.name), profile, target)
+            pops.append(replace(pop, phase=when[lay.name][0], once=when[lay.name][1]))
             pop_of[lay.name] = pops[-1].index
     out_layer = graph.layer(graph.output)
     if isinstance(out_layer, ir.Input):
@@ -306,7 +314,8 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
                                graph.output, target)
     if not is_source(out_layer):
         pops.append(Population(len(pops), out_layer.name, Model.READOUT,
-                               tuple(graph.shape(out_layer.name))))
+                               tuple(graph.shape(out_layer.name)), phase=when[out_layer.name][0],
+                               once=when[out_layer.name][1]))
         pop_of[out_layer.name] = pops[-1].index
     composer = StageComposer(qg)
     stages: dict[int, Stage] = {}
@@ -324,13 +333,26 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
             raise UnsupportedError(
                 f"reads neuron layer '{root}' directly; packets arrive one step late, so put a "
                 "weight layer (Dense/Conv) between the two neuron layers", layer.name, target)
-        stages[pop.index] = _stage(qg, composer, pop.index, root, pop_of, target)
+        stages[pop.index] = _stage(qg, composer, pop.index, root, pop_of, target, pop.once)
+    steps = next((int(lay.attrs["twin_timesteps"]) for lay in graph.layers
+                  if "twin_timesteps" in lay.attrs), 0)
     return Network(tuple(pops), MappingProxyType(stages), MappingProxyType(injections),
-                   pop_of[graph.output], profile, graph.name)
+                   pop_of[graph.output], profile, graph.name, steps)
+
+
+def _check_phases(graph: ir.Graph, when: Mapping[str, tuple[int, bool]], target: str) -> None:
+    """A step-series layer may read step values of its own phase only: a PE of a later phase
+    runs after the earlier phase's steps are over, and no PE keeps their history."""
+    for lay in graph.layers:
+        ph, once = when[lay.name]
+        for src in lay.inputs:
+            if not once and not when[src][1] and when[src][0] < ph:
+                raise UnsupportedError(f"reads the steps of '{src}', which ran before a QNN "
+                                       "stage it also waits for", lay.name, target)
 
 
 def _stage(qg: QuantizedGraph, composer: StageComposer, sink: int, root: str,
-           pop_of: dict[str, int], target: str) -> Stage:
+           pop_of: dict[str, int], target: str, once: bool = False) -> Stage:
     graph = qg.graph
     stage = stage_of(graph, root)
     layers = [graph.layer(m) for m in stage.members]
@@ -340,7 +362,8 @@ def _stage(qg: QuantizedGraph, composer: StageComposer, sink: int, root: str,
             if getattr(lay, "recurrent", False) and not is_source(graph.layer(src)):
                 raise UnsupportedError("a recurrent synapse must read a neuron layer",
                                        lay.name, target)
-    reason = _needs_mac(layers)
+    reason = ("QNN stage: once per inference on the counts of its sources" if once
+              else _needs_mac(layers))
     if reason is None:
         maps, bias = composer.affine(root)
         rows = {name: mat.transpose() for name, mat in maps.items()}

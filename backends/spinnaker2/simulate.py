@@ -1,7 +1,8 @@
 """The layout simulator: runs what the emitted files say, on a model of the SpiNNaker 2 machine.
 
 It reads only ``layout.json`` (mesh size, router tables, which PE image is where, population
-names and shapes for the trace) and the ``pe_XXX.bin`` images; it never sees the IR. Per step:
+names and shapes for the trace) and the ``pe_XXX.bin`` images; it never sees the IR. QNN
+stages run once per inference (:func:`run_layout` says when). Per step:
 
 1. every PE takes its synaptic input for this step: the ring-buffer slot filled by packets sent
    ``synapse_delay`` steps ago plus its constant input (event PEs), or its MAC program run on the
@@ -24,14 +25,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from snnc.backends.spinnaker2 import image as img
-from snnc.backends.spinnaker2.mac import run_op
+from snnc.backends.spinnaker2.mac import op_macs, run_op
 from snnc.errors import EmitError
 from snnc.reference.simulate import Trace
 
@@ -53,6 +54,18 @@ class Stats:
     dropped_no_route: int = 0
     dropped_off_mesh: int = 0
     unmatched_at_pe: int = 0
+    # per receiving population id: what its PEs did (all batch lanes; see :func:`count`)
+    work: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, population: int, **amounts: int) -> None:
+        """Add to a population's counters: ``packets`` received, ``synaptic_events`` (synaptic
+        row entries processed), ``macs`` (multiply-accumulates of the MAC array),
+        ``sram_bits`` (synapse words and MAC weights read from the PE's SRAM) and
+        ``neuron_updates``."""
+        mine = self.work.setdefault(population, {"packets": 0, "synaptic_events": 0, "macs": 0,
+                                                 "sram_bits": 0, "neuron_updates": 0})
+        for key, value in amounts.items():
+            mine[key] += int(value)
 
 
 @dataclass(frozen=True)
@@ -357,7 +370,15 @@ def _links(layout: LoadedLayout, stats: Stats) -> list[Link]:
 
 
 def run_layout(folder: Path, x_int: np.ndarray) -> tuple[Trace, Stats]:
-    """Run the artifact in ``folder`` on integer input (steps, batch, *input_shape)."""
+    """Run the artifact in ``folder`` on integer input (steps, batch, *input_shape).
+
+    A layout with QNN stages runs the mixed schedule its images describe (``phase``, ``once``
+    in PARM): phase 0's PEs step through the input; then the ``once`` PEs of phase 0 run their
+    MAC program on input buffers that summed every packet of those steps and send one packet per
+    non-zero level; PEs of phase 1 then run their steps, each receiving PE adding its share of
+    a level at every step (``floor((t+1) c / T) - floor(t c / T)``, ``synapse_delay`` steps
+    late like any packet), and so on.
+    """
     layout = load_layout(folder)
     doc = layout.doc
     steps, batch = x_int.shape[:2]
@@ -370,29 +391,103 @@ def run_layout(folder: Path, x_int: np.ndarray) -> tuple[Trace, Stats]:
     links = _links(layout, stats)
     record = {pid: np.zeros((steps, batch, sizes[pid]), I64) for pid in pops}
     record_v = {pid: np.zeros((steps, batch, sizes[pid]), I64) for pid in pops}
-    for t in range(steps):
-        injected = {pid: flat_x[t] for pid in sources}
-        for pe in pes:
+    phase_count = 1 + max((_phase(pe) for pe in pes), default=0)
+    levels: dict[int, np.ndarray] = {}  # link index -> the levels its source sent once
+    for phase in range(phase_count):
+        stepping = [i for i, pe in enumerate(pes) if _phase(pe) == phase and not _once(pe)]
+        for t in range(steps):
+            injected = {pid: flat_x[t] for pid in sources}
+            for i in stepping:
+                pe, im = pes[i], pes[i].image
+                if pe.model == SOURCE:
+                    pe.out = flat_x[t][:, im.lo:im.lo + im.n]
+                else:
+                    pe.update(pe.synaptic_input(t, injected))
+                    _count_update(stats, pe, batch)
+                record[im.population][t, :, im.lo:im.lo + im.n] = pe.out
+                if im.flags & img.RECORD_V:
+                    record_v[im.population][t, :, im.lo:im.lo + im.n] = pe.v
+            for k, link in enumerate(links):
+                src, dst = pes[link.src], pes[link.dst]
+                if k in levels:  # a level received once, its share of this step
+                    if _phase(dst) == phase:
+                        share = _spread_step(levels[k], t, steps)
+                        _deliver(dst, link, share, t, False)
+                        if link.rows is not None:  # the rows it selects are processed
+                            events = int(((share != 0) * np.count_nonzero(link.rows, axis=1))
+                                         .sum())
+                            stats.count(dst.image.population, synaptic_events=events,
+                                        sram_bits=32 * events)
+                    continue
+                if link.src not in stepping or _once(src):
+                    continue
+                payload = src.out[:, link.neurons]
+                if not src.image.flags & img.PAYLOAD:
+                    payload = (payload != 0).astype(I64)
+                stats.packets += int(np.count_nonzero(payload))
+                _deliver(dst, link, payload, t, _once(dst), stats)
+        for i, pe in enumerate(pes):
+            if _phase(pe) != phase or not _once(pe):
+                continue
             im = pe.image
-            if pe.model == SOURCE:
-                pe.out = flat_x[t][:, im.lo:im.lo + im.n]
-            else:
-                pe.update(pe.synaptic_input(t, injected))
-            record[im.population][t, :, im.lo:im.lo + im.n] = pe.out
-            if im.flags & img.RECORD_V:
-                record_v[im.population][t, :, im.lo:im.lo + im.n] = pe.v
-        for link in links:
-            src, dst = pes[link.src], pes[link.dst]
-            payload = src.out[:, link.neurons]
-            if not src.image.flags & img.PAYLOAD:
-                payload = (payload != 0).astype(I64)
-            stats.packets += int(np.count_nonzero(payload))
-            slot = (t + dst.slots - 1) % dst.slots
-            if link.rows is not None:
-                dst.ring[slot] += payload @ link.rows
-            elif link.positions is not None:
-                dst.buffers[link.slot][slot][:, link.positions] = payload
+            pe.update(pe.synaptic_input(0, {}))
+            _count_update(stats, pe, batch)
+            record[im.population][:, :, im.lo:im.lo + im.n] = _spread(pe.out, steps)
+            for k, link in enumerate(links):
+                if link.src != i:
+                    continue
+                payload = pe.out[:, link.neurons]
+                stats.packets += int(np.count_nonzero(payload))
+                if _once(pes[link.dst]):
+                    _deliver(pes[link.dst], link, payload, 0, True, stats)
+                else:
+                    stats.count(pes[link.dst].image.population,
+                                packets=int(np.count_nonzero(payload)))
+                    levels[k] = payload
     return _trace(doc, pops, record, record_v, steps, batch), stats
+
+
+def _phase(pe: PeRuntime) -> int:
+    return int(pe.parm.get("phase", 0))
+
+
+def _once(pe: PeRuntime) -> bool:
+    return bool(pe.parm.get("once", 0))
+
+
+def _count_update(stats: Stats, pe: PeRuntime, batch: int) -> None:
+    """One step (or the one run) of a PE: its neuron updates and its MAC program."""
+    macs = sum(op_macs(op) for op in pe.image.program.ops) if pe.image.program else 0
+    stats.count(pe.image.population, neuron_updates=batch * pe.image.n, macs=batch * macs,
+                sram_bits=8 * batch * macs)
+
+
+def _deliver(dst: PeRuntime, link: Link, payload: np.ndarray, t: int, count: bool,
+             stats: Stats | None = None) -> None:
+    """Packets of step ``t`` at ``dst``: into the ring slot ``synapse_delay`` steps ahead, the
+    MAC buffer of that step, or (``count``: a once-per-inference PE) summed into its buffer."""
+    slot = 0 if count else (t + dst.slots - 1) % dst.slots
+    if stats is not None:
+        sent = payload != 0
+        events = int((sent * np.count_nonzero(link.rows, axis=1)).sum()) \
+            if link.rows is not None else 0
+        stats.count(dst.image.population, packets=int(sent.sum()), synaptic_events=events,
+                    sram_bits=32 * events)
+    if link.rows is not None:
+        dst.ring[slot] += payload @ link.rows
+    elif link.positions is not None:
+        if count:
+            dst.buffers[link.slot][slot][:, link.positions] += payload
+        else:
+            dst.buffers[link.slot][slot][:, link.positions] = payload
+
+
+def _spread_step(level: np.ndarray, t: int, steps: int) -> np.ndarray:
+    return ((t + 1) * level) // steps - (t * level) // steps
+
+
+def _spread(level: np.ndarray, steps: int) -> np.ndarray:
+    return np.stack([_spread_step(level, t, steps) for t in range(steps)])
 
 
 def _trace(doc: Mapping[str, Any], pops: Mapping[int, Any], record: dict[int, np.ndarray],

@@ -56,6 +56,8 @@ class StageCost:
     mapping: Mapping
     reason: str
     literature: dict[str, float] = field(default_factory=dict)
+    cost_choice: Mapping | None = None  # the cost model's choice, before the accuracy guard
+    agreement: float | None = None  # answers unchanged on the calibration data (mapping_guard)
 
     @property
     def chosen(self) -> Energy:
@@ -110,7 +112,9 @@ def cost_stage(graph: Graph, stage: Stage, params: EnergyParams, profile: Numeri
         shape=shape, activity=act, measured=measured and activity is None, snn=snn,
         snn_dataflow=dataflow, snn_by_dataflow=by_df, qnn=qnn, crossover=cross,
         twin_blocker=blocker, twin_note=note, mapping=mapping, reason=reason,
-        literature=literature_energy(shape, act))
+        literature=literature_energy(shape, act),
+        cost_choice=head.attrs.get("cost_choice", mapping) if mode is None else mapping,
+        agreement=head.attrs.get("mapping_agreement"))
 
 
 def fixed_mapping(target: Target) -> tuple[Mapping, str] | None:
@@ -155,6 +159,7 @@ def as_json(cost: StageCost) -> dict[str, Any]:
         "qnn_pj": cost.qnn.as_dict(), "crossover_rate": _finite(cost.crossover),
         "twin": cost.twin_blocker is None, "twin_note": cost.twin_note or cost.twin_blocker,
         "mapping": cost.mapping, "reason": cost.reason, "literature": cost.literature,
+        "cost_choice": cost.cost_choice, "mapping_agreement": cost.agreement,
     }
 
 

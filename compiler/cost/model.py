@@ -89,6 +89,10 @@ class EnergyParams:
     dense_skips_zeros: bool = True
     dataflows: tuple[Dataflow, ...] = DATAFLOWS
     synop_pj: float | None = None
+    scan_pj: float = 0.0   # per input value per step: building the event list (sparse SNN)
+    count_pj: float = 0.0  # per input value per step: adding it into the QNN twin's count
+    count_event_pj: float = 0.0  # per non-zero input count received once (a packet of a level)
+    level_pj: float | None = None  # per output of a QNN twin (its level); None: cmp_pj
     source: str = "typical neuromorphic (arXiv 2409.08290 v4)"
 
     @property
@@ -229,7 +233,7 @@ def snn_affine(shape: StageShape, act: Activity, p: EnergyParams,
     neuron += shape.dynamic_macs * t * p.mac(w, w)  # rate-independent, like the neuron terms
     hops = p.avg_hops
     if dataflow == "sparse":
-        fixed = Energy(compute=neuron,
+        fixed = Energy(compute=neuron + (n * t * p.scan_pj if s else 0.0),
                        weights=shape.weights * w * p.weight_read_pj_per_bit
                        if p.weight_reuse else 0.0)
         # the per-event overhead belongs to the event-driven synapse kernel: a stage with no
@@ -263,8 +267,10 @@ def qnn_energy(shape: StageShape, act: Activity, p: EnergyParams) -> Energy:
     b = shape.qnn_bits(act.timesteps)
     s, m, n, w = shape.synapses, shape.outputs, shape.inputs, shape.weight_bits
     active = (1.0 - act.gamma) if p.dense_skips_zeros else 1.0
+    level = p.cmp_pj if p.level_pj is None else p.level_pj
     return Energy(
-        compute=s * active * p.mac(b, w) + m * p.cmp_pj + shape.dynamic_macs * p.mac(w, w),
+        compute=s * active * p.mac(b, w) + m * level + shape.dynamic_macs * p.mac(w, w)
+        + n * act.timesteps * p.count_pj + n * (1.0 - act.gamma) * p.count_event_pj,
         activation=n * b * p.activation_pj_per_bit,
         weights=(shape.weights if p.weight_reuse else s) * w * p.weight_read_pj_per_bit,
         noc=s * b * p.noc_dense_pj_per_bit_hop * p.avg_hops)
@@ -352,7 +358,11 @@ def params_from_table(table: Mapping[str, Any], source: str) -> EnergyParams:
     ``memory_pj_per_bit`` (a table by memory level) with ``weight_memory`` and
     ``activation_memory`` naming the levels used, ``noc_dense_pj_per_bit_hop``,
     ``noc_sparse_pj_per_bit_hop``, ``avg_hops``, ``weight_reuse``, ``event_overhead_pj``,
-    ``mul_scaling``, ``dense_skips_zeros``, ``dataflows``.
+    ``mul_scaling``, ``dense_skips_zeros``, ``dataflows``, ``scan_pj`` (per input and step of
+    an event-list scan), ``count_pj`` (per input and step summed into a QNN count),
+    ``level_pj`` (per QNN output level), ``count_event_pj`` (per non-zero input count a QNN
+    stage receives as one packet); ``instruction_pj`` (CPU targets)
+    prices the instructions ``snnc report --measure`` counts, it is not part of the model.
     """
     if not table:
         return TYPICAL_NEUROMORPHIC.with_(source=f"{source}: no [energy] table, typical defaults")
@@ -360,7 +370,8 @@ def params_from_table(table: Mapping[str, Any], source: str) -> EnergyParams:
              "synop_pj", "neuron_update_pj",
              "activation_memory", "noc_dense_pj_per_bit_hop", "noc_sparse_pj_per_bit_hop",
              "avg_hops", "weight_reuse", "event_overhead_pj", "mul_scaling",
-             "dense_skips_zeros", "dataflows", "source"}
+             "dense_skips_zeros", "dataflows", "source", "instruction_pj", "scan_pj",
+             "count_pj", "level_pj", "count_event_pj"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise InputError(f"{source}: unknown [energy] keys: {', '.join(unknown)}")
@@ -389,7 +400,10 @@ def params_from_table(table: Mapping[str, Any], source: str) -> EnergyParams:
         activation_pj_per_bit=_level(memory, table.get("activation_memory"), source),
         event_overhead_pj=float(table.get("event_overhead_pj", 0.0)),
         dense_skips_zeros=bool(table.get("dense_skips_zeros", True)),
-        dataflows=dataflows, source=str(table.get("source", source)))
+        dataflows=dataflows, source=str(table.get("source", source)),
+        scan_pj=float(table.get("scan_pj", 0.0)), count_pj=float(table.get("count_pj", 0.0)),
+        count_event_pj=float(table.get("count_event_pj", 0.0)),
+        level_pj=None if table.get("level_pj") is None else float(table["level_pj"]))
 
 
 def _width_table(raw: Mapping[Any, Any], key: str, source: str) -> dict[int, float]:

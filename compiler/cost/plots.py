@@ -98,7 +98,38 @@ def crossover_plot(report: CostReport) -> Figure:
     return fig
 
 
+def measured_plot(report: CostReport) -> Figure:
+    """Predicted against measured energy per stage and mapping (log-log, y = x dashed, the
+    2x band dotted)."""
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.add_subplot()
+    points = []
+    for s in report.stages:
+        m = report.measured.get(s.head)
+        if m is None:
+            continue
+        for label, predicted, measured, marker in (("SNN", s.snn.total, m.snn["energy_pj"], "o"),
+                                                   ("QNN", s.qnn.total, m.qnn["energy_pj"], "s")):
+            ax.scatter([measured], [predicted], marker=marker, label=f"{s.head} {label}")
+            points += [predicted, measured]
+    if points:
+        lo, hi = min(p for p in points if p > 0) / 3, max(points) * 3
+        ax.plot([lo, hi], [lo, hi], "k--", linewidth=1)
+        ax.plot([lo, hi], [2 * lo, 2 * hi], "k:", linewidth=0.8)
+        ax.plot([lo, hi], [lo / 2, hi / 2], "k:", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel("measured energy (pJ per inference)")
+    ax.set_ylabel("predicted energy (pJ per inference)")
+    ax.set_title(f"{report.model} on {report.target}: model vs measurement")
+    ax.legend(fontsize=7)
+    return fig
+
+
 def write_plots(report: CostReport, out_dir: Path) -> list[Path]:
-    return [_save(energy_plot(report), out_dir / "energy.png"),
-            _save(rates_plot(report), out_dir / "rates.png"),
-            _save(crossover_plot(report), out_dir / "crossover.png")]
+    written = [_save(energy_plot(report), out_dir / "energy.png"),
+               _save(rates_plot(report), out_dir / "rates.png"),
+               _save(crossover_plot(report), out_dir / "crossover.png")]
+    if report.measured:
+        written.append(_save(measured_plot(report), out_dir / "measured.png"))
+    return written

@@ -50,6 +50,7 @@ class CostReport:
     typical_curve: tuple[tuple[int, float], ...]
     pipeline: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     latency: int = 0  # steps the target's synapses add between input and output
+    measured: dict[str, Any] = field(default_factory=dict)  # head -> StageMeasure (--measure)
 
     @property
     def calibrated(self) -> bool:
@@ -97,7 +98,7 @@ def to_dict(report: CostReport) -> dict[str, Any]:
         "qnn_bits": activation_bits(report.timesteps),
         "calibration_samples": report.calib_samples,
         "units": "pJ per inference (one sample)",
-        "layers": [as_json(s) for s in report.stages],
+        "layers": [_layer_json(report, s) for s in report.stages],
         "totals": report.totals(),
         "crossover_curve": {"target": [{"T": t, "rate": r} for t, r in report.curve],
                             "typical_neuromorphic_w4": [{"T": t, "rate": r}
@@ -105,6 +106,19 @@ def to_dict(report: CostReport) -> dict[str, Any]:
         "typical_mean_crossover_T5_10": report.typical_mean_crossover,
         "pipeline": [dict(p) for p in report.pipeline],
     }
+
+
+def _layer_json(report: CostReport, stage: StageCost) -> dict[str, Any]:
+    """A stage as JSON, with its measured cost when ``--measure`` ran."""
+    out = as_json(stage)
+    m = report.measured.get(stage.head)
+    if m is not None:
+        out["measured_cost"] = m.as_json()
+        out["measured_choice"] = m.choice
+        out["predicted_over_measured"] = {
+            "snn": stage.snn.total / m.snn["energy_pj"] if m.snn["energy_pj"] else None,
+            "qnn": stage.qnn.total / m.qnn["energy_pj"] if m.qnn["energy_pj"] else None}
+    return out
 
 
 def render_json(report: CostReport) -> str:
@@ -139,6 +153,17 @@ def _levels_note(report: CostReport) -> str:
     return f"; multi-level inputs ceil(log2(D T + 1)): {shown}"
 
 
+def _agreement_line(report: Any) -> str:
+    """The agreement of the answers of the applied mapping with the all-SNN model."""
+    scores = {s.agreement for s in report.stages if s.agreement is not None}
+    if not any(s.mapping == "qnn" for s in report.stages):
+        return "- mapping applied: every stage SNN (the model's own answers)"
+    if not scores:
+        return "- mapping applied: QNN twins not checked on data (no calibration data)"
+    return (f"- mapping applied: answers agree with the all-SNN model on "
+            f"{100 * min(scores):.2f} % of the calibration data")
+
+
 def render_markdown(report: CostReport) -> str:
     b = activation_bits(report.timesteps)
     lines = [
@@ -153,7 +178,8 @@ def render_markdown(report: CostReport) -> str:
         if report.calibrated else
         "- activity: no calibration data; every layer is costed at an assumed input rate of "
         f"{_pct(report.stages[0].activity.rate_in) if report.stages else '-'}",
-        "- energies in pJ per inference (one sample)", "",
+        "- energies in pJ per inference (one sample)",
+        _agreement_line(report), "",
         "## Mapping per layer", "",
         "| layer | kind | synapses | input rate | gamma | crossover | SNN (dataflow) | QNN | "
         "mapping | reason |",
@@ -200,6 +226,20 @@ def render_markdown(report: CostReport) -> str:
               "| T | b | target | typical |", "|---:|---:|---:|---:|"]
     for (t, r), (_, rt) in zip(report.curve, report.typical_curve, strict=True):
         lines.append(f"| {t} | {activation_bits(t)} | {_pct(r)} | {_pct(rt)} |")
+    if report.measured:
+        lines += ["", "## Measured on the target", "",
+                  "Both mappings compiled and run on the target's own executor "
+                  "(`snnc report --measure`, docs/cost-model.md); energies in pJ per inference.",
+                  "", "| layer | predicted SNN | measured SNN | predicted QNN | measured QNN | "
+                  "predicted choice | measured choice |", "|---|---:|---:|---:|---:|---|---|"]
+        for s in report.stages:
+            m = report.measured.get(s.head)
+            if m is None:
+                continue
+            predicted = "qnn" if s.qnn.total < s.snn.total else "snn"
+            lines.append(f"| {_md(s.head)} | {_g(s.snn.total)} | {_g(m.snn['energy_pj'])} | "
+                         f"{_g(s.qnn.total)} | {_g(m.qnn['energy_pj'])} | {predicted} | "
+                         f"{m.choice} |")
     if report.pipeline:
         lines += ["", "## Passes", ""]
         lines += [f"{i + 1}. {p['pass']}: {p['check']}" for i, p in enumerate(report.pipeline)]

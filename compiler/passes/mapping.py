@@ -1,9 +1,10 @@
 """Mapping pass: annotate every stage with ``mapping = "snn" | "qnn"`` and the reason.
 
-The head layer and the weight layers of each stage get ``mapping``, ``mapping_reason``,
-``energy_snn_pj``, ``energy_qnn_pj`` and ``crossover_rate`` from the target's energy model
-(:mod:`snnc.cost`). ``mode`` is ``auto`` (cheaper mapping), ``snn`` or ``qnn`` (forced where
-a QNN twin exists).
+The head layer and the weight layers of each stage get ``mapping`` (and ``cost_choice``, the
+same value, which ``snnc.passes.mapping_guard`` keeps when it overrules the choice),
+``mapping_reason``, ``energy_snn_pj``, ``energy_qnn_pj`` and ``crossover_rate`` from the
+target's energy model (:mod:`snnc.cost`). ``mode`` is ``auto`` (cheaper mapping), ``snn`` or
+``qnn`` (forced where a QNN twin exists).
 
 Preserves: everything the graph computes (annotations only). Executing a stage as QNN is a
 separate, explicit step (``snnc.passes.snn_to_qnn.convert``); it keeps the layer's spike
@@ -23,7 +24,8 @@ def assign_mapping(graph: Graph, target: Target, mode: str = "auto") -> Graph:
     check_mode(mode)
     annotated = {lay.name: lay for lay in graph.layers}
     for cost in analyze(graph, target, mode):
-        attrs = {"mapping": cost.mapping, "mapping_reason": cost.reason,
+        attrs = {"mapping": cost.mapping, "cost_choice": cost.mapping,
+                 "mapping_reason": cost.reason,
                  "energy_snn_pj": cost.snn.total, "energy_qnn_pj": cost.qnn.total,
                  "crossover_rate": cost.crossover}
         for name in (cost.head, *cost.members):

@@ -3,7 +3,7 @@
 ``optimize`` builds the pipeline for a target and runs it::
 
     calibrate -> eliminate_dead_neurons -> prune -> calibrate (again, if the graph changed)
-              -> choose_kernels -> assign_mapping
+              -> choose_kernels -> assign_mapping -> guard_mapping
 
 (calibration-dependent passes only run with calibration data, pruning only with a threshold).
 After every pass the graph is re-validated (shapes re-inferred, input/output/timesteps kept,
@@ -27,6 +27,7 @@ from functools import partial
 
 import numpy as np
 
+from snnc.cost.analysis import fixed_mapping
 from snnc.cost.mapping import check_mode
 from snnc.errors import VerifyError
 from snnc.ir.layers import Graph
@@ -34,6 +35,7 @@ from snnc.passes.calibrate import calibrate
 from snnc.passes.dead_neurons import eliminate_dead_neurons
 from snnc.passes.kernel_choice import choose_kernels
 from snnc.passes.mapping import assign_mapping
+from snnc.passes.mapping_guard import check_tolerance, guard_mapping
 from snnc.passes.prune import agreement_on_drive
 from snnc.passes.prune import prune as prune_weights
 from snnc.reference.encode import encode
@@ -226,9 +228,11 @@ def _all_finite(value: object) -> bool:
 
 
 def build_pipeline(target: Target, calib: np.ndarray | None = None, mapping: str = "auto",
-                   prune: float | None = None) -> Pipeline:
+                   prune: float | None = None, tolerance: float = 1.0,
+                   runs_qnn: bool = True) -> Pipeline:
     """The fixed pass order for these options (see module docstring)."""
     check_mode(mapping)
+    check_tolerance(tolerance)
     steps: list[Step] = []
     if calib is not None:
         steps.append(Step("calibrate", partial(calibrate, x=calib),
@@ -249,16 +253,24 @@ def build_pipeline(target: Target, calib: np.ndarray | None = None, mapping: str
                       "annotations only: event-driven or dense kernel per stage"))
     steps.append(Step("assign_mapping", partial(assign_mapping, target=target, mode=mapping),
                       f"annotations only: SNN or QNN per stage ({mapping})"))
+    if fixed_mapping(target) is None:  # a one-mapping target runs what its chip runs
+        steps.append(Step("guard_mapping", partial(guard_mapping, calib=calib,
+                                                   tolerance=tolerance, mode=mapping,
+                                                   runs_qnn=runs_qnn),
+                          "annotations only: QNN twins kept where the answers stay within "
+                          f"{100 * tolerance:g} % agreement"))
     return Pipeline(steps, check_inputs=calib)
 
 
 def optimize(graph: Graph, target: Target, calib: np.ndarray | None = None,
              mapping: str = "auto", prune: float | None = None,
              log: Callable[[str], None] | None = None,
-             shared: SharedPasses | None = None) -> Graph:
+             shared: SharedPasses | None = None, tolerance: float = 1.0,
+             runs_qnn: bool = True) -> Graph:
     """Run the pipeline for ``target``; ``log`` receives one line per pass, in order (a pass
     taken from ``shared`` is not run, so not logged)."""
-    return build_pipeline(target, calib, mapping, prune).run(graph, log=log, shared=shared).graph
+    return build_pipeline(target, calib, mapping, prune, tolerance, runs_qnn).run(
+        graph, log=log, shared=shared).graph
 
 
 def _shared_prefixes(steps: Sequence[Step]) -> list[tuple[Hashable, ...]]:

@@ -108,7 +108,8 @@ def convert(graph: ir.Graph, names: Iterable[str] | None = None,
         if syn.bias is not None:
             total = total + np.asarray(syn.bias, np.float64)
         bias = steps * total - theta / 2
-        layers[syn.name] = replace(syn, bias=bias.astype(np.float32)).with_attrs(mapping=QNN)
+        layers[syn.name] = replace(syn, bias=bias.astype(np.float32)).with_attrs(
+            mapping=QNN, twin_for=name)
         layers[name] = ir.MultiLevelSpike(
             name, neuron.inputs, levels=steps, alpha=1.0, axis=None, theta=theta,
             attrs={**neuron.attrs, "mapping": QNN, "twin_of": neuron.kind,
@@ -156,8 +157,26 @@ def convert_quantized(qg: QuantizedGraph, names: Iterable[str] | None = None,
                 "than 32 bits; use fewer steps or a smaller bias")
         layers[syn.name] = replace(q_s, bias=bias.astype(np.int64))
         layers[name] = QuantLayer(unit=1.0, vth=np.asarray(theta, np.int64))
-    return QuantizedGraph(graph=twin, profile=p, layers=layers, input_scale=qg.input_scale,
-                          target=qg.target)
+    return replace(qg, graph=twin, layers=layers)
+
+
+def mapped_neurons(graph: ir.Graph) -> list[str]:
+    """Neuron layers the mapping pass chose to run as QNN (``mapping = "qnn"``) that are not
+    converted yet, in graph order."""
+    return [lay.name for lay in graph.layers
+            if lay.is_neuron and lay.attrs.get("mapping") == QNN
+            and not isinstance(lay, ir.MultiLevelSpike)]
+
+
+def apply_mapping(qg: QuantizedGraph, steps: int | None = None) -> QuantizedGraph:
+    """Realise the per-stage choice: every stage annotated ``mapping = "qnn"`` becomes its
+    integer twin (:func:`convert_quantized`), so that the graph every executor receives runs
+    those stages once per inference. ``steps`` is the run's T (default the model's): the twin
+    bias depends on it. A graph with no QNN stage is returned unchanged."""
+    names = mapped_neurons(qg.graph)
+    if not names:
+        return qg
+    return convert_quantized(qg, names, steps)
 
 
 def _as_bias(bias: np.ndarray | None) -> np.ndarray:

@@ -188,10 +188,16 @@ def run_quantized(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) ->
 
     Graphs without recurrent synapses run layer by layer over all steps at once
     (:func:`snnc.reference.layerwise.run_layerwise`), others step by step
-    (:func:`run_stepwise`, the definition); both give the same trace, bit for bit.
+    (:func:`run_stepwise`, the definition); both give the same trace, bit for bit. A graph with
+    QNN-mapped stages runs the mixed schedule of :mod:`snnc.reference.mapped` (those stages once
+    per inference).
     """
     if qg.profile.execution == "qnn":
         return _run_stateless(qg, drive)
+    if any("twin_of" in lay.attrs for lay in qg.graph.layers):
+        from snnc.reference.mapped import mapped_trace, run_mapped_quantized
+
+        return mapped_trace(run_mapped_quantized(qg, drive))
     if qg.profile.neuron_model == "bitshift":
         from snnc.reference.bitshift import run_bitshift
 

@@ -81,7 +81,7 @@ def main() -> None:
     table = Table(title=f"digits: 64-128-10 LIF, T={graph.timesteps}, {len(y)} test images; "
                         f"float reference accuracy {100 * float_acc:.2f} %")
     for col in ("target", "runs on", "accuracy", "int. ref.", "bit-exact", "latency",
-                "= framework", "energy", "resources", "artifacts"):
+                "= framework", "mapping that runs", "its energy", "resources", "artifacts"):
         table.add_column(col)
     references: dict[str, object] = {}
     ok = True
@@ -101,7 +101,9 @@ def main() -> None:
         same = same and ref.arrays().keys() == got.arrays().keys()
         ok = ok and same
         folder = OUT / api.OUT_FOLDERS[target.backend]
-        energy = json.loads((folder / "report.json").read_text())["totals"]["chosen_pj"]
+        cost = json.loads((folder / "report.json").read_text())
+        energy = cost["totals"]["chosen_pj"]  # the mapping compiled and run above
+        stages = ", ".join(f"{x['layer']} {x['mapping'].upper()}" for x in cost["layers"])
         table.add_row(
             target_name, f"{runner} ({seconds:.1f} s)",
             f"{100 * np.mean(api.predict(got) == y):.2f} %",
@@ -110,6 +112,7 @@ def main() -> None:
             f"{got.latency} steps",
             f"{100 * np.mean(got.output == framework.output):.1f} %"
             if got.output.shape == framework.output.shape else "- (levels)",
+            stages,
             f"{energy / 1000:.1f} nJ/inf", resources_summary(target_name, folder),
             rel(folder) + "/")
     console.print()

@@ -33,8 +33,6 @@ def test_every_tag_resolves_to_a_complete_backend_subclass(tag):
     ("mcu", Pool2d("p", ("x",), pool="avg", kernel=(2, 2), stride=(2, 2),
                    padding=(2, 0, 0, 0)), "padding"),
     ("mcu", MultiLevelSpike("m", ("x",), levels=-1), "levels"),
-    ("spinnaker2", Dense("d", ("x",), weight=np.ones((2, 2), F32), attrs={"twin_of": "l"}),
-     "twin"),
 ])
 def test_unsupported_names_what_a_backend_refuses(tag, layer, reason):
     assert reason in get_backend(tag).unsupported(layer)

@@ -14,6 +14,8 @@ import pytest
 
 from snnc import api
 from snnc.backends import get_backend
+from snnc.cost.analysis import target_params
+from snnc.target import parse_target
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -104,3 +106,21 @@ def test_simulate_section_explains_every_case_below_the_goal():
     assert "- net0," not in text
     met = "\n".join(script("run_all").section_simulate(simulate_results([450.0, 201.0])))
     assert "in every case: met" in met
+
+
+def test_mcu_costs_rewrites_only_the_measured_energy_keys(tmp_path):
+    costs = script("mcu_costs")
+    toml = tmp_path / "cortex-m4.toml"
+    toml.write_text((costs.TOML).read_text())
+    figures = {"per_mac": 2.0, "per_synaptic_event": 5.0, "per_input_event": 30.0,
+               "neuron_per_update": 60.0, "scan_per_input": 7.0, "count_per_input": 8.0,
+               "level_per_output": 28.0}
+    costs.write_toml(figures, toml)
+    once = toml.read_text()
+    costs.write_toml(figures, toml)
+    assert toml.read_text() == once  # regenerating changes nothing
+    target = parse_target(once, "cortex-m4.toml")
+    params = target_params(target)
+    assert params.synop_pj == 5.0 * 156.0 and params.count_pj == 8.0 * 156.0
+    assert params.mac(8, 8) == 2.0 * 156.0
+    assert "measured: 5.000 instructions" in once and "[limits]" in once

@@ -37,7 +37,8 @@ def test_every_layer_gets_a_mapping_and_a_reason(calibrated, target):
         assert stage.mapping in ("snn", "qnn")
         assert stage.measured and "SNN" in stage.reason and "QNN" in stage.reason
         cheaper = "qnn" if stage.qnn.total < stage.snn.total else "snn"
-        assert stage.mapping == cheaper
+        assert stage.cost_choice == cheaper
+        assert stage.mapping == cheaper or "would be cheaper" in stage.reason
     layers = json.loads(render_json(cost))["layers"]
     assert [(x["layer"], x["mapping"]) for x in layers] == [
         (s.head, s.mapping) for s in cost.stages]
@@ -65,8 +66,8 @@ def _flip(graph: Graph, x: np.ndarray, target: str, layer: str) -> tuple[dict, d
 def test_digits_mapping_flips_when_the_input_rate_crosses_the_crossover():
     """Scaling the calibration pixels moves lif1's input rate below / above its crossover."""
     quiet, busy = _flip(digits_like(), digits_x(), "loihi2", "lif1")
-    assert quiet["spike_rate_in"] < quiet["crossover_rate"] and quiet["mapping"] == "snn"
-    assert busy["spike_rate_in"] > busy["crossover_rate"] and busy["mapping"] == "qnn"
+    assert quiet["spike_rate_in"] < quiet["crossover_rate"] and quiet["cost_choice"] == "snn"
+    assert busy["spike_rate_in"] > busy["crossover_rate"] and busy["cost_choice"] == "qnn"
     assert "below the crossover" in quiet["mapping_reason"]
     assert "above the crossover" in busy["mapping_reason"]
 
@@ -76,13 +77,13 @@ def test_mapping_flips_across_the_crossover_on_every_target(target):
     graph = wide_layer()
     x = np.random.default_rng(0).random((40, graph.input.shape[0])).astype(np.float32)
     quiet, busy = _flip(graph, x, target, "hidden")
-    assert (quiet["mapping"], busy["mapping"]) == ("snn", "qnn")
+    assert (quiet["cost_choice"], busy["cost_choice"]) == ("snn", "qnn")
 
 
 def test_small_fan_in_on_a_cpu_target_is_qnn_at_any_rate(calibrated):
     """Per-step neuron updates alone outweigh a 64-input layer's QNN on a Cortex-M."""
     stage = calibrated["cortex-m4"].stages[0]
-    assert stage.crossover < 0 and stage.mapping == "qnn"
+    assert stage.crossover < 0 and stage.cost_choice == "qnn"
     assert "any input rate" in stage.reason
 
 

@@ -1,6 +1,7 @@
 """Differential fuzzing: random valid spiking nets, integer reference vs every backend.
 
-Each example is one network (:mod:`fuzz_nets`) with a batch of samples run for its steps. For
+Each example is one network (:mod:`fuzz_nets`) with a batch of samples run for its steps, about
+half of them with some stages mapped to their QNN twins (the mixed schedule). For
 every target it is quantized, run by the integer reference, and run by the backend's artifact:
 the MCU C project built for the host under AddressSanitizer and UndefinedBehaviorSanitizer, the
 SpiNNaker 2 layout simulator on the emitted files, and (for a share of the examples) Lava on the
@@ -58,12 +59,15 @@ def assert_same_trace(want: Trace, got: Trace, where: str) -> None:
 
 
 def allowed_refusal(case: FuzzCase, target: str, error: Exception) -> bool:
-    """Refusals a valid net may meet: it does not fit; or Loihi cannot max-pool multi-level
-    values (spikes it pools with an OR neuron), cannot keep a current this large modular, or
-    its registers cannot hold a parameter (12-bit decays: no beta = 0; no bias exponent
-    fits), all documented in docs/targets/loihi.md."""
+    """Refusals a valid net may meet: it does not fit; a stage reads the steps of a layer that
+    ran before a QNN stage it also waits for (documented per target); or Loihi cannot max-pool
+    multi-level values (spikes it pools with an OR neuron), cannot keep a current this large
+    modular, or its registers cannot hold a parameter (12-bit decays: no beta = 0; no bias
+    exponent fits), all documented in docs/targets/loihi.md."""
     if isinstance(error, ResourceError):
         return True
+    if isinstance(error, UnsupportedError) and "QNN stage" in str(error):
+        return True  # a stage reading steps from before a QNN stage (no step history kept)
     if target != "loihi2":
         return False
     if isinstance(error, UnsupportedError):

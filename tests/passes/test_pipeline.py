@@ -13,7 +13,7 @@ from snnc.reference.simulate import simulate
 from snnc.target import load_target
 
 ORDER = ["calibrate", "eliminate_dead_neurons", "prune", "calibrate", "choose_kernels",
-         "assign_mapping"]
+         "assign_mapping", "guard_mapping"]
 
 
 def test_passes_run_in_the_fixed_printed_order():

@@ -125,3 +125,23 @@ def test_lava_runs_a_real_export_in_model_time_like_the_reference():
     assert sorted(got) == sorted(want)
     for key, value in want.items():
         assert np.array_equal(got[key], value), key
+
+
+def test_a_model_with_qnn_stages_runs_its_own_schedule_as_run(digits):
+    """QNN stages run once after the steps that feed them (snnc.reference.mapped): a delayed
+    target runs T steps and labels the trace as run, equal to the mixed reference."""
+    from snnc.reference.integer import run_quantized
+
+    graph, x, _ = digits
+    calib = np.load(EXAMPLES / "digits" / "calib_x.npy")
+    target = api.as_target("spinnaker2")
+    got = api.simulate(graph, x, target=target, calib=calib, mapping="qnn")
+    assert got.hardware_timing and got.output.shape[0] == graph.timesteps
+    qg = api.quantize(api.optimize(graph, target, calib=calib, mapping="qnn"), target,
+                      calib=calib, mapping="qnn")
+    want = run_quantized(qg, model_drive(x, graph.timesteps, 0, graph.encoding,
+                                         graph.input.shape))
+    assert np.array_equal(got.output, want.output)
+    assert got.spikes.keys() == want.spikes.keys()
+    for name, spikes in want.spikes.items():
+        assert np.array_equal(got.spikes[name], spikes), name

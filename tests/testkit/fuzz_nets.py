@@ -20,7 +20,9 @@ profile (weights at +-max, thresholds 0 or 1 or the largest, the widest biases, 
 2^D), which drives membranes into saturation and Loihi's 24-bit current into wrapping; tiny
 thresholds, huge input drives and long runs come from the recipe as well. Synapses may carry
 forced kernel, storage or QNN-mapping attributes, and ``pipeline`` runs the optimisation passes
-(calibration, dead-neuron elimination, kernel choice, mapping) before quantization.
+(calibration, dead-neuron elimination, kernel choice, mapping) before quantization. ``twins``
+runs a random subset of the convertible neuron layers as their integer QNN twins, so about half
+the nets exercise the mixed schedule (QNN stages once per inference, SNN stages step by step).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from hypothesis import strategies as st
 
-from snnc.errors import ShapeError
+from snnc.errors import QuantizationError, ShapeError, UnsupportedError
 from snnc.ir.layers import (
     LIF,
     Add,
@@ -50,6 +52,7 @@ from snnc.ir.stages import is_source, source_peak
 from snnc.passes.or_pooling import is_or_neuron
 from snnc.passes.pipeline import optimize
 from snnc.passes.quantize import quantize
+from snnc.passes.snn_to_qnn import convert_quantized, convertible
 from snnc.reference.encode import encode
 from snnc.target import Target
 
@@ -79,6 +82,7 @@ class Recipe:
     tiny_threshold: bool
     extreme: bool
     pipeline: bool           # run the optimisation pipeline (calibration, mapping) first
+    twins: int = 0           # bit i: run the i-th convertible neuron layer as its QNN twin
 
 
 @dataclass(frozen=True)
@@ -97,9 +101,21 @@ class FuzzCase:
         if self.recipe.pipeline:
             graph = optimize(graph, target, calib=self.x)
         qg = quantize(graph, target.numeric, calib=self.x, target=target.name)
-        if not self.recipe.extreme:
+        if self.recipe.extreme:
+            qg = extremes(qg, np.random.default_rng(self.recipe.seed + 1))
+        return self.mapped(qg)
+
+    def mapped(self, qg: QuantizedGraph) -> QuantizedGraph:
+        """``qg`` with the recipe's choice of stages run as QNN twins (the mixed schedule),
+        from its integer parameters; unchanged where the twin cannot be made exactly."""
+        candidates = convertible(qg.graph)
+        chosen = [n for i, n in enumerate(candidates) if self.recipe.twins >> i & 1]
+        if not chosen:
             return qg
-        return extremes(qg, np.random.default_rng(self.recipe.seed + 1))
+        try:
+            return convert_quantized(qg, chosen, self.recipe.steps)
+        except (UnsupportedError, QuantizationError):
+            return qg  # a fractional integer threshold or a bias beyond 32 bits: stays SNN
 
 
 # -- recipes -------------------------------------------------------------------------------
@@ -128,6 +144,7 @@ def recipes(draw: st.DrawFn, families: tuple[str, ...] = FAMILIES) -> Recipe:
         tiny_threshold=draw(st.integers(0, 7)) == 7,
         extreme=extreme,
         pipeline=draw(st.integers(0, 3)) == 3,
+        twins=max(0, draw(st.integers(-15, 15))),  # about half the nets mixed
     )
 
 

@@ -92,8 +92,9 @@ def test_weights_archive_holds_doubled_integer_weights_per_synapse(tmp_path):
     assert np.array_equal(fc << k, 2 * qg.q("fc").weight)
     assert f"weight_exp={k - 1}" in (tmp_path / "network.py").read_text()
     assert meta["output"] == {"kind": "spikes", "layer": "out", "population": "out",
-                              "shape": [4], "latency": 2}
+                              "shape": [4], "latency": 2, "offset": 0}
     assert [layer["latency"] for layer in meta["layers"]] == [1, 2]
+    assert meta["run_steps"] == meta["timesteps"]  # no QNN stage: one step per step
     assert meta["latency"] == 2 and meta["input"]["graded"] is False
 
 

@@ -261,7 +261,7 @@ def test_memory_json_reports_the_worst_case_stack_of_the_entry_points(tmp_path):
     stack = json.loads((tmp_path / "memory.json").read_text())["measured"]["stack"]
     assert stack["reserved_bytes"] == M4.limits["stack_bytes"]
     worst = stack["worst_case_bytes"]
-    assert set(worst) == {"snnc_init", "snnc_step"}
+    assert set(worst) == {"snnc_init", "snnc_step", "snnc_finish"}
     # snnc_step calls the kernels, so its chain holds at least its own frame plus theirs
     assert 0 < worst["snnc_init"] < worst["snnc_step"] <= stack["reserved_bytes"]
 

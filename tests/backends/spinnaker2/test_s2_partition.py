@@ -158,11 +158,11 @@ def test_neuron_reading_a_neuron_directly_is_unsupported() -> None:
         check_resources(_q(graph, _target()), _target())
 
 
-def test_converted_qnn_twin_is_unsupported() -> None:
+def test_a_twin_annotation_on_an_unconverted_neuron_is_refused() -> None:
     graph = _chain([4, 3], 1.0, 0)
     twin = graph.layers[2].with_attrs(mapping="qnn", twin_of="lif")
     graph = graph.with_layer(twin)
-    with pytest.raises(UnsupportedError, match="once per inference"):
+    with pytest.raises(UnsupportedError, match="not converted"):
         check_resources(_q(graph, _target()), _target())
 
 
