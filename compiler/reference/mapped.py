@@ -13,9 +13,10 @@ layer is QNN-mapped. At the edges between the two worlds:
   A synapse reading a count through this spread is reading the previous stage, so it reads it
   ``synapse_delay`` steps late, like any source.
 
-Reshapes, average/sum pooling and adds stay in count form when all their inputs are counts and
-all their readers run once (they commute with summing over time); everything else works on step
-series, and a QNN layer read by one is spread right at its output. The integer
+Reshapes, average/sum pooling and adds are in count form when all their readers run once (they
+commute with summing over time, so the counts a QNN layer reads through them are its sources'
+undelayed sums); everything else works on step series, and a QNN layer read by one is spread
+right at its output. The integer
 profile's synaptic delay shifts step series exactly as in the integer executor; counts have no
 delay (the QNN layer runs after its inputs are complete).
 
@@ -249,22 +250,19 @@ def phases(graph: ir.Graph) -> dict[str, tuple[int, bool]]:
 
 
 def _once(graph: ir.Graph) -> set[str]:
-    """The layers in count form: QNN layers, and reshapes, sum/average pooling and adds whose
-    inputs are all counts and whose readers all run once too. A QNN neuron read by a
-    step-series layer is spread right at its output (it emits its level as an even spike
-    train), so a pooling behind it runs on steps, exactly as behind an SNN layer."""
-    candidates = {lay.name for lay in graph.layers if is_qnn(lay)}
-    for lay in graph.layers:
-        if _commutes(lay) and lay.inputs and all(s in candidates for s in lay.inputs):
-            candidates.add(lay.name)
+    """The layers in count form: QNN layers, and reshapes, sum/average pooling and adds all of
+    whose readers run once too (they commute with summing over time, so a QNN layer reads its
+    sources' undelayed counts through them). A QNN layer read by a step-series layer is spread
+    right at its output (it emits its level as an even spike train), so a pooling behind it
+    runs on steps, exactly as behind an SNN layer."""
     readers: dict[str, list[str]] = {}
     for lay in graph.layers:
         for src in lay.inputs:
             readers.setdefault(src, []).append(lay.name)
     once = {lay.name for lay in graph.layers if is_qnn(lay)}
     for lay in reversed(graph.layers):
-        if lay.name in candidates and lay.name not in once \
-                and all(r in once for r in readers.get(lay.name, [])):
+        mine = readers.get(lay.name, [])
+        if _commutes(lay) and mine and all(r in once for r in mine):
             once.add(lay.name)
     return once
 

@@ -52,7 +52,7 @@ from snnc.ir.stages import is_source, source_peak
 from snnc.passes.or_pooling import is_or_neuron
 from snnc.passes.pipeline import optimize
 from snnc.passes.quantize import quantize
-from snnc.passes.snn_to_qnn import convert_quantized, convertible
+from snnc.passes.snn_to_qnn import convert_quantized, convertible, mapped_neurons
 from snnc.reference.encode import encode
 from snnc.target import Target
 
@@ -109,9 +109,13 @@ class FuzzCase:
         """``qg`` with the recipe's choice of stages run as QNN twins (the mixed schedule),
         from its integer parameters; unchanged where the twin cannot be made exactly."""
         candidates = convertible(qg.graph)
-        chosen = [n for i, n in enumerate(candidates) if self.recipe.twins >> i & 1]
-        if not chosen:
+        picked = {n for i, n in enumerate(candidates) if self.recipe.twins >> i & 1}
+        if not picked:
             return qg
+        # with the pipeline, the stages ``auto`` mapped to QNN become twins too (as in
+        # snnc.api.quantize): a graph is either converted where annotated or not at all
+        picked |= set(mapped_neurons(qg.graph))
+        chosen = [n for n in candidates if n in picked]
         try:
             return convert_quantized(qg, chosen, self.recipe.steps)
         except (UnsupportedError, QuantizationError):

@@ -99,3 +99,18 @@ def test_a_skip_around_a_qnn_stage_is_refused():
     qg = convert_quantized(quantize(graph, S2.numeric, calib=x, target=S2.name), ("nb",))
     with pytest.raises(UnsupportedError, match="ran before a QNN"):
         build_network(qg, S2.name)
+
+
+def test_a_qnn_stage_counts_its_sources_undelayed_through_a_flatten(tmp_path):
+    """Found by fuzzing: the count a twin reads through a Flatten is the sum of every step
+    its source sent, including the last one a one-step synapse would deliver too late."""
+    rng = np.random.default_rng(12)
+    graph = Graph((
+        Input("img", (), shape=(1, 5, 5)),
+        Conv2d("c0", ("img",), weight=rng.normal(0.3, 0.5, (2, 1, 2, 2)).astype(np.float32)),
+        LIF("s0", ("c0",), beta=np.float32(1.0), threshold=np.float32(0.6), reset="subtract"),
+        Flatten("f0", ("s0",)),
+        Dense("d1", ("f0",), weight=rng.normal(0.2, 0.6, (4, 32)).astype(np.float32)),
+        LIF("s1", ("d1",), beta=np.float32(1.0), threshold=np.float32(1.0), reset="subtract"),
+    ), output="s1", timesteps=3, encoding="rate", name="flat_twin")
+    _run(graph, ("s1",), 4, tmp_path)
