@@ -104,7 +104,7 @@ def optimize(graph: Graph, target: str | Target, calib: np.ndarray | None = None
 
 def quantize(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
              mapping: str = "auto", steps: int | None = None) -> QuantizedGraph:
-    """Integer parameters for ``target``: with calibration inputs on a scaled-state profile,
+    """Integer parameters for ``target``: with calibration inputs on a stepped, scaled profile,
     the scales that best reproduce the float model's spikes on them
     (:mod:`snnc.passes.fidelity`, the per-layer agreement in ``.agreement``); otherwise the
     range-based ones. On a stateless target (``execution = "qnn"``) every neuron stage is then
@@ -113,7 +113,8 @@ def quantize(graph: Graph, target: str | Target, calib: np.ndarray | None = None
     counts of ``steps`` steps, default the model's T:
     :func:`snnc.passes.snn_to_qnn.apply_mapping`)."""
     t = as_target(target)
-    if calib is not None and t.numeric.neuron_model == "scaled":
+    if (calib is not None and t.numeric.neuron_model == "scaled"
+            and t.numeric.execution == "steps"):
         from snnc.passes.fidelity import choose_scales
 
         drive = encode(calib, graph.timesteps, graph.encoding, graph.input.shape)

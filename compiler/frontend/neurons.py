@@ -382,10 +382,12 @@ def _membrane_form(ev: _Eval, v_new: Expr, s_index: int, s_expr: Expr, membrane:
                 return Canonical(decay, gain, bias, theta, "gt", "zero", "same")
             raise NotNeuron("a reset that is neither to zero nor by the threshold")
         amount = -r_part.const
-        if close(amount, decay * theta):
-            return Canonical(decay, gain, bias, theta, "gt", "subtract", "same")
+        # Without leak (decay 1) both readings are the same update; the state the graph
+        # carries is the membrane before its reset, which is what "next" records.
         if close(amount, theta):
             return Canonical(decay, gain, bias, theta, "gt", "subtract", "next")
+        if close(amount, decay * theta):
+            return Canonical(decay, gain, bias, theta, "gt", "subtract", "same")
         raise NotNeuron("a reset by another amount than the threshold")
     raise NotNeuron("a membrane update with several spike tests")
 
