@@ -10,10 +10,9 @@ int64, which numpy vectorises better; the bounds are checked, never assumed.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import read_lag
 from snnc.reference import kernels
+from snnc.reference.blas import one_blas_thread
 from snnc.reference.integer import (
     I64,
     fire,
@@ -113,9 +113,7 @@ def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
         states={lay.name: (np.zeros((batch, *graph.shape(lay.name)), I64),
                            np.zeros((batch, *graph.shape(lay.name)), I64))
                 for lay in graph.layers if isinstance(lay, ir.LIF | ir.CubaLIF)})
-    controller = _blas_controller()
-    with (contextlib.nullcontext() if controller is None
-          else controller.limit(limits=1, user_api="blas")):
+    with one_blas_thread():
         _run_blocks(run, drive, block or block_steps(graph, batch))
     return Trace(
         output=run.full[graph.output].copy() if graph.output in neurons
@@ -127,20 +125,6 @@ def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
 
 def _layer(qg: QuantizedGraph, lay: ir.Layer) -> QuantLayer:
     return qg.layers.get(lay.name, QuantLayer())
-
-
-@functools.cache
-def _blas_controller() -> Any:
-    """BLAS thread control for :func:`run_layerwise`, whose products are small (one block of
-    steps each): a second BLAS thread gains little on idle cores, and on busy ones (other
-    processes, pytest-xdist workers) every product waits for it, which doubled the run time
-    in ``benchmarks/simulate.py``. The reference runs its products on one thread; without
-    threadpoolctl (a scikit-learn dependency) they run as BLAS decides, with equal results."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - installed with the test and Lava dependencies
-        return None
-    return ThreadpoolController()
 
 
 def _run_blocks(run: _Run, drive: np.ndarray, block: int) -> None:

@@ -37,6 +37,7 @@ from snnc.errors import UnsupportedError
 from snnc.ir import layers as ir
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.reference import integer, simulate
+from snnc.reference.blas import one_blas_thread
 
 # The step executors' private synapse dispatchers are reused on purpose: a mapped run must
 # compute exactly what a step-by-step run computes for every SNN layer.
@@ -176,6 +177,7 @@ def spread(count: np.ndarray, steps: int, dtype: type) -> np.ndarray:
     return np.diff(np.floor(t * c[None] / steps + 1e-9), axis=0).astype(dtype)
 
 
+@one_blas_thread()
 def _run(graph: ir.Graph, drive: np.ndarray, ops: _Ops) -> MappedRun:
     _check(graph)
     once = _once(graph)

@@ -14,6 +14,7 @@ import numpy as np
 
 from snnc.ir import layers as ir
 from snnc.reference import kernels
+from snnc.reference.blas import one_blas_thread
 from snnc.reference.encode import encode
 
 F32 = np.float32
@@ -210,6 +211,7 @@ def _f32(a: np.ndarray | None) -> np.ndarray | None:
 StepHook = Callable[[str, np.ndarray], None]
 
 
+@one_blas_thread()
 def run_graph(graph: ir.Graph, drive: np.ndarray, record: bool = True) -> Trace:
     """Run ``graph`` on an encoded drive of shape (steps, batch, *input_shape)."""
     steps, batch = drive.shape[:2]
