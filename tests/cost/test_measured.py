@@ -51,3 +51,16 @@ def test_mcu_counts_qemu_instructions_per_stage(tmp_path):
 def test_measure_needs_calibration_data():
     with pytest.raises(InputError, match="--calib"):
         api.report(digits_like(), "spinnaker2", measure=True)
+
+
+@pytest.mark.needs("lava")
+def test_loihi_counts_what_the_lava_run_delivered(tmp_path):
+    report = api.report(digits_like(), "loihi2", calib=digits_x()[:32], measure=True)
+    layers = _check(report, tmp_path)
+    snn, qnn = (layers["lif2"]["measured_cost"][m] for m in ("snn", "qnn"))
+    assert snn["spike_messages"] > 0 and snn["graded_messages"] == 0
+    assert qnn["graded_messages"] > 0 and qnn["spike_messages"] == 0  # lif1's level, sent once
+    assert qnn["graded_ops"] == qnn["synaptic_ops"] < snn["synaptic_ops"]
+    for name in ("lif1", "lif2"):
+        cost = layers[name]["measured_cost"]
+        assert cost["snn"]["neuron_updates"] == 8 * cost["qnn"]["neuron_updates"]
