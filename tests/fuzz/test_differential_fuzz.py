@@ -96,7 +96,8 @@ def differential(case: FuzzCase, target: str, runner: str | None = None) -> bool
     with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as work:
         got = backend.simulate(qg, t, drive, runner or RUNNERS[target], Path(work))
     assert_same_trace(want, got, f"{target} {runner or ''} {case.recipe}")
-    event(f"{target}: compared")
+    twins = sum("twin_of" in lay.attrs for lay in qg.graph.layers)
+    event(f"{target}: compared, {'mixed SNN/QNN' if twins else 'all SNN'}")
     return True
 
 
