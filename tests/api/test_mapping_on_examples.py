@@ -9,6 +9,7 @@ twin, so forcing QNN changes nothing).
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 
@@ -77,3 +78,20 @@ def test_forcing_qnn_changes_the_run_exactly_where_a_twin_is_approximate(name, t
         assert changed
     else:
         assert forced == {} and not changed  # multi-level layers have no twin
+
+
+@pytest.mark.parametrize("target", list(RUNNER))
+def test_the_compiled_report_prices_the_mapping_the_program_runs(target, tmp_path):
+    """The demos' energy column is ``report.json``'s ``chosen_pj``: it must be the energy of
+    the stages the compiled program runs as QNN twins, and of the others as SNN."""
+    graph, _, calib = example("digits")
+    api.compile_all(graph, [target], tmp_path, calib=calib)
+    folder = tmp_path / api.OUT_FOLDERS[api.as_target(target).backend]
+    written = json.loads((folder / "report.json").read_text())
+    qg = api.quantize(api.optimize(graph, target, calib=calib), target, calib=calib)
+    runs_qnn = {lay.name for lay in qg.graph.layers if "twin_of" in lay.attrs}
+    assert runs_qnn  # the guard keeps lif1's twin: its answers are unchanged
+    assert {x["layer"] for x in written["layers"] if x["mapping"] == "qnn"} == runs_qnn
+    chosen = sum(x["qnn_pj"]["total"] if x["layer"] in runs_qnn else x["snn_pj"]["total"]
+                 for x in written["layers"])
+    assert written["totals"]["chosen_pj"] == pytest.approx(chosen, rel=1e-9)
