@@ -124,3 +124,15 @@ def test_mcu_costs_rewrites_only_the_measured_energy_keys(tmp_path):
     assert params.synop_pj == 5.0 * 156.0 and params.count_pj == 8.0 * 156.0
     assert params.mac(8, 8) == 2.0 * 156.0
     assert "measured: 5.000 instructions" in once and "[limits]" in once
+
+
+def test_energy_truth_summary_counts_agreement_and_the_2x_band_per_target():
+    truth = script("energy_truth")
+    point = {"target": "loihi2", "predicted": "qnn", "measured": "qnn", "agree": True,
+             "predicted_snn_pj": 30.0, "measured_snn_pj": 10.0,
+             "predicted_qnn_pj": 5.0, "measured_qnn_pj": 5.0}
+    miss = {**point, "predicted": "snn", "agree": False, "predicted_snn_pj": 10.0}
+    got = truth.summary([point, miss])["loihi2"]
+    assert got["points"] == 2 and got["agreement"] == 0.5
+    assert (got["ratio_min"], got["ratio_max"]) == (1.0, 3.0)
+    assert got["within_2x"] == 0.75
