@@ -135,4 +135,4 @@ def test_energy_truth_summary_counts_agreement_and_the_2x_band_per_target():
     got = truth.summary([point, miss])["loihi2"]
     assert got["points"] == 2 and got["agreement"] == 0.5
     assert (got["ratio_min"], got["ratio_max"]) == (1.0, 3.0)
-    assert got["within_2x"] == 0.75
+    assert got["within_2x"] == 0.75 and got["within_1_25x"] == 0.5
