@@ -9,7 +9,8 @@ Models measured:
   ``exact``; the check is repeated here), on its recorded input;
 - the demos ``digits`` (64 test inputs) and ``spikeformer`` (32 test utterances).
 
-Per model and target the integer reference is compared with the float model, latency aligned
+Per model and target the integer reference runs in model time (``T + latency`` steps, as
+``snnc simulate``) and is compared with the float model, latency aligned
 (``snnc.passes.fidelity.spike_agreement``, mean over the neuron layers), once with the
 range-based scales and once with the scales ``snnc.api.quantize`` chooses on the same inputs.
 The goal (mean >= 0.99 on cortex-m4 and spinnaker2, >= 0.97 on loihi2, every model >= 0.95) is
@@ -39,12 +40,13 @@ from snnc.ir.layers import Graph
 from snnc.passes.fidelity import spike_agreement
 from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
-from snnc.reference.integer import run_quantized
+from snnc.reference.integer import latency, run_quantized
 from snnc.reference.simulate import Trace, run_graph
+from snnc.reference.timing import model_drive
 from snnc.target import load_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exporters import as_exported, drive_of  # noqa: E402 (the matrix's input layouts)
+from exporters import as_exported, drive_of  # the matrix's input layouts
 
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "tests" / "fixtures" / "matrix"
@@ -100,7 +102,10 @@ def _agreement(graph: Graph, target: str, calib: np.ndarray, drive: np.ndarray,
     t = load_target(target)
     qg = (api.quantize(graph, t, calib=calib) if chosen
           else quantize(graph, t.numeric, calib=calib, target=t.name))
-    values = spike_agreement(qg.graph, t.numeric, reference, run_quantized(qg, drive))
+    # model time: T + latency steps, the input going on as its encoding defines (as simulate)
+    timed = model_drive(calib, drive.shape[0], latency(qg.graph, t.numeric), graph.encoding,
+                        graph.input.shape)
+    values = spike_agreement(qg.graph, t.numeric, reference, run_quantized(qg, timed))
     return float(np.mean(list(values.values()))) if values else 1.0
 
 

@@ -116,7 +116,9 @@ def network_meta(net: LoihiNet, qg: QuantizedGraph, netx_reason: str | None) -> 
                    for p in _recorded(net)],
         "output": {"layer": net.output_layer, "population": out.name,
                    "kind": "readout" if out.kind == "readout" else "spikes",
-                   "shape": list(out.shape), "latency": total, "offset": out.offset},
+                   "shape": list(out.shape), "latency": total, "offset": out.offset,
+                   **({"bias_on": int(out.params.get("bias_on", 0))}
+                      if out.kind == "readout" else {})},
         "run_steps": net.run_steps,
         "netx": {"written": netx_reason is None, "reason": netx_reason or ""},
     }

@@ -38,6 +38,7 @@ from snnc.ir import layers as ir
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import Stage, is_source, sends_binary, source_peak, stage_of
+from snnc.reference.integer import bias_onsets
 
 I64 = np.int64
 PopKind = Literal["input", "lif", "lif_variant", "multilevel", "qnn", "attention", "readout"]
@@ -300,7 +301,8 @@ def _check_range(name: str, values: np.ndarray, low: int, high: int, layer: str,
 
 def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
                        shape: tuple[int, ...], stage_bias: np.ndarray,
-                       bound: np.ndarray | None, target: str, gated: bool = False) -> Population:
+                       bound: np.ndarray | None, target: str, gated: bool = False,
+                       bias_on: int = 0) -> Population:
     """A LIF/CubaLIF layer as Lava's LIF (stock, when it can) or the variant process model.
 
     Lava's LIF has one du/dv/vth per process, resets v to 0 when ``v > vth << 6``, at the same
@@ -308,7 +310,8 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
     snnTorch's reset from the previous membrane, a constant synaptic current into a CUBA
     current) uses ``VariantLIF`` from ``snnc_processes.py``: Lava's own fixed-point dynamics
     with those choices made explicit. ``gated``: the layer starts after step 0 of the run (behind
-    a QNN stage), which only the variant's ``start`` can wait for.
+    a QNN stage), which only the variant's ``start`` can wait for. ``bias_on``: the step from
+    which its biases are added (``snnc.reference.integer.bias_onsets``); only the variant waits.
     """
     du = _per_neuron(q.du, shape, DU_MAX) if isinstance(layer, ir.CubaLIF) else \
         np.full(math.prod(shape), DU_MAX, I64)
@@ -328,8 +331,9 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
         total_bias = own_bias
         current_bias = stage_bias
     mant, exp = _bias_parts(total_bias, layer.name, target)
-    stock = (not gated and _uniform(du) and _uniform(dv) and _uniform(vth)
-             and layer.reset == "zero"
+    biased = bool(np.any(total_bias) or np.any(current_bias))
+    stock = (not gated and not (bias_on and biased) and _uniform(du) and _uniform(dv)
+             and _uniform(vth) and layer.reset == "zero"
              and layer.reset_timing == "same" and layer.compare == "gt"
              and not np.any(current_bias))
     if stock:
@@ -338,7 +342,8 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
         return Population(ident, layer.name, "lif", shape, MappingProxyType(params))
     params = {"du": du, "dv": dv, "vth": vth, "bias_mant": mant, "bias_exp": exp,
               "current_bias": current_bias, "reset": layer.reset,
-              "reset_timing": layer.reset_timing, "compare": layer.compare}
+              "reset_timing": layer.reset_timing, "compare": layer.compare,
+              "bias_on": bias_on if biased else 0}
     return Population(ident, layer.name, "lif_variant", shape, MappingProxyType(params))
 
 
@@ -419,12 +424,12 @@ def _level_bits(levels: int) -> int:
 
 def _multilevel_population(layer: ir.MultiLevelSpike, q: QuantLayer, p: NumericProfile,
                            ident: str, shape: tuple[int, ...],
-                           stage_bias: np.ndarray) -> Population:
+                           stage_bias: np.ndarray, bias_on: int = 0) -> Population:
     axis = None if layer.axis is None else layer.axis % len(shape)
     params = {"levels": int(layer.levels), "axis": -1 if axis is None else axis,
               "alpha_mant": int(q.alpha_mant or 0), "alpha_frac_bits": p.alpha_frac_bits,
               "vth": 0 if q.vth is None else int(np.asarray(q.vth)),
-              "bias": stage_bias.astype(I64)}
+              "bias": stage_bias.astype(I64), "bias_on": bias_on}
     return Population(ident, layer.name, "multilevel", shape, MappingProxyType(params),
                       message_bits=_level_bits(layer.levels), on_chip=axis is None)
 
@@ -504,7 +509,8 @@ class _Builder:
                   "mask": np.asarray(q.mask, I64), "mask_frac_bits": self.qg.profile.mask_frac_bits,
                   "post_rows": rows, "post_cols": cols, "post_values": vals,
                   "post_shape": (graph.size(value_node), graph.size(attn_name)),
-                  "post_bias": bias}
+                  "post_bias": bias,
+                  "bias_on": bias_onsets(graph, self.qg.profile)[value_node]}
         self.populations[ident] = Population(ident, attn_name, "attention",
                                              graph.shape(value_node), MappingProxyType(params),
                                              message_bits=PAYLOAD_BITS, on_chip=False)
@@ -550,6 +556,7 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
                                             graph.shape(lay.name), message_bits=bits)
     b.populations.update({p.name: p for p in placeholders.values()})
     plan = schedule(graph, target)
+    onset = bias_onsets(graph, qg.profile)
     for lay in neurons:
         ident = idents[lay.name]
         shape = graph.shape(lay.name)
@@ -560,10 +567,11 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
             pop = _twin_population(lay, q, ident, shape, stage_bias, bound, plan)
         elif isinstance(lay, ir.LIF | ir.CubaLIF):
             pop = _neuron_population(lay, q, ident, shape, stage_bias, bound, target,
-                                     gated=plan.offset[lay.name] > 0)
+                                     gated=plan.offset[lay.name] > 0, bias_on=onset[lay.name])
         else:
             assert isinstance(lay, ir.MultiLevelSpike)
-            pop = _multilevel_population(lay, q, qg.profile, ident, shape, stage_bias)
+            pop = _multilevel_population(lay, q, qg.profile, ident, shape, stage_bias,
+                                         onset[lay.name])
         peak = None if bound is None else int(np.max(bound + np.abs(stage_bias), initial=0))
         b.populations[ident] = replace(pop, offset=plan.offset[lay.name], params=MappingProxyType(
             {**pop.params, "max_input": peak, "start": plan.offset[lay.name]}))
@@ -578,7 +586,9 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
         bias, _ = b.stage(graph.output, output)
         b.populations[output] = Population(output, graph.output, "readout",
                                            graph.shape(graph.output),
-                                           MappingProxyType({"bias": bias}), on_chip=False,
+                                           MappingProxyType({"bias": bias,
+                                                             "bias_on": onset[graph.output]}),
+                                           on_chip=False,
                                            offset=plan.offset[graph.output])
     order = {lay.name: i for i, lay in enumerate(graph.layers)}
     pops = sorted(b.populations.values(),

@@ -43,15 +43,16 @@ class VariantLIF(AbstractProcess):
 
     ``reset``: "zero" | "subtract" | "none"; ``reset_timing``: "same" | "next" (the reset uses
     the previous step's membrane); ``compare``: "gt" | "ge" against ``vth << 6``.
-    ``current_bias`` is added to the synaptic input before the ``<< 6`` alignment.
+    ``current_bias`` is added to the synaptic input before the ``<< 6`` alignment. Both biases
+    are added from the 0-based step ``bias_on`` on (when the layer's input first arrives).
     """
 
     def __init__(self, *, shape: Shape, du: np.ndarray, dv: np.ndarray, vth: np.ndarray,
                  bias_mant: np.ndarray, bias_exp: np.ndarray, current_bias: np.ndarray,
                  reset: str, reset_timing: str, compare: str, start: int = 0,
-                 name: str | None = None) -> None:
+                 bias_on: int = 0, name: str | None = None) -> None:
         super().__init__(shape=shape, reset=reset, reset_timing=reset_timing, compare=compare,
-                         start=start, name=name)
+                         start=start, bias_on=bias_on, name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=0)
@@ -101,8 +102,11 @@ class PyVariantLIFModelFixed(AbstractPyLifModelFixed):
             self.a_in.recv()
             self.s_out.send(np.zeros(self.s_out.shape, np.int32))
             return
-        activation = self.a_in.recv().astype(np.int32) + self.current_bias
+        on = self.time_step > self.proc_params["bias_on"]  # time_step counts from 1
+        activation = self.a_in.recv().astype(np.int32) + (self.current_bias if on else 0)
         self.scale_bias()
+        if not on:
+            self.effective_bias = np.zeros_like(self.effective_bias)
         if not self.isthrscaled:
             self.scale_threshold()
         late = self.proc_params["reset_timing"] == "next"
@@ -139,14 +143,15 @@ def multilevel_levels(current: np.ndarray, levels: int, axis: int, alpha_mant: i
 
 
 class MultiLevel(AbstractProcess):
-    """Graded-spike neuron: levels of ``a_in + bias`` per step, stateless."""
+    """Graded-spike neuron: levels of ``a_in + bias`` per step (the bias from the 0-based step
+    ``bias_on`` on), stateless."""
 
     def __init__(self, *, shape: Shape, sample_shape: Shape, levels: int, axis: int,
                  alpha_mant: int, alpha_frac_bits: int, vth: int, bias: np.ndarray,
-                 start: int = 0, name: str | None = None) -> None:
+                 start: int = 0, bias_on: int = 0, name: str | None = None) -> None:
         super().__init__(shape=shape, sample_shape=tuple(sample_shape), levels=levels,
                          axis=axis, alpha_mant=alpha_mant, alpha_frac_bits=alpha_frac_bits,
-                         vth=vth, start=start, name=name)
+                         vth=vth, start=start, bias_on=bias_on, name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.bias = Var(shape=shape, init=bias)
@@ -166,7 +171,8 @@ class PyMultiLevelModelFixed(PyLoihiProcessModel):
             self.a_in.recv()
             self.s_out.send(np.zeros(self.s_out.shape, np.int32))
             return
-        current = (self.a_in.recv().astype(np.int64) + self.bias).reshape(
+        bias = self.bias if self.time_step > p["bias_on"] else 0
+        current = (self.a_in.recv().astype(np.int64) + bias).reshape(
             (-1, *p["sample_shape"]))
         out = multilevel_levels(current, p["levels"], p["axis"], p["alpha_mant"],
                                 p["alpha_frac_bits"], p["vth"])
@@ -238,14 +244,15 @@ def attention_values(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int,
 
 class HostAttention(AbstractProcess):
     """Off-chip attention stage: ``post @ attention(Q, K, V) + post_bias``, one step late like a
-    synapse (it sends the previous step's result before it receives this step's spikes)."""
+    synapse (it sends the previous step's result before it receives this step's spikes); the
+    bias from the 0-based step ``bias_on`` on."""
 
     def __init__(self, *, batch: int, length: int, dim: int, heads: int, mask: np.ndarray,
                  mask_frac_bits: int, post: sparse.csr_matrix, post_bias: np.ndarray,
-                 name: str | None = None) -> None:
+                 bias_on: int = 0, name: str | None = None) -> None:
         super().__init__(batch=batch, length=length, dim=dim, heads=heads, mask=mask,
                          mask_frac_bits=mask_frac_bits, post=post, post_bias=post_bias,
-                         name=name)
+                         bias_on=bias_on, name=name)
         size = batch * length * dim
         self.q_in = InPort(shape=(size,))
         self.k_in = InPort(shape=(size,))
@@ -265,19 +272,20 @@ class PyHostAttentionModel(PyLoihiProcessModel):
     def __init__(self, proc_params: ty.Any) -> None:
         super().__init__(proc_params)
         p = proc_params
-        self.pending = np.tile(np.asarray(p["post_bias"], np.int64), p["batch"])
+        self.bias = np.tile(np.asarray(p["post_bias"], np.int64), p["batch"])
+        self.pending = np.zeros_like(self.bias)
 
     def run_spk(self) -> None:
         p = self.proc_params
-        self.s_out.send(self.pending.astype(np.int32))
+        on = self.time_step > p["bias_on"]
+        self.s_out.send((self.pending + self.bias if on else self.pending).astype(np.int32))
         shape = (p["batch"], p["length"], p["dim"])
         q, k, v = (port.recv().astype(np.int64).reshape(shape)
                    for port in (self.q_in, self.k_in, self.v_in))
         att = attention_values(q, k, v, p["heads"], np.asarray(p["mask"], np.int64),
                                p["mask_frac_bits"]).reshape(p["batch"], -1)
         post = p["post"].astype(np.int64)
-        out = np.asarray(post @ att.T).T + np.asarray(p["post_bias"], np.int64)
-        self.pending = out.reshape(-1)
+        self.pending = np.asarray(post @ att.T).T.reshape(-1)
 
 
 class SpikeRecorder(AbstractProcess):

@@ -274,12 +274,23 @@ class _Lowering:
             self.events[key] = (count, View(idx))
         return self.events[key]
 
-    def weights_int8(self, layer: str, q: QuantLayer) -> np.ndarray:
-        w = np.asarray(q.weight, np.int64)
+    def weights_int8(self, layer: str, q: QuantLayer) -> tuple[np.ndarray, int]:
+        """The int8 weight mantissas and the layer's weight exponent ``k`` (weights are
+        ``mantissa << k``; the kernel runs on the mantissas, :meth:`scale` shifts the sums)."""
+        k = int(q.weight_exp or 0)
+        w = np.asarray(q.weight, np.int64) >> k
         if w.size and (w.min() < S8.lo or w.max() > S8.hi):
-            raise self.fail(layer, f"weights span [{w.min()}, {w.max()}]; the MCU kernels take "
-                            "int8 weights (weight_bits <= 8)")
-        return w
+            raise self.fail(layer, f"weight mantissas span [{w.min()}, {w.max()}]; the MCU "
+                            "kernels take int8 weights (weight_bits <= 8)")
+        return w, k
+
+    def scale(self, lay: ir.Layer, out: View, dims: tuple[int, int, int], k: int,
+              bias: np.ndarray | None) -> None:
+        """``out = out * 2^k + bias`` after a kernel ran on weight mantissas without the bias
+        (a layer with weight exponent ``k``); ``dims``: (outer, channels, inner)."""
+        yt = out.buffer.ctype
+        self.call(lay.name, f"snnc_scale_{yt.suffix}_{yt.suffix}", out, *map(str, dims), str(k),
+                  self.bias_const(self.ids[lay.name], bias))
 
     def bias_const(self, ident: str, bias: np.ndarray | None) -> str:
         """The synapse bias array (after the weights in weights.c), or NULL."""
@@ -344,19 +355,22 @@ class _Lowering:
     def dense(self, lay: ir.Dense) -> Tensor:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
-        w = self.weights_int8(lay.name, q)
+        w, k = self.weights_int8(lay.name, q)
         bias = self.bias_int32(lay.name, q.bias)
         n_out, n_in = w.shape
         rows = x.size // n_in
-        rng, acc = linear_bounds(w, bias, x.rng)
+        rng, acc = linear_bounds(w << k, bias, x.rng)
         yt = self.out_type(lay.name, Range(-acc, acc))
         out = self.arena(self.ids[lay.name], yt, rows * n_out)
         event, why = self._choose_event(lay, x)
         sizes = (str(rows), str(n_in), str(n_out))
+        kernel_bias = None if k else bias
         if event:
-            self._dense_events(lay, x, w, bias, View(out), sizes, why)
+            self._dense_events(lay, x, w, kernel_bias, View(out), sizes, why)
         else:
-            self._dense_direct(lay, x, w, bias, View(out), sizes, why)
+            self._dense_direct(lay, x, w, kernel_bias, View(out), sizes, why)
+        if k:
+            self.scale(lay, View(out), (rows, n_out, 1), k, bias)
         return Tensor(View(out), self.graph.shape(lay.name), rng, spiking=False)
 
     def _dense_direct(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
@@ -428,10 +442,11 @@ class _Lowering:
     def conv(self, lay: ir.Conv2d) -> Tensor:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
-        w = self.weights_int8(lay.name, q)
-        bias = self.bias_int32(lay.name, q.bias)
+        w, k = self.weights_int8(lay.name, q)
+        full_bias = self.bias_int32(lay.name, q.bias)
+        bias = None if k else full_bias  # with an exponent: added by scale() after the shift
         in_shape, out_shape = self.graph.shape(lay.inputs[0]), self.graph.shape(lay.name)
-        rng, acc = linear_bounds(w, bias, x.rng)
+        rng, acc = linear_bounds(w << k, full_bias, x.rng)
         yt = self.out_type(lay.name, Range(-acc, acc))
         ident = self.ids[lay.name]
         out = self.arena(ident, yt, math.prod(out_shape))
@@ -455,6 +470,9 @@ class _Lowering:
             self.call(lay.name, f"snnc_conv_{x.ctype.suffix}_{yt.suffix}", geom, x.view, name,
                       self.bias_const(ident, bias), View(out))
             self.info(lay, "direct", yt, detail, w.size)
+        if k:
+            self.scale(lay, View(out), (1, out_shape[0], out_shape[1] * out_shape[2]), k,
+                       full_bias)
         return Tensor(View(out), out_shape, rng, spiking=False)
 
     def pool(self, lay: ir.Pool2d) -> Tensor:

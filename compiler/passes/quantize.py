@@ -19,6 +19,7 @@ import numpy as np
 from snnc.errors import QuantizationError
 from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip
+from snnc.passes.linear_chains import fuse_dense_chains
 from snnc.passes.or_pooling import or_neurons
 
 _PASS_THROUGH = (ir.Pool2d, ir.Flatten, ir.Reshape, ir.Add)
@@ -232,11 +233,13 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
              options: QuantizeOptions | None = None, target: str = "generic") -> QuantizedGraph:
     """Float layer view -> :class:`QuantizedGraph` for ``profile``.
 
-    With ``profile.max_pool_neuron`` the quantized graph's view has max pools of spikes as OR
-    neurons (:func:`snnc.passes.or_pooling.or_neurons`), what the integer reference and the
-    backend then both run."""
+    The quantized graph's view has chains of dense layers as one
+    (:func:`snnc.passes.linear_chains.fuse_dense_chains`) and, with ``profile.max_pool_neuron``,
+    max pools of spikes as OR neurons (:func:`snnc.passes.or_pooling.or_neurons`): what the
+    integer reference and the backend then both run."""
     options = options or QuantizeOptions()
     p = profile
+    graph = fuse_dense_chains(graph)
     if p.max_pool_neuron:
         graph = or_neurons(graph)
     in_scale = options.input_scale or choose_input_scale(graph, p, calib)

@@ -29,7 +29,7 @@ from snnc.ir.layers import (
 )
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.passes.quantize import quantize
-from snnc.reference.integer import run_quantized
+from snnc.reference.integer import bias_onsets, run_quantized
 from snnc.target import load_target
 
 TARGET = load_target("loihi2")
@@ -69,10 +69,13 @@ def test_composed_stage_matrix_reproduces_the_reference_stage_value():
     drive = (rng.random((6, 3, 2, 6, 6)) < 0.5).astype(F32)
     trace = run_quantized(qg, drive)
     spikes = trace.spikes["s"].reshape(6, 3, -1)
-    # The reference reads the spikes one step late (synapse_delay = 1).
-    expected = trace.output[1:]
-    assert np.array_equal(spikes[:-1] @ matrix.T + bias, expected)
-    assert np.array_equal(trace.output[0], np.broadcast_to(bias, (3, 5)))
+    # The reference reads the spikes one step late (synapse_delay = 1); the stage's bias is on
+    # from its latency, the step its first input arrives.
+    onset = bias_onsets(qg.graph, qg.profile)["fc"]
+    assert onset == 2
+    on = (np.arange(1, 6) >= onset)[:, None, None]
+    assert np.array_equal(spikes[:-1] @ matrix.T + on * bias, trace.output[1:])
+    assert not trace.output[0].any()
 
 
 @pytest.mark.parametrize("peak", [127, 128, 1000, 16383])
@@ -148,7 +151,8 @@ def test_small_synaptic_bias_becomes_the_lif_bias_mantissa():
     bias = np.array([0.5, -0.25, 0.0, 1.0], F32)
     qg = q(chain(LIF("h", ("fc",), beta=F32(0.9)), bias=bias))
     pop = lower(qg).by_layer()["h"]
-    assert pop.kind == "lif"
+    # the variant process: Lava's stock LIF adds its bias from step 0, the layer's starts at 1
+    assert pop.kind == "lif_variant" and pop.params["bias_on"] == 1
     assert np.array_equal(pop.params["bias_mant"], qg.q("fc").bias)
     assert np.all(pop.params["bias_exp"] == 6)
 

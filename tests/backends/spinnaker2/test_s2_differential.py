@@ -20,7 +20,7 @@ from snnc.backends.spinnaker2.layout import build_layout
 from snnc.backends.spinnaker2.network import MacStage
 from snnc.backends.spinnaker2.simulate import run_layout
 from snnc.errors import ResourceError
-from snnc.ir.layers import LIF, Dense, Graph, Input, Layer
+from snnc.ir.layers import LIF, Dense, Flatten, Graph, Input, Layer
 from snnc.passes.quantize import quantize
 from snnc.reference.integer import run_quantized
 from snnc.reference.simulate import Trace
@@ -176,11 +176,13 @@ def test_qnn_annotated_stage_runs_on_the_mac_path(tmp_path: Path) -> None:
 
 
 def test_weights_too_wide_for_the_synapse_word_fall_back_to_mac(tmp_path: Path) -> None:
-    """Two Dense layers with no neuron between compose to weights beyond int16."""
+    """Two Dense layers with no neuron between compose to weights beyond int16 (a Flatten
+    between them keeps the quantizer from folding them into one dense layer)."""
     rng = np.random.default_rng(4)
     layers = (Input("x", (), shape=(40,)),
               Dense("a", ("x",), weight=rng.uniform(0, 1, (200, 40)).astype(np.float32)),
-              Dense("b", ("a",), weight=rng.uniform(0, 1, (20, 200)).astype(np.float32)),
+              Flatten("f", ("a",)),
+              Dense("b", ("f",), weight=rng.uniform(0, 1, (20, 200)).astype(np.float32)),
               LIF("n", ("b",), beta=np.float32(0.8), threshold=np.float32(1500.0)))
     graph = Graph(layers, output="n", timesteps=6, encoding="rate")
     target = spinnaker2()
