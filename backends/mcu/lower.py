@@ -69,6 +69,7 @@ from snnc.ir import layers as ir
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, read_lag
+from snnc.reference.integer import bias_onsets
 from snnc.reference.mapped import phases
 
 EVENT_INDEX_LIMIT = 1 << 16  # event lists hold uint16 indices
@@ -139,6 +140,10 @@ class _Lowering:
         self.mixed = any(once for _, once in self.when.values())
         self.steps = next((int(lay.attrs["twin_timesteps"]) for lay in self.graph.layers
                            if "twin_timesteps" in lay.attrs), self.graph.timesteps)
+        # steps from which each layer's biases are added (snnc.reference.integer.bias_onsets);
+        # model.c counts steps up to the latest onset of a layer that has a bias
+        self.onset = bias_onsets(self.graph, self.p)
+        self.bias_wait = 0
         self._check_profile()
         self._make_rings()
         if self.mixed and self.rings:
@@ -293,8 +298,20 @@ class _Lowering:
                   self.bias_const(self.ids[lay.name], bias))
 
     def bias_const(self, ident: str, bias: np.ndarray | None) -> str:
-        """The synapse bias array (after the weights in weights.c), or NULL."""
-        return "NULL" if bias is None else self.const(f"snnc_b_{ident}", S32, bias)
+        """The synapse bias array (after the weights in weights.c), or NULL; before the layer's
+        bias onset NULL (the argument tests the step counter)."""
+        if bias is None:
+            return "NULL"
+        return self.after_onset(ident, self.const(f"snnc_b_{ident}", S32, bias), "NULL")
+
+    def after_onset(self, ident: str, on: str, off: str) -> str:
+        """``on`` from the bias onset of the layer ``ident`` names, ``off`` before it."""
+        layer = next(name for name, i in self.ids.items() if i == ident)
+        start = self.onset[layer]
+        if not start:
+            return on
+        self.bias_wait = max(self.bias_wait, start)
+        return f"(snnc_bias_step >= {start}u ? {on} : {off})"
 
     def bias_int32(self, layer: str, bias: Any) -> np.ndarray | None:
         if bias is None:
@@ -568,12 +585,18 @@ class _Lowering:
         bias_arg, bias_stride = self._param(lay, "nb", q.bias)
         reset = {"zero": "SNNC_RESET_ZERO", "subtract": "SNNC_RESET_SUBTRACT",
                  "none": "SNNC_RESET_NONE"}[lay.reset]
-        params = self.struct(f"snnc_p_{ident}", "snnc_neuron_params", [
-            ("count", n), ("dv", dv_arg), ("du", du_arg), ("vth", vth_arg), ("bias", bias_arg),
-            ("dv_stride", dv_stride), ("du_stride", du_stride), ("vth_stride", vth_stride),
-            ("bias_stride", bias_stride), ("reset", reset),
-            ("reset_next", int(lay.reset_timing == "next")),
-            ("compare_ge", int(lay.compare == "ge"))])
+        def fields(bias: str, stride: int) -> list[tuple[str, Any]]:
+            return [("count", n), ("dv", dv_arg), ("du", du_arg), ("vth", vth_arg),
+                    ("bias", bias), ("dv_stride", dv_stride), ("du_stride", du_stride),
+                    ("vth_stride", vth_stride), ("bias_stride", stride), ("reset", reset),
+                    ("reset_next", int(lay.reset_timing == "next")),
+                    ("compare_ge", int(lay.compare == "ge"))]
+
+        params = self.struct(f"snnc_p_{ident}", "snnc_neuron_params", fields(bias_arg,
+                                                                               bias_stride))
+        if bias_arg != "NULL" and self.onset[lay.name]:  # the same neuron before its bias onset
+            params = self.after_onset(ident, params, self.struct(
+                f"snnc_p_{ident}_unbiased", "snnc_neuron_params", fields("NULL", 0)))
         v = self.state(f"snnc_v_{ident}", st, n)
         u = self.state(f"snnc_u_{ident}", st, n) if cuba else None
         spikes = self.arena(ident, S8, n, keep=True)
@@ -691,7 +714,7 @@ class _Lowering:
             timesteps=self.steps, calls=calls, tail=tail, arrays=self.arrays,
             structs=self.structs, buffers=self.buffers, probes=probes, layers=self.layers,
             ring_period=period, segments=1 + max(segment(*w) for w in when.values()),
-            output_once=when[graph.output][1])
+            output_once=when[graph.output][1], bias_wait=self.bias_wait)
         plan_memory(prog)
         return prog
 

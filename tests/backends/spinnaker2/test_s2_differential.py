@@ -249,3 +249,29 @@ def test_committed_digits_model_equals_reference_through_the_whole_pipeline() ->
     assert ref.arrays().keys() == got.arrays().keys()
     for name, arr in ref.arrays().items():
         assert np.array_equal(arr, got.arrays()[name]), name
+
+
+@pytest.mark.parametrize("event", [True, False])
+def test_weight_exponents_and_biases_from_their_onset_equal_the_reference(event, tmp_path):
+    """Thresholds far below the weights give the weight layers exponents (stored shifted in
+    the synapse words or MAC tensors); the biased stages add their biases from the PE's
+    ``bias_on`` step, the step their input arrives."""
+    rng = np.random.default_rng(11)
+    f32 = np.float32
+    layers = (Input("x", (), shape=(12,)),
+              Dense("a", ("x",), weight=rng.normal(0, 2, (10, 12)).astype(f32),
+                    bias=rng.normal(0, 0.02, 10).astype(f32)),
+              LIF("n1", ("a",), beta=f32(0.9), threshold=f32(0.01)),
+              Dense("b", ("n1",), weight=rng.normal(0, 2, (4, 10)).astype(f32),
+                    bias=rng.normal(0, 0.02, 4).astype(f32)),
+              LIF("out", ("b",), beta=f32(1.0), threshold=f32(0.02)))
+    graph = Graph(tuple(lay.with_attrs(mapping="qnn") if not event and isinstance(lay, Dense)
+                        else lay for lay in layers), output="out", timesteps=7,
+                  encoding="rate")
+    target = spinnaker2()
+    qg = quantize(graph, target.numeric, target=target.name)
+    assert qg.q("a").weight_exp > 0 and qg.q("b").weight_exp > 0
+    drive = (rng.random((7, 3, 12)) < 0.5).astype(f32)
+    want = run_quantized(qg, drive)
+    assert want.spikes["out"].any()
+    assert_same_trace(want, simulate(qg, target, drive, "spinnaker2", tmp_path))
