@@ -401,6 +401,13 @@ def section_fidelity(data: dict[str, Any]) -> list[str]:
         rows.append([target, c["models"], f"{r['mean']:.4f} -> {c['mean']:.4f}",
                      f"{r['min']:.4f} -> {c['min']:.4f}",
                      f">= {goal} / >= {minimum}: {_met(ok)}", worst])
+    matrix = data.get("summary_matrix", {})
+    for target in goals:
+        if f"{target}/chosen" in matrix:
+            r, c = matrix[f"{target}/range"], matrix[f"{target}/chosen"]
+            rows.append([f"{target}, exporter matrix only", c["models"],
+                         f"{r['mean']:.4f} -> {c['mean']:.4f}",
+                         f"{r['min']:.4f} -> {c['min']:.4f}", "", ""])
     multi = data.get("summary_multispike", {})
     for target in goals:
         if f"{target}/chosen" in multi:
