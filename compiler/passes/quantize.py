@@ -19,6 +19,7 @@ import numpy as np
 from snnc.errors import QuantizationError
 from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip
+from snnc.ir.stages import source_peak
 from snnc.passes.or_pooling import or_neurons
 
 _PASS_THROUGH = (ir.Pool2d, ir.Flatten, ir.Reshape, ir.Add)
@@ -213,12 +214,7 @@ def _member_exponent(need: float, scale: _GroupScale, p: NumericProfile) -> int:
 
 def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile) -> int:
     """Largest integer value the layer's input sends in one step (1 for spikes)."""
-    src = graph.layer(layer.inputs[0])
-    if isinstance(src, ir.Input):
-        return 1 if graph.encoding == "rate" else p.input_max
-    if isinstance(src, ir.MultiLevelSpike):
-        return int(src.levels)
-    return 1
+    return source_peak(graph.layer(layer.inputs[0]), p, graph.encoding)
 
 
 def choose_input_scale(graph: ir.Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
@@ -386,6 +382,16 @@ def _dense_bias(graph: ir.Graph, neuron: ir.Layer, out: dict[str, QuantLayer]) -
     return total
 
 
+def _graded_threshold(lay: ir.LIF, vth: np.ndarray, p: NumericProfile) -> np.ndarray:
+    """A graded layer's threshold: at least one unit (its spike count divides by it). A target
+    whose neurons send one spike per step (``max_spikes`` 1) cannot send its counts."""
+    if p.max_spikes < 2:
+        raise QuantizationError(
+            f"layer '{lay.name}': graded spikes (a spike count per step) need a target whose "
+            f"neurons send counts; this one sends at most {p.max_spikes} (max_spikes)")
+    return np.maximum(vth, 1)
+
+
 def _quantize_neuron(lay: ir.LIF | ir.CubaLIF, s_in: float, p: NumericProfile) -> QuantLayer:
     vth_max = (1 << p.threshold_bits) - 1
     theta = np.asarray(lay.threshold, np.float64)
@@ -393,6 +399,8 @@ def _quantize_neuron(lay: ir.LIF | ir.CubaLIF, s_in: float, p: NumericProfile) -
         raise QuantizationError(f"layer '{lay.name}': negative threshold")
     vth = np.clip(np.rint(theta / s_in), 0, vth_max).astype(np.int64)
     bias = _round_clip(lay.bias, s_in, p.bias_bits)
+    if isinstance(lay, ir.LIF) and lay.graded:
+        vth = _graded_threshold(lay, vth, p)
     if isinstance(lay, ir.LIF):
         dv = _decay_int(1.0 - np.asarray(lay.beta, np.float64), p)
         return QuantLayer(unit=1.0, dv=dv, vth=vth, bias=bias)
