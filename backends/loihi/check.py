@@ -141,6 +141,9 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
             off_chip.append({"layer": pop.layer, "population": pop.name,
                              "process": PROCESS_NAMES[pop.kind], "reason": reason})
             continue
+        if pop.message_bits > lim["payload_bits"]:
+            raise ResourceError(target.name, f"graded spike payload bits of layer '{pop.layer}'",
+                                pop.message_bits, lim["payload_bits"])
         synapses = fan_in(net, pop)
         widest = int(synapses.max()) if synapses.size else 0
         if widest > lim["synapses_per_core"]:
@@ -158,7 +161,7 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
                        "process": PROCESS_NAMES[pop.kind], "neurons": pop.size,
                        "synapses": int(synapses.sum()),
                        "max_input_per_step": pop.params.get("max_input"),
-                       "cores": cores})
+                       "spikes": _spikes_sent(pop), "cores": cores})
     available = lim["cores_per_chip"] * lim["chips"]
     if next_core > available:
         raise ResourceError(target.name, "neuro cores", next_core, available,
@@ -183,6 +186,16 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
         "run_steps_per_inference": net.run_steps,
         "warnings": warnings,
     }
+
+
+def _spikes_sent(pop: Population) -> str:
+    """What a neurocore population sends each step: binary spikes or graded ones."""
+    if pop.params.get("graded"):
+        return (f"graded spikes: counts up to {pop.params['graded']} per step (payload "
+                f"{pop.message_bits} bits)")
+    if pop.message_bits:
+        return f"graded spikes: levels (payload {pop.message_bits} bits)"
+    return "binary spikes"
 
 
 def _qnn_stage(pop: Population) -> dict[str, Any]:

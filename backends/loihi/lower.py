@@ -300,7 +300,8 @@ def _check_range(name: str, values: np.ndarray, low: int, high: int, layer: str,
 
 def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
                        shape: tuple[int, ...], stage_bias: np.ndarray,
-                       bound: np.ndarray | None, target: str, gated: bool = False) -> Population:
+                       bound: np.ndarray | None, target: str, gated: bool = False,
+                       graded: int = 0) -> Population:
     """A LIF/CubaLIF layer as Lava's LIF (stock, when it can) or the variant process model.
 
     Lava's LIF has one du/dv/vth per process, resets v to 0 when ``v > vth << 6``, at the same
@@ -308,7 +309,8 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
     snnTorch's reset from the previous membrane, a constant synaptic current into a CUBA
     current) uses ``VariantLIF`` from ``snnc_processes.py``: Lava's own fixed-point dynamics
     with those choices made explicit. ``gated``: the layer starts after step 0 of the run (behind
-    a QNN stage), which only the variant's ``start`` can wait for.
+    a QNN stage), which only the variant's ``start`` can wait for. ``graded`` > 0: a graded
+    LIF sending spike counts up to ``graded`` as graded spikes (the variant's custom program).
     """
     du = _per_neuron(q.du, shape, DU_MAX) if isinstance(layer, ir.CubaLIF) else \
         np.full(math.prod(shape), DU_MAX, I64)
@@ -328,7 +330,9 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
         total_bias = own_bias
         current_bias = stage_bias
     mant, exp = _bias_parts(total_bias, layer.name, target)
-    stock = (not gated and _uniform(du) and _uniform(dv) and _uniform(vth)
+    if graded and int(vth.min(initial=1)) < 1:
+        raise UnsupportedError("graded spikes need a threshold of at least 1", layer.name, target)
+    stock = (not graded and not gated and _uniform(du) and _uniform(dv) and _uniform(vth)
              and layer.reset == "zero"
              and layer.reset_timing == "same" and layer.compare == "gt"
              and not np.any(current_bias))
@@ -338,8 +342,9 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
         return Population(ident, layer.name, "lif", shape, MappingProxyType(params))
     params = {"du": du, "dv": dv, "vth": vth, "bias_mant": mant, "bias_exp": exp,
               "current_bias": current_bias, "reset": layer.reset,
-              "reset_timing": layer.reset_timing, "compare": layer.compare}
-    return Population(ident, layer.name, "lif_variant", shape, MappingProxyType(params))
+              "reset_timing": layer.reset_timing, "compare": layer.compare, "graded": graded}
+    return Population(ident, layer.name, "lif_variant", shape, MappingProxyType(params),
+                      message_bits=_level_bits(graded) if graded else 0)
 
 
 @dataclass(frozen=True)
@@ -411,6 +416,11 @@ def _twin_population(layer: ir.MultiLevelSpike, q: QuantLayer, ident: str, shape
               "host_reason": why}
     return Population(ident, layer.name, "qnn", shape, MappingProxyType(params),
                       message_bits=bits, on_chip=fits)
+
+
+def _graded_max(layer: ir.Layer, p: NumericProfile) -> int:
+    """The largest spike count a graded LIF sends in one step (0: binary spikes)."""
+    return p.max_spikes if isinstance(layer, ir.LIF) and layer.graded else 0
 
 
 def _level_bits(levels: int) -> int:
@@ -545,7 +555,9 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
     # Populations first (a recurrent stage may read a later layer), then the stages.
     placeholders: dict[str, Population] = {}
     for lay in neurons:
-        bits = _level_bits(lay.levels) if isinstance(lay, ir.MultiLevelSpike) else 0
+        bits = (_level_bits(lay.levels) if isinstance(lay, ir.MultiLevelSpike)
+                else _level_bits(_graded_max(lay, qg.profile)) if _graded_max(lay, qg.profile)
+                else 0)
         placeholders[lay.name] = Population(idents[lay.name], lay.name, "lif",
                                             graph.shape(lay.name), message_bits=bits)
     b.populations.update({p.name: p for p in placeholders.values()})
@@ -560,7 +572,8 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
             pop = _twin_population(lay, q, ident, shape, stage_bias, bound, plan)
         elif isinstance(lay, ir.LIF | ir.CubaLIF):
             pop = _neuron_population(lay, q, ident, shape, stage_bias, bound, target,
-                                     gated=plan.offset[lay.name] > 0)
+                                     gated=plan.offset[lay.name] > 0,
+                                     graded=_graded_max(lay, qg.profile))
         else:
             assert isinstance(lay, ir.MultiLevelSpike)
             pop = _multilevel_population(lay, q, qg.profile, ident, shape, stage_bias)

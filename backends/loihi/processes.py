@@ -7,7 +7,9 @@ run on Python 3.11+). Each process documents where it runs:
 - ``VariantLIF`` - Lava's bit-accurate LIF dynamics (``AbstractPyLifModelFixed``: 12-bit
   decays, wrapped 24-bit current, saturated 24-bit voltage, ``<< 6`` alignment) with per-neuron
   ``du``/``dv``/``vth``, reset by subtraction or none, ``>=`` and snnTorch's reset from the
-  previous membrane, plus a constant synaptic current. Lava's stock LIF fixes all of these; a
+  previous membrane, plus a constant synaptic current; or graded spikes (Sinabs' MultiSpike):
+  the count ``clip(floor(v / theta), 0, graded)`` sent as the graded payload, ``theta`` per spike
+  subtracted. Lava's stock LIF fixes all of these; a
   Loihi 2 chip runs them as a custom neuron program (microcode), which Lava's open-source
   release does not include, so this model is the simulation of that program.
 - ``MultiLevel`` - graded spikes ``clip(floor(I/theta + 1/2), 0, levels)``. With a constant
@@ -43,15 +45,16 @@ class VariantLIF(AbstractProcess):
 
     ``reset``: "zero" | "subtract" | "none"; ``reset_timing``: "same" | "next" (the reset uses
     the previous step's membrane); ``compare``: "gt" | "ge" against ``vth << 6``.
-    ``current_bias`` is added to the synaptic input before the ``<< 6`` alignment.
+    ``current_bias`` is added to the synaptic input before the ``<< 6`` alignment. ``graded`` >
+    0: send spike counts up to ``graded`` (a graded payload) with a reset by subtraction.
     """
 
     def __init__(self, *, shape: Shape, du: np.ndarray, dv: np.ndarray, vth: np.ndarray,
                  bias_mant: np.ndarray, bias_exp: np.ndarray, current_bias: np.ndarray,
-                 reset: str, reset_timing: str, compare: str, start: int = 0,
-                 name: str | None = None) -> None:
+                 reset: str, reset_timing: str, compare: str, graded: int = 0,
+                 start: int = 0, name: str | None = None) -> None:
         super().__init__(shape=shape, reset=reset, reset_timing=reset_timing, compare=compare,
-                         start=start, name=name)
+                         graded=graded, start=start, name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=0)
@@ -96,6 +99,14 @@ class PyVariantLIFModelFixed(AbstractPyLifModelFixed):
         elif kind == "subtract":
             self.v[spikes] -= self.effective_vth[spikes].astype(np.int32)
 
+    def graded_counts(self) -> np.ndarray:
+        """Graded spikes: ``clip(floor(v / theta), 0, graded)``, ``theta`` subtracted per spike."""
+        theta = np.broadcast_to(self.effective_vth, self.v.shape)
+        counts = np.clip(np.floor_divide(self.v.astype(np.int64), theta), 0,
+                         self.proc_params["graded"])
+        self.v[:] = (self.v - theta * counts).astype(self.v.dtype)
+        return counts.astype(np.int32)
+
     def run_spk(self) -> None:
         if self.time_step <= self.proc_params["start"]:  # runs behind a QNN stage: not yet
             self.a_in.recv()
@@ -108,6 +119,9 @@ class PyVariantLIFModelFixed(AbstractPyLifModelFixed):
         late = self.proc_params["reset_timing"] == "next"
         previous = self.fired() if late else None
         self.subthr_dynamics(activation_in=activation)
+        if self.proc_params["graded"] > 0:
+            self.s_out.send(self.graded_counts())
+            return
         if previous is not None:
             self.reset(previous)
             spikes = self.fired()
