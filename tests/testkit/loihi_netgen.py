@@ -114,7 +114,8 @@ def conv_net(rng: np.random.Generator, encoding: str) -> Graph:
 
 
 def graded_conv(rng: np.random.Generator, encoding: str) -> Graph:
-    """Graded spike counts of a conv layer pooled (sum or average) into a graded dense layer."""
+    """Graded spike counts of a conv layer pooled (max on the host for rate-coded inputs, else
+    sum or average) into a graded dense layer."""
     channels, side, out_c = int(rng.integers(1, 3)), 6, int(rng.integers(2, 4))
     layers: list[Layer] = [
         Input("x", (), shape=(channels, side, side)),
@@ -122,8 +123,8 @@ def graded_conv(rng: np.random.Generator, encoding: str) -> Graph:
                padding=(1, 1, 1, 1)),
         LIF("g1", ("conv",), beta=F32(rng.uniform(0.7, 1.0)), threshold=F32(rng.uniform(0.05, 0.4)),
             reset="subtract", compare="ge", graded=True),
-        Pool2d("pool", ("g1",), pool=str(rng.choice(["avg", "sum"])), kernel=(2, 2),
-               stride=(2, 2)),
+        Pool2d("pool", ("g1",), pool="max" if encoding == "rate" else str(
+            rng.choice(["avg", "sum"])), kernel=(2, 2), stride=(2, 2)),
         Flatten("flat", ("pool",)),
         Dense("fc", ("flat",), weight=_w(rng, (6, out_c * 9), 0.5)),
         _neuron(rng, "g2", "fc", 6, "graded"),

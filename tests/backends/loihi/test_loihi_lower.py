@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from snnc.backends.common.compose import compose
 from snnc.backends.loihi.lower import (
     READOUT,
+    Link,
     lower,
     split_digits,
     unsupported_reason,
@@ -218,8 +219,25 @@ def test_max_pooling_of_real_values_is_refused_naming_layer_target_and_reason():
                    Dense("fc", ("f",), weight=np.ones((2, 4), F32)), LIF("h", ("fc",))),
                   output="h")
     assert unsupported_reason(graph.layer("mp")) is None  # spikes can be max-pooled
-    with pytest.raises(UnsupportedError, match=r"layer 'mp', target 'loihi2'.*multi-level"):
+    with pytest.raises(UnsupportedError, match=r"layer 'mp', target 'loihi2'.*real-valued"):
         lower(q(graph))
+
+
+def test_max_pooling_of_graded_counts_runs_in_a_host_process_between_the_two_layers():
+    graph = Graph((Input("x", (), shape=(2, 4, 4)),
+                   Conv2d("c", ("x",), weight=np.ones((2, 2, 1, 1), F32)),
+                   LIF("g", ("c",), threshold=F32(0.25), reset="subtract", compare="ge",
+                       graded=True),
+                   Pool2d("mp", ("g",), pool="max"), Flatten("f", ("mp",)),
+                   Dense("fc", ("f",), weight=np.ones((2, 8), F32)), LIF("h", ("fc",))),
+                  output="h", encoding="rate")
+    net = lower(q(graph))
+    (pool,) = [p for p in net.populations if p.kind == "max_pool"]
+    assert pool.layer == "mp" and not pool.on_chip
+    assert pool.params["in_shape"] == (2, 4, 4) and pool.params["post_shape"] == (2, 8)
+    h, g = net.by_layer()["h"].name, net.by_layer()["g"].name
+    assert Link(g, pool.name) in net.links and Link(pool.name, h) in net.links
+    assert not net.incoming(h)  # no synapse: the host process sends the current
 
 
 def test_max_pooling_of_spikes_becomes_a_unit_weight_synapse_into_a_threshold_0_lif():
