@@ -213,8 +213,17 @@ def _member_exponent(need: float, scale: _GroupScale, p: NumericProfile) -> int:
 
 
 def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile) -> int:
-    """Largest integer value the layer's input sends in one step (1 for spikes)."""
-    return source_peak(graph.layer(layer.inputs[0]), p, graph.encoding)
+    """Largest integer value the layer's input takes in one step: what its source sends (1 for
+    spikes, up to ``max_spikes`` for graded counts, ``levels``, ``input_max``), through
+    reshapes and max pools, times the window area of each sum or average pool (an integer
+    average pool sums)."""
+    name, gain = layer.inputs[0], 1
+    while isinstance(graph.layer(name), ir.Flatten | ir.Reshape | ir.Pool2d):
+        pool = graph.layer(name)
+        if isinstance(pool, ir.Pool2d) and pool.pool != "max":
+            gain *= pool.kernel[0] * pool.kernel[1]
+        name = pool.inputs[0]
+    return gain * source_peak(graph.layer(name), p, graph.encoding)
 
 
 def choose_input_scale(graph: ir.Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
