@@ -8,6 +8,7 @@
  *   same-step reset: s = v' > theta (>=), v = reset(v', s)
  *   next-step reset: v = reset(v', v_prev > theta), s = v > theta   (snnTorch)
  *   graded (graded_max > 0): s = clip(floor(v' / theta), 0, graded_max), v = v' - theta * s
+ *         (compiled in with SNNC_GRADED, set when the model has a graded layer: the division)
  * Parameters are either one value for the layer (stride 0) or one per neuron (stride 1).
  */
 #ifndef SNNC_NEURON_H

@@ -27,10 +27,13 @@ SNNC_NEURON_PROTO(SNNC_X, SNNC_X_T, SNNC_S, SNNC_S_T)
         const int64_t theta = snnc_shl(p->vth[i * p->vth_stride], SNNC_THRESHOLD_SHIFT);
         int64_t fired;
         int64_t vn;
+#if SNNC_GRADED
         if (p->graded_max > 0) {
             fired = snnc_graded_count(drive, theta, p->graded_max);
             vn = drive - theta * fired;
-        } else if (p->reset_next) {
+        } else
+#endif
+        if (p->reset_next) {
             vn = snnc_reset(drive, snnc_fires(v[i], theta, p->compare_ge), theta, p->reset);
             fired = snnc_fires(vn, theta, p->compare_ge);
         } else {

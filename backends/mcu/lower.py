@@ -562,7 +562,7 @@ class _Lowering:
         spikes = self.arena(ident, S8, n, keep=True)
         self.call(lay.name, f"snnc_neuron_{x.ctype.suffix}_{st.suffix}", params, x.view,
                   View(v), View(u) if u else "NULL", View(spikes))
-        self.info(lay, "cubalif" if cuba else "lif", S8,
+        self.info(lay, "graded" if graded else "cubalif" if cuba else "lif", S8,
                   f"{n} neurons, reset {lay.reset}/{lay.reset_timing}, state {st.c}"
                   + (f", graded up to {graded}" if graded else ""))
         return Tensor(View(spikes), self.graph.shape(lay.name), Range(0, max(graded, 1)),
