@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from snnc.backends.common.compose import compose
 from snnc.backends.loihi.lower import (
+    LAVA_MODULAR_LIMIT,
     READOUT,
     Link,
     lower,
@@ -297,3 +298,21 @@ def test_hostile_layer_names_become_safe_distinct_identifiers():
     idents = [p.name for p in net.populations]
     assert len(set(idents)) == len(idents)
     assert all(i.isidentifier() for i in idents)
+
+
+def test_a_layer_reading_counts_beyond_lavas_modular_limit_runs_as_the_exact_variant():
+    # 127 counts a step times 200 weights can pass 2^18: Lava's stock LIF corrects such a
+    # wrapped current only once, the variant wraps it modulo 2^24 like the reference
+    rng = np.random.default_rng(0)
+    w_in, w_out = rng.normal(0, 1, (200, 8)).astype(F32), rng.normal(0, 1, (3, 200)).astype(F32)
+
+    def net(graded: bool) -> Graph:
+        return Graph((Input("x", (), shape=(8,)), Dense("a", ("x",), weight=w_in),
+                      LIF("g", ("a",), threshold=F32(0.05), reset="subtract", compare="ge",
+                          graded=graded),
+                      Dense("b", ("g",), weight=w_out), LIF("h", ("b",))),
+                     output="h", encoding="rate")
+
+    graded = lower(q(net(graded=True))).by_layer()["h"]
+    assert graded.params["max_input"] > LAVA_MODULAR_LIMIT and graded.kind == "lif_variant"
+    assert lower(q(net(graded=False))).by_layer()["h"].kind == "lif"
