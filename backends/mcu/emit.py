@@ -172,6 +172,8 @@ def _config(prog: Program) -> list[tuple[str, int, str]]:
         ("SNNC_MASK_FRAC_BITS", p.mask_frac_bits, "attention mask fraction bits"),
         ("SNNC_LIF_CURRENT_REGISTER", int(p.lif_current_register),
          "1: a LIF's input overflows like a current"),
+        ("SNNC_GRADED", int(any(i.kernel == "graded" for i in prog.layers)),
+         "1: a LIF layer sends graded spike counts"),
     ]
 
 

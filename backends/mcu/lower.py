@@ -564,6 +564,7 @@ class _Lowering:
             v_rng = Range(drive.lo - theta_max, drive.hi)
         u_rng = Range(-(half_u - 1), half_u - (p.current_overflow == "saturate"))
         st = self.out_type(lay.name, v_rng.union(u_rng) if cuba else v_rng)
+        graded = self._graded_max(lay, vth)
         # int64 intermediates: decay products and the membrane drive before overflow
         one = 1 << p.decay_bits
         dv = np.asarray(q.dv if q.dv is not None else 0, np.int64)
@@ -590,7 +591,7 @@ class _Lowering:
                     ("bias", bias), ("dv_stride", dv_stride), ("du_stride", du_stride),
                     ("vth_stride", vth_stride), ("bias_stride", stride), ("reset", reset),
                     ("reset_next", int(lay.reset_timing == "next")),
-                    ("compare_ge", int(lay.compare == "ge"))]
+                    ("compare_ge", int(lay.compare == "ge")), ("graded_max", graded)]
 
         params = self.struct(f"snnc_p_{ident}", "snnc_neuron_params", fields(bias_arg,
                                                                                bias_stride))
@@ -602,9 +603,23 @@ class _Lowering:
         spikes = self.arena(ident, S8, n, keep=True)
         self.call(lay.name, f"snnc_neuron_{x.ctype.suffix}_{st.suffix}", params, x.view,
                   View(v), View(u) if u else "NULL", View(spikes))
-        self.info(lay, "cubalif" if cuba else "lif", S8,
-                  f"{n} neurons, reset {lay.reset}/{lay.reset_timing}, state {st.c}")
-        return Tensor(View(spikes), self.graph.shape(lay.name), Range(0, 1), spiking=True)
+        self.info(lay, "graded" if graded else "cubalif" if cuba else "lif", S8,
+                  f"{n} neurons, reset {lay.reset}/{lay.reset_timing}, state {st.c}"
+                  + (f", graded up to {graded}" if graded else ""))
+        return Tensor(View(spikes), self.graph.shape(lay.name), Range(0, max(graded, 1)),
+                      spiking=True)
+
+    def _graded_max(self, lay: ir.LIF | ir.CubaLIF, vth: np.ndarray) -> int:
+        """The largest spike count of a graded LIF (the profile's ``max_spikes``), 0 for
+        binary spikes; counts go in the int8 spike buffer, as multi-level spikes do."""
+        if not getattr(lay, "graded", False):
+            return 0
+        if not 1 <= self.p.max_spikes <= S8.hi:
+            raise self.fail(lay.name, f"graded spikes up to max_spikes = {self.p.max_spikes} "
+                                      f"do not fit the int8 spike buffer")
+        if vth.min() < 1:
+            raise self.fail(lay.name, "graded spikes need a threshold of at least 1")
+        return self.p.max_spikes
 
     def multilevel(self, lay: ir.MultiLevelSpike) -> Tensor:
         q, p = self.qg.q(lay.name), self.p

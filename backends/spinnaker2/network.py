@@ -88,8 +88,10 @@ class Population:
 
     @property
     def payload(self) -> bool:
-        """Packets carry a value (input values, spike levels) rather than meaning "one spike"."""
-        return self.model in (Model.SOURCE, Model.MULTILEVEL)
+        """Packets carry a value (input values, spike levels, graded spike counts) rather than
+        meaning "one spike"."""
+        return self.model in (Model.SOURCE, Model.MULTILEVEL) or (
+            self.model == Model.LIF and self.settings.get("levels", 0) > 0)
 
     @property
     def records_v(self) -> bool:
@@ -197,6 +199,11 @@ def _population(index: int, layer: ir.Layer, q: QuantLayer, shape: tuple[int, ..
                                        "parameter words", layer.name, target)
         settings = {"reset": RESET_CODES[layer.reset], "timing": TIMING_CODES[layer.reset_timing],
                     "compare": COMPARE_CODES[layer.compare]}
+        if isinstance(layer, ir.LIF) and layer.graded:  # counts up to levels, as the payload
+            if int(params["vth"].min(initial=1)) < 1:
+                raise UnsupportedError("graded spikes need a threshold of at least 1",
+                                       layer.name, target)
+            settings["levels"] = profile.max_spikes
         model = Model.CUBA if isinstance(layer, ir.CubaLIF) else Model.LIF
         return Population(index, layer.name, model, shape,
                           params=MappingProxyType(params), settings=MappingProxyType(settings))

@@ -235,8 +235,9 @@ class LIF(Layer):
     ``beta``, ``theta`` and ``bias`` broadcast against the layer's shape (scalar or per neuron).
     Output: the spikes ``s`` as 0/1; with ``graded`` (Sinabs' MultiSpike, same-step subtract
     reset) the spike count ``s = floor(v / theta)`` where ``v > 0`` (else 0) and the reset
-    ``v -= theta * s``. Integer targets do not implement graded output yet: they run the
-    layer with binary spikes.
+    ``v -= theta * s``. Integer targets send the same count up to their profile's
+    ``max_spikes`` per step (``snnc.reference.integer.graded_fire``): a larger count saturates
+    there and the charge it could not send stays on the membrane for the next steps.
     """
 
     beta: np.ndarray = field(default_factory=lambda: np.float32(1.0))

@@ -48,6 +48,9 @@ class NumericProfile:
     stage more, on hardware whose synapses only add (Loihi). ``weight_exp_max``: a weight layer
     may hold ``weight_bits`` mantissas shifted left by up to this many bits (Loihi's per-synapse
     ``weight_exp``), so its current, threshold and bias have finer units than its weights.
+    ``max_spikes``: the largest spike count a neuron sends in one step: a graded LIF's count
+    saturates there (the bit-shift neuron's multi-spike limit on Xylo); 1 where neurons send
+    binary spikes only, and graded layers are refused.
     """
 
     weight_bits: int = 8

@@ -19,6 +19,7 @@ import numpy as np
 from snnc.errors import QuantizationError
 from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip
+from snnc.ir.stages import source_peak
 from snnc.passes.linear_chains import fuse_dense_chains
 from snnc.passes.or_pooling import or_neurons
 
@@ -213,13 +214,17 @@ def _member_exponent(need: float, scale: _GroupScale, p: NumericProfile) -> int:
 
 
 def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile) -> int:
-    """Largest integer value the layer's input sends in one step (1 for spikes)."""
-    src = graph.layer(layer.inputs[0])
-    if isinstance(src, ir.Input):
-        return 1 if graph.encoding == "rate" else p.input_max
-    if isinstance(src, ir.MultiLevelSpike):
-        return int(src.levels)
-    return 1
+    """Largest integer value the layer's input takes in one step: what its source sends (1 for
+    spikes, up to ``max_spikes`` for graded counts, ``levels``, ``input_max``), through
+    reshapes and max pools, times the window area of each sum or average pool (an integer
+    average pool sums)."""
+    name, gain = layer.inputs[0], 1
+    while isinstance(graph.layer(name), ir.Flatten | ir.Reshape | ir.Pool2d):
+        pool = graph.layer(name)
+        if isinstance(pool, ir.Pool2d) and pool.pool != "max":
+            gain *= pool.kernel[0] * pool.kernel[1]
+        name = pool.inputs[0]
+    return gain * source_peak(graph.layer(name), p, graph.encoding)
 
 
 def choose_input_scale(graph: ir.Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
@@ -389,6 +394,16 @@ def _dense_bias(graph: ir.Graph, neuron: ir.Layer, out: dict[str, QuantLayer]) -
     return total
 
 
+def _graded_threshold(lay: ir.LIF, vth: np.ndarray, p: NumericProfile) -> np.ndarray:
+    """A graded layer's threshold: at least one unit (its spike count divides by it). A target
+    whose neurons send one spike per step (``max_spikes`` 1) cannot send its counts."""
+    if p.max_spikes < 2:
+        raise QuantizationError(
+            f"layer '{lay.name}': graded spikes (a spike count per step) need a target whose "
+            f"neurons send counts; this one sends at most {p.max_spikes} (max_spikes)")
+    return np.maximum(vth, 1)
+
+
 def _quantize_neuron(lay: ir.LIF | ir.CubaLIF, s_in: float, p: NumericProfile) -> QuantLayer:
     vth_max = (1 << p.threshold_bits) - 1
     theta = np.asarray(lay.threshold, np.float64)
@@ -396,6 +411,8 @@ def _quantize_neuron(lay: ir.LIF | ir.CubaLIF, s_in: float, p: NumericProfile) -
         raise QuantizationError(f"layer '{lay.name}': negative threshold")
     vth = np.clip(np.rint(theta / s_in), 0, vth_max).astype(np.int64)
     bias = _round_clip(lay.bias, s_in, p.bias_bits)
+    if isinstance(lay, ir.LIF) and lay.graded:
+        vth = _graded_threshold(lay, vth, p)
     if isinstance(lay, ir.LIF):
         dv = _decay_int(1.0 - np.asarray(lay.beta, np.float64), p)
         return QuantLayer(unit=1.0, dv=dv, vth=vth, bias=bias)

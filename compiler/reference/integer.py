@@ -15,7 +15,8 @@ two neuron layers):
 - ``v = ovf_v(decay(v, dv) + u + (bias << input_shift))``, ``decay(x, d) = rnd(x * (2^D - d), D)``
   where ``rnd`` is an arithmetic shift (``floor``) or a shift of the magnitude (``trunc``);
 - spike ``s = v > (vth << threshold_shift)`` (``>=`` for ``compare="ge"``), reset as in the float
-  model with ``theta = vth << threshold_shift``;
+  model with ``theta = vth << threshold_shift``; a graded LIF sends the spike count
+  ``s = clip(floor(v / theta), 0, max_spikes)`` and subtracts ``theta * s`` (:func:`graded_fire`);
 - MultiLevelSpike: ``s = clip(floor(I/theta + 1/2), 0, D)`` with the exact rational
   ``theta = alpha_mant * sum|I| / (n * 2^alpha_frac_bits)`` (or ``theta = vth``);
 - attention: ``out = (sum_m (Q K^T)[n,m] * mask[h,n,m] * V[m]) >> mask_frac_bits``.
@@ -70,11 +71,25 @@ def reset(v: np.ndarray, fired: np.ndarray, theta: np.ndarray, kind: str) -> np.
     return v
 
 
+def graded_fire(drive: np.ndarray, theta: np.ndarray,
+                max_level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Graded spikes of a membrane ``drive`` (int64): the count ``clip(floor(drive / theta), 0,
+    max_level)`` and the membrane less ``theta`` per spike; returns (counts, new v).
+
+    The float model's count ``floor(v / theta)`` for ``v > 0`` has no bound, a target's spike
+    message does (the profile's ``max_spikes``), so the count saturates there and the charge it
+    could not send stays on the membrane, sent at the next steps, instead of being lost.
+    ``theta >= 1`` (the quantizer gives graded layers at least one unit).
+    """
+    counts = np.minimum(np.maximum(drive // theta, 0), max_level)
+    return counts, drive - theta * counts
+
+
 def neuron_step(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, p: NumericProfile, a: np.ndarray,
                 u: np.ndarray, v: np.ndarray,
                 biased: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One integer LIF/CubaLIF step; returns (spikes 0/1, new u, new v) as int64. ``biased``:
-    whether the bias is on at this step (:func:`bias_onsets`)."""
+    """One integer LIF/CubaLIF step; returns (spikes 0/1 or graded counts, new u, new v) as
+    int64. ``biased``: whether the bias is on at this step (:func:`bias_onsets`)."""
     a = a << p.input_shift
     if isinstance(layer, ir.CubaLIF):
         du = np.asarray(q.du, I64) + p.current_decay_offset
@@ -89,6 +104,9 @@ def neuron_step(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, p: NumericProfile, a:
         drive = drive + (np.asarray(q.bias, I64) << p.input_shift)
     drive = overflow(drive, p.state_bits, p.voltage_overflow)
     theta = np.asarray(q.vth, I64) << p.threshold_shift
+    if getattr(layer, "graded", False):
+        counts, v = graded_fire(drive, theta, p.max_spikes)
+        return counts, u, v
     if layer.reset_timing == "next":
         was = fire(v, theta, layer.compare)
         v = reset(drive, was, theta, layer.reset)

@@ -26,6 +26,7 @@ from snnc.reference.integer import (
     I64,
     bias_onsets,
     fire,
+    graded_fire,
     multilevel_step,
     overflow,
     reset,
@@ -222,7 +223,7 @@ def _block_values(run: _Run, lay: ir.Layer, args: list[_Block], t0: int) -> _Blo
             lay, run.neurons[lay.name, on], p, args[0], *run.states[lay.name])
         if lay.name in run.volts:
             np.copyto(run.volts[lay.name][t0:t0 + v_block.shape[0]], v_block, casting="unsafe")
-        return _Block(spikes, 1)
+        return _Block(spikes, p.max_spikes if _graded(lay) else 1)
     if isinstance(lay, ir.Dense):
         return _Block(*run.products[lay.name, on].apply(args[0].values, args[0].peak))
     if isinstance(lay, ir.Flatten | ir.Reshape):  # a reshape keeps the values, dtype and bound
@@ -308,8 +309,11 @@ def _neuron_history(layer: ir.LIF | ir.CubaLIF, consts: _NeuronConsts, p: Numeri
     (integer sums are associative, so adding the bias first changes nothing). The steps run in
     float64 when :func:`_float_plan` proves that exact (:func:`_float_history`), else in int64
     (:func:`_int_history`). A bound that asks for overflow handling is tightened by looking at
-    the block's values first: most blocks then need none.
+    the block's values first: most blocks then need none. Graded layers (spike counts, a
+    division per step) run in int64.
     """
+    if _graded(layer):
+        return _int_history(layer, consts, p, _int_input(consts, p, _as_int(current)), u, v)
     steps = current.values.shape[0]
     peak = current.bound()
     plan = _float_plan(consts, p, layer.reset, peak, steps, u, v)
@@ -339,7 +343,8 @@ def _int_history(layer: ir.LIF | ir.CubaLIF, consts: _NeuronConsts, p: NumericPr
                  v: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """:func:`_neuron_history` in int64, for values too wide for float64's exact integers."""
     keep_u, keep_v, theta = consts.keep_u, consts.keep_v, consts.theta
-    spikes = np.empty(a.shape, bool)
+    graded = _graded(layer)
+    spikes = np.empty(a.shape, I64 if graded else bool)
     volts = np.empty(a.shape, I64)
     for t in range(a.shape[0]):
         drive = round_shift(v * keep_v, p.decay_bits, p.rounding)
@@ -352,7 +357,9 @@ def _int_history(layer: ir.LIF | ir.CubaLIF, consts: _NeuronConsts, p: NumericPr
         else:
             drive += a[t]
         drive = overflow(drive, p.state_bits, p.voltage_overflow)
-        if layer.reset_timing == "next":
+        if graded:
+            fired, v = graded_fire(drive, theta, p.max_spikes)
+        elif layer.reset_timing == "next":
             v = reset(drive, fire(v, theta, layer.compare), theta, layer.reset)
             fired = fire(v, theta, layer.compare)
         else:
@@ -400,6 +407,10 @@ def _decayed_bound(start: int, keep: int, push: int, steps: int, bits: int) -> i
     if keep == unity:
         return start + steps * push
     return None
+
+
+def _graded(layer: ir.LIF | ir.CubaLIF) -> bool:
+    return getattr(layer, "graded", False)
 
 
 def _float_plan(consts: _NeuronConsts, p: NumericProfile, reset: str, peak: int, steps: int,

@@ -27,7 +27,7 @@ from snnc.reference.simulate import Trace
 from snnc.target import Target
 
 NAMES = sorted(RECIPES)
-SEEDS = range(36)  # four nets of each of the nine recipes
+SEEDS = range(40)  # four nets of each of the ten recipes
 
 
 def assert_same_trace(ref: Trace, got: Trace) -> None:
