@@ -27,7 +27,7 @@ import tvm
 import tvm_ffi
 from tvm import relax
 
-from snnc.errors import UnsupportedOpError
+from snnc.errors import ModelError, UnsupportedOpError
 
 MATCH_ATTR = "snn.match"  # a composite's match number (Recorder.matches)
 
@@ -189,7 +189,8 @@ class Recorder:
         """After one pattern's pass: learn the variables ``main`` now binds to composite
         calls (and to their fields), so later matches can say which match they read, and the
         order of each new composite's outputs, read off how the pass rewired their readers
-        (a reader that was ``f(a, b)`` and is now ``f(c[1], b)`` says ``a`` is field 1)."""
+        (a reader that was ``f(a, b)`` and is now ``f(c[1], b)`` says ``a`` is field 1; a new
+        composite's arguments are its match's inputs, in the same order)."""
         fields: dict[relax.Var, tuple[int, int]] = {}
         for binding in _bindings(after):
             value = binding.value
@@ -200,24 +201,34 @@ class Recorder:
             elif isinstance(value, relax.TupleGetItem) and value.tuple_value in self.grouped:
                 fields[binding.var] = (self.grouped[value.tuple_value][0], value.index)
         self.grouped.update(fields)
-        old = {b.var: b.value for b in _bindings(before)}
+        old = {b.var: _operands(b.value) for b in _bindings(before)}
         found: dict[int, dict[int, relax.Var]] = {}
         for binding in _bindings(after):
+            value = binding.value
             was = old.get(binding.var)
+            if was is None and binding.var in self.grouped and self.grouped[binding.var][1] < 0:
+                was = list(self.matches[self.grouped[binding.var][0]].inputs)  # a new composite
+                value = [a for a in value.args if not isinstance(a, relax.ShapeExpr)]
             if was is None:
                 continue
-            for arg, now in zip(_operands(was), _operands(binding.value), strict=False):
+            operands = value if isinstance(value, list) else _operands(value)
+            for arg, now in zip(was, operands, strict=False):
                 if now in fields:
                     number, index = fields[now]
                     found.setdefault(number, {})[index] = arg
-        for number, slots in found.items():
+        made = {number for var, (number, slot) in fields.items()
+                if slot >= 0 and var not in old}
+        for number in made:  # every composite with several outputs made by this pass
             match = self.matches[number]
+            slots = found.get(number, {})
             outputs = tuple(slots.get(i) for i in range(len(match.outputs)))
             known = [v for v in outputs if v is not None]
-            if len(known) == len(outputs) and set(known) == set(match.outputs):
-                position = {v: i for i, v in enumerate(match.outputs)}
-                trees = tuple(match.trees[position[v]] for v in outputs)
-                self.matches[number] = replace(match, outputs=outputs, trees=trees)
+            if len(known) != len(outputs) or set(known) != set(match.outputs):
+                raise ModelError(f"cannot tell which output of a {match.kind} composite is "
+                                 "which (its readers were not found)")
+            position = {v: i for i, v in enumerate(match.outputs)}
+            trees = tuple(match.trees[position[v]] for v in outputs)
+            self.matches[number] = replace(match, outputs=outputs, trees=trees)
 
     def source(self, var: relax.Var) -> tuple[int, int] | None:
         """``(match, output slot)`` when ``var`` is a composite's value made by a pass, the
