@@ -1,10 +1,10 @@
 """The layer view: a typed, ordered list of layers with numpy parameters.
 
-It is extracted from the Relax module (``snnc.ir.relax_view``) and is what the reference executor,
-the passes that need numbers (calibration, quantization, pruning) and every backend read. Shapes
-are per sample: the batch axis is never part of a layer's shape. Layers are listed in topological
-order; the only back edges are ``recurrent`` synapses, which read their source's value from the
-previous step (zero at step 0).
+It is read from the raised Relax module's matches (``snnc.frontend.layer_walk``) and is what the
+reference executor, the passes that need numbers (calibration, quantization, pruning) and every
+backend read. Shapes are per sample: the batch axis is never part of a layer's shape. Layers are
+listed in topological order; the only back edges are ``recurrent`` synapses, which read their
+source's value from the previous step (zero at step 0).
 
 Every neuron layer documents its discrete-time update; the float reference implements exactly
 these equations and the integer reference their fixed-point counterparts.
