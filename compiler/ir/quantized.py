@@ -100,7 +100,8 @@ class QuantLayer:
     LIF/CubaLIF: ``du``, ``dv`` (decays in [0, 2^D]), ``vth`` (threshold mantissa), ``bias``
     (membrane bias, added after ``<< input_shift``). MultiLevelSpike: ``alpha_mant`` (alpha as
     ``alpha_mant / 2^alpha_frac_bits``) or ``vth`` for a constant threshold. Attention:
-    ``mask`` (heads, L, L) fixed-point decay mask with ``mask_frac_bits`` fraction bits.
+    ``mask`` (heads, L, L) fixed-point decay mask with ``mask_frac_bits + k`` fraction bits
+    (``k`` fraction bits stay in the output, :func:`snnc.passes.quantize.attention_fraction_bits`).
     ``unit`` is the real value of one integer unit of the layer's output. ``weight_exp``: the
     synapse's weights are multiples of ``2^weight_exp`` (mantissas of ``weight_bits`` shifted
     left; 0 on profiles without a weight exponent), recorded for reports and backends.

@@ -85,6 +85,10 @@ def _decay_int(rate: np.ndarray, p: NumericProfile, offset: int = 0) -> np.ndarr
     return np.clip(d, 0, one - offset)
 
 
+# Fraction bits kept in an attention output (:func:`attention_fraction_bits`).
+ATTENTION_FRACTION_BITS = 8
+
+
 def _round_clip(x: np.ndarray | None, unit: float, bits: int) -> np.ndarray | None:
     return None if x is None else round_clip(x, unit, (1 << (bits - 1)) - 1)
 
@@ -227,6 +231,36 @@ def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile) -> int:
     return gain * source_peak(graph.layer(name), p, graph.encoding)
 
 
+def attention_fraction_bits(graph: ir.Graph, lay: ir.SpikingSelfAttention,
+                            p: NumericProfile) -> int:
+    """Fraction bits the attention output keeps below one unit of ``sum Q K^T mask V``.
+
+    The output is ``(sum_m (Q K^T)[n,m] * mask[h,n,m] * V[m]) >> mask_frac_bits``: with a mask
+    of ``mask_frac_bits`` fraction bits every output is floored to a whole unit of the
+    unscaled sum, an error of up to one unit on values of a few tens (on the spikeformer's
+    first block about 2 % of the current, and 1.7 % of the next layer's levels). Scaling the
+    mask by ``2^k`` keeps ``k`` fraction bits in the output (its unit ``2^k`` times finer)
+    with the same integer semantics on every backend. ``k`` is ``ATTENTION_FRACTION_BITS``,
+    less where the mask would leave int32 or the worst-case output (every Q, K, V at its
+    peak level) would leave 31 bits; inputs that are not spike layers keep ``k = 0``."""
+    peaks = []
+    for name in lay.inputs:
+        src = graph.layer(name)
+        if isinstance(src, ir.MultiLevelSpike):
+            peaks.append(int(src.levels))
+        elif isinstance(src, ir.LIF | ir.CubaLIF):
+            peaks.append(1)
+        else:
+            return 0
+    length, dim = graph.shape(lay.inputs[0])
+    bound = length * (dim // lay.heads) * int(np.prod(peaks))  # sum Q K^T V, mask 1
+    limit = (1 << 31) - 1
+    k = ATTENTION_FRACTION_BITS
+    while k > 0 and ((1 << (p.mask_frac_bits + k)) > limit or bound << k > limit):
+        k -= 1
+    return k
+
+
 def choose_input_scale(graph: ir.Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
     if graph.encoding == "rate":
         return 1.0
@@ -298,8 +332,10 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
             unit[lay.name] = 1.0
         elif isinstance(lay, ir.SpikingSelfAttention):
             length = graph.shape(lay.inputs[0])[0]
-            mask = np.rint(lay.decay_mask(length).astype(np.float64) * (1 << p.mask_frac_bits))
-            s = float(np.prod([unit[x] for x in lay.inputs])) * lay.scale
+            k = attention_fraction_bits(graph, lay, p)
+            mask = np.rint(lay.decay_mask(length).astype(np.float64)
+                           * (1 << (p.mask_frac_bits + k)))
+            s = float(np.prod([unit[x] for x in lay.inputs])) * lay.scale / 2 ** k
             out[lay.name] = QuantLayer(unit=s, mask=mask.astype(np.int64))
             unit[lay.name] = s
         else:  # pragma: no cover - every layer type is handled above
