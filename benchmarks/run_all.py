@@ -348,7 +348,7 @@ def summary(timings: dict[str, float]) -> list[str]:
 
 
 def section_mcu_costs(data: dict[str, Any]) -> list[str]:
-    names = {"per_mac": "dense int8 MAC (SMLAD, QNN counts)",
+    names = {"per_mac": "dense int8 MAC (SMLAD on 4-row blocks, QNN counts)",
              "per_synaptic_event": "synaptic event (event kernel)",
              "per_input_event": "input event (weight column set-up)",
              "scan_per_input": "input and step, event-list scan",
@@ -358,7 +358,9 @@ def section_mcu_costs(data: dict[str, Any]) -> list[str]:
     rows = [[label, f"{data[key]:.3f}"] for key, label in names.items() if key in data]
     return ["## Cortex-M4 cost parameters, measured", "",
             "Command: `python benchmarks/mcu_costs.py --write` (rewrites the measured keys of "
-            "`targets/cortex-m4.toml` [energy], each with its measurement in the comment)", "",
+            "`targets/cortex-m4.toml` [energy], each with its measurement in the comment). The "
+            "projects are lowered for the Cortex-M4's DSP kernel set, as `snnc compile` emits "
+            "them.", "",
             *_table(["Cortex-M4 instructions per", "measured"], rows), ""]
 
 
@@ -376,7 +378,8 @@ def section_energy_truth(data: dict[str, Any]) -> list[str]:
              f"{', '.join(str(x) for x in data['scales'])} (input rates from 0 to the data's "
              f"own), {data['samples']} samples; at every point `snnc report --measure` compiles "
              "both mappings, runs them (QEMU instruction counts on the Cortex-M4, the layout "
-             "simulator's counters on SpiNNaker 2) and prices them. A (stage, rate) point "
+             "simulator's counters on SpiNNaker 2, the Lava run's synaptic operations and "
+             "messages on Loihi 2) and prices them. A (stage, rate) point "
              "agrees when the mapping the model predicts cheaper is the one measured cheaper "
              f"(goal >= {100 * data['goal_agreement']:.0f} %).", "",
              *_table(["target", "(stage, rate) points", "choice agreement",

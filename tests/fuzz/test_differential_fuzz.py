@@ -27,6 +27,7 @@ from testkit.fuzz_nets import FuzzCase, fuzz_cases
 
 from snnc.backends import get_backend
 from snnc.backends.loihi.lower import graph_reason
+from snnc.cost.twins import structural_exactness
 from snnc.errors import QuantizationError, ResourceError, UnsupportedError
 from snnc.reference.integer import run_quantized
 from snnc.reference.simulate import Trace
@@ -94,7 +95,12 @@ def differential(case: FuzzCase, target: str, runner: str | None = None) -> bool
     with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as work:
         got = backend.simulate(qg, t, drive, runner or RUNNERS[target], Path(work))
     assert_same_trace(want, got, f"{target} {runner or ''} {case.recipe}")
-    event(f"{target}: compared")
+    twins = [lay.name for lay in qg.graph.layers if "twin_of" in lay.attrs]
+    event(f"{target}: compared, {'mixed SNN/QNN' if twins else 'all SNN'}")
+    originals = {lay.name: lay for lay in case.graph.layers}
+    for name in twins:  # leaky, reset-to-zero or CUBA twins approximate their layer
+        exact = name in originals and structural_exactness(originals[name]) is None
+        event(f"{target}: {'exact' if exact else 'approximate'} QNN twin")
     return True
 
 

@@ -23,7 +23,9 @@ thresholds, huge input drives and long runs come from the recipe as well. Synaps
 forced kernel, storage or QNN-mapping attributes, and ``pipeline`` runs the optimisation passes
 (calibration, dead-neuron elimination, kernel choice, mapping) before quantization. ``twins``
 runs a random subset of the convertible neuron layers as their integer QNN twins, so about half
-the nets exercise the mixed schedule (QNN stages once per inference, SNN stages step by step).
+the nets exercise the mixed schedule (QNN stages once per inference, SNN stages step by step);
+their IF layers reset by subtraction, whose twins are exact (leaky, reset-to-zero and CUBA
+layers give approximate ones).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class Recipe:
     tiny_threshold: bool
     extreme: bool
     pipeline: bool           # run the optimisation pipeline (calibration, mapping) first
-    twins: int = 0           # bit i: run the i-th convertible neuron layer as its QNN twin
+    twins: int = 0           # bit i % 4: run the i-th convertible neuron layer as its QNN twin
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,12 @@ class FuzzCase:
         """``qg`` with the recipe's choice of stages run as QNN twins (the mixed schedule),
         from its integer parameters; unchanged where the twin cannot be made exactly."""
         candidates = convertible(qg.graph)
-        picked = {n for i, n in enumerate(candidates) if self.recipe.twins >> i & 1}
-        if not picked:
+        if not self.recipe.twins or not candidates:
             return qg
+        # the mask's four bits cycle over the candidates; a mask that misses them all still
+        # maps one, so every recipe that asks for twins and has a candidate is mixed
+        picked = {n for i, n in enumerate(candidates) if self.recipe.twins >> (i % 4) & 1}
+        picked = picked or {candidates[self.recipe.twins % len(candidates)]}
         # with the pipeline, the stages ``auto`` mapped to QNN become twins too (as in
         # snnc.api.quantize): a graph is either converted where annotated or not at all
         picked |= set(mapped_neurons(qg.graph))
@@ -188,6 +193,8 @@ class _Net:
     def threshold(self, shape: tuple[int, ...]) -> np.ndarray:
         if self.r.tiny_threshold:
             return F32(1e-6)
+        if self.r.twins:  # a QNN twin needs one threshold per layer
+            return F32(self.rng.uniform(0.4, 1.6))
         return self.param(shape, 0.4, 1.6)
 
     def behaviour(self) -> dict[str, str]:
@@ -216,9 +223,11 @@ class _Net:
                 compare="ge", graded=True))
         betas = (F32(0.0), F32(1.0), self.param(per, 0.0, 1.0), self.param(per, 0.0, 1.0))
         beta = F32(1.0) if kind == "if" else betas[int(self.rng.integers(0, len(betas)))]
-        return self.add(LIF(name, (src,), beta=np.asarray(beta, F32),
-                            threshold=self.threshold(per), bias=self.bias(per),
-                            **self.behaviour()))
+        threshold, bias, behaviour = self.threshold(per), self.bias(per), self.behaviour()
+        if kind == "if" and self.r.twins:  # IF with reset by subtraction: an exact QNN twin
+            behaviour["reset"] = "subtract"
+        return self.add(LIF(name, (src,), beta=np.asarray(beta, F32), threshold=threshold,
+                            bias=bias, **behaviour))
 
     def synapse_attrs(self) -> dict[str, str]:
         """With variant bit 6, force a kernel, a storage or the QNN mapping (backends then take
@@ -242,7 +251,7 @@ def _mlp(net: _Net) -> tuple[str, tuple[int, ...]]:
     for i, (n, kind) in enumerate(zip(r.hidden, r.neurons, strict=True)):
         name = f"n{i}"
         current = net.dense(f"w{i}", prev, width, n)
-        if r.recurrent and i == 0 and kind != "levels":
+        if r.recurrent and i == 0 and kind != "levels" and not r.twins:  # QNN: feed-forward
             rec = net.dense(f"r{i}", name, n, n, recurrent=True)
             current = net.add(Add(f"sum{i}", (current, rec)))
         if r.residual and i == len(r.hidden) - 1 and spikes:
