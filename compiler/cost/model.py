@@ -110,8 +110,8 @@ class EnergyParams:
     count_pj: float = 0.0  # per input value per step: adding it into the QNN twin's count
     count_event_pj: float = 0.0  # per non-zero input count received once (a packet of a level)
     level_pj: float | None = None  # per output of a QNN twin (its level); None: cmp_pj
-    noc_messages: NocMessages = "per_synapse"  # what one NoC message serves (see below)
-    qnn_spike_input: QnnSpikeInput = "count"  # how a twin receives spike trains (see below)
+    noc_messages: NocMessages = "per_synapse"  # what one NoC message serves (docstring above)
+    qnn_spike_input: QnnSpikeInput = "count"  # how a twin takes in spike trains (docstring above)
     source: str = "typical neuromorphic (arXiv 2409.08290 v4)"
 
     @property
