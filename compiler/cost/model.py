@@ -110,8 +110,8 @@ class EnergyParams:
     count_pj: float = 0.0  # per input value per step: adding it into the QNN twin's count
     count_event_pj: float = 0.0  # per non-zero input count received once (a packet of a level)
     level_pj: float | None = None  # per output of a QNN twin (its level); None: cmp_pj
-    noc_messages: NocMessages = "per_synapse"  # what one NoC message serves (see below)
-    qnn_spike_input: QnnSpikeInput = "count"  # how a twin receives spike trains (see below)
+    noc_messages: NocMessages = "per_synapse"  # what one NoC message serves (docstring above)
+    qnn_spike_input: QnnSpikeInput = "count"  # how a twin takes in spike trains (docstring above)
     source: str = "typical neuromorphic (arXiv 2409.08290 v4)"
 
     @property
@@ -300,6 +300,8 @@ def qnn_energy(shape: StageShape, act: Activity, p: EnergyParams,
     stage still receives spike trains and integrates them step by step: the synaptic
     operations and messages the SNN mapping's ``dataflow`` spends on them (default: the
     cheaper SNN dataflow, :func:`best_snn`); only the rest multiplies counts. With
+    ``"receive"`` that share arrives as the ``dataflow`` moves it (a packet with its
+    ``event_overhead_pj`` per spike, or dense transfers) and is summed into counts. With
     ``noc_messages = "per_event"`` a count travels as one ``b``-bit message per input whose
     count is non-zero (``n (1 - gamma)``): a zero level is not sent."""
     t = act.timesteps
@@ -316,14 +318,20 @@ def qnn_energy(shape: StageShape, act: Activity, p: EnergyParams,
     level_messages = (1.0 - received) * counted  # inputs whose levels arrive as messages
     noc = (n * (1.0 - act.gamma) if per_event else s) * level_messages * b \
         * p.noc_dense_pj_per_bit_hop * hops
-    # received spike trains: one message (and its handling) per spike instead of one level
-    spike_messages = n * received * t * act.rate_in
-    noc += (spike_messages if per_event else s * received * t * act.rate_in) \
-        * p.noc_sparse_pj_per_bit_hop * hops
+    if (spiking or received) and dataflow is None:
+        dataflow = best_snn(shape, act, p)[0]
+    # received spike trains arrive as the SNN's dataflow moves them: one message (and its
+    # handling) per spike, or one dense transfer per input and step, instead of one level
+    spike_messages = 0.0
+    if received and dataflow == "sparse":
+        spike_messages = n * received * t * act.rate_in
+        noc += (spike_messages if per_event else s * received * t * act.rate_in) \
+            * p.noc_sparse_pj_per_bit_hop * hops
+    elif received:
+        noc += (n if per_event else s) * received * t * activation_bits(shape.max_level) \
+            * p.noc_dense_pj_per_bit_hop * hops
     spikes = Energy()
     if spiking:
-        if dataflow is None:
-            dataflow = best_snn(shape, act, p)[0]
         # the spike-fed share is the SNN's synapses and messages without its neuron updates
         train = snn_energy(replace(shape, dynamic_macs=0), replace(act, rate_out=0.0), p,
                            dataflow)
@@ -366,9 +374,19 @@ def crossover_rate(shape: StageShape, act: Activity, p: EnergyParams) -> float:
     """The SNN (best dataflow) beats the QNN twin exactly when ``s_r`` is below this rate.
 
     Each dataflow's energy is increasing in ``s_r``, so the SNN wins iff some dataflow is below
-    the QNN, i.e. iff ``s_r`` is below the largest per-dataflow crossover.
+    the QNN, i.e. iff ``s_r`` is below the largest per-dataflow crossover. A twin fed by spike
+    trains that it receives or integrates pays for them as the SNN's dataflow moves them, so
+    its energy depends on the dataflow too: then the crossover is that of the dataflow the SNN
+    uses at the stage's rate, which decides the choice at that rate.
     """
+    if _qnn_follows_dataflow(shape, p):
+        return dataflow_crossover(shape, act, p, best_snn(shape, act, p)[0])
     return max(dataflow_crossover(shape, act, p, df) for df in p.dataflows)
+
+
+def _qnn_follows_dataflow(shape: StageShape, p: EnergyParams) -> bool:
+    return (len(p.dataflows) > 1 and shape.in_kind == "spikes" and shape.spike_fed > 0
+            and p.qnn_spike_input in ("receive", "integrate"))
 
 
 def asymptotic_crossover(timesteps: int, p: EnergyParams = TYPICAL_NEUROMORPHIC,

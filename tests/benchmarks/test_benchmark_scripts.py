@@ -175,8 +175,8 @@ def test_energy_truth_summary_counts_agreement_and_the_2x_band_per_target():
     point = {"target": "loihi2", "predicted": "qnn", "measured": "qnn", "agree": True,
              "predicted_snn_pj": 30.0, "measured_snn_pj": 10.0,
              "predicted_qnn_pj": 5.0, "measured_qnn_pj": 5.0}
-    miss = {**point, "predicted": "snn", "agree": False, "predicted_snn_pj": 10.0}
+    miss = {**point, "predicted": "snn", "agree": False, "predicted_snn_pj": 15.0}
     got = truth.summary([point, miss])["loihi2"]
     assert got["points"] == 2 and got["agreement"] == 0.5
     assert (got["ratio_min"], got["ratio_max"]) == (1.0, 3.0)
-    assert got["within_2x"] == 0.75
+    assert got["within_2x"] == 0.75 and got["within_1_25x"] == 0.5

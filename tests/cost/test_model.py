@@ -158,24 +158,86 @@ def test_worst_case_and_free_movement_settings():
 @given(fan_in=st.integers(1, 5000), outputs=st.integers(1, 50), steps=st.integers(1, 16),
        rate_out=st.floats(0, 1), gamma=st.floats(0, 0.99), hops=st.floats(0, 5),
        event=st.floats(0, 50), wread=st.floats(0, 1), reuse=st.booleans(),
-       skips=st.booleans())
+       skips=st.booleans(), messages=st.sampled_from(["per_synapse", "per_event"]),
+       spike_input=st.sampled_from(["count", "receive", "integrate"]),
+       spike_fed=st.sampled_from([0.0, 1.0]))
 def test_crossover_separates_the_winners(fan_in, outputs, steps, rate_out, gamma, hops, event,
-                                         wread, reuse, skips):
-    """Below the crossover the best SNN dataflow beats the QNN twin, above it loses."""
+                                         wread, reuse, skips, messages, spike_input, spike_fed):
+    """Below the crossover the best SNN dataflow beats the QNN twin, above it loses, for
+    twins fed by levels and by spike trains under every message accounting."""
     p = TYPICAL_NEUROMORPHIC.with_(avg_hops=hops, event_overhead_pj=event,
                                    weight_read_pj_per_bit=wread, weight_reuse=reuse,
-                                   dense_skips_zeros=skips, activation_pj_per_bit=wread)
+                                   dense_skips_zeros=skips, activation_pj_per_bit=wread,
+                                   noc_messages=messages, qnn_spike_input=spike_input)
     shape = StageShape(synapses=fan_in * outputs, outputs=outputs, inputs=fan_in,
-                       weights=fan_in * outputs, weight_bits=8)
+                       weights=fan_in * outputs, weight_bits=8,
+                       spike_inputs=int(spike_fed * fan_in))
     act = Activity(timesteps=steps, rate_in=0.0, rate_out=rate_out, gamma=gamma)
+    # one crossover for all rates unless the twin's cost follows the SNN's dataflow
+    follows = spike_fed and spike_input != "count"
     cross = crossover_rate(shape, act, p)
     for rate in (0.0, 0.01, 0.05, 0.2, 0.5, 1.0):
         snn = best_snn(shape, act.with_rate(rate), p)[1].total
-        qnn = qnn_energy(shape, act, p).total
+        qnn = qnn_energy(shape, act.with_rate(rate), p).total
+        if follows:
+            cross = crossover_rate(shape, act.with_rate(rate), p)
         if rate < cross - 1e-9:
             assert snn < qnn * (1 + 1e-9)
         elif rate > cross + 1e-9:
             assert snn > qnn * (1 - 1e-9)
+
+
+def _stage(spike_inputs: int = 0) -> StageShape:
+    return StageShape(synapses=64 * 32, outputs=32, inputs=64, weights=64 * 32, weight_bits=8,
+                      spike_inputs=spike_inputs)
+
+
+def test_per_event_messages_count_sending_inputs_not_synapses():
+    """One message per spike and destination: the NoC term scales with n, not S = n * M."""
+    act = Activity(timesteps=8, rate_in=0.25)
+    per_syn = TYPICAL_NEUROMORPHIC
+    per_event = per_syn.with_(noc_messages="per_event")
+    for df in ("sparse", "dense"):
+        wide = snn_energy(_stage(), act, per_syn, df).noc
+        narrow = snn_energy(_stage(), act, per_event, df).noc
+        assert wide == pytest.approx(32 * narrow)
+    assert snn_energy(_stage(), act, per_event, "sparse").noc == pytest.approx(64 * 8 * 0.25 * 3.0)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.4, 1.0])
+def test_a_zero_qnn_level_is_not_a_message(gamma):
+    """Per event, a twin's input levels move only where the count is non-zero."""
+    p = TYPICAL_NEUROMORPHIC.with_(noc_messages="per_event")
+    act = Activity(timesteps=8, rate_in=0.25, gamma=gamma)
+    assert qnn_energy(_stage(), act, p).noc == pytest.approx(64 * (1 - gamma) * 4 * 0.25)
+
+
+def test_a_twin_integrating_spike_trains_pays_the_snn_synapses_and_one_level():
+    """Loihi-style twin fed by spikes: SNN minus its T neuron updates and output spikes, plus
+    one level per neuron; it therefore wins at every rate."""
+    p = TYPICAL_NEUROMORPHIC.with_(noc_messages="per_event", qnn_spike_input="integrate",
+                                   dataflows=("sparse",), level_pj=0.5)
+    act = Activity(timesteps=8, rate_in=0.3, rate_out=0.2, gamma=0.5)
+    snn = snn_energy(_stage(64), act, p, "sparse")
+    qnn = qnn_energy(_stage(64), act, p)
+    neurons = 32 * 8 * p.cmp_pj + 32 * 8 * 0.2 * p.sub_pj
+    assert qnn.total == pytest.approx(snn.total - neurons + 32 * 0.5)
+    assert qnn.noc == pytest.approx(snn.noc)
+    assert crossover_rate(_stage(64), act, p) == -math.inf
+    # fed by twins instead, the same stage multiplies counts and the crossover is finite
+    assert 0 < crossover_rate(_stage(0), act, p) < 1
+
+
+def test_a_twin_receiving_spike_packets_pays_per_spike_instead_of_per_level():
+    p = TYPICAL_NEUROMORPHIC.with_(noc_messages="per_event", qnn_spike_input="receive",
+                                   event_overhead_pj=200.0, count_event_pj=200.0,
+                                   dataflows=("sparse",))
+    act = Activity(timesteps=8, rate_in=0.3, gamma=0.5)
+    fed = qnn_energy(_stage(64), act, p)
+    levels = qnn_energy(_stage(0), act, p)
+    spikes = 64 * 8 * 0.3
+    assert fed.compute - levels.compute == pytest.approx(200.0 * (spikes - 64 * 0.5))
+    assert fed.noc == pytest.approx(spikes * 3.0)
 
 
 def test_energy_table_parsing():
@@ -189,6 +251,13 @@ def test_energy_table_parsing():
         params_from_table({"turbo": 1}, "t.toml")
     with pytest.raises(InputError, match="memory level"):
         params_from_table({"weight_memory": "dram"}, "t.toml")
+    p = params_from_table({"noc_messages": "per_event", "qnn_spike_input": "receive"}, "t.toml")
+    assert (p.noc_messages, p.qnn_spike_input) == ("per_event", "receive")
+    assert params_from_table({"add_pj": {32: 0.1}}, "t.toml").noc_messages == "per_synapse"
+    with pytest.raises(InputError, match="noc_messages"):
+        params_from_table({"noc_messages": "per_packet"}, "t.toml")
+    with pytest.raises(InputError, match="qnn_spike_input"):
+        params_from_table({"qnn_spike_input": "sum"}, "t.toml")
 
 
 ENERGY_TARGETS = ("loihi2", "cortex-m4", "spinnaker2")

@@ -25,7 +25,7 @@ def test_break_even_is_the_movement_ratio_when_compute_is_zero_gated():
     assert cross == pytest.approx(1 / TYPICAL_NEUROMORPHIC.eta, rel=1e-12)
 
 
-@pytest.mark.parametrize("target", ["loihi2", "cortex-m4", "spinnaker2"])
+@pytest.mark.parametrize("target", ["cortex-m4", "spinnaker2"])
 def test_kernel_follows_the_rate_across_the_break_even(target):
     t = load_target(target)
     x = digits_x()[:100]
@@ -37,6 +37,17 @@ def test_kernel_follows_the_rate_across_the_break_even(target):
     expected = "event" if rate < cross else "dense"
     assert busy.attrs["kernel"] == expected
     assert math.isfinite(cross) and busy.attrs["kernel_reason"]
+
+
+def test_a_target_with_one_dataflow_gets_its_kernel_at_every_rate():
+    """Loihi 2's SNN stages send binary spikes only: the event kernel whatever the rate."""
+    t = load_target("loihi2")
+    x = digits_x()[:100]
+    for scale in (0.02, 1.0):
+        fc1 = choose_kernels(calibrate(digits_like(), x * scale), t).layer("fc1")
+        assert fc1.attrs["kernel"] == "event"
+        assert "only has the event dataflow" in fc1.attrs["kernel_reason"]
+        assert math.isnan(fc1.attrs["kernel_crossover_rate"])
 
 
 def test_kernel_choice_changes_no_output():
