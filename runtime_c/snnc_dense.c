@@ -887,9 +887,16 @@ void snnc_event_csr32_s32(const uint16_t *idx, int32_t count, const int8_t *x,
 #endif
         for (; e < end; ++e) {
             const int32_t i = (int32_t)idx[e];
-            const int32_t value = x == NULL ? 1 : (int32_t)x[i];
-            for (int32_t k = row_ptr[i - base]; k < row_ptr[i - base + 1]; ++k) {
-                yr[cols[k]] += value * vals[k];
+            const int32_t lo = row_ptr[i - base], hi = row_ptr[i - base + 1];
+            if (x == NULL) {
+                for (int32_t k = lo; k < hi; ++k) {
+                    yr[cols[k]] += vals[k];
+                }
+            } else {
+                const int32_t value = x[i];
+                for (int32_t k = lo; k < hi; ++k) {
+                    yr[cols[k]] += value * vals[k];
+                }
             }
         }
     }

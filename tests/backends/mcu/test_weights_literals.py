@@ -1,6 +1,6 @@
 """weights.c writes int8, uint16 and uint32 arrays as string literals of their bytes: the bytes
-decode to the planned constants, and the project built with the strict flags under ASan/UBSan (host) and
-for the Cortex-M4 (QEMU) runs bit-exactly like the integer reference."""
+decode to the planned constants, and the project built with the strict flags under ASan/UBSan
+(host) and for the Cortex-M4 (QEMU) runs bit-exactly like the integer reference."""
 
 from __future__ import annotations
 
@@ -16,15 +16,16 @@ from snnc.backends.mcu.lower import lower
 from snnc.backends.mcu.ranges import S8, U16, U32
 from snnc.backends.mcu.toolchain import core_for
 from snnc.ir.layers import LIF, Dense, Graph, Input
-from snnc.target import load_target
 from snnc.reference.integer import run_quantized
+from snnc.target import load_target
 
 F32 = np.float32
 
 
 def csr_graph() -> Graph:
     """A spiking input into a 70 %-sparse layer stored as CSR (uint32 column indices on DSP
-    cores, uint16 on others; int8 values), then a dense read-out; weights include -128..127 extremes after quantisation."""
+    cores, uint16 on others; int8 values), then a dense read-out; weights include -128..127
+    extremes after quantisation."""
     rng = np.random.default_rng(21)
     w1 = rng.normal(0, 0.6, (40, 24)).astype(F32) * (rng.random((40, 24)) < 0.3)
     w1[0, 0], w1[1, 1] = 4.0, -4.0  # the largest magnitudes: quantised to +-127
