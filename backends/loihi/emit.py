@@ -53,6 +53,7 @@ _ARRAY_PARAMS = {
     "multilevel": ("bias",),
     "qnn": ("bias",),
     "attention": ("mask", "post_bias"),
+    "max_pool": ("post_bias",),
     "readout": ("bias",),
 }
 
@@ -63,7 +64,7 @@ def weight_arrays(net: LoihiNet) -> dict[str, np.ndarray]:
     for pop in net.populations:
         for key in _ARRAY_PARAMS.get(pop.kind, ()):
             arrays[f"{pop.name}/{key}"] = np.asarray(pop.params[key]).astype(np.int32)
-        if pop.kind == "attention":
+        if pop.kind in ("attention", "max_pool"):
             arrays[f"{pop.name}/post/rows"] = pop.params["post_rows"].astype(np.int32)
             arrays[f"{pop.name}/post/cols"] = pop.params["post_cols"].astype(np.int32)
             arrays[f"{pop.name}/post/values"] = pop.params["post_values"].astype(np.int64)
@@ -116,7 +117,9 @@ def network_meta(net: LoihiNet, qg: QuantizedGraph, netx_reason: str | None) -> 
                    for p in _recorded(net)],
         "output": {"layer": net.output_layer, "population": out.name,
                    "kind": "readout" if out.kind == "readout" else "spikes",
-                   "shape": list(out.shape), "latency": total, "offset": out.offset},
+                   "shape": list(out.shape), "latency": total, "offset": out.offset,
+                   **({"bias_on": int(out.params.get("bias_on", 0))}
+                      if out.kind == "readout" else {})},
         "run_steps": net.run_steps,
         "netx": {"written": netx_reason is None, "reason": netx_reason or ""},
     }

@@ -19,8 +19,8 @@ the same prices the cost model uses (:func:`snnc.cost.model.params_from_table`):
 per plain operation, ``E_MAC(payload, w)`` per graded one, a neuron update per evaluation, a
 subtraction per output spike, a QNN level at ``level_pj``, per message its bits times the
 sparse (spikes) or dense (payloads) network-on-chip energy per bit and hop, and weight bits at
-the weight memory's energy. Unlike the model, which charges movement per synapse, a message here
-is what Lava delivers: one per receiving synapse process, fanned out inside the core.
+the weight memory's energy. A message is what Lava delivers: one per receiving synapse process,
+fanned out inside the core (the model's ``noc_messages = "per_event"`` accounting).
 """
 
 from __future__ import annotations

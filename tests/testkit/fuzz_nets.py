@@ -14,7 +14,8 @@ exactly. Families:
 - ``attention``: Q, K, V spike layers -> SpikingSelfAttention -> Dense -> LIF.
 
 Neurons cover LIF (beta 0 .. 1, per-neuron or shared parameters, bias, every reset kind and
-timing, ``>`` and ``>=``), IF, CubaLIF and multi-level spikes. Edge cases come from the recipe:
+timing, ``>`` and ``>=``), IF, CubaLIF, graded LIF (Sinabs' MultiSpike: spike counts, up to the
+target's ``max_spikes``) and multi-level spikes. Edge cases come from the recipe:
 ``extreme`` replaces the quantized integers by values at the limits of the target's numeric
 profile (weights at +-max, thresholds 0 or 1 or the largest, the widest biases, decays 0 and
 2^D), which drives membranes into saturation and Loihi's 24-bit current into wrapping; tiny
@@ -61,7 +62,7 @@ from snnc.target import Target
 F32 = np.float32
 I64 = np.int64
 FAMILIES = ("mlp", "conv", "levels", "attention")
-NEURONS = ("lif", "if", "cuba", "levels")
+NEURONS = ("lif", "if", "cuba", "levels", "graded")
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,11 @@ class _Net:
                 name, (src,), current_decay=self.param(per, 0.0, 1.0),
                 voltage_decay=self.param(per, 0.0, 1.0), threshold=self.threshold(per),
                 bias=self.bias(per), **self.behaviour()))
+        if kind == "graded":  # thresholds a fifth of the usual: several spikes a step
+            return self.add(LIF(name, (src,), beta=np.asarray(
+                (F32(1.0), self.param(per, 0.0, 1.0))[int(self.rng.integers(0, 2))], F32),
+                threshold=self.threshold(per) / F32(5), bias=self.bias(per), reset="subtract",
+                compare="ge", graded=True))
         betas = (F32(0.0), F32(1.0), self.param(per, 0.0, 1.0), self.param(per, 0.0, 1.0))
         beta = F32(1.0) if kind == "if" else betas[int(self.rng.integers(0, len(betas)))]
         threshold, bias, behaviour = self.threshold(per), self.bias(per), self.behaviour()
@@ -396,7 +402,8 @@ def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
             layers[lay.name] = replace(q, **changes)
         elif isinstance(lay, LIF | CubaLIF) and not is_or_neuron(lay):
             shape = np.shape(q.vth)
-            changes = {"vth": _pick(rng, shape, [0, 1, vth_max, 2]),
+            lowest = 1 if getattr(lay, "graded", False) else 0  # counts divide by theta >= 1
+            changes = {"vth": _pick(rng, shape, [lowest, 1, vth_max, 2]),
                        "dv": _pick(rng, np.shape(q.dv), [0, one, 1, one - 1])}
             if q.bias is not None:
                 # past the mantissa: biases only a bias exponent holds (Loihi's 2^7 >> 6)
