@@ -576,87 +576,16 @@ static inline void snnc_csr_mla_s64(int64_t *y, const uint16_t *cols, const int8
     }
 }
 
-#if SNNC_HAVE_DSP
-/* All binary events of one row of x on CSR columns, in one asm loop (GCC keeps the per-event
- * values on the stack otherwise). Per event: its row pointers (one LDRD), then n % 4 synapses
- * from one word of weights (the array has three bytes of padding after its end, so the word
- * never leaves it), then groups of four, two per iteration: per synapse LDRH of the column,
- * LDR, SXTAB (the weight byte sign-extended and added) and STR. rp is row_ptr moved back by
- * base entries, so the global event index addresses it. count > 0. */
-SNNC_NOINLINE static void snnc_csr_events_dsp(int32_t *y, const uint16_t *idx, int32_t count,
-                                              const int32_t *rp, const uint16_t *cols,
-                                              const int8_t *vals)
-{
-    uint32_t i, k0, k1, v, w, c, a;
-#define SNNC_CSR_SYNAPSE(rot)                                                                 \
-    "ldrh   %[c], [%[k0]], #2\n\t"                                                            \
-    "ldr    %[a], [%[y], %[c], lsl #2]\n\t"                                                   \
-    "sxtab  %[a], %[a], %[w], ror #" rot "\n\t"                                               \
-    "str    %[a], [%[y], %[c], lsl #2]\n\t"
-#define SNNC_CSR_QUAD                                                                         \
-    "ldr    %[w], [%[v]], #4\n\t"                                                             \
-    SNNC_CSR_SYNAPSE("0") SNNC_CSR_SYNAPSE("8") SNNC_CSR_SYNAPSE("16") SNNC_CSR_SYNAPSE("24")
-    __asm__ volatile(
-        "1:\n\t"
-        "ldrh   %[i], [%[idx]], #2\n\t"
-        "add    %[i], %[rp], %[i], lsl #2\n\t"
-        "ldrd   %[k0], %[k1], [%[i]]\n\t"
-        "subs   %[k1], %[k1], %[k0]\n\t"         /* synapses of this input */
-        "beq    9f\n\t"
-        "add    %[v], %[vals], %[k0]\n\t"
-        "add    %[k0], %[cols], %[k0], lsl #1\n\t" /* k0: the column pointer from here on */
-        "ands   %[i], %[k1], #3\n\t"
-        "beq    4f\n\t"
-        "ldr    %[w], [%[v]]\n\t"                 /* n % 4 synapses from one word */
-        "add    %[v], %[v], %[i]\n\t"
-        SNNC_CSR_SYNAPSE("0")
-        "cmp    %[i], #1\n\t"
-        "beq    4f\n\t"
-        SNNC_CSR_SYNAPSE("8")
-        "cmp    %[i], #2\n\t"
-        "beq    4f\n\t"
-        SNNC_CSR_SYNAPSE("16")
-        "4:\n\t"
-        "lsrs   %[k1], %[k1], #2\n\t"             /* groups of four */
-        "beq    9f\n\t"
-        "tst    %[k1], #1\n\t"
-        "beq    5f\n\t"
-        "adds   %[k1], %[k1], #1\n\t"             /* an odd count enters at the second half */
-        "b      6f\n"
-        "5:\n\t" SNNC_CSR_QUAD
-        "6:\n\t" SNNC_CSR_QUAD
-        "subs   %[k1], %[k1], #2\n\t"
-        "bne    5b\n"
-        "9:\n\t"
-        "subs   %[n], %[n], #1\n\t"
-        "bne    1b\n\t"
-        : [idx] "+r"(idx), [n] "+r"(count), [i] "=&r"(i), [k0] "=&r"(k0), [k1] "=&r"(k1),
-          [v] "=&r"(v), [w] "=&r"(w), [c] "=&r"(c), [a] "=&r"(a)
-        : [y] "r"(y), [rp] "r"(rp), [cols] "r"(cols), [vals] "r"(vals)
-        : "cc", "memory");
-#undef SNNC_CSR_QUAD
-#undef SNNC_CSR_SYNAPSE
-}
-#endif
-
 /* The binary events idx[0..count) of one row of x (global indices, row starting at base). */
 static inline void snnc_csr_events_s32(int32_t *y, const uint16_t *idx, int32_t count,
                                        int32_t base, const int32_t *row_ptr,
                                        const uint16_t *cols, const int8_t *vals)
 {
-#if SNNC_HAVE_DSP
-    if (count > 0) {
-        /* row_ptr - base as an address computation the asm does not dereference out of range */
-        const int32_t *rp = (const int32_t *)((uintptr_t)row_ptr - (uintptr_t)base * 4u);
-        snnc_csr_events_dsp(y, idx, count, rp, cols, vals);
-    }
-#else
     for (int32_t e = 0; e < count; ++e) {
         const int32_t local = (int32_t)idx[e] - base;
         snnc_csr_add_s32(y, cols + row_ptr[local], vals + row_ptr[local],
                          row_ptr[local + 1] - row_ptr[local]);
     }
-#endif
 }
 
 static inline void snnc_csr_events_s64(int64_t *y, const uint16_t *idx, int32_t count,
@@ -851,4 +780,125 @@ void snnc_event_dense16_s32(const uint16_t *idx, int32_t count, const int8_t *wt
 #define SNNC_Y s64
 #define SNNC_Y_T int64_t
 #include "snnc_dense_impl.h"
+#endif
+
+/* --------------------------------------------- event-driven on CSR columns with word indices
+ * The CSR layout of cores with the DSP extension (snnc_dense.h): column indices as 32-bit
+ * words, so one LDRD fetches the columns of two synapses. */
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_EVENT_S32)
+#if SNNC_HAVE_DSP
+/* All binary events of one row of x, in one asm loop (GCC keeps the per-event values on the
+ * stack otherwise). Per event: its row pointers (one LDRD), then n % 4 synapses from one word
+ * of weights (vals has three bytes of padding after its end, so the word never leaves it),
+ * then groups of four, two per iteration: one word of weights, and per pair of synapses one
+ * LDRD of their columns, then per synapse LDR, SXTAB (the weight byte sign-extended and
+ * added) and STR, 3.75 instructions per synapse. rp is row_ptr moved back by base entries,
+ * so the global event index addresses it. count > 0. */
+SNNC_NOINLINE static void snnc_csr32_events_dsp(int32_t *y, const uint16_t *idx, int32_t count,
+                                                const int32_t *rp, const uint32_t *cols,
+                                                const int8_t *vals)
+{
+    uint32_t i, k0, k1, v, w, c, a;
+#define SNNC_CSR_SYNAPSE(rot)                                                                 \
+    "ldr    %[c], [%[k0]], #4\n\t"                                                            \
+    "ldr    %[a], [%[y], %[c], lsl #2]\n\t"                                                   \
+    "sxtab  %[a], %[a], %[w], ror #" rot "\n\t"                                               \
+    "str    %[a], [%[y], %[c], lsl #2]\n\t"
+#define SNNC_CSR_PAIR(rot0, rot1)                                                             \
+    "ldrd   %[c], %[a], [%[k0]], #8\n\t"                                                      \
+    "ldr    %[i], [%[y], %[c], lsl #2]\n\t"                                                   \
+    "sxtab  %[i], %[i], %[w], ror #" rot0 "\n\t"                                              \
+    "str    %[i], [%[y], %[c], lsl #2]\n\t"                                                   \
+    "ldr    %[c], [%[y], %[a], lsl #2]\n\t"                                                   \
+    "sxtab  %[c], %[c], %[w], ror #" rot1 "\n\t"                                              \
+    "str    %[c], [%[y], %[a], lsl #2]\n\t"
+#define SNNC_CSR_QUAD                                                                         \
+    "ldr    %[w], [%[v]], #4\n\t" SNNC_CSR_PAIR("0", "8") SNNC_CSR_PAIR("16", "24")
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrh   %[i], [%[idx]], #2\n\t"
+        "add    %[i], %[rp], %[i], lsl #2\n\t"
+        "ldrd   %[k0], %[k1], [%[i]]\n\t"
+        "subs   %[k1], %[k1], %[k0]\n\t"         /* synapses of this input */
+        "beq    9f\n\t"
+        "add    %[v], %[vals], %[k0]\n\t"
+        "add    %[k0], %[cols], %[k0], lsl #2\n\t" /* k0: the column pointer from here on */
+        "ands   %[i], %[k1], #3\n\t"
+        "beq    4f\n\t"
+        "ldr    %[w], [%[v]]\n\t"                 /* n % 4 synapses from one word */
+        "add    %[v], %[v], %[i]\n\t"
+        SNNC_CSR_SYNAPSE("0")
+        "cmp    %[i], #1\n\t"
+        "beq    4f\n\t"
+        SNNC_CSR_SYNAPSE("8")
+        "cmp    %[i], #2\n\t"
+        "beq    4f\n\t"
+        SNNC_CSR_SYNAPSE("16")
+        "4:\n\t"
+        "lsrs   %[k1], %[k1], #2\n\t"             /* groups of four */
+        "beq    9f\n\t"
+        "tst    %[k1], #1\n\t"
+        "beq    5f\n\t"
+        "adds   %[k1], %[k1], #1\n\t"             /* an odd count enters at the second half */
+        "b      6f\n"
+        "5:\n\t" SNNC_CSR_QUAD
+        "6:\n\t" SNNC_CSR_QUAD
+        "subs   %[k1], %[k1], #2\n\t"
+        "bne    5b\n"
+        "9:\n\t"
+        "subs   %[n], %[n], #1\n\t"
+        "bne    1b\n\t"
+        : [idx] "+r"(idx), [n] "+r"(count), [i] "=&r"(i), [k0] "=&r"(k0), [k1] "=&r"(k1),
+          [v] "=&r"(v), [w] "=&r"(w), [c] "=&r"(c), [a] "=&r"(a)
+        : [y] "r"(y), [rp] "r"(rp), [cols] "r"(cols), [vals] "r"(vals)
+        : "cc", "memory");
+#undef SNNC_CSR_QUAD
+#undef SNNC_CSR_PAIR
+#undef SNNC_CSR_SYNAPSE
+}
+#endif
+
+void snnc_event_csr32_s32(const uint16_t *idx, int32_t count, const int8_t *x,
+                          const int32_t *row_ptr, const uint32_t *cols, const int8_t *vals,
+                          const int32_t *bias, int32_t *y, int32_t rows, int32_t n_in,
+                          int32_t n_out)
+{
+    int32_t e = 0;
+    snnc_fill_bias_s32(y, bias, rows, n_out);
+    for (int32_t r = 0; r < rows && e < count; ++r) {
+        int32_t *yr = y + (size_t)r * (size_t)n_out;
+        const int32_t base = r * n_in;
+        int32_t end = count; /* events are sorted: those of row r come next */
+        if (r + 1 < rows) {
+            for (end = e; end < count && (int32_t)idx[end] < base + n_in; ++end) {
+            }
+        }
+#if SNNC_HAVE_DSP
+        if (x == NULL) {
+            if (end > e) {
+                /* row_ptr - base as an address computation the asm does not dereference out
+                 * of range */
+                const int32_t *rp = (const int32_t *)((uintptr_t)row_ptr - (uintptr_t)base * 4u);
+                snnc_csr32_events_dsp(yr, idx + e, end - e, rp, cols, vals);
+            }
+            e = end;
+            continue;
+        }
+#endif
+        for (; e < end; ++e) {
+            const int32_t i = (int32_t)idx[e];
+            const int32_t lo = row_ptr[i - base], hi = row_ptr[i - base + 1];
+            if (x == NULL) {
+                for (int32_t k = lo; k < hi; ++k) {
+                    yr[cols[k]] += vals[k];
+                }
+            } else {
+                const int32_t value = x[i];
+                for (int32_t k = lo; k < hi; ++k) {
+                    yr[cols[k]] += value * vals[k];
+                }
+            }
+        }
+    }
+}
 #endif

@@ -60,6 +60,16 @@ void snnc_event_dense16_s32(const uint16_t *idx, int32_t count, const int8_t *wt
                             const int32_t *bias, int32_t *y, int32_t rows, int32_t n_in,
                             int32_t n_out, int32_t *acc);
 
+/* Event-driven on CSR columns whose column indices are 32-bit words, the CSR layout of cores
+ * with the DSP extension (one LDRD fetches two synapses' columns: 3.75 instructions per
+ * synapse against 4.25 with 16-bit indices, for two more bytes of flash per synapse).
+ * row_ptr and vals as in snnc_event_csr_s32; vals has three zero bytes after its last weight
+ * (the DSP code reads a row's last n % 4 weights as one word). */
+void snnc_event_csr32_s32(const uint16_t *idx, int32_t count, const int8_t *x,
+                          const int32_t *row_ptr, const uint32_t *cols, const int8_t *vals,
+                          const int32_t *bias, int32_t *y, int32_t rows, int32_t n_in,
+                          int32_t n_out);
+
 #define SNNC_DENSE_DECLARE_(X, XT, Y, YT) SNNC_DENSE_PROTO(X, XT, Y, YT);
 #define SNNC_EVENT_DECLARE_(Y, YT) SNNC_EVENT_DENSE_PROTO(Y, YT); SNNC_EVENT_CSR_PROTO(Y, YT);
 SNNC_DENSE_DECLARE_(s8, int8_t, s64, int64_t)

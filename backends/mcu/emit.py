@@ -29,7 +29,7 @@ from snnc.backends.mcu.check import check_program, estimate
 from snnc.backends.mcu.families import families, kernel_switches, runtime_files
 from snnc.backends.mcu.lower import lower
 from snnc.backends.mcu.program import Call, ConstArray, Program, View
-from snnc.backends.mcu.ranges import CTYPES, S8, S32, U16
+from snnc.backends.mcu.ranges import CTYPES, S8, S32, U16, U32
 from snnc.backends.mcu.stack import StackError, entry_stacks
 from snnc.backends.mcu.toolchain import Core, Limits, compiler_version, core_for, limits_for, run
 from snnc.errors import ResourceError, ToolchainError
@@ -90,17 +90,18 @@ def _rows(array: ConstArray) -> list[str]:
 
 
 # How weights.c writes an array: decimal constants, or its bytes as one string literal (int8
-# data directly; uint16 data through a union with a byte array, least significant byte first).
+# data directly; uint16 and uint32 data through a union with a byte array, least significant
+# byte first).
 # gcc reads a million-byte string literal about twenty times faster than a million
 # comma-separated integers, which is most of the memory.json build of a 10^6-synapse model.
 # int8 data read with word loads is the byte half of a union with a word, which aligns it.
-LIST, BYTES, U16_BYTES, S8_WORDS = "list", "bytes", "u16 bytes", "s8 words"
+LIST, BYTES, UINT_BYTES, S8_WORDS = "list", "bytes", "uint bytes", "s8 words"
 
 
 def array_form(array: ConstArray) -> str:
     if array.ctype.c == S8.c:
         return S8_WORDS if array.word_aligned else BYTES
-    return U16_BYTES if array.ctype.c == U16.c else LIST
+    return UINT_BYTES if array.ctype.c in (U16.c, U32.c) else LIST
 
 
 def _byte_rows(data: bytes) -> str:
@@ -122,16 +123,17 @@ def _array_context(array: ConstArray) -> dict[str, Any]:
     if form == LIST:
         body = "\n".join(f"    {row}" for row in _rows(array))
     else:
-        dtype = "<u2" if form == U16_BYTES else "i1"  # little-endian, as weights.h checks
+        # little-endian, as weights.h checks
+        dtype = f"<u{array.ctype.bytes}" if form == UINT_BYTES else "i1"
         body = _byte_rows(array.values.astype(dtype).tobytes())
     return {"ctype": array.ctype.c, "name": array.name, "size": int(array.values.size),
-            "form": form, "body": body}
+            "nbytes": int(array.values.size) * array.ctype.bytes, "form": form, "body": body}
 
 
 def array_refs(prog: Program) -> dict[str, str]:
     """How model.c reads each constant array whose name alone is not its data."""
     return {a.name: f"{a.name}.values" for a in prog.arrays
-            if array_form(a) in (U16_BYTES, S8_WORDS)}
+            if array_form(a) in (UINT_BYTES, S8_WORDS)}
 
 
 def _body(prog: Program, refs: dict[str, str],
@@ -240,7 +242,7 @@ def render(prog: Program, target: Target, core: Core, limits: Limits,
             step_output=not prog.output_once and prog.probes[0].phase == 0),
         "model.c": _ENV.get_template("model.c.j2").render(**_model_context(prog, target)),
         "weights.h": _ENV.get_template("weights.h.j2").render(
-            **base, arrays=arrays, u16_bytes=U16_BYTES in forms, s8_words=S8_WORDS in forms),
+            **base, arrays=arrays, uint_bytes=UINT_BYTES in forms, s8_words=S8_WORDS in forms),
         "weights.c": _ENV.get_template("weights.c.j2").render(
             **base, arrays=arrays, total_bytes=prog.flash_data_bytes,
             strings=bool(forms - {LIST})),

@@ -57,6 +57,7 @@ from snnc.backends.mcu.ranges import (
     S32,
     S64,
     U16,
+    U32,
     CType,
     Range,
     fit,
@@ -416,7 +417,9 @@ class _Lowering:
         n_out, n_in = w.shape
         wt = w.T  # (n_in, n_out): one input's fan-out is contiguous
         nz = wt != 0
-        csr_bytes = int(nz.sum()) * 3 + (n_in + 1) * 4
+        # DSP cores read 32-bit column indices (one LDRD per two synapses), others 16-bit
+        words = self.kernels == "dsp" and yt is S32
+        csr_bytes = int(nz.sum()) * (1 + (4 if words else 2)) + (n_in + 1) * 4
         storage = lay.attrs.get("storage")
         if storage not in ("csr", "dense"):
             storage = "csr" if csr_bytes < w.size else "dense"
@@ -424,12 +427,13 @@ class _Lowering:
         if storage == "csr" and n_out < EVENT_INDEX_LIMIT:
             row_ptr = np.concatenate([[0], np.cumsum(nz.sum(axis=1))])
             vals = wt[nz]
-            if self.kernels == "dsp":  # the DSP kernel reads a row's n % 4 weights as a word
+            if words:  # the DSP kernel reads a row's n % 4 weights as a word
                 vals = np.concatenate([vals, np.zeros(CSR_WORD_PADDING, vals.dtype)])
             arrays = (self.const(f"snnc_rp_{ident}", S32, row_ptr),
-                      self.const(f"snnc_ci_{ident}", U16, np.nonzero(nz)[1]),
+                      self.const(f"snnc_ci_{ident}", U32 if words else U16, np.nonzero(nz)[1]),
                       self.const(f"snnc_wv_{ident}", S8, vals))
-            self.call(lay.name, f"snnc_event_csr_{yt.suffix}", idx, count, _event_values(x),
+            fn = "snnc_event_csr32_s32" if words else f"snnc_event_csr_{yt.suffix}"
+            self.call(lay.name, fn, idx, count, _event_values(x),
                       *arrays, self.bias_const(ident, bias), out, *sizes)
             self.info(lay, "event-csr", yt, detail, csr_bytes)
         elif (self.kernels != "c" and yt is S32 and _event_values(x) == "NULL"

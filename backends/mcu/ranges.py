@@ -46,9 +46,10 @@ S8 = CType("s8", "int8_t", 1)
 S32 = CType("s32", "int32_t", 4)
 S64 = CType("s64", "int64_t", 8)
 U16 = CType("u16", "uint16_t", 2, signed=False)
+U32 = CType("u32", "uint32_t", 4, signed=False)
 VALUE_TYPES = (S8, S32, S64)
 ORDER = {S8: 0, S32: 1, S64: 2}
-CTYPES = {ct.suffix: ct for ct in (*VALUE_TYPES, U16)}
+CTYPES = {ct.suffix: ct for ct in (*VALUE_TYPES, U16, U32)}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from snnc.backends.mcu.lower import lower
 from snnc.backends.mcu.memory import pack
 from snnc.backends.mcu.program import Buffer
-from snnc.backends.mcu.ranges import S8, S32, S64, Range, fit, linear_bounds
+from snnc.backends.mcu.ranges import S8, S32, S64, U16, U32, Range, fit, linear_bounds
 from snnc.errors import UnsupportedError
 from snnc.ir.layers import LIF, Dense, Flatten, Graph, Input, Pool2d, SpikingSelfAttention
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
@@ -87,6 +87,33 @@ def test_spike_inputs_use_event_kernels_and_real_inputs_dense_ones():
 def test_kernel_and_storage_attributes_are_honoured():
     assert _kernels(_two_layer({"kernel": "dense"}))["fc2"] == "dense"
     assert _kernels(_two_layer({"kernel": "event", "storage": "csr"}))["fc2"] == "event-csr"
+
+
+def _sparse_layer(density: float) -> Graph:
+    """A 64 -> 100 layer on spikes keeping ``density`` of its weights (by position)."""
+    rng = np.random.default_rng(3)
+    w = rng.normal(0, 1, (100, 64)).astype(np.float32)
+    w[rng.permutation(w.size).reshape(w.shape) >= round(density * w.size)] = 0
+    return Graph((Input("x", (), shape=(64,)), LIF("s", ("x",)),
+                  Dense("fc", ("s",), weight=w), LIF("out", ("fc",))), output="out")
+
+
+@pytest.mark.parametrize(("density", "kernels", "storage"),
+                         [(0.15, "dsp", "csr"), (0.22, "dsp", "dense"), (0.22, "c", "csr"),
+                          (0.22, "mve", "csr"), (0.40, "c", "dense")])
+def test_csr_is_chosen_when_smaller_than_the_dense_columns(density, kernels, storage):
+    """CSR costs 5 bytes per synapse with the word column indices of DSP cores and 3 with
+    uint16 ones, plus a 4-byte row pointer per input, against one byte per weight."""
+    qg = _qg(_sparse_layer(density))
+    prog = lower(qg, M4.name, kernels)
+    kernel = {info.name: info.kernel for info in prog.layers}["fc"]
+    assert kernel == ("event-csr" if storage == "csr" else "event")
+    if storage == "csr":
+        fn = "snnc_event_csr32_s32" if kernels == "dsp" else "snnc_event_csr_s32"
+        assert fn in prog.functions
+        index = {a.name: a for a in prog.arrays}["snnc_ci_fc"]
+        assert index.ctype == (U32 if kernels == "dsp" else U16)
+        assert index.values.size == np.count_nonzero(qg.q("fc").weight)
 
 
 def test_event_kernel_on_a_wide_input_falls_back_to_dense():

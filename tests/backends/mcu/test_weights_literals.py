@@ -1,6 +1,6 @@
-"""weights.c writes int8 and uint16 arrays as string literals of their bytes: the bytes decode to
-the planned constants, and the project built with the strict flags under ASan/UBSan (host) and
-for the Cortex-M4 (QEMU) runs bit-exactly like the integer reference."""
+"""weights.c writes int8, uint16 and uint32 arrays as string literals of their bytes: the bytes
+decode to the planned constants, and the project built with the strict flags under ASan/UBSan
+(host) and for the Cortex-M4 (QEMU) runs bit-exactly like the integer reference."""
 
 from __future__ import annotations
 
@@ -13,17 +13,19 @@ from testkit.mcu_helpers import M4, assert_same_trace, prepare
 
 from snnc.backends.mcu import emit, simulate
 from snnc.backends.mcu.lower import lower
-from snnc.backends.mcu.ranges import S8, U16
+from snnc.backends.mcu.ranges import S8, U16, U32
 from snnc.backends.mcu.toolchain import core_for
 from snnc.ir.layers import LIF, Dense, Graph, Input
 from snnc.reference.integer import run_quantized
+from snnc.target import load_target
 
 F32 = np.float32
 
 
 def csr_graph() -> Graph:
-    """A spiking input into a 70 %-sparse layer stored as CSR (uint16 column indices, int8
-    values), then a dense read-out; weights include -128..127 extremes after quantisation."""
+    """A spiking input into a 70 %-sparse layer stored as CSR (uint32 column indices on DSP
+    cores, uint16 on others; int8 values), then a dense read-out; weights include -128..127
+    extremes after quantisation."""
     rng = np.random.default_rng(21)
     w1 = rng.normal(0, 0.6, (40, 24)).astype(F32) * (rng.random((40, 24)) < 0.3)
     w1[0, 0], w1[1, 1] = 4.0, -4.0  # the largest magnitudes: quantised to +-127
@@ -45,24 +47,28 @@ def literal_bytes(text: str, declaration: str) -> bytes:
     return bytes.fromhex("".join(pieces).replace("\\x", ""))
 
 
-def test_int8_and_uint16_literals_decode_to_the_planned_constants(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("target_name", "index_type"), [("cortex-m4", U32), ("cortex-m55", U16)])
+def test_int8_and_unsigned_literals_decode_to_the_planned_constants(target_name, index_type,
+                                                                     tmp_path: Path) -> None:
+    target = load_target(target_name)
     rng = np.random.default_rng(2)
-    qg, _ = prepare(csr_graph(), rng.random((3, 24)).astype(F32), 7)
-    emit(qg, M4, tmp_path, measure=False)
+    qg, _ = prepare(csr_graph(), rng.random((3, 24)).astype(F32), 7, target)
+    emit(qg, target, tmp_path, measure=False)
     text = (tmp_path / "weights.c").read_text()
     header = (tmp_path / "weights.h").read_text()
-    arrays = {a.name: a for a in lower(qg, M4.name, core_for(M4).kernels).arrays}
-    assert any(a.ctype == U16 for a in arrays.values())
+    arrays = {a.name: a for a in lower(qg, target.name, core_for(target).kernels).arrays}
+    assert arrays["snnc_ci_fc1"].ctype == index_type
     for name, array in arrays.items():
         if array.ctype == S8:
             declaration = (f"const union {name}_bytes {name} =" if array.word_aligned
                            else f"const int8_t {name}[{array.values.size}] =")
             data = literal_bytes(text, declaration)
             assert np.array_equal(np.frombuffer(data, np.int8), array.values), name
-        elif array.ctype == U16:
-            assert f"uint16_t values[{array.values.size}];" in header
+        elif array.ctype in (U16, U32):
+            assert f"{array.ctype.c} values[{array.values.size}];" in header
             data = literal_bytes(text, f"const union {name}_bytes {name} =")
-            assert np.array_equal(np.frombuffer(data, "<u2"), array.values), name
+            assert np.array_equal(np.frombuffer(data, f"<u{array.ctype.bytes}"),
+                                  array.values), name
     assert "snnc_ci_fc1.values" in (tmp_path / "model.c").read_text()
 
 

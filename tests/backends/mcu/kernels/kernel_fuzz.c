@@ -24,6 +24,7 @@ static int32_t S[4 * MAXI];
 static uint16_t IDX[MAXR * MAXI];
 static int32_t RP[MAXI + 1];
 static uint16_t CI[MAXI * MAXO];
+static uint32_t CW[MAXI * MAXO];
 static int8_t CV[MAXI * MAXO];
 
 static void block(int n_in, int n_out) {
@@ -105,6 +106,11 @@ int kb_run(void)
         ref(rows, n_in, n_out, usebias);
         memset(Y, 0x55, sizeof Y);
         snnc_event_csr_s32(IDX, count, binary ? NULL : X, RP, CI, CV, usebias ? B : NULL, Y, rows, n_in, n_out);
+        bad += 100000 * cmp(rows * n_out);
+        /* the same CSR with word column indices (the DSP layout; CV has padding after nz) */
+        for (int k = 0; k < nz; ++k) CW[k] = (uint32_t)CI[k];
+        memset(Y, 0x55, sizeof Y);
+        snnc_event_csr32_s32(IDX, count, binary ? NULL : X, RP, CW, CV, usebias ? B : NULL, Y, rows, n_in, n_out);
         bad += 100000 * cmp(rows * n_out);
         /* 16-bit: binary spikes, weights such that every partial sum fits int16 */
         if (binary) {
