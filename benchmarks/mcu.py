@@ -289,15 +289,17 @@ int main(void)
         (void)snnc_step(snnc_x, snnc_y);
         spikes += snnc_y[0] != 0;
     }
-    return spikes;
+    (void)snnc_finish(snnc_y);
+    return spikes + (snnc_y[0] != 0);
 }
 """
 
 
 def deployed_model(project: Path, cpu: str, cflags: str) -> dict[str, int]:
     """Flash and RAM of the model objects in a firmware that only runs it: the project's
-    model objects linked with the start-up code and FIRMWARE_MAIN (--gc-sections drops what only the
-    test harness uses: the probe table and its names)."""
+    library objects (built without the harness's observer hook) linked with the start-up code
+    and FIRMWARE_MAIN, which runs the steps and snnc_finish (the QNN stages of a mixed model);
+    --gc-sections drops what only the test harness uses: the probe table and its names."""
     run(["make", "-s", cpu], project, 300, "model library build")
     (project / "firmware.c").write_text(FIRMWARE_MAIN)
     elf = project / "build" / "firmware.elf"
