@@ -157,6 +157,7 @@ class Program:
     segments: int = 1  # 1: every call runs in snnc_step (no QNN stage)
     output_once: bool = False  # the output is a QNN level, produced by snnc_finish
     bias_wait: int = 0  # latest bias onset (step) of a biased layer; model.c counts up to it
+    weight_exp: bool = False  # some weight kernel shifts its sums by a weight exponent
 
     @property
     def phases(self) -> int:
