@@ -210,7 +210,13 @@ class _Lowering:
         return name
 
     def struct(self, name: str, ctype: str, fields: list[tuple[str, Any]]) -> str:
-        self.structs.append(ConstStruct(name, ctype, tuple((k, str(v)) for k, v in fields)))
+        """A const parameter block; layers with identical blocks (a stack of equal blocks, as
+        in a transformer) share the first one's, so flash holds each distinct block once."""
+        values = tuple((k, str(v)) for k, v in fields)
+        same = next((s for s in self.structs if s.ctype == ctype and s.fields == values), None)
+        if same is not None:
+            return f"&{same.name}"
+        self.structs.append(ConstStruct(name, ctype, values))
         return f"&{name}"
 
     def call(self, layer: str, fn: str, *args: Arg, result: str | None = None,

@@ -22,6 +22,7 @@ from snnc.ir.layers import (
     Flatten,
     Graph,
     Input,
+    MultiLevelSpike,
     Pool2d,
     SpikingSelfAttention,
 )
@@ -264,3 +265,19 @@ def test_weight_exponent_is_the_kernel_shift_argument_except_after_csr(attrs):
         assert calls[-1].fn.startswith(("snnc_dense", "snnc_event_dense"))
         assert calls[-1].args[-1] == str(k) and bias in calls[-1].args
 
+
+def test_identical_parameter_blocks_are_emitted_once():
+    """Equal multi-level neurons (as in a stack of equal transformer blocks) share one const
+    parameter struct; a different one keeps its own."""
+    w = np.random.default_rng(2).normal(0, 1, (6, 6)).astype(np.float32)
+    layers: list = [Input("x", (), shape=(6,))]
+    src = "x"
+    for i, levels in enumerate((4, 4, 4, 2)):
+        layers += [Dense(f"fc{i}", (src,), weight=w),
+                   MultiLevelSpike(f"m{i}", (f"fc{i}",), levels=levels)]
+        src = f"m{i}"
+    prog = lower(_qg(Graph(tuple(layers), output=src)), M4.name)
+    params = [c.args[0] for c in prog.calls if c.fn.startswith("snnc_multilevel")]
+    assert len(params) == 4 and len(set(params)) == 2
+    assert params[0] == params[1] == params[2] != params[3]
+    assert len({(s.ctype, s.fields) for s in prog.structs}) == len(prog.structs)
