@@ -24,12 +24,10 @@ the dense cost. The script checks that the curve does not cross back: every meas
 the crossover is not cheaper event-driven.
 
 Memory: the digits and spikeformer examples are compiled for each MCU target and their model
-library linked into a firmware that only runs it (start-up code and a main running one
-inference: snnc_init, the steps, snnc_finish; no test harness, whose probe table --gc-sections
-then drops). Flash is the model's share of that image (code, weights and parameters) against
-the goal raw weight bytes + 10 % + 4 KB, RAM its .data + .bss, which must equal the planned
-state + arena bytes (there is no heap; the state includes model.c's few control words: the
-observer and the step counters).
+library linked into a firmware that only runs it (start-up code and a main calling snnc_init and
+snnc_step; no test harness, whose probe table --gc-sections then drops). Flash is the model's
+share of that image (code, weights and parameters) against the goal raw weight bytes + 10 % +
+4 KB, RAM its .data + .bss, which must equal the planned state + arena bytes (there is no heap).
 The model's flash in the QEMU test image (probe table included) is reported beside it.
 Prints tables and writes ``benchmarks/results/mcu.json``.
 
@@ -76,6 +74,8 @@ EVENT_BUILDS = ("event", "event-32", "event-csr")
 # 32-bit build is there for its cost per event).
 CHECKED_BUILDS = ("event", "event-csr")
 QEMU_TARGETS = ("cortex-m4", "cortex-m55")
+# The memory table also links for Cortex-M7 (same kernels as M4; no QEMU machine needed).
+MEMORY_TARGETS = ("cortex-m4", "cortex-m55", "cortex-m7")
 # Goals (instructions): dense per MAC and event-driven per synaptic event, per core.
 GOALS = {"cortex-m4": {"dense": 1.5, "event": 4.0, "event-32": 4.0, "event-csr": 5.0},
          "cortex-m55": {"dense": 0.35, "event": 2.0, "event-32": 2.0}}
@@ -291,7 +291,7 @@ int main(void)
         (void)snnc_step(snnc_x, snnc_y);
         spikes += snnc_y[0] != 0;
     }
-    (void)snnc_finish(snnc_y); /* the QNN-mapped stages, once per inference */
+    (void)snnc_finish(snnc_y);
     return spikes + (snnc_y[0] != 0);
 }
 """
@@ -299,9 +299,9 @@ int main(void)
 
 def deployed_model(project: Path, cpu: str, cflags: str) -> dict[str, int]:
     """Flash and RAM of the model objects in a firmware that only runs it: the project's
-    model objects linked with the start-up code and FIRMWARE_MAIN, which runs a whole
-    inference (snnc_init, the steps, snnc_finish); --gc-sections drops what only the test
-    harness uses: the probe table and its names."""
+    library objects (built without the harness's observer hook) linked with the start-up code
+    and FIRMWARE_MAIN, which runs the steps and snnc_finish (the QNN stages of a mixed model);
+    --gc-sections drops what only the test harness uses: the probe table and its names."""
     run(["make", "-s", cpu], project, 300, "model library build")
     (project / "firmware.c").write_text(FIRMWARE_MAIN)
     elf = project / "build" / "firmware.elf"
@@ -347,11 +347,7 @@ def memory_rows(work: Path, targets: tuple[str, ...]) -> list[dict[str, Any]]:
             weights = sum(int(np.asarray(qg.q(lay.name).weight).size) for lay in qg.graph
                           if qg.q(lay.name).weight is not None)
             budget = int(weights * (1 + FLASH_SLACK_FRACTION)) + FLASH_SLACK_BYTES
-            # the plan's static RAM: state, arena and model.c's control words (observer,
-            # step counters; Program.control_bytes)
-            planned = memory["estimate"]["ram_bytes"]
-            control = (planned - memory["estimate"]["state_bytes"]
-                       - memory["estimate"]["arena_bytes"])
+            planned = memory["estimate"]["state_bytes"] + memory["estimate"]["arena_bytes"]
             rows.append({
                 "model": model, "target": target_name, "weight_bytes": weights,
                 "flash_bytes": measured["flash_bytes"], "flash_budget_bytes": budget,
@@ -361,7 +357,6 @@ def memory_rows(work: Path, targets: tuple[str, ...]) -> list[dict[str, Any]]:
                 "ram_bytes": measured["ram_bytes"],
                 "state_bytes": memory["estimate"]["state_bytes"],
                 "arena_bytes": memory["estimate"]["arena_bytes"],
-                "control_bytes": control,
                 "ram_equals_state_plus_arena": measured["ram_bytes"] == planned,
                 "stack_bytes": max(memory["measured"]["stack"]["worst_case_bytes"].values()),
             })
@@ -372,13 +367,12 @@ def memory_table(rows: list[dict[str, Any]]) -> str:
     lines = ["Example projects (model in a firmware, no harness; flash goal: weights + 10 % + "
              "4 KB, RAM = state + arena)",
              f"  {'model':<12} {'target':<11} {'weights':>8} {'flash':>8} {'budget':>8} "
-             f"{'RAM':>7} {'state':>7} {'control':>7} {'arena':>7} {'stack':>6}  goals"]
+             f"{'RAM':>7} {'state':>7} {'arena':>7} {'stack':>6}  goals"]
     for r in rows:
         ok = ("met" if r["flash_met"] and r["ram_equals_state_plus_arena"] else "NOT met")
         lines.append(f"  {r['model']:<12} {r['target']:<11} {r['weight_bytes']:>8} "
                      f"{r['flash_bytes']:>8} {r['flash_budget_bytes']:>8} {r['ram_bytes']:>7} "
-                     f"{r['state_bytes']:>7} {r['control_bytes']:>7} {r['arena_bytes']:>7} "
-                     f"{r['stack_bytes']:>6}  {ok}")
+                     f"{r['state_bytes']:>7} {r['arena_bytes']:>7} {r['stack_bytes']:>6}  {ok}")
     return "\n".join(lines)
 
 
@@ -420,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  goal {row['target']} {row['kernel']}: {row['value']:.3f} per {row['unit']}"
                   f" (<= {row['goal']}: {'met' if row['met'] else 'NOT met'})")
         if not args.quick and arm:
-            report["memory"] = memory_rows(work, QEMU_TARGETS)
+            report["memory"] = memory_rows(work, MEMORY_TARGETS)
             print(memory_table(report["memory"]))
         else:
             report["memory"] = None

@@ -254,19 +254,19 @@ def section_mcu(data: dict[str, Any]) -> list[str]:
         lines += ["", "### Flash and RAM of the example projects", "",
                   "Each example compiled for the target and its model objects linked by "
                   "arm-none-eabi-gcc -Os --gc-sections into a firmware that only runs it "
-                  "(start-up code and a main running one inference: snnc_init, the steps, "
-                  "snnc_finish; no test harness or probe table); flash and RAM are the model's "
-                  "share of that image. Goals: flash <= int8 weight bytes + 10 % + 4 KB; RAM "
-                  "(.data + .bss) = the planned state + arena bytes exactly (no heap; the state "
-                  "column adds model.c's control words: the observer and the step counters); "
-                  "the stack is the worst static call chain of snnc_step/snnc_init.", ""]
+                  "(start-up code and a main calling snnc_init, snnc_step and snnc_finish; "
+                  "the model library as a firmware links it: no test harness, probe table or "
+                  "observer hook); flash and RAM are the model's share of that image. Goals: "
+                  "flash <= int8 weight bytes + 10 % + 4 KB (biases and parameter blocks are "
+                  "overhead); RAM (.data + .bss) = the planned state (SNNC_STATE_BYTES: "
+                  "membranes, currents, delay lines, step counters) + arena bytes exactly (no "
+                  "heap); the stack is the worst static call chain of snnc_step/snnc_init/"
+                  "snnc_finish.", ""]
         lines += _table(["model", "target", "weight bytes", "flash", "flash goal", "RAM",
-                         "state + control + arena", "stack", "flash goal",
-                         "RAM = state + arena"],
+                         "state + arena", "stack", "flash goal", "RAM = state + arena"],
                         [[r["model"], r["target"], r["weight_bytes"], r["flash_bytes"],
                           r["flash_budget_bytes"], r["ram_bytes"],
-                          f"{r['state_bytes']} + {r.get('control_bytes', 0)} + "
-                          f"{r['arena_bytes']}", r["stack_bytes"],
+                          f"{r['state_bytes']} + {r['arena_bytes']}", r["stack_bytes"],
                           _met(r["flash_met"]), _met(r["ram_equals_state_plus_arena"])]
                          for r in memory])
     return [*lines, ""]

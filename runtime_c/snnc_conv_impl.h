@@ -10,13 +10,14 @@ SNNC_CONV_PROTO(SNNC_X, SNNC_X_T, SNNC_Y, SNNC_Y_T)
     const int32_t in_per_group = g->in_c / g->groups;
     const int32_t out_per_group = g->out_c / g->groups;
     const int32_t window = g->k_h * g->k_w;
+    const int32_t *start = SNNC_SHIFTED(shift) ? NULL : bias; /* with a shift the bias comes after it */
     for (int32_t o = 0; o < g->out_c; ++o) {
         const int32_t c0 = (o / out_per_group) * in_per_group;
         const int8_t *wo = w + (size_t)o * (size_t)(in_per_group * window);
         SNNC_Y_T *yo = y + (size_t)o * (size_t)(g->out_h * g->out_w);
         for (int32_t oy = 0; oy < g->out_h; ++oy) {
             for (int32_t ox = 0; ox < g->out_w; ++ox) {
-                SNNC_Y_T acc = bias != NULL ? (SNNC_Y_T)bias[o] : 0;
+                SNNC_Y_T acc = start != NULL ? (SNNC_Y_T)start[o] : 0;
                 for (int32_t cl = 0; cl < in_per_group; ++cl) {
                     const SNNC_X_T *xc = x + (size_t)(c0 + cl) * (size_t)(g->in_h * g->in_w);
                     const int8_t *wc = wo + (size_t)cl * (size_t)window;
@@ -39,6 +40,9 @@ SNNC_CONV_PROTO(SNNC_X, SNNC_X_T, SNNC_Y, SNNC_Y_T)
             }
         }
     }
+    if (SNNC_SHIFTED(shift)) {
+        SNNC_CAT2(snnc_shift_bias, SNNC_Y)(y, 1, g->out_c, g->out_h * g->out_w, shift, bias);
+    }
 }
 #undef SNNC_CONV_DIRECT
 #endif
@@ -50,9 +54,10 @@ SNNC_CONV_EVENT_PROTO(SNNC_Y, SNNC_Y_T)
     const int32_t out_per_group = g->out_c / g->groups;
     const int32_t in_plane = g->in_h * g->in_w;
     const int32_t out_plane = g->out_h * g->out_w;
+    const int32_t *start = SNNC_SHIFTED(shift) ? NULL : bias; /* with a shift the bias comes after it */
     for (int32_t o = 0; o < g->out_c; ++o) {
         SNNC_Y_T *yo = y + (size_t)o * (size_t)out_plane;
-        const SNNC_Y_T b = bias != NULL ? (SNNC_Y_T)bias[o] : 0;
+        const SNNC_Y_T b = start != NULL ? (SNNC_Y_T)start[o] : 0;
         for (int32_t k = 0; k < out_plane; ++k) {
             yo[k] = b;
         }
@@ -83,6 +88,9 @@ SNNC_CONV_EVENT_PROTO(SNNC_Y, SNNC_Y_T)
                 }
             }
         }
+    }
+    if (SNNC_SHIFTED(shift)) {
+        SNNC_CAT2(snnc_shift_bias, SNNC_Y)(y, 1, g->out_c, out_plane, shift, bias);
     }
 }
 #undef SNNC_CONV_EVENT

@@ -158,8 +158,10 @@ static void snnc_widen_input(const int8_t *x, int32_t groups, uint32_t *xs);
  * widened into scratch (SNNC_DENSE_SCRATCH(n_in) words; snnc_dense_blk4_s8_s32, whose layout
  * suits SMLAD better, is what the compiler emits for these cores); portable C otherwise. */
 void snnc_dense_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
-                       int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch)
+                       int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch,
+                       int32_t shift)
 {
+    const int32_t *start = SNNC_SHIFTED(shift) ? NULL : bias; /* with a shift the bias comes after it */
 #if !SNNC_HAVE_DSP
     (void)scratch;
 #endif
@@ -173,25 +175,28 @@ void snnc_dense_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, in
         for (; o < n_out; ++o) {
             const int8_t *wo = w + (size_t)o * (size_t)n_in;
             const int32_t a = snnc_dot1_smlad((const uint32_t *)scratch, wo, n_in / 4,
-                                              bias != NULL ? bias[o] : 0);
+                                              start != NULL ? start[o] : 0);
             yr[o] = snnc_dot1_c(xr + head, wo + head, n_in - head, a);
         }
 #endif
 #if SNNC_HAVE_MVE
         for (; o + 4 <= n_out; o += 4) {
             snnc_block4_mve(xr, w + (size_t)o * (size_t)n_in, n_in,
-                            bias != NULL ? bias + o : NULL, yr + o);
+                            start != NULL ? start + o : NULL, yr + o);
         }
 #endif
         for (; o < n_out; ++o) {
             const int8_t *wo = w + (size_t)o * (size_t)n_in;
-            const int32_t a = bias != NULL ? bias[o] : 0;
+            const int32_t a = start != NULL ? start[o] : 0;
 #if SNNC_HAVE_MVE
             yr[o] = snnc_dot1_mve(xr, wo, n_in, a);
 #else
             yr[o] = snnc_dot1_c(xr, wo, n_in, a);
 #endif
         }
+    }
+    if (SNNC_SHIFTED(shift)) {
+        snnc_shift_bias_s32(y, rows, n_out, 1, shift, bias);
     }
 }
 
@@ -282,8 +287,10 @@ static int32_t snnc_dot1_smlad(const uint32_t *xs, const int8_t *w, int32_t grou
  * first widened into scratch (two words per group of four, as SXTB16 pairs them) once per row
  * of x, and every block costs 1.25 instructions per MAC in its inner loop. */
 void snnc_dense_blk4_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
-                            int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch)
+                            int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch,
+                            int32_t shift)
 {
+    const int32_t *start = SNNC_SHIFTED(shift) ? NULL : bias; /* with a shift the bias comes after it */
     const int32_t groups = n_in / 4, tail = n_in % 4, blocks = n_out / 4;
     const int32_t head = 4 * groups;
 #if SNNC_HAVE_DSP
@@ -300,7 +307,7 @@ void snnc_dense_blk4_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bia
         snnc_widen_input(xr, groups, xs);
 #endif
         for (int32_t b = 0; b < blocks; ++b, yr += 4) {
-            const int32_t *bb = bias != NULL ? bias + 4 * b : NULL;
+            const int32_t *bb = start != NULL ? start + 4 * b : NULL;
             /* LDRD needs a word-aligned W (the compiler aligns it); otherwise portable C */
 #if SNNC_HAVE_DSP
             if (groups > 0 && aligned) {
@@ -327,7 +334,7 @@ void snnc_dense_blk4_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bia
             }
         }
         for (int32_t o = 4 * blocks; o < n_out; ++o, wp += n_in) {
-            int32_t a = bias != NULL ? bias[o] : 0;
+            int32_t a = start != NULL ? start[o] : 0;
 #if SNNC_HAVE_DSP
             a = snnc_dot1_smlad(xs, wp, groups, a);
 #else
@@ -335,6 +342,9 @@ void snnc_dense_blk4_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bia
 #endif
             *yr++ = snnc_dot1_c(xr + head, wp + head, tail, a);
         }
+    }
+    if (SNNC_SHIFTED(shift)) {
+        snnc_shift_bias_s32(y, rows, n_out, 1, shift, bias);
     }
 }
 
@@ -608,8 +618,9 @@ static inline void snnc_csr_events_s64(int64_t *y, const uint16_t *idx, int32_t 
  * eight int16 lanes per vector. */
 void snnc_event_dense16_s32(const uint16_t *idx, int32_t count, const int8_t *wt,
                             const int32_t *bias, int32_t *y, int32_t rows, int32_t n_in,
-                            int32_t n_out, int32_t *acc)
+                            int32_t n_out, int32_t *acc, int32_t shift)
 {
+    const int32_t *start = SNNC_SHIFTED(shift) ? NULL : bias; /* with a shift the bias comes after it */
 #if SNNC_HAVE_MVE || SNNC_HAVE_DSP
     const int32_t words = SNNC_EVENT16_SCRATCH(n_out);
     int32_t e = 0;
@@ -687,7 +698,7 @@ void snnc_event_dense16_s32(const uint16_t *idx, int32_t count, const int8_t *wt
         for (int32_t o = 0; o < n_out; ++o) { /* natural order, two lanes per word */
             const uint32_t word = (uint32_t)acc[o >> 1];
             const int16_t v = (int16_t)((o & 1) ? word >> 16 : word);
-            yr[o] = (bias != NULL ? bias[o] : 0) + v;
+            yr[o] = (start != NULL ? start[o] : 0) + v;
         }
 #else
         for (int32_t o = 0; o < n_out; o += 4) { /* words (y0, y2), (y1, y3) per four */
@@ -695,7 +706,7 @@ void snnc_event_dense16_s32(const uint16_t *idx, int32_t count, const int8_t *wt
             const int16_t v[4] = {(int16_t)a02, (int16_t)a13, (int16_t)(a02 >> 16),
                                   (int16_t)(a13 >> 16)};
             for (int32_t k = 0; k < 4 && o + k < n_out; ++k) {
-                yr[o + k] = (bias != NULL ? bias[o + k] : 0) + v[k];
+                yr[o + k] = (start != NULL ? start[o + k] : 0) + v[k];
             }
         }
 #endif
@@ -707,7 +718,7 @@ void snnc_event_dense16_s32(const uint16_t *idx, int32_t count, const int8_t *wt
     for (int32_t r = 0; r < rows; ++r) {
         int32_t *yr = y + (size_t)r * (size_t)n_out;
         for (int32_t o = 0; o < n_out; ++o) {
-            yr[o] = bias != NULL ? bias[o] : 0;
+            yr[o] = start != NULL ? start[o] : 0;
         }
         for (; e < count && (int32_t)idx[e] < (r + 1) * n_in; ++e) {
             const int8_t *col = wt + (size_t)((int32_t)idx[e] - r * n_in) * (size_t)n_out;
@@ -715,6 +726,9 @@ void snnc_event_dense16_s32(const uint16_t *idx, int32_t count, const int8_t *wt
         }
     }
 #endif
+    if (SNNC_SHIFTED(shift)) {
+        snnc_shift_bias_s32(y, rows, n_out, 1, shift, bias);
+    }
 }
 /* Template instantiations (s8 -> s32 is the hand-written kernel above). A project compiles
  * only those its model calls (SNNC_USE_* in snnc_config.h) unless SNNC_ALL_KERNELS is set. */

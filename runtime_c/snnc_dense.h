@@ -1,6 +1,9 @@
 /* snnc runtime: fully connected synapses, dense and event-driven.
  *
- * y = x @ W.T + b over the last axis of a (rows, n_in) tensor. Two ways to compute it:
+ * y = (x @ W.T) * 2^shift + b over the last axis of a (rows, n_in) tensor, W the int8
+ * mantissas of weights with exponent shift (0 without one): a kernel with a shift argument
+ * sums the mantissas and applies the shift and the bias itself (snnc_shift_bias_*), shift 0
+ * starts the sums at the bias. Two ways to compute it:
  * - dense: every weight of W (n_out, n_in, row-major) is multiplied with its input. The int8
  *   input / int32 output case uses the Cortex-M DSP instruction SMLAD (two 16-bit MACs per
  *   instruction) when the compiler targets a core that has it.
@@ -19,13 +22,15 @@
 
 #define SNNC_DENSE_PROTO(X, XT, Y, YT)                                                        \
     void SNNC_CAT3(snnc_dense, X, Y)(const XT *x, const int8_t *w, const int32_t *bias,       \
-                                     YT *y, int32_t rows, int32_t n_in, int32_t n_out)
+                                     YT *y, int32_t rows, int32_t n_in, int32_t n_out,         \
+                                     int32_t shift)
 
 /* x == NULL: binary events (every listed input is 1), no multiplication. */
 #define SNNC_EVENT_DENSE_PROTO(Y, YT)                                                         \
     void SNNC_CAT2(snnc_event_dense, Y)(const uint16_t *idx, int32_t count, const int8_t *x,  \
                                         const int8_t *wt, const int32_t *bias, YT *y,          \
-                                        int32_t rows, int32_t n_in, int32_t n_out)
+                                        int32_t rows, int32_t n_in, int32_t n_out,             \
+                                        int32_t shift)
 
 #define SNNC_EVENT_CSR_PROTO(Y, YT)                                                           \
     void SNNC_CAT2(snnc_event_csr, Y)(const uint16_t *idx, int32_t count, const int8_t *x,    \
@@ -47,9 +52,11 @@
  * widened to 16-bit pairs, SNNC_DENSE_SCRATCH(n_in) words, filled once per row of x. */
 #define SNNC_DENSE_SCRATCH(n_in) ((((n_in) + 3) / 4) * 2)
 void snnc_dense_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
-                       int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch);
+                       int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch,
+                       int32_t shift);
 void snnc_dense_blk4_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t *y,
-                            int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch);
+                            int32_t rows, int32_t n_in, int32_t n_out, int32_t *scratch,
+                            int32_t shift);
 
 /* Event-driven, binary events, dense columns (W transposed) whose partial sums the compiler
  * proved to fit int16: every sum of a subset of one output's weights lies in
@@ -58,7 +65,7 @@ void snnc_dense_blk4_s8_s32(const int8_t *x, const int8_t *w, const int32_t *bia
 #define SNNC_EVENT16_SCRATCH(n_out) ((((n_out) + 7) / 8) * 4)
 void snnc_event_dense16_s32(const uint16_t *idx, int32_t count, const int8_t *wt,
                             const int32_t *bias, int32_t *y, int32_t rows, int32_t n_in,
-                            int32_t n_out, int32_t *acc);
+                            int32_t n_out, int32_t *acc, int32_t shift);
 
 /* Event-driven on CSR columns whose column indices are 32-bit words, the CSR layout of cores
  * with the DSP extension (one LDRD fetches two synapses' columns: 3.75 instructions per

@@ -12,17 +12,21 @@
 #ifdef SNNC_DENSE_GENERIC
 SNNC_DENSE_PROTO(SNNC_X, SNNC_X_T, SNNC_Y, SNNC_Y_T)
 {
+    const int32_t *start = SNNC_SHIFTED(shift) ? NULL : bias; /* with a shift the bias comes after it */
     for (int32_t r = 0; r < rows; ++r) {
         const SNNC_X_T *xr = x + (size_t)r * (size_t)n_in;
         SNNC_Y_T *yr = y + (size_t)r * (size_t)n_out;
         const int8_t *wo = w;
         for (int32_t o = 0; o < n_out; ++o, wo += n_in) {
-            SNNC_Y_T acc = bias != NULL ? (SNNC_Y_T)bias[o] : 0;
+            SNNC_Y_T acc = start != NULL ? (SNNC_Y_T)start[o] : 0;
             for (int32_t i = 0; i < n_in; ++i) {
                 acc += (SNNC_Y_T)((SNNC_P_T)xr[i] * (SNNC_P_T)wo[i]);
             }
             yr[o] = acc;
         }
+    }
+    if (SNNC_SHIFTED(shift)) {
+        SNNC_CAT2(snnc_shift_bias, SNNC_Y)(y, rows, n_out, 1, shift, bias);
     }
 }
 #undef SNNC_DENSE_GENERIC
@@ -43,7 +47,8 @@ SNNC_EVENT_DENSE_PROTO(SNNC_Y, SNNC_Y_T)
 {
     int32_t row_end = n_in;
     SNNC_Y_T *yr = y;
-    SNNC_CAT2(snnc_fill_bias, SNNC_Y)(y, bias, rows, n_out);
+    /* with a shift the bias comes after it */
+    SNNC_CAT2(snnc_fill_bias, SNNC_Y)(y, SNNC_SHIFTED(shift) ? NULL : bias, rows, n_out);
     for (int32_t e = 0; e < count; ++e) {
         const int32_t i = (int32_t)idx[e];
         while (i >= row_end) { /* events are sorted: advance to the row holding input i */
@@ -56,6 +61,9 @@ SNNC_EVENT_DENSE_PROTO(SNNC_Y, SNNC_Y_T)
         } else {
             SNNC_CAT2(snnc_col_mla, SNNC_Y)(yr, col, (SNNC_Y_T)x[i], n_out);
         }
+    }
+    if (SNNC_SHIFTED(shift)) {
+        SNNC_CAT2(snnc_shift_bias, SNNC_Y)(y, rows, n_out, 1, shift, bias);
     }
 }
 

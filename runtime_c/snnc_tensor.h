@@ -36,9 +36,10 @@
 #define SNNC_SPREAD_PROTO(X, XT, Y, YT)                                                       \
     void SNNC_CAT3(snnc_spread, X, Y)(const XT *x, YT *y, int32_t n, int32_t t, int32_t steps)
 
-/* y = y * 2^shift + bias[c] over (outer, channels, inner) values, bias NULL for none: a weight
- * layer whose weights are int8 mantissas times 2^shift (its weight exponent) runs its kernel
- * on the mantissas without bias, then this. The compiler proves every value fits YT. */
+/* y = y * 2^shift + bias[c] over (outer, channels, inner) values, bias NULL for none
+ * (snnc_shift_bias_* of snnc_types.h as an operator): the output step of a weight layer with a
+ * weight exponent whose kernel has no shift argument (the CSR event kernel); the others apply
+ * it themselves. The compiler proves every value fits YT. */
 #define SNNC_SCALE_PROTO(X, XT, Y, YT)                                                        \
     void SNNC_CAT3(snnc_scale, X, Y)(YT *y, int32_t outer, int32_t channels, int32_t inner,  \
                                      int32_t shift, const int32_t *bias)

@@ -105,4 +105,37 @@ static inline int64_t snnc_floor_div(int64_t a, int64_t b)
     return q;
 }
 
+/* Whether the weight kernels' shift argument is compiled in: only for models with weight
+ * exponents (SNNC_USE_WEIGHT_EXP), so the others carry no shift step. SNNC_SHIFTED(shift):
+ * this call shifts its sums (and so adds the bias after the shift, not before the sums). */
+#if defined(SNNC_ALL_KERNELS) || defined(SNNC_USE_WEIGHT_EXP)
+#define SNNC_SHIFTED(shift) ((shift) != 0)
+#else
+#define SNNC_SHIFTED(shift) ((void)(shift), 0)
+#endif
+
+/* y = y * 2^shift + bias[c] over (outer, channels, inner) values, bias NULL for none: the end
+ * of a weight layer whose weights are int8 mantissas times 2^shift (its weight exponent). Its
+ * kernel sums the mantissas without the bias, then applies this itself (one call per layer;
+ * snnc_scale_* is the same step as an operator of its own). The compiler proves every value
+ * fits the type; the factor multiplies, so no negative value is shifted. */
+#define SNNC_SHIFT_BIAS_DEFINE_(Y, YT)                                                        \
+    static inline void SNNC_CAT2(snnc_shift_bias, Y)(                                         \
+        YT *y, int32_t outer, int32_t channels, int32_t inner, int32_t shift,                 \
+        const int32_t *bias)                                                                  \
+    {                                                                                         \
+        const YT factor = (YT)((YT)1 << shift);                                               \
+        for (int32_t o = 0; o < outer; ++o) {                                                 \
+            for (int32_t c = 0; c < channels; ++c) {                                          \
+                const YT add = bias != NULL ? (YT)bias[c] : 0;                                \
+                for (int32_t i = 0; i < inner; ++i, ++y) {                                    \
+                    *y = (YT)(*y * factor + add);                                             \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+    }
+SNNC_SHIFT_BIAS_DEFINE_(s8, int8_t)
+SNNC_SHIFT_BIAS_DEFINE_(s32, int32_t)
+SNNC_SHIFT_BIAS_DEFINE_(s64, int64_t)
+
 #endif /* SNNC_TYPES_H */

@@ -32,7 +32,7 @@ def estimate(prog: Program, limits: Limits) -> dict[str, int]:
     code = (sum(CODE_BYTES[f.name] for f in families(prog)) + STEP_BYTES_BASE
             + STEP_BYTES_PER_CALL * (len(prog.calls) + len(prog.tail)))
     consts = prog.flash_data_bytes + STRUCT_BYTES * len(prog.structs)
-    ram = prog.arena_bytes + prog.state_bytes + prog.control_bytes
+    ram = prog.arena_bytes + prog.state_bytes
     return {"code_bytes": code, "constant_bytes": consts, "flash_bytes": code + consts,
             "arena_bytes": prog.arena_bytes, "state_bytes": prog.state_bytes,
             "ram_bytes": ram, "ram_with_stack_bytes": ram + limits.stack_bytes}

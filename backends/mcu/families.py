@@ -63,8 +63,10 @@ def kernel_block(fn: str) -> str | None:
 
 
 def kernel_switches(prog: Program) -> list[str]:
-    """The instantiation switches the program needs, sorted."""
-    return sorted({b for fn in prog.functions if (b := kernel_block(fn)) is not None})
+    """The instantiation switches the program needs, sorted; ``WEIGHT_EXP`` compiles the
+    weight kernels' shift step (a model without weight exponents has none)."""
+    blocks = {b for fn in prog.functions if (b := kernel_block(fn)) is not None}
+    return sorted(blocks | ({"WEIGHT_EXP"} if prog.weight_exp else set()))
 
 
 def runtime_files(prog: Program) -> list[str]:

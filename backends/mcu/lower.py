@@ -75,6 +75,8 @@ from snnc.reference.mapped import phases
 
 EVENT_INDEX_LIMIT = 1 << 16  # event lists hold uint16 indices
 MAX_STATE_BITS = 32
+# A weight layer's int32 bias (or None) and weight exponent: its kernel's bias and shift.
+Scaling = tuple[np.ndarray | None, int]
 
 
 # Layer type -> the _Lowering method that emits its kernel calls.
@@ -133,6 +135,7 @@ class _Lowering:
         self.arrays: list[ConstArray] = []
         self.structs: list[ConstStruct] = []
         self.buffers: list[Buffer] = []
+        self.weight_exp = False  # a kernel shifts its sums (SNNC_USE_WEIGHT_EXP)
         self.layers: list[LayerInfo] = []
         self.when = phases(self.graph)
         self.segment = 0
@@ -208,7 +211,13 @@ class _Lowering:
         return name
 
     def struct(self, name: str, ctype: str, fields: list[tuple[str, Any]]) -> str:
-        self.structs.append(ConstStruct(name, ctype, tuple((k, str(v)) for k, v in fields)))
+        """A const parameter block; layers with identical blocks (a stack of equal blocks, as
+        in a transformer) share the first one's, so flash holds each distinct block once."""
+        values = tuple((k, str(v)) for k, v in fields)
+        same = next((s for s in self.structs if s.ctype == ctype and s.fields == values), None)
+        if same is not None:
+            return f"&{same.name}"
+        self.structs.append(ConstStruct(name, ctype, values))
         return f"&{name}"
 
     def call(self, layer: str, fn: str, *args: Arg, result: str | None = None,
@@ -282,7 +291,8 @@ class _Lowering:
 
     def weights_int8(self, layer: str, q: QuantLayer) -> tuple[np.ndarray, int]:
         """The int8 weight mantissas and the layer's weight exponent ``k`` (weights are
-        ``mantissa << k``; the kernel runs on the mantissas, :meth:`scale` shifts the sums)."""
+        ``mantissa << k``; the kernel runs on the mantissas and, given ``k`` as its shift
+        argument, shifts the sums and adds the bias itself)."""
         k = int(q.weight_exp or 0)
         w = np.asarray(q.weight, np.int64) >> k
         if w.size and (w.min() < S8.lo or w.max() > S8.hi):
@@ -292,8 +302,8 @@ class _Lowering:
 
     def scale(self, lay: ir.Layer, out: View, dims: tuple[int, int, int], k: int,
               bias: np.ndarray | None) -> None:
-        """``out = out * 2^k + bias`` after a kernel ran on weight mantissas without the bias
-        (a layer with weight exponent ``k``); ``dims``: (outer, channels, inner)."""
+        """``out = out * 2^k + bias`` after a kernel without a shift argument (the CSR event
+        kernel) ran on weight mantissas without the bias; ``dims``: (outer, channels, inner)."""
         yt = out.buffer.ctype
         self.call(lay.name, f"snnc_scale_{yt.suffix}_{yt.suffix}", out, *map(str, dims), str(k),
                   self.bias_const(self.ids[lay.name], bias))
@@ -374,6 +384,7 @@ class _Lowering:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
         w, k = self.weights_int8(lay.name, q)
+        self.weight_exp |= k > 0
         bias = self.bias_int32(lay.name, q.bias)
         n_out, n_in = w.shape
         rows = x.size // n_in
@@ -382,18 +393,16 @@ class _Lowering:
         out = self.arena(self.ids[lay.name], yt, rows * n_out)
         event, why = self._choose_event(lay, x)
         sizes = (str(rows), str(n_in), str(n_out))
-        kernel_bias = None if k else bias
         if event:
-            self._dense_events(lay, x, w, kernel_bias, View(out), sizes, why)
+            self._dense_events(lay, x, w, (bias, k), View(out), sizes, why)
         else:
-            self._dense_direct(lay, x, w, kernel_bias, View(out), sizes, why)
-        if k:
-            self.scale(lay, View(out), (rows, n_out, 1), k, bias)
+            self._dense_direct(lay, x, w, (bias, k), View(out), sizes, why)
         return Tensor(View(out), self.graph.shape(lay.name), rng, spiking=False)
 
-    def _dense_direct(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
+    def _dense_direct(self, lay: ir.Dense, x: Tensor, w: np.ndarray, scaling: Scaling,
                       out: View, sizes: tuple[str, str, str], why: str) -> None:
         ident, yt = self.ids[lay.name], out.buffer.ctype
+        bias, k = scaling
         fn = f"snnc_dense_{x.ctype.suffix}_{yt.suffix}"
         if x.ctype is S8 and yt is S32 and self.kernels == "dsp":  # SMLAD on 4-row blocks
             fn = "snnc_dense_blk4_s8_s32"
@@ -405,14 +414,15 @@ class _Lowering:
             scratch = dense_scratch_words(w.shape[1])
             args.append("NULL" if self.kernels == "mve"
                         else View(self.arena(f"{ident}_scratch", S32, scratch)))
-        self.call(lay.name, fn, *args)
+        self.call(lay.name, fn, *args, str(k))
         self.info(lay, "dense", yt, f"{sizes[1]}->{sizes[2]}, {why}", w.size)
 
-    def _dense_events(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
+    def _dense_events(self, lay: ir.Dense, x: Tensor, w: np.ndarray, scaling: Scaling,
                       out: View, sizes: tuple[str, str, str], why: str) -> None:
         """Event-driven: weight columns stored densely (W transposed) or as CSR, whichever the
         ``storage`` attribute asks for or, without it, whichever is smaller."""
         ident, yt = self.ids[lay.name], out.buffer.ctype
+        bias, k = scaling
         count, idx = self.event_list(lay.name, x)
         n_out, n_in = w.shape
         wt = w.T  # (n_in, n_out): one input's fan-out is contiguous
@@ -433,8 +443,10 @@ class _Lowering:
                       self.const(f"snnc_ci_{ident}", U32 if words else U16, np.nonzero(nz)[1]),
                       self.const(f"snnc_wv_{ident}", S8, vals))
             fn = "snnc_event_csr32_s32" if words else f"snnc_event_csr_{yt.suffix}"
-            self.call(lay.name, fn, idx, count, _event_values(x),
-                      *arrays, self.bias_const(ident, bias), out, *sizes)
+            self.call(lay.name, fn, idx, count, _event_values(x), *arrays,
+                      self.bias_const(ident, None if k else bias), out, *sizes)
+            if k:  # the CSR kernels have no shift argument
+                self.scale(lay, out, (int(sizes[0]), int(sizes[2]), 1), k, bias)
             self.info(lay, "event-csr", yt, detail, csr_bytes)
         elif (self.kernels != "c" and yt is S32 and _event_values(x) == "NULL"
               and partial_sums_fit_int16(w)):
@@ -442,12 +454,12 @@ class _Lowering:
             name = self.const(f"snnc_wt_{ident}", S8, wt)
             acc = self.arena(f"{ident}_acc16", S32, event16_scratch_words(n_out))
             self.call(lay.name, "snnc_event_dense16_s32", idx, count, name,
-                      self.bias_const(ident, bias), out, *sizes, View(acc))
+                      self.bias_const(ident, bias), out, *sizes, View(acc), str(k))
             self.info(lay, "event", yt, f"{detail}, 16-bit sums", w.size)
         else:
             name = self.const(f"snnc_wt_{ident}", S8, wt)
             self.call(lay.name, f"snnc_event_dense_{yt.suffix}", idx, count, _event_values(x),
-                      name, self.bias_const(ident, bias), out, *sizes)
+                      name, self.bias_const(ident, bias), out, *sizes, str(k))
             self.info(lay, "event", yt, detail, w.size)
 
     def _geom(self, name: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
@@ -464,10 +476,10 @@ class _Lowering:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
         w, k = self.weights_int8(lay.name, q)
-        full_bias = self.bias_int32(lay.name, q.bias)
-        bias = None if k else full_bias  # with an exponent: added by scale() after the shift
+        self.weight_exp |= k > 0
+        bias = self.bias_int32(lay.name, q.bias)  # the kernel adds it after the shift by k
         in_shape, out_shape = self.graph.shape(lay.inputs[0]), self.graph.shape(lay.name)
-        rng, acc = linear_bounds(w << k, full_bias, x.rng)
+        rng, acc = linear_bounds(w << k, bias, x.rng)
         yt = self.out_type(lay.name, Range(-acc, acc))
         ident = self.ids[lay.name]
         out = self.arena(ident, yt, math.prod(out_shape))
@@ -484,16 +496,13 @@ class _Lowering:
             w_ev = w.reshape(g, o // g, ipg, kh, kw).transpose(0, 2, 3, 4, 1)
             name = self.const(f"snnc_wt_{ident}", S8, w_ev)
             self.call(lay.name, f"snnc_conv_event_{yt.suffix}", geom, idx, count, x_arg, name,
-                      self.bias_const(ident, bias), View(out))
+                      self.bias_const(ident, bias), View(out), str(k))
             self.info(lay, "event", yt, detail, w.size)
         else:
             name = self.const(f"snnc_w_{ident}", S8, w)
             self.call(lay.name, f"snnc_conv_{x.ctype.suffix}_{yt.suffix}", geom, x.view, name,
-                      self.bias_const(ident, bias), View(out))
+                      self.bias_const(ident, bias), View(out), str(k))
             self.info(lay, "direct", yt, detail, w.size)
-        if k:
-            self.scale(lay, View(out), (1, out_shape[0], out_shape[1] * out_shape[2]), k,
-                       full_bias)
         return Tensor(View(out), out_shape, rng, spiking=False)
 
     def pool(self, lay: ir.Pool2d) -> Tensor:
@@ -733,7 +742,8 @@ class _Lowering:
             timesteps=self.steps, calls=calls, tail=tail, arrays=self.arrays,
             structs=self.structs, buffers=self.buffers, probes=probes, layers=self.layers,
             ring_period=period, segments=1 + max(segment(*w) for w in when.values()),
-            output_once=when[graph.output][1], bias_wait=self.bias_wait)
+            output_once=when[graph.output][1], bias_wait=self.bias_wait,
+            weight_exp=self.weight_exp)
         plan_memory(prog)
         return prog
 

@@ -157,6 +157,7 @@ class Program:
     segments: int = 1  # 1: every call runs in snnc_step (no QNN stage)
     output_once: bool = False  # the output is a QNN level, produced by snnc_finish
     bias_wait: int = 0  # latest bias onset (step) of a biased layer; model.c counts up to it
+    weight_exp: bool = False  # some weight kernel shifts its sums by a weight exponent
 
     @property
     def phases(self) -> int:
@@ -178,13 +179,14 @@ class Program:
         return sum(n * CTYPES[s].bytes for s, n in self.arena_sizes.items())
 
     @property
-    def control_bytes(self) -> int:
-        """model.c's scalar statics on a 32-bit core: the observer and its context, the step
-        counter of a mixed schedule, the delay-line step counter, the bias-onset counter."""
-        return (8 + 4 * int(self.segments > 1) + 4 * int(self.ring_period > 1)
-                + 4 * int(self.bias_wait > 0))
+    def counter_bytes(self) -> int:
+        """model.c's 32-bit step counters, state kept across steps like the membranes: that of
+        a mixed schedule, the delay lines' slot counter and the bias-onset counter."""
+        return 4 * (int(self.segments > 1) + int(self.ring_period > 1) + int(self.bias_wait > 0))
 
     @property
     def state_bytes(self) -> int:
-        return sum(b.size * b.depth * b.ctype.bytes for b in self.buffers
-                   if b.kind in ("state", "ring"))
+        """Every static that lives across steps (SNNC_STATE_BYTES): membranes, currents, delay
+        lines and the step counters. With the arenas, all the RAM a firmware's model takes."""
+        return self.counter_bytes + sum(b.size * b.depth * b.ctype.bytes for b in self.buffers
+                                        if b.kind in ("state", "ring"))

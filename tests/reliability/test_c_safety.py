@@ -75,8 +75,8 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_host_build_is_clean_under_strict_warnings(projects, name: str) -> None:
     project = projects[name]
     with tempfile.TemporaryDirectory() as tmp:
-        run(["gcc", *STRICT, "-O2", "-I.", *model_sources(project), "snnc_harness.c",
-             "main_host.c", "-o", str(Path(tmp) / "run")], project)
+        run(["gcc", *STRICT, "-O2", "-DSNNC_OBSERVE", "-I.", *model_sources(project),
+             "snnc_harness.c", "main_host.c", "-o", str(Path(tmp) / "run")], project)
 
 
 @pytest.mark.needs("arm-none-eabi-gcc")

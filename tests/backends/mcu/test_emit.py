@@ -216,9 +216,11 @@ def test_memory_json_reports_measured_sections_objects_and_symbols(tmp_path):
     assert measured["symbols"]["snnc_w_fc1"] == w.size
     assert memory["limits"]["flash_bytes"] == M4.limits["flash_bytes"]
     assert artifact.resources["measured"]["flash_bytes"] == measured["image"]["flash_bytes"]
-    # the estimate the resource check uses is an upper bound of the measured model
+    # the estimate the resource check uses is an upper bound of the measured model; the
+    # harness image's model.o also holds the probe hook (a function pointer and its context,
+    # -DSNNC_OBSERVE), which a firmware's model does not
     assert memory["estimate"]["flash_bytes"] >= model["flash_bytes"]
-    assert memory["estimate"]["ram_bytes"] >= model["ram_bytes"]
+    assert memory["estimate"]["ram_bytes"] + 8 >= model["ram_bytes"]
 
 
 @pytest.mark.needs("arm-none-eabi-gcc")

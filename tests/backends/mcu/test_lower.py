@@ -16,7 +16,16 @@ from snnc.backends.mcu.memory import pack
 from snnc.backends.mcu.program import Buffer
 from snnc.backends.mcu.ranges import S8, S32, S64, U16, U32, Range, fit, linear_bounds
 from snnc.errors import UnsupportedError
-from snnc.ir.layers import LIF, Dense, Flatten, Graph, Input, Pool2d, SpikingSelfAttention
+from snnc.ir.layers import (
+    LIF,
+    Dense,
+    Flatten,
+    Graph,
+    Input,
+    MultiLevelSpike,
+    Pool2d,
+    SpikingSelfAttention,
+)
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.passes.quantize import quantize
 from snnc.target import load_target
@@ -247,3 +256,55 @@ def test_every_called_kernel_has_an_instantiation_switch_in_the_runtime():
         for fn in lower(_qg(case.graph, case.inputs), M4.name).functions:
             block = kernel_block(fn)
             assert block is None or block in switches, fn
+
+
+
+def _exponent_graph(attrs: dict[str, str]) -> tuple[Graph, np.ndarray]:
+    """A threshold far below the weights: the quantizer gives fc2 a weight exponent."""
+    rng = np.random.default_rng(5)
+    f32 = np.float32
+    graph = Graph((
+        Input("x", (), shape=(12,)),
+        Dense("fc1", ("x",), weight=rng.normal(0, 2, (10, 12)).astype(f32)),
+        LIF("l1", ("fc1",), threshold=f32(0.01)),
+        Dense("fc2", ("l1",), weight=rng.normal(0, 2, (4, 10)).astype(f32),
+              bias=rng.normal(0, 0.02, 4).astype(f32)).with_attrs(**attrs),
+        LIF("l2", ("fc2",), threshold=f32(0.02)),
+    ), output="l2", timesteps=4)
+    return graph, rng.uniform(0, 1, (3, 12)).astype(f32)
+
+
+@pytest.mark.parametrize("attrs", [{"kernel": "dense"}, {"kernel": "event", "storage": "dense"},
+                                   {"kernel": "event", "storage": "csr"}])
+def test_weight_exponent_is_the_kernel_shift_argument_except_after_csr(attrs):
+    qg = _qg(*_exponent_graph(attrs))
+    k = qg.q("fc2").weight_exp
+    assert k > 0
+    prog = lower(qg, M4.name)
+    ident = next(info.ident for info in prog.layers if info.name == "fc2")
+    calls = [c for c in prog.calls if c.layer == ident]
+    bias = f"snnc_b_{ident}"
+    if attrs.get("storage") == "csr":  # no shift argument: snnc_scale shifts, adds the bias
+        assert [c.fn for c in calls[-2:]] == ["snnc_event_csr_s32", "snnc_scale_s32_s32"]
+        assert bias not in calls[-2].args and calls[-1].args[-2:] == (str(k), bias)
+    else:  # one call: the kernel shifts by k and adds the bias itself
+        assert not any(c.fn.startswith("snnc_scale") for c in calls)
+        assert calls[-1].fn.startswith(("snnc_dense", "snnc_event_dense"))
+        assert calls[-1].args[-1] == str(k) and bias in calls[-1].args
+
+
+def test_identical_parameter_blocks_are_emitted_once():
+    """Equal multi-level neurons (as in a stack of equal transformer blocks) share one const
+    parameter struct; a different one keeps its own."""
+    w = np.random.default_rng(2).normal(0, 1, (6, 6)).astype(np.float32)
+    layers: list = [Input("x", (), shape=(6,))]
+    src = "x"
+    for i, levels in enumerate((4, 4, 4, 2)):
+        layers += [Dense(f"fc{i}", (src,), weight=w),
+                   MultiLevelSpike(f"m{i}", (f"fc{i}",), levels=levels)]
+        src = f"m{i}"
+    prog = lower(_qg(Graph(tuple(layers), output=src)), M4.name)
+    params = [c.args[0] for c in prog.calls if c.fn.startswith("snnc_multilevel")]
+    assert len(params) == 4 and len(set(params)) == 2
+    assert params[0] == params[1] == params[2] != params[3]
+    assert len({(s.ctype, s.fields) for s in prog.structs}) == len(prog.structs)

@@ -1,6 +1,6 @@
 /* Kernel fuzzing of runtime_c/snnc_dense.c: random shapes, weights (including -128 and the
- * int16 limits of the 16-bit event sums), biases, binary and multi-level inputs; every kernel
- * against a plain int64 reference. Returns 0 if all agree. Built by test_kernels.py for the
+ * int16 limits of the 16-bit event sums), biases, output shifts (weight exponents 0..6),
+ * binary and multi-level inputs; every kernel against a plain int64 reference. Returns 0 if all agree. Built by test_kernels.py for the
  * host (sanitizers) and for Cortex-M4 and Cortex-M55 under QEMU. */
 #include <stdint.h>
 #include <string.h>
@@ -40,12 +40,13 @@ static void block(int n_in, int n_out) {
         for (int i = 0; i < n_in; ++i) WB[p++] = W[o * n_in + i];
 }
 
-static void ref(int rows, int n_in, int n_out, int usebias) {
+/* R = (X @ W.T) * 2^shift + B: the weights W * 2^shift, given as mantissas W and exponent */
+static void ref(int rows, int n_in, int n_out, int usebias, int shift) {
     for (int r = 0; r < rows; ++r)
         for (int o = 0; o < n_out; ++o) {
-            int64_t a = usebias ? B[o] : 0;
+            int64_t a = 0;
             for (int i = 0; i < n_in; ++i) a += (int64_t)X[r * n_in + i] * W[o * n_in + i];
-            R[r * n_out + o] = (int32_t)a;
+            R[r * n_out + o] = (int32_t)(a * ((int64_t)1 << shift) + (usebias ? B[o] : 0));
         }
 }
 
@@ -67,23 +68,24 @@ int kb_run(void)
         int usebias = (int)(rnd() & 1u);
         int binary = (int)(rnd() & 1u);
         int rate = (int)(rnd() % 101u);
+        int shift = (trial & 1) ? (int)(rnd() % 7u) : 0;
         for (int i = 0; i < n_out * n_in; ++i) W[i] = (int8_t)(trial % 5 == 0 ? (rnd() & 1 ? -128 : 127) : rw(lim));
         for (int o = 0; o < n_out; ++o) B[o] = (int32_t)(rnd() % 20001u) - 10000;
         for (int i = 0; i < rows * n_in; ++i)
             X[i] = (int8_t)(((int)(rnd() % 100u) < rate) ? (binary ? 1 : rw(127)) : 0);
         /* dense row-major and blocked */
-        ref(rows, n_in, n_out, usebias);
+        ref(rows, n_in, n_out, usebias, shift);
         memset(Y, 0x55, sizeof Y);
-        snnc_dense_s8_s32(X, W, usebias ? B : NULL, Y, rows, n_in, n_out, S);
+        snnc_dense_s8_s32(X, W, usebias ? B : NULL, Y, rows, n_in, n_out, S, shift);
         bad += cmp(rows * n_out);
         block(n_in, n_out);
         memset(Y, 0x55, sizeof Y);
-        snnc_dense_blk4_s8_s32(X, WB, usebias ? B : NULL, Y, rows, n_in, n_out, S);
+        snnc_dense_blk4_s8_s32(X, WB, usebias ? B : NULL, Y, rows, n_in, n_out, S, shift);
         bad += 100 * cmp(rows * n_out);
         /* the same weights at an odd address: the kernel falls back to unaligned loads */
         memmove(WB + 1, WB, (size_t)(n_in * n_out));
         memset(Y, 0x55, sizeof Y);
-        snnc_dense_blk4_s8_s32(X, WB + 1, usebias ? B : NULL, Y, rows, n_in, n_out, S);
+        snnc_dense_blk4_s8_s32(X, WB + 1, usebias ? B : NULL, Y, rows, n_in, n_out, S, shift);
         bad += 100 * cmp(rows * n_out);
         /* event kernels */
         for (int i = 0; i < n_in; ++i)
@@ -93,7 +95,8 @@ int kb_run(void)
         for (int i = 0; i < rows * n_in; ++i) if (X[i]) { if (IDX[c2] != i) bad += 1000; ++c2; }
         if (c2 != count) bad += 1000;
         memset(Y, 0x55, sizeof Y);
-        snnc_event_dense_s32(IDX, count, binary ? NULL : X, WT, usebias ? B : NULL, Y, rows, n_in, n_out);
+        snnc_event_dense_s32(IDX, count, binary ? NULL : X, WT, usebias ? B : NULL, Y, rows, n_in, n_out,
+                             shift);
         bad += 10000 * cmp(rows * n_out);
         int nz = 0; RP[0] = 0;
         for (int i = 0; i < n_in; ++i) {
@@ -103,7 +106,7 @@ int kb_run(void)
             }
             RP[i + 1] = nz;
         }
-        ref(rows, n_in, n_out, usebias);
+        ref(rows, n_in, n_out, usebias, 0); /* CSR: no shift argument */
         memset(Y, 0x55, sizeof Y);
         snnc_event_csr_s32(IDX, count, binary ? NULL : X, RP, CI, CV, usebias ? B : NULL, Y, rows, n_in, n_out);
         bad += 100000 * cmp(rows * n_out);
@@ -123,9 +126,11 @@ int kb_run(void)
             if (ok) {
                 for (int i = 0; i < n_in; ++i)
                     for (int o = 0; o < n_out; ++o) WT[i * n_out + o] = W[o * n_in + i];
+                ref(rows, n_in, n_out, usebias, shift);
                 memset(Y, 0x55, sizeof Y);
                 memset(S, 0x77, sizeof S);
-                snnc_event_dense16_s32(IDX, count, WT, usebias ? B : NULL, Y, rows, n_in, n_out, S);
+                snnc_event_dense16_s32(IDX, count, WT, usebias ? B : NULL, Y, rows, n_in, n_out, S,
+                                       shift);
                 bad += 1000000 * cmp(rows * n_out);
             }
         }
