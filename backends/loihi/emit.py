@@ -68,9 +68,9 @@ def weight_arrays(net: LoihiNet) -> dict[str, np.ndarray]:
             arrays[f"{pop.name}/post/cols"] = pop.params["post_cols"].astype(np.int32)
             arrays[f"{pop.name}/post/values"] = pop.params["post_values"].astype(np.int64)
     for syn in net.synapses:
-        arrays[f"{syn.name}/rows"] = syn.rows.astype(np.int32)
-        arrays[f"{syn.name}/cols"] = syn.cols.astype(np.int32)
-        arrays[f"{syn.name}/values"] = (2 * syn.values).astype(np.int32)
+        arrays[f"{syn.name}/rows"] = syn.rows.astype(np.int32, copy=False)
+        arrays[f"{syn.name}/cols"] = syn.cols.astype(np.int32, copy=False)
+        arrays[f"{syn.name}/values"] = np.multiply(syn.values, 2, dtype=np.int32)
     return arrays
 
 
