@@ -69,46 +69,45 @@ class Layout:
         return [s for pop in sorted(self.parts) for s in self.parts[pop]]
 
 
-def _slice_index(parts: tuple[Slice, ...], idx: np.ndarray) -> np.ndarray:
-    los = np.array([s.lo for s in parts], np.int64)
-    return np.searchsorted(los, idx, side="right") - 1
-
-
 def _event_blocks(stage: EventStage, parts: Partition) -> dict[Pair, img.SynapticBlock]:
     """Synaptic blocks keyed by (source slice, target slice): rows of the source slice's
-    neurons, synapse word = int16 weight << 16 | target neuron index in the target slice."""
+    neurons, synapse word = int16 weight << 16 | target neuron index in the target slice.
+
+    Built one source slice at a time (its synapses are one run of the row-major matrix), so
+    the temporaries are one slice's, never the whole matrix's."""
     blocks: dict[Pair, img.SynapticBlock] = {}
     dst_parts = parts[stage.sink]
+    dst_lo = np.array([s.lo for s in dst_parts], np.int64)
     for src, mat in stage.synapses.items():
         if mat.nnz == 0:
             continue
         src_parts = parts[src]
-        src_lo = np.array([s.lo for s in src_parts], np.int64)
-        src_n = np.array([s.n for s in src_parts], np.int64)
-        dst_lo = np.array([s.lo for s in dst_parts], np.int64)
-        ss = _slice_index(src_parts, mat.rows)
-        ts = _slice_index(dst_parts, mat.cols)
-        # The matrix is row-major sorted, so a stable sort by block keeps rows in order.
-        order = np.argsort(ts * len(src_parts) + ss, kind="stable")
-        rows, cols, vals = mat.rows[order], mat.cols[order], mat.vals[order]
-        ss, ts = ss[order], ts[order]
-        group = ts * len(src_parts) + ss
-        starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-        ends = np.concatenate((starts[1:], [group.size]))
-        # One row index per source neuron of each (source slice, target slice) block, laid
-        # end to end: block b's rows start at row_base[b].
-        g_ss = ss[starts]
-        row_base = np.concatenate(([0], np.cumsum(src_n[g_ss])))
-        block_of = np.repeat(np.arange(starts.size), ends - starts)
-        row_key = row_base[block_of] + rows - src_lo[ss]
-        lengths = np.bincount(row_key, minlength=int(row_base[-1])).astype(np.int64)
-        first_word = np.cumsum(lengths) - lengths
-        words = ((vals & 0xFFFF) << 16) | (cols - dst_lo[ts])
-        for b, (a, z) in enumerate(zip(starts, ends, strict=True)):
-            r0, r1 = int(row_base[b]), int(row_base[b + 1])
-            key = (src_parts[int(ss[a])], dst_parts[int(ts[a])])
-            blocks[key] = img.SynapticBlock(first_word[r0:r1] - a, lengths[r0:r1], words[a:z])
+        cuts = np.searchsorted(mat.rows, [s.lo for s in src_parts] + [src_parts[-1].hi])
+        for sl, a, z in zip(src_parts, cuts[:-1], cuts[1:], strict=True):
+            if a < z:
+                blocks.update(_slice_blocks(sl, dst_parts, dst_lo, mat.rows[a:z],
+                                            mat.cols[a:z], mat.vals[a:z]))
     return blocks
+
+
+def _slice_blocks(sl: Slice, dst_parts: tuple[Slice, ...], dst_lo: np.ndarray,
+                  rows: np.ndarray, cols: np.ndarray,
+                  vals: np.ndarray) -> dict[Pair, img.SynapticBlock]:
+    """One source slice's blocks, from its synapses in row-major order."""
+    ts = np.searchsorted(dst_lo, cols, side="right") - 1
+    order = np.argsort(ts, kind="stable")  # by target slice; rows stay in order
+    rows, cols, vals, ts = rows[order], cols[order], vals[order], ts[order]
+    starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))
+    ends = np.concatenate((starts[1:], [ts.size]))
+    words = (((np.asarray(vals, np.int64) & 0xFFFF) << 16)
+             | (cols - dst_lo[ts])).astype(np.uint32)
+    local = rows - sl.lo
+    out: dict[Pair, img.SynapticBlock] = {}
+    for a, z in zip(starts, ends, strict=True):
+        lengths = np.bincount(local[a:z], minlength=sl.n).astype(np.int64)
+        out[(sl, dst_parts[int(ts[a])])] = img.SynapticBlock(np.cumsum(lengths) - lengths,
+                                                             lengths, words[a:z])
+    return out
 
 
 def _connectivity(net: Network, parts: Partition) -> tuple[dict[Pair, img.SynapticBlock],

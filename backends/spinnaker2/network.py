@@ -276,11 +276,9 @@ def _event_fits(graph: ir.Graph, profile: NumericProfile, synapses: dict[str, Co
     """Composed weights fit the synapse word and worst-case input fits the accumulator."""
     bound = np.abs(bias)
     for src, mat in synapses.items():
-        if mat.nnz and int(np.abs(mat.vals).max()) > WEIGHT_LIMIT:
+        if mat.nnz and max(-int(mat.vals.min()), int(mat.vals.max())) > WEIGHT_LIMIT:
             return False
-        part = np.zeros(bound.size, I64)
-        np.add.at(part, mat.cols, np.abs(mat.vals) * source_peak(graph.layer(src), profile))
-        bound = bound + part
+        bound = bound + mat.abs_sums(axis=0) * source_peak(graph.layer(src), profile)
     return bool(bound.size == 0 or int(bound.max()) <= ACCUMULATOR_LIMIT)
 
 
@@ -366,7 +364,9 @@ def _stage(qg: QuantizedGraph, composer: StageComposer, sink: int, root: str,
               else _needs_mac(layers))
     if reason is None:
         maps, bias = composer.affine(root)
+        composer.memo.pop(root)  # only its transpose is kept (composing again is exact)
         rows = {name: mat.transpose() for name, mat in maps.items()}
+        del maps
         if _event_fits(graph, qg.profile, rows, bias):
             synapses = {pop_of[name]: mat for name, mat in rows.items()}
             return EventStage(sink, MappingProxyType(dict(sorted(synapses.items()))), bias)

@@ -16,6 +16,7 @@ until no slicing changes, which settles recurrent connections too.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,9 +69,11 @@ def _fanin(stage: EventStage, size: int, parts: Partition) -> _Fanin:
     rows: list[int] = []
     for src, mat in stage.synapses.items():
         synapses += np.bincount(mat.cols, minlength=size)
-        los = np.array([s.lo for s in parts[src]], np.int64)
-        sigma = np.searchsorted(los, mat.rows, side="right") - 1 + len(rows)
-        pairs.append(mat.cols * (1 << 32) + sigma)
+        # the row-major matrix holds one source slice's synapses as one run of entries: the
+        # targets each slice reaches come from that run alone
+        cuts = np.searchsorted(mat.rows, [s.lo for s in parts[src]] + [parts[src][-1].hi])
+        for sigma, (a, z) in enumerate(itertools.pairwise(cuts), len(rows)):
+            pairs.append(np.unique(mat.cols[a:z]).astype(np.int64) * (1 << 32) + sigma)
         rows.extend(s.n for s in parts[src])
     flat = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
     targets = flat >> 32
