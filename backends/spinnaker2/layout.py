@@ -69,13 +69,35 @@ class Layout:
         return [s for pop in sorted(self.parts) for s in self.parts[pop]]
 
 
-def _event_blocks(stage: EventStage, parts: Partition) -> dict[Pair, img.SynapticBlock]:
+@dataclass(frozen=True, eq=False)
+class _SliceRows:
+    """One source slice's synapses in one event stage, grouped by target slice: the block into
+    ``targets[j]`` is entries ``starts[j]:starts[j + 1]``, in row order (``local`` is the
+    source neuron within the slice), each a synapse word."""
+
+    n: int
+    targets: tuple[Slice, ...]
+    starts: np.ndarray
+    local: np.ndarray
+    words: np.ndarray
+
+    def block(self, j: int) -> img.SynapticBlock:
+        a, z = int(self.starts[j]), int(self.starts[j + 1])
+        lengths = np.bincount(self.local[a:z], minlength=self.n).astype(np.int64)
+        return img.SynapticBlock(np.cumsum(lengths) - lengths, lengths, self.words[a:z])
+
+
+BlockRef = tuple[_SliceRows, int]
+
+
+def _event_blocks(stage: EventStage, parts: Partition) -> dict[Pair, BlockRef]:
     """Synaptic blocks keyed by (source slice, target slice): rows of the source slice's
     neurons, synapse word = int16 weight << 16 | target neuron index in the target slice.
 
     Built one source slice at a time (its synapses are one run of the row-major matrix), so
-    the temporaries are one slice's, never the whole matrix's."""
-    blocks: dict[Pair, img.SynapticBlock] = {}
+    the temporaries are one slice's, never the whole matrix's; a block becomes its arrays only
+    when its PE's image is encoded (:meth:`_SliceRows.block`)."""
+    blocks: dict[Pair, BlockRef] = {}
     dst_parts = parts[stage.sink]
     dst_lo = np.array([s.lo for s in dst_parts], np.int64)
     for src, mat in stage.synapses.items():
@@ -85,35 +107,28 @@ def _event_blocks(stage: EventStage, parts: Partition) -> dict[Pair, img.Synapti
         cuts = np.searchsorted(mat.rows, [s.lo for s in src_parts] + [src_parts[-1].hi])
         for sl, a, z in zip(src_parts, cuts[:-1], cuts[1:], strict=True):
             if a < z:
-                blocks.update(_slice_blocks(sl, dst_parts, dst_lo, mat.rows[a:z],
-                                            mat.cols[a:z], mat.vals[a:z]))
+                rows = _slice_rows(sl, dst_parts, dst_lo, mat.rows[a:z], mat.cols[a:z],
+                                   mat.vals[a:z])
+                blocks.update(((sl, t), (rows, j)) for j, t in enumerate(rows.targets))
     return blocks
 
 
-def _slice_blocks(sl: Slice, dst_parts: tuple[Slice, ...], dst_lo: np.ndarray,
-                  rows: np.ndarray, cols: np.ndarray,
-                  vals: np.ndarray) -> dict[Pair, img.SynapticBlock]:
+def _slice_rows(sl: Slice, dst_parts: tuple[Slice, ...], dst_lo: np.ndarray,
+                rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> _SliceRows:
     """One source slice's blocks, from its synapses in row-major order."""
     ts = np.searchsorted(dst_lo, cols, side="right") - 1
     order = np.argsort(ts, kind="stable")  # by target slice; rows stay in order
     rows, cols, vals, ts = rows[order], cols[order], vals[order], ts[order]
     starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))
-    ends = np.concatenate((starts[1:], [ts.size]))
     words = (((np.asarray(vals, np.int64) & 0xFFFF) << 16)
              | (cols - dst_lo[ts])).astype(np.uint32)
-    local = rows - sl.lo
-    out: dict[Pair, img.SynapticBlock] = {}
-    for a, z in zip(starts, ends, strict=True):
-        lengths = np.bincount(local[a:z], minlength=sl.n).astype(np.int64)
-        out[(sl, dst_parts[int(ts[a])])] = img.SynapticBlock(np.cumsum(lengths) - lengths,
-                                                             lengths, words[a:z])
-    return out
+    return _SliceRows(sl.n, tuple(dst_parts[int(t)] for t in ts[starts]),
+                      np.append(starts, ts.size), (rows - sl.lo).astype(np.int32), words)
 
 
-def _connectivity(net: Network, parts: Partition) -> tuple[dict[Pair, img.SynapticBlock],
-                                                           set[Pair]]:
+def _connectivity(net: Network, parts: Partition) -> tuple[dict[Pair, BlockRef], set[Pair]]:
     """Event blocks and the full set of (source slice, target slice) pairs that talk."""
-    blocks: dict[Pair, img.SynapticBlock] = {}
+    blocks: dict[Pair, BlockRef] = {}
     pairs: set[Pair] = set()
     for stage in net.stages.values():
         if isinstance(stage, EventStage):
@@ -225,7 +240,7 @@ def _trees(sites: dict[Slice, Site], targets: dict[Slice, tuple[Slice, ...]]
 
 def _images(net: Network, machine: Machine, sites: dict[Slice, Site],
             keys: dict[Slice, KeySpace],
-            incoming: dict[Slice, list[tuple[Slice, img.SynapticBlock | None]]]
+            incoming: dict[Slice, list[tuple[Slice, BlockRef | None]]]
             ) -> tuple[dict[Slice, bytes], dict[Slice, int], dict[Slice, int]]:
     """Encoded images, SRAM used and synapse words per slice; each image's size is checked
     against the memory model the partitioner planned with, and its SRAM against the PE's."""
@@ -236,7 +251,10 @@ def _images(net: Network, machine: Machine, sites: dict[Slice, Site],
         pop = net.populations[sl.pop]
         stage = net.stages.get(sl.pop)
         slots = {src: i for i, src in enumerate(stage.sources)} if stage else {}
-        pe = _pe_image(net, sl, site, keys.get(sl), incoming.get(sl, []), keys, slots)
+        # this PE's blocks exist only while its image is encoded
+        heard = [(src, None if ref is None else ref[0].block(ref[1]))
+                 for src, ref in incoming.pop(sl, [])]
+        pe = _pe_image(net, sl, site, keys.get(sl), heard, keys, slots)
         data = img.encode_image(pe)
         n_syn = sum(int(b.words.size) for b in pe.blocks)
         expect = image_bytes(pop, sl.n, stage, len(pe.mpop),
@@ -274,9 +292,10 @@ def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
     targets = {s: tuple(sorted(dests[s], key=lambda t: (t.pop, t.index))) for s in ordered}
     trees = _trees(sites, targets)
     before, after = _tables(machine, trees, keys)
-    incoming: dict[Slice, list[tuple[Slice, img.SynapticBlock | None]]] = {}
+    incoming: dict[Slice, list[tuple[Slice, BlockRef | None]]] = {}
     for s, t in sorted(pairs, key=lambda p: (p[1].pop, p[1].index, p[0].pop, p[0].index)):
         incoming.setdefault(t, []).append((s, blocks.get((s, t))))
+    del blocks  # the references live on in ``incoming`` until each PE's image is encoded
     images, sram, synapses = _images(net, machine, sites, keys, incoming)
     hops = sum(tree_hops(tree) for tree in trees.values())
     return Layout(target.name, machine, net, parts, sites, keys, bits, targets, trees, before,

@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 from onnx import NodeProto, helper, numpy_helper
 
+from snnc.frontend.inference import infer_shapes
 from snnc.frontend.primitives import NodeSink
 from snnc.frontend.validate import sort_topologically
 
@@ -256,7 +257,7 @@ def _synapse_chain(producer: dict[str, NodeProto], consts: dict[str, np.ndarray]
 
 def _shapes(model: onnx.ModelProto) -> dict[str, list[int | None]]:
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = infer_shapes(model)
     except Exception:  # shapes only enable rewrites; the strict check comes later
         return {}
     found: dict[str, list[int | None]] = {}

@@ -34,7 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from onnx import NodeProto, TensorProto, helper, numpy_helper, shape_inference
+from onnx import NodeProto, TensorProto, helper, numpy_helper
+
+from snnc.frontend.inference import infer_shapes
 
 F32 = np.float32
 INPUT_LAYOUT_KEY = "snnc.input_layout"
@@ -129,7 +131,7 @@ class _Graph:
         init = set(self.consts)
         self.inputs = [v.name for v in graph.input if v.name not in init]
         self.outputs = [v.name for v in graph.output]
-        inferred = shape_inference.infer_shapes(model)
+        inferred = infer_shapes(model)
         self.shapes: dict[str, list[int | None]] = {}
         self.types: dict[str, int] = {}
         for name, value in self.consts.items():
