@@ -137,8 +137,9 @@ def _csr(a: Coo) -> scipy_sparse.csr_matrix:
 
 
 def index_type(*sizes: int) -> np.dtype:
-    """int32 coordinates where every size allows them, else int64."""
-    return np.dtype(I32 if max(sizes, default=0) <= np.iinfo(I32).max else I64)
+    """The narrowest of int16, int32 and int64 indexing every one of ``sizes`` positions."""
+    top = max(sizes, default=0)
+    return np.dtype(next(t for t in (np.int16, I32, I64) if top <= np.iinfo(t).max))
 
 
 def dense_matrix(weight: np.ndarray, lead: int) -> Coo:

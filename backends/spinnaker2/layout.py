@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snnc.backends.common.sparse import index_type
 from snnc.backends.spinnaker2 import image as img
 from snnc.backends.spinnaker2.machine import Chip, Machine, machine_from_limits
 from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_for
@@ -123,7 +124,8 @@ def _slice_rows(sl: Slice, dst_parts: tuple[Slice, ...], dst_lo: np.ndarray,
     words = (((np.asarray(vals, np.int64) & 0xFFFF) << 16)
              | (cols - dst_lo[ts])).astype(np.uint32)
     return _SliceRows(sl.n, tuple(dst_parts[int(t)] for t in ts[starts]),
-                      np.append(starts, ts.size), (rows - sl.lo).astype(np.int32), words)
+                      np.append(starts, ts.size), (rows - sl.lo).astype(index_type(sl.n)),
+                      words)
 
 
 def _connectivity(net: Network, parts: Partition) -> tuple[dict[Pair, BlockRef], set[Pair]]:
