@@ -57,6 +57,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -298,9 +299,14 @@ def write_model(synapses: int, path: Path) -> int:
     return int(proc.stdout.strip().splitlines()[-1])
 
 
-def cli_compile(model: Path, target: str, out: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of ``snnc compile`` for one target, in its own
-    process (os.wait4 gives that process's own resource usage)."""
+MAX_RSS_BYTES = 8 << 30  # a compile above this is stopped: the machine is shared
+
+
+def cli_compile(model: Path, target: str, out: Path,
+                max_rss: int = MAX_RSS_BYTES) -> tuple[float, int, bool]:
+    """Wall seconds, peak RSS (bytes) and whether it finished, of ``snnc compile`` for one
+    target in its own process (os.wait4 gives that process's own resource usage); a compile
+    whose RSS passes ``max_rss`` is stopped (not finished)."""
     snnc = Path(sys.executable).with_name("snnc")
     log = out.with_name(out.name + ".log")
     start = time.perf_counter()
@@ -308,12 +314,41 @@ def cli_compile(model: Path, target: str, out: Path) -> tuple[float, int]:
         proc = subprocess.Popen([str(snnc), "compile", str(model), "--target", target,
                                  "--mapping", MAPPING, "-o", str(out)],
                                 stdout=subprocess.DEVNULL, stderr=err)
+        stopped = threading.Event()
+        guard = threading.Thread(target=_rss_guard, args=(proc, max_rss, stopped), daemon=True)
+        guard.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = status  # reaped here: the guard must not signal a reused pid
+        guard.join()
     seconds = time.perf_counter() - start
-    if status != 0:
+    if status != 0 and not stopped.is_set():
         tail = log.read_text(errors="replace")[-500:]
         raise SystemExit(f"snnc compile {model.name} --target {target} failed: {tail}")
-    return seconds, usage.ru_maxrss * 1024  # Linux reports kilobytes
+    return seconds, usage.ru_maxrss * 1024, not stopped.is_set()  # Linux reports kilobytes
+
+
+def _rss_guard(proc: subprocess.Popen[bytes], max_rss: int, stopped: threading.Event) -> None:
+    """Kill ``proc`` once its resident set passes ``max_rss`` bytes."""
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.returncode is None:
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+        except (OSError, ValueError):
+            return
+        if int(fields.get("VmRSS", "0 kB").split()[0]) * 1024 > max_rss:
+            stopped.set()
+            proc.kill()
+            return
+        time.sleep(0.2)
+
+
+def _layout_totals(out: Path) -> dict[str, int]:
+    """Chips and PEs of a SpiNNaker-2 layout (empty for other targets)."""
+    resources = out / "spinnaker2" / "resources.json"
+    if not resources.is_file():
+        return {}
+    totals = json.loads(resources.read_text())["totals"]
+    return {"chips": int(totals["chips"]), "pes": int(totals["pes"])}
 
 
 def large(sizes: tuple[int, ...]) -> dict[str, Any]:
@@ -328,22 +363,27 @@ def large(sizes: tuple[int, ...]) -> dict[str, Any]:
             model = work / f"dense-{size}.onnx"
             synapses = write_model(size, model)
             for target in LARGE_TARGETS:
-                _, base = cli_compile(tiny, target, work / "out-tiny")
-                seconds, peak = cli_compile(model, target, work / f"out-{size}")
+                _, base, _ = cli_compile(tiny, target, work / "out-tiny")
+                seconds, peak, finished = cli_compile(model, target, work / f"out-{size}")
+                placed = _layout_totals(work / f"out-{size}") if finished else {}
                 shutil.rmtree(work / f"out-{size}", ignore_errors=True)
                 per = (peak - base) / synapses
                 rows.append({"target": target, "synapses": synapses, "seconds": seconds,
+                             "finished": finished, **placed,
                              "peak_rss_bytes": peak, "baseline_rss_bytes": base,
                              "bytes_per_synapse": per,
-                             "memory_goal_met": per <= GOAL_BYTES_PER_SYNAPSE,
-                             "time_goal_met": (seconds < GOAL_100M_SECONDS
+                             "memory_goal_met": finished and per <= GOAL_BYTES_PER_SYNAPSE,
+                             "time_goal_met": (finished and seconds < GOAL_100M_SECONDS
                                                if synapses >= 100_000_000 else None)})
+                where = (f", {placed['pes']} PEs on {placed['chips']} chips" if placed else "")
+                ending = "" if finished else f" (stopped above {MAX_RSS_BYTES >> 30} GiB RSS)"
                 print(f"{target:10} {synapses:>11} synapses: {seconds:7.1f} s, peak RSS "
                       f"{peak / 2**20:7.0f} MB ({base / 2**20:.0f} MB on a tiny model): "
-                      f"{per:6.1f} bytes per synapse (goal <= {GOAL_BYTES_PER_SYNAPSE})",
-                      flush=True)
+                      f"{per:6.1f} bytes per synapse (goal <= {GOAL_BYTES_PER_SYNAPSE})"
+                      f"{where}{ending}", flush=True)
             model.unlink()
     return {"command": "python benchmarks/compile_scaling.py --large", "rows": rows,
+            "max_rss_gib": MAX_RSS_BYTES >> 30,
             "goals": {"bytes_per_synapse": GOAL_BYTES_PER_SYNAPSE,
                       "seconds_at_100M": GOAL_100M_SECONDS}}
 

@@ -280,13 +280,20 @@ def section_large(data: dict[str, Any]) -> list[str]:
              f"model (start-up, TVM included), per synapse. Goals: <= {per} bytes per synapse; "
              f"10^8 synapses in under {goals.get('seconds_at_100M', 60)} s.", ""]
     lines += _table(["target", "synapses", "wall s", "peak RSS MB", "baseline MB",
-                     "bytes/synapse", "memory goal", "time goal (10^8)"],
-                    [[r["target"], r["synapses"], f"{r['seconds']:.1f}",
+                     "bytes/synapse", "PEs / chips", "memory goal", "time goal (10^8)"],
+                    [[r["target"], r["synapses"],
+                      f"{r['seconds']:.1f}" + ("" if r.get("finished", True) else " (stopped)"),
                       f"{r['peak_rss_bytes'] / 2**20:.0f}",
                       f"{r['baseline_rss_bytes'] / 2**20:.0f}",
-                      f"{r['bytes_per_synapse']:.1f}", _met(r["memory_goal_met"]),
+                      f"{r['bytes_per_synapse']:.1f}",
+                      f"{r['pes']} / {r['chips']}" if "chips" in r else "-",
+                      _met(r["memory_goal_met"]),
                       "-" if r["time_goal_met"] is None else _met(r["time_goal_met"])]
                      for r in data.get("rows", [])])
+    stopped = [r for r in data.get("rows", []) if not r.get("finished", True)]
+    lines += [f"- {r['target']}, {r['synapses']} synapses: stopped when its resident set "
+              f"passed {data.get('max_rss_gib', 8)} GiB after {r['seconds']:.0f} s (the "
+              "machine is shared)" for r in stopped]
     return [*lines, ""]
 
 

@@ -16,7 +16,7 @@ import contextlib
 import io
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import onnx
 import tvm
@@ -81,17 +81,24 @@ def _live_tensors(graph: onnx.GraphProto) -> set[str]:
     return live
 
 
-def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    declared = {o.name for o in out.graph.output}
-    live = _live_tensors(out.graph)
-    for node in out.graph.node:
+@contextlib.contextmanager
+def _all_outputs(model: onnx.ModelProto) -> Iterator[onnx.ModelProto]:
+    """``model`` with every live tensor declared a graph output, for the duration of the
+    block; the declarations are removed again after it (the model is not copied: it holds
+    every weight)."""
+    graph = model.graph
+    kept = len(graph.output)
+    declared = {o.name for o in graph.output}
+    live = _live_tensors(graph)
+    for node in graph.node:
         for name in node.output:
             if name and name in live and name not in declared:
-                out.graph.output.append(onnx.ValueInfoProto(name=name))
+                graph.output.append(onnx.ValueInfoProto(name=name))
                 declared.add(name)
-    return out
+    try:
+        yield model
+    finally:
+        del graph.output[kept:]
 
 
 def layer_names(model: onnx.ModelProto, state_params: Sequence[int],
@@ -100,7 +107,12 @@ def layer_names(model: onnx.ModelProto, state_params: Sequence[int],
 
     Raises :class:`ModelError` naming the ONNX node of any op no pattern absorbed.
     """
-    aug = _with_all_outputs(model)
+    with _all_outputs(model) as aug:
+        return _layer_names(aug, state_params, origin, reserved)
+
+
+def _layer_names(aug: onnx.ModelProto, state_params: Sequence[int], origin: dict[str, str],
+                 reserved: set[str]) -> tuple[list[str], list[str]]:
     mod = import_raised(aug, state_params)
     main = mod["main"]
     fields = output_fields(main)
