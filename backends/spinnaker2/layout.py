@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.backends.common.sparse import index_type
 from snnc.backends.spinnaker2 import image as img
 from snnc.backends.spinnaker2.machine import Chip, Machine, machine_from_limits
 from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_for
@@ -70,77 +69,64 @@ class Layout:
         return [s for pop in sorted(self.parts) for s in self.parts[pop]]
 
 
-@dataclass(frozen=True, eq=False)
-class _SliceRows:
-    """One source slice's synapses in one event stage, grouped by target slice: the block into
-    ``targets[j]`` is entries ``starts[j]:starts[j + 1]``, in row order (``local`` is the
-    source neuron within the slice), each a synapse word."""
-
-    n: int
-    targets: tuple[Slice, ...]
-    starts: np.ndarray
-    local: np.ndarray
-    words: np.ndarray
-
-    def block(self, j: int) -> img.SynapticBlock:
-        a, z = int(self.starts[j]), int(self.starts[j + 1])
-        lengths = np.bincount(self.local[a:z], minlength=self.n).astype(np.int64)
-        return img.SynapticBlock(np.cumsum(lengths) - lengths, lengths, self.words[a:z])
-
-
-BlockRef = tuple[_SliceRows, int]
-
-
-def _event_blocks(stage: EventStage, parts: Partition) -> dict[Pair, BlockRef]:
-    """Synaptic blocks keyed by (source slice, target slice): rows of the source slice's
-    neurons, synapse word = int16 weight << 16 | target neuron index in the target slice.
-
-    Built one source slice at a time (its synapses are one run of the row-major matrix), so
-    the temporaries are one slice's, never the whole matrix's; a block becomes its arrays only
-    when its PE's image is encoded (:meth:`_SliceRows.block`)."""
-    blocks: dict[Pair, BlockRef] = {}
+def _event_pairs(stage: EventStage, parts: Partition) -> set[Pair]:
+    """The (source slice, target slice) pairs of an event stage with at least one synapse,
+    read one target slice at a time (its synapses are one run of each matrix's entries)."""
+    pairs: set[Pair] = set()
     dst_parts = parts[stage.sink]
-    dst_lo = np.array([s.lo for s in dst_parts], np.int64)
     for src, mat in stage.synapses.items():
         if mat.nnz == 0:
             continue
         src_parts = parts[src]
-        cuts = np.searchsorted(mat.rows, [s.lo for s in src_parts] + [src_parts[-1].hi])
-        for sl, a, z in zip(src_parts, cuts[:-1], cuts[1:], strict=True):
+        src_lo = np.array([s.lo for s in src_parts], np.int64)
+        cuts = np.searchsorted(mat.rows, [t.lo for t in dst_parts] + [dst_parts[-1].hi])
+        for t, a, z in zip(dst_parts, cuts[:-1], cuts[1:], strict=True):
             if a < z:
-                rows = _slice_rows(sl, dst_parts, dst_lo, mat.rows[a:z], mat.cols[a:z],
-                                   mat.vals[a:z])
-                blocks.update(((sl, t), (rows, j)) for j, t in enumerate(rows.targets))
+                heard = np.unique(np.searchsorted(src_lo, mat.cols[a:z], side="right") - 1)
+                pairs.update((src_parts[int(i)], t) for i in heard)
+    return pairs
+
+
+def _incoming_blocks(stage: EventStage, parts: Partition,
+                     t: Slice) -> dict[Slice, img.SynapticBlock]:
+    """Synaptic blocks into target slice ``t`` by source slice: rows of the source slice's
+    neurons, synapse word = int16 weight << 16 | target neuron index in ``t``.
+
+    Built from ``t``'s own run of each matrix while its PE's image is encoded, so a layout
+    never holds more synaptic rows than one PE's."""
+    blocks: dict[Slice, img.SynapticBlock] = {}
+    for src, mat in stage.synapses.items():
+        a, z = np.searchsorted(mat.rows, [t.lo, t.hi])
+        if a == z:
+            continue
+        src_parts = parts[src]
+        src_lo = np.array([s.lo for s in src_parts], np.int64)
+        rows, cols, vals = mat.rows[a:z], mat.cols[a:z], mat.vals[a:z]
+        order = np.lexsort((rows, cols))  # by source neuron, then target neuron
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        ss = np.searchsorted(src_lo, cols, side="right") - 1
+        starts = np.flatnonzero(np.concatenate(([True], ss[1:] != ss[:-1])))
+        ends = np.append(starts[1:], ss.size)
+        words = (((np.asarray(vals, np.int64) & 0xFFFF) << 16)
+                 | (rows.astype(np.int64) - t.lo)).astype(np.uint32)
+        for b, e in zip(starts, ends, strict=True):
+            sl = src_parts[int(ss[b])]
+            lengths = np.bincount(cols[b:e].astype(np.int64) - sl.lo,
+                                  minlength=sl.n).astype(np.int64)
+            blocks[sl] = img.SynapticBlock(np.cumsum(lengths) - lengths, lengths, words[b:e])
     return blocks
 
 
-def _slice_rows(sl: Slice, dst_parts: tuple[Slice, ...], dst_lo: np.ndarray,
-                rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> _SliceRows:
-    """One source slice's blocks, from its synapses in row-major order."""
-    ts = np.searchsorted(dst_lo, cols, side="right") - 1
-    order = np.argsort(ts, kind="stable")  # by target slice; rows stay in order
-    rows, cols, vals, ts = rows[order], cols[order], vals[order], ts[order]
-    starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))
-    words = (((np.asarray(vals, np.int64) & 0xFFFF) << 16)
-             | (cols - dst_lo[ts])).astype(np.uint32)
-    return _SliceRows(sl.n, tuple(dst_parts[int(t)] for t in ts[starts]),
-                      np.append(starts, ts.size), (rows - sl.lo).astype(index_type(sl.n)),
-                      words)
-
-
-def _connectivity(net: Network, parts: Partition) -> tuple[dict[Pair, BlockRef], set[Pair]]:
-    """Event blocks and the full set of (source slice, target slice) pairs that talk."""
-    blocks: dict[Pair, BlockRef] = {}
+def _connectivity(net: Network, parts: Partition) -> set[Pair]:
+    """The full set of (source slice, target slice) pairs that talk."""
     pairs: set[Pair] = set()
     for stage in net.stages.values():
         if isinstance(stage, EventStage):
-            found = _event_blocks(stage, parts)
-            blocks.update(found)
-            pairs.update(found)
+            pairs.update(_event_pairs(stage, parts))
         else:
             for src in stage.sources:
                 pairs.update((s, t) for s in parts[src] for t in parts[stage.sink])
-    return blocks, pairs
+    return pairs
 
 
 def _parm(net: Network, pop: Population, sl: Slice) -> dict[str, int]:
@@ -240,9 +226,8 @@ def _trees(sites: dict[Slice, Site], targets: dict[Slice, tuple[Slice, ...]]
     return trees
 
 
-def _images(net: Network, machine: Machine, sites: dict[Slice, Site],
-            keys: dict[Slice, KeySpace],
-            incoming: dict[Slice, list[tuple[Slice, BlockRef | None]]]
+def _images(net: Network, machine: Machine, parts: Partition, sites: dict[Slice, Site],
+            keys: dict[Slice, KeySpace], incoming: dict[Slice, list[Slice]]
             ) -> tuple[dict[Slice, bytes], dict[Slice, int], dict[Slice, int]]:
     """Encoded images, SRAM used and synapse words per slice; each image's size is checked
     against the memory model the partitioner planned with, and its SRAM against the PE's."""
@@ -254,8 +239,8 @@ def _images(net: Network, machine: Machine, sites: dict[Slice, Site],
         stage = net.stages.get(sl.pop)
         slots = {src: i for i, src in enumerate(stage.sources)} if stage else {}
         # this PE's blocks exist only while its image is encoded
-        heard = [(src, None if ref is None else ref[0].block(ref[1]))
-                 for src, ref in incoming.pop(sl, [])]
+        blocks = _incoming_blocks(stage, parts, sl) if isinstance(stage, EventStage) else {}
+        heard = [(src, blocks.get(src)) for src in incoming.get(sl, [])]
         pe = _pe_image(net, sl, site, keys.get(sl), heard, keys, slots)
         data = img.encode_image(pe)
         n_syn = sum(int(b.words.size) for b in pe.blocks)
@@ -281,7 +266,7 @@ def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
     net = build_network(qg, target.name)
     parts = partition(net, machine)
     sites = place(parts, machine)
-    blocks, pairs = _connectivity(net, parts)
+    pairs = _connectivity(net, parts)
     dests: dict[Slice, set[Slice]] = {}
     for s, t in pairs:
         dests.setdefault(s, set()).add(t)
@@ -294,11 +279,10 @@ def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
     targets = {s: tuple(sorted(dests[s], key=lambda t: (t.pop, t.index))) for s in ordered}
     trees = _trees(sites, targets)
     before, after = _tables(machine, trees, keys)
-    incoming: dict[Slice, list[tuple[Slice, BlockRef | None]]] = {}
+    incoming: dict[Slice, list[Slice]] = {}
     for s, t in sorted(pairs, key=lambda p: (p[1].pop, p[1].index, p[0].pop, p[0].index)):
-        incoming.setdefault(t, []).append((s, blocks.get((s, t))))
-    del blocks  # the references live on in ``incoming`` until each PE's image is encoded
-    images, sram, synapses = _images(net, machine, sites, keys, incoming)
+        incoming.setdefault(t, []).append(s)
+    images, sram, synapses = _images(net, machine, parts, sites, keys, incoming)
     hops = sum(tree_hops(tree) for tree in trees.values())
     return Layout(target.name, machine, net, parts, sites, keys, bits, targets, trees, before,
                   after, images, sram, synapses, hops)

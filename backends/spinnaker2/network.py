@@ -101,8 +101,9 @@ class Population:
 
 @dataclass(frozen=True, eq=False)
 class EventStage:
-    """Affine stage: ``current = sum_s synapses[s].T @ out_s + bias``. ``synapses[s]`` has one
-    row per source neuron and one column per target neuron (the PE's synaptic rows)."""
+    """Affine stage: ``current = sum_s synapses[s] @ out_s + bias``. ``synapses[s]`` has one
+    row per target neuron and one column per source neuron: a target slice's synapses are
+    one run of its entries, from which its PE's synaptic rows are built."""
 
     sink: int
     synapses: Mapping[int, Coo]
@@ -278,7 +279,7 @@ def _event_fits(graph: ir.Graph, profile: NumericProfile, synapses: dict[str, Co
     for src, mat in synapses.items():
         if mat.nnz and max(-int(mat.vals.min()), int(mat.vals.max())) > WEIGHT_LIMIT:
             return False
-        bound = bound + mat.abs_sums(axis=0) * source_peak(graph.layer(src), profile)
+        bound = bound + mat.abs_sums(axis=1) * source_peak(graph.layer(src), profile)
     return bool(bound.size == 0 or int(bound.max()) <= ACCUMULATOR_LIMIT)
 
 
@@ -364,11 +365,9 @@ def _stage(qg: QuantizedGraph, composer: StageComposer, sink: int, root: str,
               else _needs_mac(layers))
     if reason is None:
         maps, bias = composer.affine(root)
-        composer.memo.pop(root)  # only its transpose is kept (composing again is exact)
-        rows = {name: mat.transpose() for name, mat in maps.items()}
-        del maps
-        if _event_fits(graph, qg.profile, rows, bias):
-            synapses = {pop_of[name]: mat for name, mat in rows.items()}
+        composer.memo.pop(root)  # held by the stage from here on (composing again is exact)
+        if _event_fits(graph, qg.profile, maps, bias):
+            synapses = {pop_of[name]: mat for name, mat in maps.items()}
             return EventStage(sink, MappingProxyType(dict(sorted(synapses.items()))), bias)
         reason = ("composed weights exceed the 16-bit synapse word or the summed input the "
                   "32-bit accumulator")
