@@ -38,6 +38,12 @@ class Coo:
     def nnz(self) -> int:
         return int(self.rows.size)
 
+    def row_starts(self, bounds: list[int]) -> np.ndarray:
+        """Where the entries of each row in ``bounds`` start (rows are sorted): the entries of
+        rows ``bounds[i]..bounds[i+1]-1`` are ``[starts[i], starts[i+1])``. The bounds are cast
+        to the coordinates' type (searching with wider keys would copy every row index)."""
+        return np.searchsorted(self.rows, np.asarray(bounds, self.rows.dtype))
+
     def wide_vals(self) -> np.ndarray:
         """The values as int64, for arithmetic (a view when they already are)."""
         return np.asarray(self.vals, I64)

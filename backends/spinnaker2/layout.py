@@ -79,7 +79,7 @@ def _event_pairs(stage: EventStage, parts: Partition) -> set[Pair]:
             continue
         src_parts = parts[src]
         src_lo = np.array([s.lo for s in src_parts], np.int64)
-        cuts = np.searchsorted(mat.rows, [t.lo for t in dst_parts] + [dst_parts[-1].hi])
+        cuts = mat.row_starts([t.lo for t in dst_parts] + [dst_parts[-1].hi])
         for t, a, z in zip(dst_parts, cuts[:-1], cuts[1:], strict=True):
             if a < z:
                 heard = np.unique(np.searchsorted(src_lo, mat.cols[a:z], side="right") - 1)
@@ -96,7 +96,7 @@ def _incoming_blocks(stage: EventStage, parts: Partition,
     never holds more synaptic rows than one PE's."""
     blocks: dict[Slice, img.SynapticBlock] = {}
     for src, mat in stage.synapses.items():
-        a, z = np.searchsorted(mat.rows, [t.lo, t.hi])
+        a, z = mat.row_starts([t.lo, t.hi])
         if a == z:
             continue
         src_parts = parts[src]
