@@ -34,11 +34,13 @@ targets in under 10 s on 2 cores, and time(4N) <= 4.5 time(N). Writes
     .venv/bin/python benchmarks/compile_scaling.py [--quick] [--family NAME ...] [--out FILE]
 
 ``--large [N ...]`` measures instead what a board-size network costs: ``snnc compile`` of a
-dense network with N synapses (default 2*10^7 and 10^8) for spinnaker2 and for loihi2, each in
+dense network with N synapses (default 2*10^7 and 10^8; layers of 3162 neurons, two of them
+at 2*10^7, ten at 10^8) for spinnaker2 and for loihi2, each in
 its own process: wall time and peak RSS above the same command's on a 10^3-synapse model (the
 start-up baseline: TVM alone takes about 300 MB), per synapse. Goals: <= 16 bytes per synapse,
 10^8 synapses in under 60 s. It needs several GB and minutes, so `make bench` does not run it;
-it writes ``benchmarks/results/compile_scaling_large.json``.
+it writes ``benchmarks/results/compile_scaling_large.json`` (rows of other sizes already there
+are kept).
 """
 
 from __future__ import annotations
@@ -286,11 +288,34 @@ GOAL_BYTES_PER_SYNAPSE = 16
 GOAL_100M_SECONDS = 60
 
 
+BOARD_WIDTH = 3162  # neurons per layer of the board-size networks (10^7 synapses a layer)
+
+
+def board_model(synapses: int, seed: int = 0):
+    """A dense LIF network of about ``synapses`` connections: layers of at most
+    :data:`BOARD_WIDTH` neurons, as many as the count needs (at least two). A SpiNNaker-2 PE
+    holds a neuron's whole fan-in, so a board-size network is deep rather than wide (a
+    7071-wide layer needs 227 KB of synaptic rows per neuron, above a PE's 128 KB); with two
+    layers it is the dense family's network."""
+    from snnc.ir.layers import LIF, Dense, Graph, Input
+
+    width = max(4, min(BOARD_WIDTH, int(math.sqrt(synapses / 2))))
+    depth = max(2, round(synapses / width**2))
+    rng = np.random.default_rng(seed)
+    lif = {"beta": F32(0.9), "threshold": F32(1.0)}
+    layers: list[Any] = [Input("x", (), shape=(width,))]
+    for k in range(1, depth + 1):
+        weight = rng.normal(0, 0.3, (width, width)).astype(F32)
+        layers += [Dense(f"fc{k}", (layers[-1].name,), weight=weight),
+                   LIF(f"l{k}", (f"fc{k}",), **lif)]
+    return Graph(tuple(layers), output=f"l{depth}", timesteps=8, encoding="rate", name="dense")
+
+
 def write_model(synapses: int, path: Path) -> int:
-    """The dense family's model with about ``synapses`` connections as ONNX, written by a
+    """:func:`board_model` with about ``synapses`` connections as ONNX, written by a
     separate interpreter (the compile being measured starts from the file, like a user's)."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import compile_scaling as c; "
-            "from snnc.onnx_builder import graph_to_onnx; g = c.build('dense', int(sys.argv[2]));"
+            "from snnc.onnx_builder import graph_to_onnx; g = c.board_model(int(sys.argv[2]));"
             " open(sys.argv[3], 'wb').write(graph_to_onnx(g).SerializeToString()); "
             "print(c.synapse_count(g))")
     proc = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent),
@@ -399,7 +424,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.large is not None:
-        result = large(tuple(args.large) or LARGE_SIZES)
+        sizes = tuple(args.large) or LARGE_SIZES
+        result = large(sizes)
+        if LARGE_RESULTS.is_file():  # keep the rows of the sizes not measured now
+            measured = {r["synapses"] for r in result["rows"]}
+            kept = [r for r in json.loads(LARGE_RESULTS.read_text()).get("rows", [])
+                    if r["synapses"] not in measured]
+            result["rows"] = sorted(kept + result["rows"],
+                                    key=lambda r: (r["synapses"], r["target"] != "spinnaker2"))
         LARGE_RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
         print(f"wrote {LARGE_RESULTS}")
         return
