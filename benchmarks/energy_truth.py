@@ -1,16 +1,16 @@
 """Does the energy model pick the mapping that measures cheaper? A sweep over input rates.
 
 For each target with measured counters (cortex-m4: QEMU instructions of the generated C;
-spinnaker2: the layout simulator's packets, synaptic events, MACs, SRAM reads and neuron
-updates) and each network (a synthetic 96-160-10 LIF net and the digits demo), the calibration
-inputs are scaled so that the rate-coded input rate sweeps RATE_SCALES; at every point
-``snnc report --measure`` compiles both mappings, runs them and prices the counters. A (stage,
-rate) point agrees when the mapping the model predicts cheaper is the one measured cheaper.
-The script prints a table, draws ``benchmarks/results/energy_truth.png`` and writes
-``benchmarks/results/energy_truth.json``; the goal is agreement on at least 90 % of the points
-and predicted/measured energy within 2x.
+spinnaker2: the layout simulator's packets, synaptic events, MACs, SRAM reads and neuron updates;
+loihi2: the synaptic operations, messages and neuron updates of the Lava run) and each network (a
+synthetic 96-160-10 LIF net and the digits demo), the calibration inputs are scaled so that the
+rate-coded input rate sweeps RATE_SCALES; at every point ``snnc report --measure`` compiles both
+mappings, runs them and prices the counters. A (stage, rate) point agrees when the mapping the
+model predicts cheaper is the one measured cheaper. The script prints a table, draws
+``benchmarks/results/energy_truth.png`` and writes ``benchmarks/results/energy_truth.json``; the
+goal is agreement on at least 90 % of the points and predicted/measured energy within 2x.
 
-    .venv/bin/python benchmarks/energy_truth.py [--quick] [--targets cortex-m4,spinnaker2]
+    .venv/bin/python benchmarks/energy_truth.py [--quick] [--targets cortex-m4,spinnaker2,loihi2]
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def summary(points: list[dict[str, Any]]) -> dict[str, Any]:
 def plot(points: list[dict[str, Any]], path: Path) -> None:
     fig = Figure(figsize=(6, 5))
     ax = fig.add_subplot()
-    for target, marker in (("cortex-m4", "o"), ("spinnaker2", "s")):
+    for target, marker in (("cortex-m4", "o"), ("spinnaker2", "s"), ("loihi2", "^")):
         for mapping, color in (("snn", "#4c72b0"), ("qnn", "#c44e52")):
             mine = [p for p in points if p["target"] == target]
             if mine:
@@ -120,7 +120,7 @@ def plot(points: list[dict[str, Any]], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--targets", default="cortex-m4,spinnaker2")
+    parser.add_argument("--targets", default="cortex-m4,spinnaker2,loihi2")
     parser.add_argument("--out", default=str(RESULTS / "energy_truth.json"))
     args = parser.parse_args(argv)
     scales = QUICK_SCALES if args.quick else RATE_SCALES

@@ -1,20 +1,32 @@
-"""Spike agreement of every integer target with the float model, on real exports and the demos.
+"""Spike agreement of every integer target with the float model, over the exporter matrix and
+the demos.
 
-For every framework fixture (``tests/fixtures/**/<name>.npz`` holding the framework's input ``x``
-and its own ``spikes``, next to ``<name>.onnx`` and/or ``<name>.nir``) the model is loaded, its
-float run checked against the recorded spikes, and each target's integer reference compared
-with them, latency aligned (``snnc.passes.fidelity.spike_agreement``), once with the
-range-based scales and once with the scales chosen on the same inputs (``snnc.api.quantize``
-with calibration data). The demos are measured against their float model on their test inputs.
-Prints a table and writes ``benchmarks/results/fidelity.json``.
+Models measured:
 
-    .venv/bin/python benchmarks/fidelity.py
+- every cell of the exporter matrix (``tests/fixtures/matrix``, written by the frameworks' own
+  modules and exporters, see ``tests/fixtures/matrix.py``) whose float reference reproduces
+  onnxruntime on the exported graph bit for bit (the cells ``benchmarks/exporters.py`` marks
+  ``exact``; the check is repeated here), on its recorded input;
+- the demos ``digits`` (64 test inputs) and ``spikeformer`` (32 test utterances).
+
+Per model and target the integer reference runs in model time (``T + latency`` steps, as
+``snnc simulate``) and is compared with the float model, latency aligned
+(``snnc.passes.fidelity.spike_agreement``, mean over the neuron layers), once with the
+range-based scales and once with the scales ``snnc.api.quantize`` chooses on the same inputs.
+The goal (mean >= 0.99 on cortex-m4 and spinnaker2, >= 0.97 on loihi2, every model >= 0.95) is
+judged over the matrix and the demos; Sinabs ``MultiSpike`` cells (multi-level output, which the
+integer neurons do not yet emit) are summarized apart. Prints a table and writes
+``benchmarks/results/fidelity.json`` and the summary between the markers in
+``docs/numerics.md``.
+
+    .venv/bin/python benchmarks/fidelity.py [--only PREFIX ...] [--no-doc]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,112 +35,176 @@ import numpy as np
 
 from snnc import api
 from snnc.errors import SnncError
-from snnc.frontend.nir import PRESETS, load_nir
 from snnc.frontend.onnx import import_onnx
 from snnc.ir.layers import Graph
 from snnc.passes.fidelity import spike_agreement
 from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
-from snnc.reference.integer import run_quantized
+from snnc.reference.integer import latency, run_quantized
 from snnc.reference.simulate import Trace, run_graph
+from snnc.reference.timing import model_drive
 from snnc.target import load_target
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from exporters import as_exported, drive_of  # the matrix's input layouts
+
 ROOT = Path(__file__).resolve().parents[1]
+MATRIX = ROOT / "tests" / "fixtures" / "matrix"
 RESULTS = Path(__file__).resolve().parent / "results"
+DOC = ROOT / "docs" / "numerics.md"
+BEGIN, END = "<!-- fidelity:begin -->", "<!-- fidelity:end -->"
 TARGETS = ("cortex-m4", "spinnaker2", "loihi2")
 GOALS = {"cortex-m4": 0.99, "spinnaker2": 0.99, "loihi2": 0.97}
 MINIMUM = 0.95
+WORST = 6
+Model = tuple[str, str, Graph, np.ndarray, np.ndarray]  # label, group, graph, calib, drive
 
 
-def _readings(name: str) -> list[str]:
-    """NIR readings to try, the framework's own first (the one that reproduces its spikes)."""
-    own = [r for r in PRESETS if name.startswith(r)]
-    return [*own, *(r for r in PRESETS if r not in own)]
+def group_of(cell: str) -> str:
+    """Sinabs ``MultiSpike`` cells are summarized apart from the goal's population."""
+    return "multispike" if "_multispike_" in cell else "matrix"
 
 
-def fixture_models(root: Path) -> list[tuple[str, Graph, np.ndarray, np.ndarray]]:
-    """(label, graph, x, framework spikes) for every export whose float run reproduces the
-    framework's spikes exactly (others would measure the frontend, not the quantizer)."""
+def matrix_models(only: list[str]) -> list[Model]:
+    """Every matrix cell whose float reference equals onnxruntime's output bit for bit (others
+    would measure the frontend, not the quantizer), with its recorded input as the drive."""
     found = []
-    for rec in sorted(root.rglob("*.npz")):
-        with np.load(rec) as data:
-            if "x" not in data.files or "spikes" not in data.files:
-                continue
-            x, spikes = data["x"], data["spikes"]
-        for path in (rec.with_suffix(".onnx"), rec.with_suffix(".nir")):
-            if not path.is_file():
-                continue
-            loaders = ([lambda p=path: import_onnx(p).graph] if path.suffix == ".onnx" else
-                       [lambda p=path, r=r: load_nir(p, r) for r in _readings(rec.stem)])
-            for load in loaders:
-                try:
-                    graph = load()
-                    out = run_graph(graph, x, record=False).output
-                except (SnncError, ValueError):
-                    continue
-                if out.shape == spikes.shape and np.array_equal(out, spikes):
-                    found.append((path.name, graph, x, spikes))
-                    break
+    for onnx in sorted(MATRIX.glob("*.onnx")):
+        if only and not any(onnx.stem.startswith(p) for p in only):
+            continue
+        with np.load(onnx.with_suffix(".npz")) as data:
+            x, ort_out = data["x"], data["ort"]
+        try:
+            graph = import_onnx(onnx).graph
+        except SnncError:
+            continue
+        drive = drive_of(graph, x)
+        out = as_exported(graph, run_graph(graph, drive, record=False).output)
+        if out.shape == ort_out.shape and np.array_equal(out, ort_out):
+            found.append((onnx.stem, group_of(onnx.stem), graph, drive, drive))
     return found
 
 
-def demo_models() -> list[tuple[str, Graph, np.ndarray, np.ndarray]]:
-    graph = api.load(ROOT / "examples" / "digits" / "digits.onnx")
-    x = np.load(ROOT / "examples" / "digits" / "test_x.npy")[:64]
-    drive = encode(x, graph.timesteps, graph.encoding, graph.input.shape)
-    return [("digits (demo)", graph, x, drive)]
+def demo_models(only: list[str]) -> list[Model]:
+    found = []
+    for name, model, samples in (("digits", "digits.onnx", 64), ("spikeformer", "model.onnx", 32)):
+        if only and not any(name.startswith(p) for p in only):
+            continue
+        graph = api.load(ROOT / "examples" / name / model)
+        x = np.load(ROOT / "examples" / name / "test_x.npy")[:samples]
+        drive = encode(x, graph.timesteps, graph.encoding, graph.input.shape)
+        found.append((f"{name} (demo)", "demo", graph, x, drive))
+    return found
 
 
-def _agreement(graph: Graph, target: str, x: np.ndarray, drive: np.ndarray,
+def _agreement(graph: Graph, target: str, calib: np.ndarray, drive: np.ndarray,
                reference: Trace, chosen: bool) -> float:
     t = load_target(target)
-    qg = api.quantize(graph, t, calib=x) if chosen else quantize(graph, t.numeric, calib=x)
-    values = spike_agreement(qg.graph, t.numeric, reference, run_quantized(qg, drive))
-    return float(np.mean(list(values.values())))
+    qg = (api.quantize(graph, t, calib=calib) if chosen
+          else quantize(graph, t.numeric, calib=calib, target=t.name))
+    # model time: T + latency steps, the input going on as its encoding defines (as simulate)
+    timed = model_drive(calib, drive.shape[0], latency(qg.graph, t.numeric), graph.encoding,
+                        graph.input.shape)
+    values = spike_agreement(qg.graph, t.numeric, reference, run_quantized(qg, timed))
+    return float(np.mean(list(values.values()))) if values else 1.0
 
 
-def measure() -> dict[str, Any]:
-    rows = []
-    for label, graph, x, extra in fixture_models(ROOT / "tests" / "fixtures") + demo_models():
-        demo = label.endswith("(demo)")
-        drive = extra if demo else x
-        reference = run_graph(graph, drive, record=True)
-        if not demo:  # the framework's own spikes are the reference's output (checked above)
-            assert np.array_equal(reference.output, extra)
-        row: dict[str, Any] = {"model": label, "demo": demo}
-        for target in TARGETS:
-            row[target] = {"range": _agreement(graph, target, x, drive, reference, False),
-                           "chosen": _agreement(graph, target, x, drive, reference, True)}
-        rows.append(row)
-    summary = {}
-    exports = [r for r in rows if not r["demo"]]
+def measure_model(model: Model) -> dict[str, Any]:
+    label, group, graph, calib, drive = model
+    reference = run_graph(graph, drive, record=True)
+    row: dict[str, Any] = {"model": label, "group": group}
     for target in TARGETS:
+        try:
+            row[target] = {"range": _agreement(graph, target, calib, drive, reference, False),
+                           "chosen": _agreement(graph, target, calib, drive, reference, True)}
+        except SnncError as exc:  # the target refuses a layer: named, not measured
+            row[target] = {"refused": " ".join(str(exc).split())[:160]}
+    return row
+
+
+def summarize(rows: list[dict[str, Any]], groups: tuple[str, ...]) -> dict[str, Any]:
+    """Per target and kind: mean, min and the worst models over ``groups``."""
+    out: dict[str, Any] = {}
+    for target in TARGETS:
+        scored = [r for r in rows if r["group"] in groups and "chosen" in r[target]]
+        if not scored:
+            continue
         for kind in ("range", "chosen"):
-            values = [r[target][kind] for r in exports]
-            summary[f"{target}/{kind}"] = {"mean": float(np.mean(values)),
-                                           "min": float(np.min(values))}
-    return {"rows": rows, "summary": summary, "goals": GOALS, "minimum_goal": MINIMUM}
+            values = np.array([r[target][kind] for r in scored])
+            worst = sorted(scored, key=lambda r: r[target][kind])[:WORST]
+            out[f"{target}/{kind}"] = {
+                "mean": float(values.mean()), "min": float(values.min()), "models": len(scored),
+                "below_minimum": int(np.sum(values < MINIMUM)),
+                "worst": [[r["model"], round(r[target][kind], 4)] for r in worst]}
+    return out
+
+
+def met(summary: dict[str, Any], target: str) -> bool:
+    s = summary[f"{target}/chosen"]
+    return s["mean"] >= GOALS[target] and s["min"] >= MINIMUM
+
+
+def doc_table(result: dict[str, Any]) -> str:
+    goal, multi = result["summary"], result["summary_multispike"]
+    lines = ["| target | models | mean (range -> chosen) | min (range -> chosen) | below 0.95 "
+             "| goal | worst (chosen) |", "|---|---|---|---|---|---|---|"]
+    for target in TARGETS:
+        r, c = goal[f"{target}/range"], goal[f"{target}/chosen"]
+        worst = ", ".join(f"{m} {v:.3f}" for m, v in c["worst"][:3])
+        lines.append(f"| {target} | {c['models']} | {r['mean']:.4f} -> {c['mean']:.4f} "
+                     f"| {r['min']:.4f} -> {c['min']:.4f} | {c['below_minimum']} "
+                     f"| {GOALS[target]} / {MINIMUM}: {'met' if met(goal, target) else 'not met'} "
+                     f"| {worst} |")
+    matrix = result.get("summary_matrix", {})
+    for target in TARGETS:
+        if f"{target}/chosen" in matrix:
+            r, c = matrix[f"{target}/range"], matrix[f"{target}/chosen"]
+            lines.append(f"| {target}, exporter matrix only | {c['models']} | {r['mean']:.4f} -> "
+                         f"{c['mean']:.4f} | {r['min']:.4f} -> {c['min']:.4f} "
+                         f"| {c['below_minimum']} | | |")
+    for target in TARGETS:
+        if f"{target}/chosen" in multi:
+            c = multi[f"{target}/chosen"]
+            lines.append(f"| {target}, Sinabs MultiSpike | {c['models']} | {c['mean']:.4f} "
+                         f"| {c['min']:.4f} | {c['below_minimum']} | (apart) | |")
+    return "\n".join(lines)
+
+
+def write_doc(table: str) -> None:
+    text = DOC.read_text()
+    if BEGIN not in text or END not in text:
+        return
+    head, rest = text.split(BEGIN, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{table}\n{END}{rest.split(END, 1)[1]}")
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=[], help="model name prefixes")
+    parser.add_argument("--no-doc", action="store_true", help="leave docs/numerics.md as is")
+    args = parser.parse_args()
     start = time.perf_counter()
-    result = measure()
-    result["seconds"] = round(time.perf_counter() - start, 1)
-    header = f"{'model':38s}" + "".join(f"{t:>24s}" for t in TARGETS)
-    print(header + "\n" + " " * 38 + "".join(f"{'range -> chosen':>24s}" for _ in TARGETS))
-    for row in result["rows"]:
-        cells = "".join(f"{row[t]['range']:>15.4f} -> {row[t]['chosen']:.4f}" for t in TARGETS)
-        print(f"{row['model']:38s}{cells}")
-    for target in TARGETS:
-        s = result["summary"][f"{target}/chosen"]
-        r = result["summary"][f"{target}/range"]
-        met = s["mean"] >= GOALS[target] and s["min"] >= MINIMUM
-        print(f"{target}: exports mean {r['mean']:.4f} -> {s['mean']:.4f}, min {r['min']:.4f} "
-              f"-> {s['min']:.4f} (goal mean >= {GOALS[target]}, min >= {MINIMUM}: "
-              f"{'met' if met else 'not met'})")
+    rows = []
+    print(f"{'model':44s}" + "".join(f"{t + ' range -> chosen':>28s}" for t in TARGETS))
+    for model in matrix_models(args.only) + demo_models(args.only):
+        row = measure_model(model)
+        rows.append(row)
+        cells = "".join(f"{row[t]['range']:>19.4f} -> {row[t]['chosen']:.4f}" if "chosen" in row[t]
+                        else f"{'refused':>28s}" for t in TARGETS)
+        print(f"{row['model']:44s}{cells}", flush=True)
+    result: dict[str, Any] = {
+        "rows": rows, "summary": summarize(rows, ("matrix", "demo")),
+        "summary_matrix": summarize(rows, ("matrix",)),
+        "summary_multispike": summarize(rows, ("multispike",)), "goals": GOALS,
+        "minimum_goal": MINIMUM, "seconds": round(time.perf_counter() - start, 1)}
+    table = doc_table(result) if result["summary"] else ""
+    print(table)
+    if args.only:
+        return  # a partial run neither records nor documents
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "fidelity.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    if not args.no_doc:
+        write_doc(table)
 
 
 if __name__ == "__main__":

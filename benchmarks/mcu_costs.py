@@ -2,13 +2,15 @@
 
 Each figure is the number of Thumb-2 instructions the generated C executes under QEMU (the TCG
 plugin of :mod:`snnc.backends.mcu.measure`, counting only the named kernel functions) divided by
-the operations it did, times ``instruction_pj`` of the target (one cycle per instruction):
+the operations it did, times ``instruction_pj`` of the target (one cycle per instruction). The
+projects are lowered for the core's kernel set, as ``snnc compile`` emits them:
 
-- per MAC of the dense int8 kernel on QNN counts (``snnc_dense_s8_s32``, SMLAD);
+- per MAC of the dense int8 kernel on QNN counts (``snnc_dense_blk4_s8_s32``, SMLAD);
 - per input and step summed into a QNN count (``snnc_add_s8_s8``);
 - per QNN output level (``snnc_multilevel_s32_s8``, once per inference);
-- per synaptic event and per input event of the event-driven kernel (``snnc_event_dense_s32``
-  at several rates and two fan-outs: ``per_rate = n_in (overhead + fan_out * per_synapse)``);
+- per synaptic event and per input event of the event-driven kernel (``snnc_event_dense16_s32``,
+  two 16-bit sums per word, at several rates and two fan-outs:
+  ``per_rate = n_in (overhead + fan_out * per_synapse)``);
 - per input and step of the event-list scan (``snnc_events_s8``);
 - per neuron and step of the LIF update plus the bias fill of its synapse kernel.
 
@@ -47,7 +49,10 @@ F32 = np.float32
 N_IN, STEPS, BATCH = 256, 8, 2
 FAN_OUTS = (64, 128)
 RATES = (0.05, 0.2, 0.5)
-HELPERS = ("snnc_dot2_smlad", "snnc_dot_smlad", "snnc_fill_bias_s32")
+# The functions of each kernel as the compiler emits it for the core's kernel set (static helpers
+# that GCC keeps out of line count with their kernel; absent ones are skipped).
+DENSE = ("snnc_dense_s8_s32", "snnc_dense_blk4_s8_s32", "snnc_block4_smlad", "snnc_dot1_c")
+EVENT = ("snnc_event_dense_s32", "snnc_event_dense16_s32")
 
 
 def _graph(n_out: int, seed: int = 0) -> Graph:
@@ -78,8 +83,9 @@ def _count(project: Path, plugin: Path, functions: tuple[str, ...]) -> int:
 
 
 def _build(qg, drive: np.ndarray, folder: Path) -> Path:
+    """The project ``snnc compile -t cortex-m4`` writes (the core's DSP kernel set)."""
     target = load_target("cortex-m4")
-    prog = lower(qg, target.name)
+    prog = lower(qg, target.name, core_for(target).kernels)
     write_project(prog, target, folder)
     (folder / "input.bin").write_bytes(encode_inputs(prog, qg.quantize_input(drive)))
     run(["make", "-s", "-j2", "elf"], folder, 600, "arm-none-eabi-gcc build")
@@ -97,7 +103,7 @@ def measure(work: Path) -> dict[str, Any]:
         per_step = []
         for rate in RATES:
             project = _build(qg, _spikes(rate), work / f"snn_{n_out}_{rate}")
-            per_step.append(_count(project, plugin, ("snnc_event_dense_s32",)) / runs)
+            per_step.append(_count(project, plugin, EVENT) / runs)
             if n_out == FAN_OUTS[-1] and rate == RATES[-1]:
                 out["scan_per_input"] = _count(project, plugin, ("snnc_events_s8",)) / (
                     runs * N_IN)
@@ -113,7 +119,7 @@ def measure(work: Path) -> dict[str, Any]:
                                       target=target.name), ["lif"])
     project = _build(twin, _spikes(0.2), work / "qnn")
     macs = N_IN * FAN_OUTS[-1] * BATCH
-    out["per_mac"] = _count(project, plugin, ("snnc_dense_s8_s32", *HELPERS[:2])) / macs
+    out["per_mac"] = _count(project, plugin, DENSE) / macs
     out["count_per_input"] = _count(project, plugin, ("snnc_add_s8_s8",)) / (runs * N_IN)
     out["level_per_output"] = _count(project, plugin, ("snnc_multilevel_s32_s8",)) / (
         BATCH * FAN_OUTS[-1])

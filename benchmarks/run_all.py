@@ -362,7 +362,7 @@ def summary(timings: dict[str, float]) -> list[str]:
 
 
 def section_mcu_costs(data: dict[str, Any]) -> list[str]:
-    names = {"per_mac": "dense int8 MAC (SMLAD, QNN counts)",
+    names = {"per_mac": "dense int8 MAC (SMLAD on 4-row blocks, QNN counts)",
              "per_synaptic_event": "synaptic event (event kernel)",
              "per_input_event": "input event (weight column set-up)",
              "scan_per_input": "input and step, event-list scan",
@@ -372,7 +372,9 @@ def section_mcu_costs(data: dict[str, Any]) -> list[str]:
     rows = [[label, f"{data[key]:.3f}"] for key, label in names.items() if key in data]
     return ["## Cortex-M4 cost parameters, measured", "",
             "Command: `python benchmarks/mcu_costs.py --write` (rewrites the measured keys of "
-            "`targets/cortex-m4.toml` [energy], each with its measurement in the comment)", "",
+            "`targets/cortex-m4.toml` [energy], each with its measurement in the comment). The "
+            "projects are lowered for the Cortex-M4's DSP kernel set, as `snnc compile` emits "
+            "them.", "",
             *_table(["Cortex-M4 instructions per", "measured"], rows), ""]
 
 
@@ -390,7 +392,8 @@ def section_energy_truth(data: dict[str, Any]) -> list[str]:
              f"{', '.join(str(x) for x in data['scales'])} (input rates from 0 to the data's "
              f"own), {data['samples']} samples; at every point `snnc report --measure` compiles "
              "both mappings, runs them (QEMU instruction counts on the Cortex-M4, the layout "
-             "simulator's counters on SpiNNaker 2) and prices them. A (stage, rate) point "
+             "simulator's counters on SpiNNaker 2, the Lava run's synaptic operations and "
+             "messages on Loihi 2) and prices them. A (stage, rate) point "
              "agrees when the mapping the model predicts cheaper is the one measured cheaper "
              f"(goal >= {100 * data['goal_agreement']:.0f} %).", "",
              *_table(["target", "(stage, rate) points", "choice agreement",
@@ -401,6 +404,68 @@ def section_energy_truth(data: dict[str, Any]) -> list[str]:
                      f"{100 * p['rate_in']:.1f} %: predicted {p['predicted']}, measured "
                      f"SNN {p['measured_snn_pj']:.4g} pJ vs QNN {p['measured_qnn_pj']:.4g} pJ")
     return [*lines, ""] if misses else lines
+
+
+def section_fidelity(data: dict[str, Any]) -> list[str]:
+    """Spike agreement with the float model (``benchmarks/fidelity.py``, run on its own: it
+    quantizes every matrix cell for three targets with and without the scale search)."""
+    goals, minimum = data["goals"], data["minimum_goal"]
+    rows = []
+    for target, goal in goals.items():
+        r, c = data["summary"][f"{target}/range"], data["summary"][f"{target}/chosen"]
+        ok = c["mean"] >= goal and c["min"] >= minimum
+        worst = ", ".join(f"{m} {v:.3f}" for m, v in c["worst"][:3])
+        rows.append([target, c["models"], f"{r['mean']:.4f} -> {c['mean']:.4f}",
+                     f"{r['min']:.4f} -> {c['min']:.4f}",
+                     f">= {goal} / >= {minimum}: {_met(ok)}", worst])
+    matrix = data.get("summary_matrix", {})
+    for target in goals:
+        if f"{target}/chosen" in matrix:
+            r, c = matrix[f"{target}/range"], matrix[f"{target}/chosen"]
+            rows.append([f"{target}, exporter matrix only", c["models"],
+                         f"{r['mean']:.4f} -> {c['mean']:.4f}",
+                         f"{r['min']:.4f} -> {c['min']:.4f}", "", ""])
+    multi = data.get("summary_multispike", {})
+    for target in goals:
+        if f"{target}/chosen" in multi:
+            c = multi[f"{target}/chosen"]
+            rows.append([f"{target}, Sinabs MultiSpike (apart)", c["models"],
+                         f"{c['mean']:.4f}", f"{c['min']:.4f}", "", ""])
+    return ["## Spike agreement with the float model", "",
+            "Command: `python benchmarks/fidelity.py` (run on its own, "
+            f"{data['seconds'] / 60:.0f} min)", "",
+            "Every exporter-matrix cell whose float reference equals onnxruntime, plus the "
+            "digits and spikeformer demos: the integer reference in model time against the "
+            "float model, mean over the neuron layers of the fraction of equal spike values; "
+            "range-based scales -> scales chosen on the same inputs.", "",
+            *_table(["target", "models", "mean", "min", "goal (mean / min)", "worst"], rows),
+            ""]
+
+
+def section_fidelity_layers(data: dict[str, Any]) -> list[str]:
+    """Where the spikeformer loses agreement (``benchmarks/fidelity_layers.py``, run on its
+    own): per layer as deployed and in isolation, and against weight and input widths."""
+    targets = list(data["layers"])
+    names = list(data["layers"][targets[0]]["chained"])
+    rows = []
+    for name in [*names, "mean"]:
+        row = [name]
+        for t in targets:
+            c, i = (data["layers"][t][k] for k in ("chained", "isolated"))
+            pair = ((sum(c.values()) / len(c), sum(i.values()) / len(i)) if name == "mean"
+                    else (c[name], i[name]))
+            row.append(f"{pair[0]:.4f} / {pair[1]:.4f}")
+        rows.append(row)
+    widths = [[w["weight_bits"], w["input_bits"], f"{w['mean']:.4f}"] for w in data["widths"]]
+    return ["## Spikeformer agreement per layer", "",
+            "Command: `python benchmarks/fidelity_layers.py` (run on its own, "
+            f"{data['samples']} test utterances)", "",
+            "Chained (the integer reference as deployed) / isolated (each layer fed the float "
+            "model's own input levels), chosen scales:", "",
+            *_table(["layer", *targets], rows), "",
+            *(["The cortex-m4 profile with wider weights and inputs (mean chained agreement; "
+               "goal 0.95):", "", *_table(["weight bits", "input bits", "mean"], widths), ""]
+              if widths else [])]
 
 
 def write_readme(timings: dict[str, float]) -> Path:
@@ -417,7 +482,8 @@ def write_readme(timings: dict[str, float]) -> Path:
     sections = (("compile_scaling", section_compile), ("simulate", section_simulate),
                 ("compile_scaling_large", section_large), ("mcu", section_mcu),
                 ("spinnaker2", section_spinnaker2), ("mcu_costs", section_mcu_costs),
-                ("energy_truth", section_energy_truth))
+                ("energy_truth", section_energy_truth), ("fidelity", section_fidelity),
+                ("fidelity_layers", section_fidelity_layers))
     for name, render in sections:
         data = load(name)
         if data:

@@ -322,7 +322,7 @@ def report(graph: Graph, target: str | Target, calib: np.ndarray | None = None,
     result = cost_report(optimized, t)
     if measure:
         _say(log, "compile both mappings and measure them on the target")
-        result = replace(result, measured=measure_mappings(graph, t, calib))
+        result = replace(result, measured=measure_mappings(graph, t, calib), measure_ran=True)
     return result
 
 

@@ -7,6 +7,8 @@
  *   v' = ovf_v(decay(v, dv) + u + (bias << input_shift)),  theta = vth << threshold_shift
  *   same-step reset: s = v' > theta (>=), v = reset(v', s)
  *   next-step reset: v = reset(v', v_prev > theta), s = v > theta   (snnTorch)
+ *   graded (graded_max > 0): s = clip(floor(v' / theta), 0, graded_max), v = v' - theta * s
+ *         (compiled in with SNNC_GRADED, set when the model has a graded layer: the division)
  * Parameters are either one value for the layer (stride 0) or one per neuron (stride 1).
  */
 #ifndef SNNC_NEURON_H
@@ -24,6 +26,7 @@ typedef struct {
     int32_t reset;       /* SNNC_RESET_ZERO / _SUBTRACT / _NONE */
     int32_t reset_next;  /* 1: reset from the previous membrane (snnTorch) */
     int32_t compare_ge;  /* 1: fire on v >= theta instead of v > theta */
+    int32_t graded_max;  /* > 0: send spike counts up to this (theta >= 1); 0: binary spikes */
 } snnc_neuron_params;
 
 /* Multi-level spikes: s = clip(floor(I / theta + 1/2), 0, levels), theta either the constant vth
@@ -56,7 +59,7 @@ typedef struct {
 
 #define SNNC_NEURON_DECLARE_(X, XT, S, ST) SNNC_NEURON_PROTO(X, XT, S, ST);
 #define SNNC_MULTILEVEL_DECLARE_(X, XT, O, OT) SNNC_MULTILEVEL_PROTO(X, XT, O, OT);
-SNNC_TO_WIDE_TYPES(SNNC_NEURON_DECLARE_) /* spikes are int8 (0/1) */
+SNNC_TO_WIDE_TYPES(SNNC_NEURON_DECLARE_) /* spikes are int8 (0/1, or counts up to 127) */
 SNNC_MULTILEVEL_TYPES(SNNC_MULTILEVEL_DECLARE_)
 
 /* Overflow of the membrane and of the synaptic current, as the profile says. */
@@ -89,6 +92,13 @@ static inline int64_t snnc_reset(int64_t v, int fired, int64_t theta, int32_t ki
         return v;
     }
     return kind == SNNC_RESET_ZERO ? 0 : v - theta;
+}
+
+/* A graded spike count: floor(drive / theta) clipped to [0, graded_max] (theta >= 1). */
+static inline int64_t snnc_graded_count(int64_t drive, int64_t theta, int32_t graded_max)
+{
+    const int64_t q = snnc_floor_div(drive, theta);
+    return q < 0 ? 0 : (q > graded_max ? graded_max : q);
 }
 
 /* floor(top / num) clipped to [0, levels]; 0 where the threshold is not positive. */

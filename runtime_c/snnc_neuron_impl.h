@@ -25,14 +25,20 @@ SNNC_NEURON_PROTO(SNNC_X, SNNC_X_T, SNNC_S, SNNC_S_T)
         }
         drive = snnc_overflow_v(drive);
         const int64_t theta = snnc_shl(p->vth[i * p->vth_stride], SNNC_THRESHOLD_SHIFT);
-        int fired;
+        int64_t fired;
         int64_t vn;
+#if SNNC_GRADED
+        if (p->graded_max > 0) {
+            fired = snnc_graded_count(drive, theta, p->graded_max);
+            vn = drive - theta * fired;
+        } else
+#endif
         if (p->reset_next) {
             vn = snnc_reset(drive, snnc_fires(v[i], theta, p->compare_ge), theta, p->reset);
             fired = snnc_fires(vn, theta, p->compare_ge);
         } else {
             fired = snnc_fires(drive, theta, p->compare_ge);
-            vn = snnc_reset(drive, fired, theta, p->reset);
+            vn = snnc_reset(drive, (int)fired, theta, p->reset);
         }
         v[i] = (SNNC_S_T)vn;
         spikes[i] = (int8_t)fired;

@@ -1,5 +1,5 @@
-/* snnc runtime: operators without weights: pooling, widening copy, elementwise add and the
- * count-to-steps spread of the mixed SNN/QNN schedule.
+/* snnc runtime: operators without weights: pooling, widening copy, elementwise add, the
+ * weight-exponent scale and the count-to-steps spread of the mixed SNN/QNN schedule.
  *
  * Pooling follows snnc.reference.kernels.pool2d in integer mode: max over the real (non-padding)
  * elements of each window, or their sum (average pooling is a sum pool; its 1/area factor lives
@@ -36,7 +36,15 @@
 #define SNNC_SPREAD_PROTO(X, XT, Y, YT)                                                       \
     void SNNC_CAT3(snnc_spread, X, Y)(const XT *x, YT *y, int32_t n, int32_t t, int32_t steps)
 
+/* y = y * 2^shift + bias[c] over (outer, channels, inner) values, bias NULL for none: a weight
+ * layer whose weights are int8 mantissas times 2^shift (its weight exponent) runs its kernel
+ * on the mantissas without bias, then this. The compiler proves every value fits YT. */
+#define SNNC_SCALE_PROTO(X, XT, Y, YT)                                                        \
+    void SNNC_CAT3(snnc_scale, X, Y)(YT *y, int32_t outer, int32_t channels, int32_t inner,  \
+                                     int32_t shift, const int32_t *bias)
+
 #define SNNC_TENSOR_DECLARE_(X, XT, Y, YT)                                                    \
+    SNNC_SCALE_PROTO(X, XT, Y, YT);                                                           \
     SNNC_POOL_MAX_PROTO(X, XT, Y, YT);                                                        \
     SNNC_POOL_SUM_PROTO(X, XT, Y, YT);                                                        \
     SNNC_COPY_PROTO(X, XT, Y, YT);                                                            \

@@ -59,6 +59,20 @@ SNNC_POOL_SUM_PROTO(SNNC_X, SNNC_X_T, SNNC_Y, SNNC_Y_T)
     }
 }
 
+SNNC_SCALE_PROTO(SNNC_X, SNNC_X_T, SNNC_Y, SNNC_Y_T)
+{
+    const SNNC_Y_T factor = (SNNC_Y_T)((SNNC_Y_T)1 << shift); /* no shift of negative values */
+    for (int32_t o = 0; o < outer; ++o) {
+        for (int32_t c = 0; c < channels; ++c) {
+            const SNNC_Y_T add = bias != NULL ? (SNNC_Y_T)bias[c] : 0;
+            SNNC_Y_T *yc = y + ((size_t)o * (size_t)channels + (size_t)c) * (size_t)inner;
+            for (int32_t i = 0; i < inner; ++i) {
+                yc[i] = (SNNC_Y_T)(yc[i] * factor + add);
+            }
+        }
+    }
+}
+
 SNNC_COPY_PROTO(SNNC_X, SNNC_X_T, SNNC_Y, SNNC_Y_T)
 {
     for (int32_t i = 0; i < n; ++i) {

@@ -17,9 +17,11 @@ from hypothesis import HealthCheck, settings
 
 # ``make fuzz`` runs ``pytest tests/fuzz --hypothesis-profile=fuzz``: the fuzz tests size their
 # example counts from this profile (>= 1000 differential cases in all); without it they run a
-# small deterministic smoke sample.
+# small deterministic smoke sample. ``SNNC_FUZZ_EXAMPLES`` scales the profile down (or up) for a
+# shorter campaign with the same generators.
 settings.register_profile(
-    "fuzz", max_examples=1000, deadline=None, print_blob=True,
+    "fuzz", max_examples=int(os.environ.get("SNNC_FUZZ_EXAMPLES", "1000")), deadline=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 _TOOLS = {

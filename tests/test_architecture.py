@@ -9,7 +9,7 @@
   functions count: they are cycles that merely happen later);
 - the compiler itself never imports torch (only fixture and example scripts may);
 - no module of ``compiler/`` or ``backends/`` is longer than 800 lines: past that a module does
-  more than one thing (``ir/relax_view.py`` is being retired and is exempt while it exists).
+  more than one thing.
 """
 
 from __future__ import annotations
@@ -120,7 +120,6 @@ def test_compiler_and_backends_never_import_torch():
 
 
 MAX_LINES = 800
-LENGTH_EXEMPT = {"compiler/ir/relax_view.py"}
 
 
 def test_no_module_is_longer_than_800_lines():
@@ -129,6 +128,6 @@ def test_no_module_is_longer_than_800_lines():
         for path in sources(folder):
             rel = path.relative_to(ROOT).as_posix()
             lines = len(path.read_text().splitlines())
-            if lines > MAX_LINES and rel not in LENGTH_EXEMPT:
+            if lines > MAX_LINES:
                 long[rel] = lines
     assert not long, f"modules over {MAX_LINES} lines: {long}"

@@ -1,7 +1,8 @@
 """Loihi 2 backend: Lava processes that run bit-exactly in Lava's fixed-point simulator.
 
 ``resources`` allocates neuro cores, ``emit`` writes ``out/loihi/`` and ``simulate`` runs the
-emitted network in Lava; ``unsupported`` tells ``snnc inspect`` what cannot run.
+emitted network in Lava; ``measure_stages`` counts what that run did per stage (``snnc report
+--measure``); ``unsupported`` tells ``snnc inspect`` what cannot run.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ class LoihiBackend(Backend):
     def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
                  work_dir: Path) -> Trace:
         return simulate(qg, target, drive, runner, work_dir)
+
+    def measure_stages(self, qg: QuantizedGraph, target: Target, drive: np.ndarray,
+                       heads: list[str], work_dir: Path) -> dict[str, dict[str, float]]:
+        """Synaptic operations, messages and neuron updates per stage from the Lava run of the
+        emitted network, priced with the target's energies (:mod:`snnc.backends.loihi.measure`)."""
+        from .measure import measure_stages
+
+        return measure_stages(qg, target, drive, heads, work_dir)
 
 
 BACKEND = LoihiBackend()

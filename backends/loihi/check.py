@@ -5,7 +5,8 @@ blocks, one block per core; a neuron's incoming synapses live on its core (Loihi
 at the destination), so a block is closed when adding the next neuron would exceed either
 ``neurons_per_core`` or ``synapses_per_core``. Greedy filling is optimal for contiguous blocks.
 Every stored synapse counts, including the second process of a weight wider than 8 bits.
-Input spikes, read-outs and host processes (attention, input-aware multi-level thresholds) run
+Input spikes, read-outs and host processes (attention, input-aware multi-level thresholds, max
+pooling of spike counts) run
 off-chip and use no neuro core. Everything is per sample: the batch exists only in simulation.
 """
 
@@ -21,11 +22,7 @@ from snnc.errors import ResourceError
 from snnc.ir.quantized import QuantizedGraph
 from snnc.target import Target
 
-from .lower import PAYLOAD_BITS, U_HALF, LoihiNet, Population, lower
-
-# Lava corrects u by 2^24 once: modular only while |u_decayed + (a << 6)| <= 3 * 2^23, which
-# |a| <= 2^18 guarantees for any |u_decayed| <= 2^23.
-LAVA_MODULAR_LIMIT = 1 << 18
+from .lower import LAVA_MODULAR_LIMIT, PAYLOAD_BITS, U_HALF, LoihiNet, Population, lower
 
 # Used when the target file leaves a limit out (see targets/loihi2.toml for the sources).
 DEFAULT_LIMITS: Mapping[str, int] = {
@@ -45,6 +42,7 @@ PROCESS_NAMES = {
     "multilevel": "MultiLevel (snnc_processes, graded spikes)",
     "qnn": "QnnTwin (snnc_processes, QNN stage: one graded-spike step per inference)",
     "attention": "HostAttention (snnc_processes, host Python process)",
+    "max_pool": "HostMaxPool (snnc_processes, host Python process)",
     "readout": "SpikeRecorder (host read-out of synaptic currents)",
 }
 
@@ -52,6 +50,8 @@ OFF_CHIP_REASONS = {
     "input": "input spikes are injected by the host",
     "readout": "the graph output is a synaptic current, read by the host",
     "attention": "attention multiplies two dynamic operands; no synapse form",
+    "max_pool": "max pooling of spike counts or levels: a maximum is not a sum, no synapse form "
+                "(binary spikes are pooled by an OR neuron on a neurocore)",
     "multilevel": "the input-aware threshold needs a mean over neurons (not neuron-local)",
     "qnn": "the QNN stage does not fit a neurocore",
 }
@@ -92,7 +92,7 @@ def current_warnings(pop: Population) -> list[str]:
     peak = pop.params.get("max_input")
     if pop.kind not in ("lif", "lif_variant") or peak is None:
         return []
-    if peak > LAVA_MODULAR_LIMIT:
+    if peak > LAVA_MODULAR_LIMIT and pop.kind == "lif":  # the variant wraps exactly
         return [f"layer '{pop.layer}': a worst-case input of {peak} per step is beyond "
                 f"{LAVA_MODULAR_LIMIT}, where Lava's current wrap stops being modular; "
                 f"its run may then differ from the integer reference"]
@@ -108,7 +108,7 @@ def link_warnings(net: LoihiNet) -> list[str]:
     out = []
     for link in net.links:
         source, target = net.population(link.source), net.population(link.target)
-        if target.on_chip and source.kind != "attention":
+        if target.on_chip and source.kind not in ("attention", "max_pool"):
             out.append(f"layer '{target.layer}' reads '{source.layer}' without a synapse: Lava "
                        f"connects the ports directly (no delay, as in the reference); on a chip "
                        f"this needs an identity synapse, which adds one step")
@@ -141,6 +141,9 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
             off_chip.append({"layer": pop.layer, "population": pop.name,
                              "process": PROCESS_NAMES[pop.kind], "reason": reason})
             continue
+        if pop.message_bits > lim["payload_bits"]:
+            raise ResourceError(target.name, f"graded spike payload bits of layer '{pop.layer}'",
+                                pop.message_bits, lim["payload_bits"])
         synapses = fan_in(net, pop)
         widest = int(synapses.max()) if synapses.size else 0
         if widest > lim["synapses_per_core"]:
@@ -158,7 +161,7 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
                        "process": PROCESS_NAMES[pop.kind], "neurons": pop.size,
                        "synapses": int(synapses.sum()),
                        "max_input_per_step": pop.params.get("max_input"),
-                       "cores": cores})
+                       "spikes": _spikes_sent(pop), "cores": cores})
     available = lim["cores_per_chip"] * lim["chips"]
     if next_core > available:
         raise ResourceError(target.name, "neuro cores", next_core, available,
@@ -183,6 +186,16 @@ def allocate(net: LoihiNet, target: Target) -> dict[str, Any]:
         "run_steps_per_inference": net.run_steps,
         "warnings": warnings,
     }
+
+
+def _spikes_sent(pop: Population) -> str:
+    """What a neurocore population sends each step: binary spikes or graded ones."""
+    if pop.params.get("graded"):
+        return (f"graded spikes: counts up to {pop.params['graded']} per step (payload "
+                f"{pop.message_bits} bits)")
+    if pop.message_bits:
+        return f"graded spikes: levels (payload {pop.message_bits} bits)"
+    return "binary spikes"
 
 
 def _qnn_stage(pop: Population) -> dict[str, Any]:

@@ -53,6 +53,7 @@ _ARRAY_PARAMS = {
     "multilevel": ("bias",),
     "qnn": ("bias",),
     "attention": ("mask", "post_bias"),
+    "max_pool": ("post_bias",),
     "readout": ("bias",),
 }
 
@@ -71,7 +72,7 @@ def weight_arrays(net: LoihiNet) -> dict[str, Callable[[], np.ndarray]]:
     for pop in net.populations:
         for key in _ARRAY_PARAMS.get(pop.kind, ()):
             arrays[f"{pop.name}/{key}"] = as_type(pop.params[key], np.int32)
-        if pop.kind == "attention":
+        if pop.kind in ("attention", "max_pool"):
             arrays[f"{pop.name}/post/rows"] = as_type(pop.params["post_rows"], np.int32)
             arrays[f"{pop.name}/post/cols"] = as_type(pop.params["post_cols"], np.int32)
             arrays[f"{pop.name}/post/values"] = as_type(pop.params["post_values"], np.int64)
@@ -126,7 +127,9 @@ def network_meta(net: LoihiNet, qg: QuantizedGraph, netx_reason: str | None) -> 
                    for p in _recorded(net)],
         "output": {"layer": net.output_layer, "population": out.name,
                    "kind": "readout" if out.kind == "readout" else "spikes",
-                   "shape": list(out.shape), "latency": total, "offset": out.offset},
+                   "shape": list(out.shape), "latency": total, "offset": out.offset,
+                   **({"bias_on": int(out.params.get("bias_on", 0))}
+                      if out.kind == "readout" else {})},
         "run_steps": net.run_steps,
         "netx": {"written": netx_reason is None, "reason": netx_reason or ""},
     }

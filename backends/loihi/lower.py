@@ -38,9 +38,11 @@ from snnc.ir import layers as ir
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import Stage, is_source, sends_binary, source_peak, stage_of
+from snnc.reference.integer import bias_onsets
 
 I64 = np.int64
-PopKind = Literal["input", "lif", "lif_variant", "multilevel", "qnn", "attention", "readout"]
+PopKind = Literal["input", "lif", "lif_variant", "multilevel", "qnn", "attention", "max_pool",
+                  "readout"]
 
 DIGIT_MAX = 127          # one synapse process holds weights in [-127, 127] (stored doubled)
 DIGIT_TYPE = np.int16    # holds a digit and its doubled stored form
@@ -52,6 +54,9 @@ DU_MAX = DV_MAX = 4095   # 12-bit unsigned decays
 VTH_MAX = (1 << 17) - 1  # 17-bit threshold mantissa
 PAYLOAD_BITS = 24        # graded spike payload of Lava's fixed-point ports
 U_HALF = 1 << 23         # u and v are 24-bit: u wraps beyond +-2^23
+# Lava's stock LIF corrects u by 2^24 once: modular only while |u_decayed + (a << 6)| <= 3 * 2^23,
+# which |a| <= 2^18 guarantees for any |u_decayed| <= 2^23.
+LAVA_MODULAR_LIMIT = 1 << 18
 # Generated names end in "_"; sanitized layer identifiers never do, so they cannot collide.
 READOUT = "readout_"
 
@@ -166,20 +171,31 @@ def unsupported_reason(layer: ir.Layer, target: object = None) -> str | None:
 
 
 def graph_reason(graph: ir.Graph, layer: ir.Layer) -> str | None:
-    """Why ``layer`` cannot run on Loihi where it sits in ``graph``: a max pool of anything but
-    binary spikes (the quantizer makes max pools of spikes OR neurons)."""
+    """Why ``layer`` cannot run on Loihi where it sits in ``graph``: a max pool of values that
+    are neither binary spikes (the quantizer makes max pools of those OR neurons) nor a neuron
+    layer's counts or levels (pooled by a host process)."""
     if (isinstance(layer, ir.Pool2d) and layer.pool == "max"
-            and not sends_binary(graph, layer.inputs[0])):
+            and not sends_binary(graph, layer.inputs[0])
+            and _pooled_source(graph, layer) is None):
         return _max_pool_reason(layer)
     return None
 
 
 def _max_pool_reason(layer: ir.Pool2d) -> str:
-    """Why a max pool reached the backend: the quantizer turns max pools of binary spikes into
-    OR neurons, so this one pools values with more than two levels."""
-    return (f"max pooling runs on Loihi as an OR neuron on binary spikes, but its input "
-            f"'{layer.inputs[0]}' carries multi-level values (a synaptic current, spike levels or "
-            f"a real-valued input); pool spikes, or use average or sum pooling")
+    """Why a max pool cannot run: it pools a synaptic current or a real-valued input, which
+    only exists inside a synapse (a maximum has no synapse form)."""
+    return (f"max pooling runs on Loihi as an OR neuron on binary spikes or as a host process "
+            f"on a neuron layer's spike counts, but its input '{layer.inputs[0]}' is a synaptic "
+            f"current or a real-valued input; pool spikes, or use average or sum pooling")
+
+
+def _pooled_source(graph: ir.Graph, pool: ir.Pool2d) -> str | None:
+    """The neuron layer whose values a max pool reads through reshapes only (its spike counts
+    or levels, which a host process can pool), or None."""
+    name = pool.inputs[0]
+    while isinstance(graph.layer(name), ir.Flatten | ir.Reshape):
+        name = graph.layer(name).inputs[0]
+    return name if graph.layer(name).is_neuron else None
 
 
 def _check_layer(layer: ir.Layer, target: str) -> None:
@@ -189,7 +205,8 @@ def _check_layer(layer: ir.Layer, target: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Stages: the walk of snnc.ir.stages, stopped at attention layers (they run off-chip)
+# Stages: the walk of snnc.ir.stages, stopped at attention layers and max pools (they run
+# off-chip)
 
 
 @dataclass(frozen=True)
@@ -197,11 +214,14 @@ class _Stage:
     """The frontier of a stage: where the walk back from its value stopped."""
 
     sources: tuple[str, ...]          # source layers (input / neurons), sorted
-    attention: tuple[str, ...]        # attention layers met on the way, sorted
+    attention: tuple[str, ...]        # host layers met on the way (attention, max pools), sorted
 
 
 def _stops(layer: ir.Layer) -> bool:
-    return is_source(layer) or isinstance(layer, ir.SpikingSelfAttention)
+    """Where a stage walk ends: sources, and the layers a host process computes (attention;
+    max pools left after the OR-neuron rewrite, which pool more than binary spikes)."""
+    return (is_source(layer) or isinstance(layer, ir.SpikingSelfAttention)
+            or (isinstance(layer, ir.Pool2d) and layer.pool == "max"))
 
 
 def _frontier(graph: ir.Graph, node: str, target: str) -> _Stage:
@@ -303,7 +323,9 @@ def _check_range(name: str, values: np.ndarray, low: int, high: int, layer: str,
 
 def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
                        shape: tuple[int, ...], stage_bias: np.ndarray,
-                       bound: np.ndarray | None, target: str, gated: bool = False) -> Population:
+                       bound: np.ndarray | None, target: str, gated: bool = False,
+                       bias_on: int = 0, graded: int = 0,
+                       exact_wrap: bool = False) -> Population:
     """A LIF/CubaLIF layer as Lava's LIF (stock, when it can) or the variant process model.
 
     Lava's LIF has one du/dv/vth per process, resets v to 0 when ``v > vth << 6``, at the same
@@ -311,7 +333,12 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
     snnTorch's reset from the previous membrane, a constant synaptic current into a CUBA
     current) uses ``VariantLIF`` from ``snnc_processes.py``: Lava's own fixed-point dynamics
     with those choices made explicit. ``gated``: the layer starts after step 0 of the run (behind
-    a QNN stage), which only the variant's ``start`` can wait for.
+    a QNN stage), which only the variant's ``start`` can wait for. ``bias_on``: the step from
+    which its biases are added (``snnc.reference.integer.bias_onsets``); only the variant waits.
+    ``graded`` > 0: a graded LIF sending spike counts up to ``graded`` as graded spikes (the
+    variant's custom program). ``exact_wrap``: the layer's input may pass Lava's modular limit
+    (it reads spike counts or a host process), so it runs as the variant, whose current wraps
+    modulo 2^24 for any input.
     """
     du = _per_neuron(q.du, shape, DU_MAX) if isinstance(layer, ir.CubaLIF) else \
         np.full(math.prod(shape), DU_MAX, I64)
@@ -331,8 +358,11 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
         total_bias = own_bias
         current_bias = stage_bias
     mant, exp = _bias_parts(total_bias, layer.name, target)
-    stock = (not gated and _uniform(du) and _uniform(dv) and _uniform(vth)
-             and layer.reset == "zero"
+    biased = bool(np.any(total_bias) or np.any(current_bias))
+    if graded and int(vth.min(initial=1)) < 1:
+        raise UnsupportedError("graded spikes need a threshold of at least 1", layer.name, target)
+    stock = (not graded and not gated and not exact_wrap and not (bias_on and biased)
+             and _uniform(du) and _uniform(dv) and _uniform(vth) and layer.reset == "zero"
              and layer.reset_timing == "same" and layer.compare == "gt"
              and not np.any(current_bias))
     if stock:
@@ -341,8 +371,10 @@ def _neuron_population(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, ident: str,
         return Population(ident, layer.name, "lif", shape, MappingProxyType(params))
     params = {"du": du, "dv": dv, "vth": vth, "bias_mant": mant, "bias_exp": exp,
               "current_bias": current_bias, "reset": layer.reset,
-              "reset_timing": layer.reset_timing, "compare": layer.compare}
-    return Population(ident, layer.name, "lif_variant", shape, MappingProxyType(params))
+              "reset_timing": layer.reset_timing, "compare": layer.compare, "graded": graded,
+              "bias_on": bias_on if biased else 0}
+    return Population(ident, layer.name, "lif_variant", shape, MappingProxyType(params),
+                      message_bits=_level_bits(graded) if graded else 0)
 
 
 @dataclass(frozen=True)
@@ -416,18 +448,23 @@ def _twin_population(layer: ir.MultiLevelSpike, q: QuantLayer, ident: str, shape
                       message_bits=bits, on_chip=fits)
 
 
+def _graded_max(layer: ir.Layer, p: NumericProfile) -> int:
+    """The largest spike count a graded LIF sends in one step (0: binary spikes)."""
+    return p.max_spikes if isinstance(layer, ir.LIF) and layer.graded else 0
+
+
 def _level_bits(levels: int) -> int:
     return max(1, int(levels).bit_length())
 
 
 def _multilevel_population(layer: ir.MultiLevelSpike, q: QuantLayer, p: NumericProfile,
                            ident: str, shape: tuple[int, ...],
-                           stage_bias: np.ndarray) -> Population:
+                           stage_bias: np.ndarray, bias_on: int = 0) -> Population:
     axis = None if layer.axis is None else layer.axis % len(shape)
     params = {"levels": int(layer.levels), "axis": -1 if axis is None else axis,
               "alpha_mant": int(q.alpha_mant or 0), "alpha_frac_bits": p.alpha_frac_bits,
               "vth": 0 if q.vth is None else int(np.asarray(q.vth)),
-              "bias": stage_bias.astype(I64)}
+              "bias": stage_bias.astype(I64), "bias_on": bias_on}
     return Population(ident, layer.name, "multilevel", shape, MappingProxyType(params),
                       message_bits=_level_bits(layer.levels), on_chip=axis is None)
 
@@ -445,6 +482,7 @@ class _Builder:
     populations: dict[str, Population] = field(default_factory=dict)
     synapses: list[Synapse] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    counted: set[str] = field(default_factory=set)  # targets reading a neuron's counts/levels
 
     def message_bits(self, layer: str) -> int:
         return self.populations[self.idents[layer]].message_bits
@@ -452,6 +490,12 @@ class _Builder:
     def peak(self, layer: str) -> int:
         """Largest |value| a source sends per step (a rate-coded input sends spikes)."""
         return source_peak(self.graph.layer(layer), self.qg.profile, self.graph.encoding)
+
+    def note_counts(self, source: str, target_pop: str) -> None:
+        """Record that ``target_pop`` reads ``source``'s spike counts or levels (more than one
+        spike a step), whose worst case a graded layer at its limit does reach."""
+        if self.graph.layer(source).is_neuron and self.peak(source) > 1:
+            self.counted.add(target_pop)
 
     def stage(self, value_node: str, target_pop: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Wire the stage producing ``value_node`` into ``target_pop``.
@@ -463,14 +507,18 @@ class _Builder:
         value_layer = graph.layer(value_node)
         size = graph.size(value_node)
         if is_source(value_layer):
+            self.note_counts(value_node, target_pop)
             self.links.append(Link(self.idents[value_node], target_pop))
             return np.zeros(size, I64), np.full(size, self.peak(value_node), I64)
         front = _frontier(graph, value_node, self.target)
+        if front.attention and isinstance(graph.layer(front.attention[0]), ir.Pool2d):
+            return self.max_pool_stage(value_node, front, target_pop), None
         if front.attention:
             return self.attention_stage(value_node, front, target_pop), None
         maps, bias = compose(self.qg, value_node, front.sources)
         bound = np.zeros(size, I64)
         for src in front.sources:
+            self.note_counts(src, target_pop)
             mat = maps.pop(src)  # the synapses below keep its arrays, not copies
             bound += mat.abs_sums(axis=1) * self.peak(src)
             digits = split_digits(mat.vals, "synaptic", value_node, self.target)
@@ -485,6 +533,38 @@ class _Builder:
                     shape=(size, graph.size(src)), rows=rows, cols=cols,
                     values=digit, shift=shift, message_bits=self.message_bits(src)))
         return bias, bound
+
+    def max_pool_stage(self, value_node: str, front: _Stage, target_pop: str) -> np.ndarray:
+        """A stage through a max pool of a neuron layer's counts or levels: a host process pools
+        the layer's values and applies the linear layers after the pool (a maximum has no
+        synapse form), one step late like the synapse it replaces."""
+        graph = self.graph
+        pool_name = front.attention[0]
+        pool = graph.layer(pool_name)
+        assert isinstance(pool, ir.Pool2d)
+        if len(front.attention) > 1 or front.sources:
+            raise UnsupportedError(
+                "a max pool of spike counts must reach the next neuron layer through linear "
+                "layers only (one pool, no other sources); put a neuron layer in between",
+                pool_name, self.target)
+        source = _pooled_source(graph, pool)
+        if source is None:
+            raise UnsupportedError(_max_pool_reason(pool), pool_name, self.target)
+        maps, bias = compose(self.qg, value_node, (pool_name,))
+        post = maps[pool_name]
+        ident = f"{self.idents[pool_name]}_host_{target_pop}"
+        params = {"in_shape": tuple(graph.shape(pool.inputs[0])), "kernel": tuple(pool.kernel),
+                  "stride": tuple(pool.stride), "padding": tuple(pool.padding),
+                  "post_rows": post.rows, "post_cols": post.cols, "post_values": post.vals,
+                  "post_shape": (graph.size(value_node), graph.size(pool_name)),
+                  "post_bias": bias,
+                  "bias_on": bias_onsets(graph, self.qg.profile)[value_node]}
+        self.populations[ident] = Population(ident, pool_name, "max_pool",
+                                             graph.shape(value_node), MappingProxyType(params),
+                                             message_bits=PAYLOAD_BITS, on_chip=False)
+        self.links.append(Link(self.idents[source], ident))
+        self.links.append(Link(ident, target_pop))
+        return np.zeros(graph.size(value_node), I64)
 
     def attention_stage(self, value_node: str, front: _Stage, target_pop: str) -> np.ndarray:
         graph = self.graph
@@ -510,7 +590,8 @@ class _Builder:
                   "mask": np.asarray(q.mask, I64), "mask_frac_bits": self.qg.profile.mask_frac_bits,
                   "post_rows": rows, "post_cols": cols, "post_values": vals,
                   "post_shape": (graph.size(value_node), graph.size(attn_name)),
-                  "post_bias": bias}
+                  "post_bias": bias,
+                  "bias_on": bias_onsets(graph, self.qg.profile)[value_node]}
         self.populations[ident] = Population(ident, attn_name, "attention",
                                              graph.shape(value_node), MappingProxyType(params),
                                              message_bits=PAYLOAD_BITS, on_chip=False)
@@ -527,14 +608,16 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
     ``lif_variant`` adds per-neuron du/dv/vth, ``current_bias`` and the reset/compare/timing
     choices; ``multilevel`` {levels, axis (-1 = constant threshold), alpha_mant,
     alpha_frac_bits, vth, bias}; ``attention`` {heads, length, dim, mask, mask_frac_bits,
-    post_* (the linear map after attention) }; ``readout`` {bias}: the graph output when it is a
-    synaptic value rather than spikes.
+    post_* (the linear map after attention) }; ``max_pool`` {in_shape, kernel, stride, padding,
+    post_*} (a host process pooling a neuron layer's counts); ``readout`` {bias}: the graph
+    output when it is a synaptic value rather than spikes.
     """
     graph = qg.graph
     for layer in graph.layers:
         _check_layer(layer, target)
-        if isinstance(layer, ir.Pool2d) and layer.pool == "max":
-            raise UnsupportedError(_max_pool_reason(layer), layer.name, target)
+        reason = graph_reason(graph, layer)
+        if reason:
+            raise UnsupportedError(reason, layer.name, target)
     if qg.profile.synapse_delay != 1:
         raise UnsupportedError(
             f"Loihi synapses add exactly one step, the profile says {qg.profile.synapse_delay}",
@@ -551,11 +634,14 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
     # Populations first (a recurrent stage may read a later layer), then the stages.
     placeholders: dict[str, Population] = {}
     for lay in neurons:
-        bits = _level_bits(lay.levels) if isinstance(lay, ir.MultiLevelSpike) else 0
+        bits = (_level_bits(lay.levels) if isinstance(lay, ir.MultiLevelSpike)
+                else _level_bits(_graded_max(lay, qg.profile)) if _graded_max(lay, qg.profile)
+                else 0)
         placeholders[lay.name] = Population(idents[lay.name], lay.name, "lif",
                                             graph.shape(lay.name), message_bits=bits)
     b.populations.update({p.name: p for p in placeholders.values()})
     plan = schedule(graph, target)
+    onset = bias_onsets(graph, qg.profile)
     for lay in neurons:
         ident = idents[lay.name]
         shape = graph.shape(lay.name)
@@ -565,11 +651,17 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
             assert isinstance(lay, ir.MultiLevelSpike)
             pop = _twin_population(lay, q, ident, shape, stage_bias, bound, plan)
         elif isinstance(lay, ir.LIF | ir.CubaLIF):
+            worst = None if bound is None else int(np.max(bound + np.abs(stage_bias),
+                                                           initial=0))
             pop = _neuron_population(lay, q, ident, shape, stage_bias, bound, target,
-                                     gated=plan.offset[lay.name] > 0)
+                                     gated=plan.offset[lay.name] > 0, bias_on=onset[lay.name],
+                                     graded=_graded_max(lay, qg.profile),
+                                     exact_wrap=worst is None or (
+                                         ident in b.counted and worst > LAVA_MODULAR_LIMIT))
         else:
             assert isinstance(lay, ir.MultiLevelSpike)
-            pop = _multilevel_population(lay, q, qg.profile, ident, shape, stage_bias)
+            pop = _multilevel_population(lay, q, qg.profile, ident, shape, stage_bias,
+                                         onset[lay.name])
         peak = None if bound is None else int(np.max(bound + np.abs(stage_bias), initial=0))
         b.populations[ident] = replace(pop, offset=plan.offset[lay.name], params=MappingProxyType(
             {**pop.params, "max_input": peak, "start": plan.offset[lay.name]}))
@@ -584,7 +676,9 @@ def lower(qg: QuantizedGraph, target: str = "loihi2") -> LoihiNet:
         bias, _ = b.stage(graph.output, output)
         b.populations[output] = Population(output, graph.output, "readout",
                                            graph.shape(graph.output),
-                                           MappingProxyType({"bias": bias}), on_chip=False,
+                                           MappingProxyType({"bias": bias,
+                                                             "bias_on": onset[graph.output]}),
+                                           on_chip=False,
                                            offset=plan.offset[graph.output])
     order = {lay.name: i for i, lay in enumerate(graph.layers)}
     pops = sorted(b.populations.values(),

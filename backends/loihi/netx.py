@@ -7,7 +7,10 @@ block (shape only), then ``dense`` / ``conv`` blocks, each a synapse plus a CUBA
 and runs ``optimize_weight_bits`` on dense weights (it doubles mixed-sign weights with
 ``weight_exp = -1``, the same exact encoding as ``network.py``). So the export is possible when
 the graph is such a chain and every neuron is a stock Lava LIF (uniform du/dv/vth, reset to zero,
-``>``, no constant current) with a bias that fits ``bias_exp = 6``.
+``>``, no constant current) with a bias that fits ``bias_exp = 6``, and no neuron's bias
+starts after step 0: netx neurons add their bias from the first step, while snnc adds a layer's
+biases from the step its input arrives (on Loihi every neuron block is at least one synaptic
+delay deep, so a netx network here has zero biases). Networks with biases run with ``run.py``.
 
 Layouts: ``shape`` is stored (C, H, W) and read reversed as (W, H, C). Conv weights are stored
 (out, in, kh, kw), i.e. ONNX's cross-correlation kernel: netx flips and transposes them into
@@ -81,10 +84,22 @@ def _synapse_block(graph: Graph, qg: QuantizedGraph, syn: Layer) -> Block | str:
     })
 
 
+def _late_bias(net: LoihiNet, layer: Layer) -> str | None:
+    """Why a neuron block's bias cannot be a netx bias: netx neurons add it from step 0, snnc
+    from the step the layer's input arrives (``snnc.reference.integer.bias_onsets``)."""
+    onset = net.by_layer()[layer.name].params.get("bias_on", 0)
+    if not onset:
+        return None
+    return (f"layer '{layer.name}' adds its bias from step {onset}, when its input arrives; "
+            "netx neurons add theirs from step 0")
+
+
 def netx_blocks(qg: QuantizedGraph, net: LoihiNet) -> list[Block] | str:
-    """The netx blocks of ``qg``, or the reason it is not a netx chain."""
+    """The netx blocks of ``qg``, or the reason it is not a netx chain (one that is not a
+    chain at all is named before one whose biases start late)."""
     graph = qg.graph
     layers = list(graph.layers)
+    late: str | None = None
     blocks = [Block("input", {"shape": np.array(graph.shape(layers[0].name), np.int64)})]
     previous = layers[0].name
     pending: Layer | None = None
@@ -99,6 +114,8 @@ def netx_blocks(qg: QuantizedGraph, net: LoihiNet) -> list[Block] | str:
             if isinstance(layer, Conv2d) and len(graph.shape(previous)) != 3:
                 return f"layer '{layer.name}': conv input must be (C, H, W)"
             pending = layer
+        elif isinstance(layer, LIF | CubaLIF) and pending is not None and _late_bias(net, layer):
+            late, pending = late or _late_bias(net, layer), None
         elif isinstance(layer, LIF | CubaLIF) and pending is not None:
             block = _synapse_block(graph, qg, pending)
             neuron = _neuron_block(net, layer)
@@ -124,7 +141,7 @@ def netx_blocks(qg: QuantizedGraph, net: LoihiNet) -> list[Block] | str:
         return "netx networks end with a neuron block that is the graph output"
     if not isinstance(layers[0], Input):  # pragma: no cover - Graph guarantees it
         return "no input layer"
-    return blocks
+    return late or blocks
 
 
 def _dataset(group: Any, name: str, value: Any) -> None:

@@ -7,13 +7,17 @@ run on Python 3.11+). Each process documents where it runs:
 - ``VariantLIF`` - Lava's bit-accurate LIF dynamics (``AbstractPyLifModelFixed``: 12-bit
   decays, wrapped 24-bit current, saturated 24-bit voltage, ``<< 6`` alignment) with per-neuron
   ``du``/``dv``/``vth``, reset by subtraction or none, ``>=`` and snnTorch's reset from the
-  previous membrane, plus a constant synaptic current. Lava's stock LIF fixes all of these; a
+  previous membrane, plus a constant synaptic current; or graded spikes (Sinabs' MultiSpike):
+  the count ``clip(floor(v / theta), 0, graded)`` sent as the graded payload, ``theta`` per spike
+  subtracted. Lava's stock LIF fixes all of these; a
   Loihi 2 chip runs them as a custom neuron program (microcode), which Lava's open-source
   release does not include, so this model is the simulation of that program.
 - ``MultiLevel`` - graded spikes ``clip(floor(I/theta + 1/2), 0, levels)``. With a constant
   threshold it is neuron-local (a custom neuron program on chip); the input-aware threshold
   needs a mean over neurons and runs off-chip, on the host.
 - ``HostAttention`` - spiking self-attention (two dynamic operands, no synapse form): off-chip.
+- ``HostMaxPool`` - max pooling of a neuron layer's spike counts or levels (a maximum is not a
+  sum, so no synapse computes it; binary spikes are pooled by an OR neuron instead): off-chip.
 - ``SpikeRecorder`` / ``StateRecorder`` - host-side probes that save what they saw with
   ``numpy.save`` after the last step (Lava's ``Var.get`` moves arrays element by element).
 """
@@ -43,15 +47,18 @@ class VariantLIF(AbstractProcess):
 
     ``reset``: "zero" | "subtract" | "none"; ``reset_timing``: "same" | "next" (the reset uses
     the previous step's membrane); ``compare``: "gt" | "ge" against ``vth << 6``.
-    ``current_bias`` is added to the synaptic input before the ``<< 6`` alignment.
+    ``current_bias`` is added to the synaptic input before the ``<< 6`` alignment. Both biases
+    are added from the 0-based step ``bias_on`` on (when the layer's input first arrives).
+    ``graded`` > 0: send spike counts up to ``graded`` (a graded payload) with a reset by
+    subtraction.
     """
 
     def __init__(self, *, shape: Shape, du: np.ndarray, dv: np.ndarray, vth: np.ndarray,
                  bias_mant: np.ndarray, bias_exp: np.ndarray, current_bias: np.ndarray,
-                 reset: str, reset_timing: str, compare: str, start: int = 0,
-                 name: str | None = None) -> None:
+                 reset: str, reset_timing: str, compare: str, graded: int = 0,
+                 start: int = 0, bias_on: int = 0, name: str | None = None) -> None:
         super().__init__(shape=shape, reset=reset, reset_timing=reset_timing, compare=compare,
-                         start=start, name=name)
+                         graded=graded, start=start, bias_on=bias_on, name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=0)
@@ -80,6 +87,21 @@ class PyVariantLIFModelFixed(AbstractPyLifModelFixed):
         super().__init__(proc_params)
         self.effective_vth = np.zeros(1, np.int64)
 
+    def subthr_dynamics(self, activation_in: np.ndarray) -> None:
+        """Lava's fixed-point update with the 24-bit current wrapped modulo 2^24 into
+        (-2^23, 2^23] for any input (the stock model corrects an overflow once, which is exact
+        only for inputs up to 2^18 a step): the register arithmetic of the integer reference.
+        Decays round toward zero, the membrane saturates at +-(2^23 - 1)."""
+        half, unity, shift = self.max_uv_val, self.decay_unity, self.decay_shift
+        u = self.u.astype(np.int64) * (unity - (self.du.astype(np.int64) + self.ds_offset))
+        u = np.sign(u) * (np.abs(u) >> shift)
+        u = u + (np.asarray(activation_in, np.int64) << self.act_shift)
+        u = ((u - 1 + half) & (2 * half - 1)) - half + 1
+        v = self.v.astype(np.int64) * (unity - (self.dv.astype(np.int64) + self.dm_offset))
+        v = np.sign(v) * (np.abs(v) >> shift) + u + self.effective_bias
+        self.u[:] = u
+        self.v[:] = np.clip(v, 1 - half, half - 1)
+
     def scale_threshold(self) -> None:
         self.effective_vth = np.left_shift(self.vth.astype(np.int64), self.vth_shift)
         self.isthrscaled = True
@@ -96,18 +118,32 @@ class PyVariantLIFModelFixed(AbstractPyLifModelFixed):
         elif kind == "subtract":
             self.v[spikes] -= self.effective_vth[spikes].astype(np.int32)
 
+    def graded_counts(self) -> np.ndarray:
+        """Graded spikes: ``clip(floor(v / theta), 0, graded)``, ``theta`` subtracted per spike."""
+        theta = np.broadcast_to(self.effective_vth, self.v.shape)
+        counts = np.clip(np.floor_divide(self.v.astype(np.int64), theta), 0,
+                         self.proc_params["graded"])
+        self.v[:] = (self.v - theta * counts).astype(self.v.dtype)
+        return counts.astype(np.int32)
+
     def run_spk(self) -> None:
         if self.time_step <= self.proc_params["start"]:  # runs behind a QNN stage: not yet
             self.a_in.recv()
             self.s_out.send(np.zeros(self.s_out.shape, np.int32))
             return
-        activation = self.a_in.recv().astype(np.int32) + self.current_bias
+        on = self.time_step > self.proc_params["bias_on"]  # time_step counts from 1
+        activation = self.a_in.recv().astype(np.int32) + (self.current_bias if on else 0)
         self.scale_bias()
+        if not on:
+            self.effective_bias = np.zeros_like(self.effective_bias)
         if not self.isthrscaled:
             self.scale_threshold()
         late = self.proc_params["reset_timing"] == "next"
         previous = self.fired() if late else None
         self.subthr_dynamics(activation_in=activation)
+        if self.proc_params["graded"] > 0:
+            self.s_out.send(self.graded_counts())
+            return
         if previous is not None:
             self.reset(previous)
             spikes = self.fired()
@@ -139,14 +175,15 @@ def multilevel_levels(current: np.ndarray, levels: int, axis: int, alpha_mant: i
 
 
 class MultiLevel(AbstractProcess):
-    """Graded-spike neuron: levels of ``a_in + bias`` per step, stateless."""
+    """Graded-spike neuron: levels of ``a_in + bias`` per step (the bias from the 0-based step
+    ``bias_on`` on), stateless."""
 
     def __init__(self, *, shape: Shape, sample_shape: Shape, levels: int, axis: int,
                  alpha_mant: int, alpha_frac_bits: int, vth: int, bias: np.ndarray,
-                 start: int = 0, name: str | None = None) -> None:
+                 start: int = 0, bias_on: int = 0, name: str | None = None) -> None:
         super().__init__(shape=shape, sample_shape=tuple(sample_shape), levels=levels,
                          axis=axis, alpha_mant=alpha_mant, alpha_frac_bits=alpha_frac_bits,
-                         vth=vth, start=start, name=name)
+                         vth=vth, start=start, bias_on=bias_on, name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.bias = Var(shape=shape, init=bias)
@@ -166,7 +203,8 @@ class PyMultiLevelModelFixed(PyLoihiProcessModel):
             self.a_in.recv()
             self.s_out.send(np.zeros(self.s_out.shape, np.int32))
             return
-        current = (self.a_in.recv().astype(np.int64) + self.bias).reshape(
+        bias = self.bias if self.time_step > p["bias_on"] else 0
+        current = (self.a_in.recv().astype(np.int64) + bias).reshape(
             (-1, *p["sample_shape"]))
         out = multilevel_levels(current, p["levels"], p["axis"], p["alpha_mant"],
                                 p["alpha_frac_bits"], p["vth"])
@@ -238,14 +276,15 @@ def attention_values(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int,
 
 class HostAttention(AbstractProcess):
     """Off-chip attention stage: ``post @ attention(Q, K, V) + post_bias``, one step late like a
-    synapse (it sends the previous step's result before it receives this step's spikes)."""
+    synapse (it sends the previous step's result before it receives this step's spikes); the
+    bias from the 0-based step ``bias_on`` on."""
 
     def __init__(self, *, batch: int, length: int, dim: int, heads: int, mask: np.ndarray,
                  mask_frac_bits: int, post: sparse.csr_matrix, post_bias: np.ndarray,
-                 name: str | None = None) -> None:
+                 bias_on: int = 0, name: str | None = None) -> None:
         super().__init__(batch=batch, length=length, dim=dim, heads=heads, mask=mask,
                          mask_frac_bits=mask_frac_bits, post=post, post_bias=post_bias,
-                         name=name)
+                         bias_on=bias_on, name=name)
         size = batch * length * dim
         self.q_in = InPort(shape=(size,))
         self.k_in = InPort(shape=(size,))
@@ -265,19 +304,78 @@ class PyHostAttentionModel(PyLoihiProcessModel):
     def __init__(self, proc_params: ty.Any) -> None:
         super().__init__(proc_params)
         p = proc_params
-        self.pending = np.tile(np.asarray(p["post_bias"], np.int64), p["batch"])
+        self.bias = np.tile(np.asarray(p["post_bias"], np.int64), p["batch"])
+        self.pending = np.zeros_like(self.bias)
 
     def run_spk(self) -> None:
         p = self.proc_params
-        self.s_out.send(self.pending.astype(np.int32))
+        on = self.time_step > p["bias_on"]
+        self.s_out.send((self.pending + self.bias if on else self.pending).astype(np.int32))
         shape = (p["batch"], p["length"], p["dim"])
         q, k, v = (port.recv().astype(np.int64).reshape(shape)
                    for port in (self.q_in, self.k_in, self.v_in))
         att = attention_values(q, k, v, p["heads"], np.asarray(p["mask"], np.int64),
                                p["mask_frac_bits"]).reshape(p["batch"], -1)
         post = p["post"].astype(np.int64)
-        out = np.asarray(post @ att.T).T + np.asarray(p["post_bias"], np.int64)
-        self.pending = out.reshape(-1)
+        self.pending = np.asarray(post @ att.T).T.reshape(-1)
+
+
+def max_pool_values(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                    padding: tuple[int, int, int, int]) -> np.ndarray:
+    """Max pooling of (batch, C, H, W) integers, ``padding`` (top, left, bottom, right) never
+    chosen (it holds the smallest int64)."""
+    top, left, bottom, right = padding
+    low = np.iinfo(np.int64).min
+    x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=low)
+    (kh, kw), (sh, sw) = kernel, stride
+    rows = (x.shape[2] - kh) // sh + 1
+    cols = (x.shape[3] - kw) // sw + 1
+    out = np.full((*x.shape[:2], rows, cols), low, np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            window = x[:, :, i:i + sh * (rows - 1) + 1:sh, j:j + sw * (cols - 1) + 1:sw]
+            np.maximum(out, window, out=out)
+    return out
+
+
+class HostMaxPool(AbstractProcess):
+    """Off-chip max pooling stage: ``post @ maxpool(s) + post_bias`` of a neuron layer's values
+    ``s`` (spike counts or levels), one step late like a synapse (it sends the previous step's
+    result before it receives this step's values); the bias from the 0-based step ``bias_on``
+    on."""
+
+    def __init__(self, *, batch: int, in_shape: Shape, kernel: tuple[int, int],
+                 stride: tuple[int, int], padding: tuple[int, int, int, int],
+                 post: sparse.csr_matrix, post_bias: np.ndarray, bias_on: int = 0,
+                 name: str | None = None) -> None:
+        super().__init__(batch=batch, in_shape=in_shape, kernel=kernel, stride=stride,
+                         padding=padding, post=post, post_bias=post_bias, bias_on=bias_on,
+                         name=name)
+        self.a_in = InPort(shape=(batch * int(np.prod(in_shape)),))
+        self.s_out = OutPort(shape=(batch * post.shape[0],))
+
+
+@implements(proc=HostMaxPool, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyHostMaxPoolModel(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+
+    def __init__(self, proc_params: ty.Any) -> None:
+        super().__init__(proc_params)
+        p = proc_params
+        self.bias = np.tile(np.asarray(p["post_bias"], np.int64), p["batch"])
+        self.pending = np.zeros_like(self.bias)
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        on = self.time_step > p["bias_on"]
+        self.s_out.send((self.pending + self.bias if on else self.pending).astype(np.int32))
+        x = self.a_in.recv().astype(np.int64).reshape(p["batch"], *p["in_shape"])
+        pooled = max_pool_values(x, p["kernel"], p["stride"], p["padding"])
+        post = p["post"].astype(np.int64)
+        self.pending = np.asarray(post @ pooled.reshape(p["batch"], -1).T).T.reshape(-1)
 
 
 class SpikeRecorder(AbstractProcess):

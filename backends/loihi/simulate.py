@@ -46,10 +46,11 @@ def _failure(stderr: str) -> str:
 
 
 def run_artifact(folder: Path, units: np.ndarray, work_dir: Path, voltages: bool = True,
-                 dense_limit: int | None = None) -> Trace:
+                 dense_limit: int | None = None, activity: Path | None = None) -> Trace:
     """Run ``folder/run.py`` on integer input units (steps, batch, *shape).
 
-    ``dense_limit`` overrides the size up to which a synapse is a Lava Dense (else Sparse).
+    ``dense_limit`` overrides the size up to which a synapse is a Lava Dense (else Sparse);
+    ``activity`` is where run.py saves every population's messages of every Lava step.
     """
     drive = work_dir / "drive.npy"
     trace = work_dir / "trace.npz"
@@ -61,6 +62,8 @@ def run_artifact(folder: Path, units: np.ndarray, work_dir: Path, voltages: bool
         command.append("--no-voltages")
     if dense_limit is not None:
         command += ["--dense-limit", str(dense_limit)]
+    if activity is not None:
+        command += ["--activity", str(activity)]
     try:
         done = subprocess.run(command, cwd=work_dir, capture_output=True, text=True,
                               timeout=TIMEOUT_S, check=False)

@@ -172,6 +172,8 @@ def _config(prog: Program) -> list[tuple[str, int, str]]:
         ("SNNC_MASK_FRAC_BITS", p.mask_frac_bits, "attention mask fraction bits"),
         ("SNNC_LIF_CURRENT_REGISTER", int(p.lif_current_register),
          "1: a LIF's input overflows like a current"),
+        ("SNNC_GRADED", int(any(i.kernel == "graded" for i in prog.layers)),
+         "1: a LIF layer sends graded spike counts"),
     ]
 
 
@@ -190,7 +192,7 @@ def _model_context(prog: Program, target: Target) -> dict[str, Any]:
                    for suffix, n in sorted(prog.arena_sizes.items())],
         "states": [f"{b.ctype.c} {b.key}[{b.size * b.depth}]" for b in states],
         "clears": [(b.key, b.size * b.depth) for b in states],
-        "ring_period": prog.ring_period, "structs": prog.structs,
+        "ring_period": prog.ring_period, "structs": prog.structs, "bias_wait": prog.bias_wait,
         "probes": [{"name": p.name, "data": f"(const void *)({c_view(p.view)})",
                     "count": math.prod(p.shape),
                     "elem_bytes": p.ctype.bytes, "kind": _PROBE_KINDS[p.kind],

@@ -23,7 +23,8 @@ FAMILIES = (
            ("snnc_dense.h", "snnc_dense_impl.h")),
     Family("conv", ("snnc_conv_",), "snnc_conv.c",
            ("snnc_conv.h", "snnc_conv_impl.h", "snnc_dense.h")),
-    Family("tensor", ("snnc_pool_", "snnc_copy_", "snnc_add_", "snnc_spread_"), "snnc_tensor.c",
+    Family("tensor", ("snnc_pool_", "snnc_copy_", "snnc_add_", "snnc_spread_", "snnc_scale_"),
+           "snnc_tensor.c",
            ("snnc_tensor.h", "snnc_tensor_impl.h")),
     Family("neuron", ("snnc_neuron_", "snnc_multilevel_"), "snnc_neuron.c",
            ("snnc_neuron.h", "snnc_neuron_impl.h")),
@@ -54,7 +55,7 @@ def kernel_block(fn: str) -> str | None:
         return f"EVENT_{parts[2]}".upper()
     if parts[0] == "pool":  # pool_max_s8_s8, pool_sum_s8_s32
         return f"TENSOR_{parts[2]}_{parts[3]}".upper()
-    if parts[0] in ("copy", "add", "spread"):
+    if parts[0] in ("copy", "add", "spread", "scale"):
         return f"TENSOR_{parts[1]}_{parts[2]}".upper()
     if parts[0] in _TEMPLATED and len(parts) == 3 and fn != "snnc_dense_s8_s32":
         return "_".join(parts).upper()

@@ -69,6 +69,7 @@ from snnc.ir import layers as ir
 from snnc.ir.names import identifiers
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, read_lag
+from snnc.reference.integer import bias_onsets
 from snnc.reference.mapped import phases
 
 EVENT_INDEX_LIMIT = 1 << 16  # event lists hold uint16 indices
@@ -139,6 +140,10 @@ class _Lowering:
         self.mixed = any(once for _, once in self.when.values())
         self.steps = next((int(lay.attrs["twin_timesteps"]) for lay in self.graph.layers
                            if "twin_timesteps" in lay.attrs), self.graph.timesteps)
+        # steps from which each layer's biases are added (snnc.reference.integer.bias_onsets);
+        # model.c counts steps up to the latest onset of a layer that has a bias
+        self.onset = bias_onsets(self.graph, self.p)
+        self.bias_wait = 0
         self._check_profile()
         self._make_rings()
         if self.mixed and self.rings:
@@ -274,16 +279,39 @@ class _Lowering:
             self.events[key] = (count, View(idx))
         return self.events[key]
 
-    def weights_int8(self, layer: str, q: QuantLayer) -> np.ndarray:
-        w = np.asarray(q.weight, np.int64)
+    def weights_int8(self, layer: str, q: QuantLayer) -> tuple[np.ndarray, int]:
+        """The int8 weight mantissas and the layer's weight exponent ``k`` (weights are
+        ``mantissa << k``; the kernel runs on the mantissas, :meth:`scale` shifts the sums)."""
+        k = int(q.weight_exp or 0)
+        w = np.asarray(q.weight, np.int64) >> k
         if w.size and (w.min() < S8.lo or w.max() > S8.hi):
-            raise self.fail(layer, f"weights span [{w.min()}, {w.max()}]; the MCU kernels take "
-                            "int8 weights (weight_bits <= 8)")
-        return w
+            raise self.fail(layer, f"weight mantissas span [{w.min()}, {w.max()}]; the MCU "
+                            "kernels take int8 weights (weight_bits <= 8)")
+        return w, k
+
+    def scale(self, lay: ir.Layer, out: View, dims: tuple[int, int, int], k: int,
+              bias: np.ndarray | None) -> None:
+        """``out = out * 2^k + bias`` after a kernel ran on weight mantissas without the bias
+        (a layer with weight exponent ``k``); ``dims``: (outer, channels, inner)."""
+        yt = out.buffer.ctype
+        self.call(lay.name, f"snnc_scale_{yt.suffix}_{yt.suffix}", out, *map(str, dims), str(k),
+                  self.bias_const(self.ids[lay.name], bias))
 
     def bias_const(self, ident: str, bias: np.ndarray | None) -> str:
-        """The synapse bias array (after the weights in weights.c), or NULL."""
-        return "NULL" if bias is None else self.const(f"snnc_b_{ident}", S32, bias)
+        """The synapse bias array (after the weights in weights.c), or NULL; before the layer's
+        bias onset NULL (the argument tests the step counter)."""
+        if bias is None:
+            return "NULL"
+        return self.after_onset(ident, self.const(f"snnc_b_{ident}", S32, bias), "NULL")
+
+    def after_onset(self, ident: str, on: str, off: str) -> str:
+        """``on`` from the bias onset of the layer ``ident`` names, ``off`` before it."""
+        layer = next(name for name, i in self.ids.items() if i == ident)
+        start = self.onset[layer]
+        if not start:
+            return on
+        self.bias_wait = max(self.bias_wait, start)
+        return f"(snnc_bias_step >= {start}u ? {on} : {off})"
 
     def bias_int32(self, layer: str, bias: Any) -> np.ndarray | None:
         if bias is None:
@@ -344,19 +372,22 @@ class _Lowering:
     def dense(self, lay: ir.Dense) -> Tensor:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
-        w = self.weights_int8(lay.name, q)
+        w, k = self.weights_int8(lay.name, q)
         bias = self.bias_int32(lay.name, q.bias)
         n_out, n_in = w.shape
         rows = x.size // n_in
-        rng, acc = linear_bounds(w, bias, x.rng)
+        rng, acc = linear_bounds(w << k, bias, x.rng)
         yt = self.out_type(lay.name, Range(-acc, acc))
         out = self.arena(self.ids[lay.name], yt, rows * n_out)
         event, why = self._choose_event(lay, x)
         sizes = (str(rows), str(n_in), str(n_out))
+        kernel_bias = None if k else bias
         if event:
-            self._dense_events(lay, x, w, bias, View(out), sizes, why)
+            self._dense_events(lay, x, w, kernel_bias, View(out), sizes, why)
         else:
-            self._dense_direct(lay, x, w, bias, View(out), sizes, why)
+            self._dense_direct(lay, x, w, kernel_bias, View(out), sizes, why)
+        if k:
+            self.scale(lay, View(out), (rows, n_out, 1), k, bias)
         return Tensor(View(out), self.graph.shape(lay.name), rng, spiking=False)
 
     def _dense_direct(self, lay: ir.Dense, x: Tensor, w: np.ndarray, bias: np.ndarray | None,
@@ -428,10 +459,11 @@ class _Lowering:
     def conv(self, lay: ir.Conv2d) -> Tensor:
         q = self.qg.q(lay.name)
         x = self.read(lay, lay.inputs[0])
-        w = self.weights_int8(lay.name, q)
-        bias = self.bias_int32(lay.name, q.bias)
+        w, k = self.weights_int8(lay.name, q)
+        full_bias = self.bias_int32(lay.name, q.bias)
+        bias = None if k else full_bias  # with an exponent: added by scale() after the shift
         in_shape, out_shape = self.graph.shape(lay.inputs[0]), self.graph.shape(lay.name)
-        rng, acc = linear_bounds(w, bias, x.rng)
+        rng, acc = linear_bounds(w << k, full_bias, x.rng)
         yt = self.out_type(lay.name, Range(-acc, acc))
         ident = self.ids[lay.name]
         out = self.arena(ident, yt, math.prod(out_shape))
@@ -455,6 +487,9 @@ class _Lowering:
             self.call(lay.name, f"snnc_conv_{x.ctype.suffix}_{yt.suffix}", geom, x.view, name,
                       self.bias_const(ident, bias), View(out))
             self.info(lay, "direct", yt, detail, w.size)
+        if k:
+            self.scale(lay, View(out), (1, out_shape[0], out_shape[1] * out_shape[2]), k,
+                       full_bias)
         return Tensor(View(out), out_shape, rng, spiking=False)
 
     def pool(self, lay: ir.Pool2d) -> Tensor:
@@ -529,6 +564,7 @@ class _Lowering:
             v_rng = Range(drive.lo - theta_max, drive.hi)
         u_rng = Range(-(half_u - 1), half_u - (p.current_overflow == "saturate"))
         st = self.out_type(lay.name, v_rng.union(u_rng) if cuba else v_rng)
+        graded = self._graded_max(lay, vth)
         # int64 intermediates: decay products and the membrane drive before overflow
         one = 1 << p.decay_bits
         dv = np.asarray(q.dv if q.dv is not None else 0, np.int64)
@@ -550,20 +586,40 @@ class _Lowering:
         bias_arg, bias_stride = self._param(lay, "nb", q.bias)
         reset = {"zero": "SNNC_RESET_ZERO", "subtract": "SNNC_RESET_SUBTRACT",
                  "none": "SNNC_RESET_NONE"}[lay.reset]
-        params = self.struct(f"snnc_p_{ident}", "snnc_neuron_params", [
-            ("count", n), ("dv", dv_arg), ("du", du_arg), ("vth", vth_arg), ("bias", bias_arg),
-            ("dv_stride", dv_stride), ("du_stride", du_stride), ("vth_stride", vth_stride),
-            ("bias_stride", bias_stride), ("reset", reset),
-            ("reset_next", int(lay.reset_timing == "next")),
-            ("compare_ge", int(lay.compare == "ge"))])
+        def fields(bias: str, stride: int) -> list[tuple[str, Any]]:
+            return [("count", n), ("dv", dv_arg), ("du", du_arg), ("vth", vth_arg),
+                    ("bias", bias), ("dv_stride", dv_stride), ("du_stride", du_stride),
+                    ("vth_stride", vth_stride), ("bias_stride", stride), ("reset", reset),
+                    ("reset_next", int(lay.reset_timing == "next")),
+                    ("compare_ge", int(lay.compare == "ge")), ("graded_max", graded)]
+
+        params = self.struct(f"snnc_p_{ident}", "snnc_neuron_params", fields(bias_arg,
+                                                                               bias_stride))
+        if bias_arg != "NULL" and self.onset[lay.name]:  # the same neuron before its bias onset
+            params = self.after_onset(ident, params, self.struct(
+                f"snnc_p_{ident}_unbiased", "snnc_neuron_params", fields("NULL", 0)))
         v = self.state(f"snnc_v_{ident}", st, n)
         u = self.state(f"snnc_u_{ident}", st, n) if cuba else None
         spikes = self.arena(ident, S8, n, keep=True)
         self.call(lay.name, f"snnc_neuron_{x.ctype.suffix}_{st.suffix}", params, x.view,
                   View(v), View(u) if u else "NULL", View(spikes))
-        self.info(lay, "cubalif" if cuba else "lif", S8,
-                  f"{n} neurons, reset {lay.reset}/{lay.reset_timing}, state {st.c}")
-        return Tensor(View(spikes), self.graph.shape(lay.name), Range(0, 1), spiking=True)
+        self.info(lay, "graded" if graded else "cubalif" if cuba else "lif", S8,
+                  f"{n} neurons, reset {lay.reset}/{lay.reset_timing}, state {st.c}"
+                  + (f", graded up to {graded}" if graded else ""))
+        return Tensor(View(spikes), self.graph.shape(lay.name), Range(0, max(graded, 1)),
+                      spiking=True)
+
+    def _graded_max(self, lay: ir.LIF | ir.CubaLIF, vth: np.ndarray) -> int:
+        """The largest spike count of a graded LIF (the profile's ``max_spikes``), 0 for
+        binary spikes; counts go in the int8 spike buffer, as multi-level spikes do."""
+        if not getattr(lay, "graded", False):
+            return 0
+        if not 1 <= self.p.max_spikes <= S8.hi:
+            raise self.fail(lay.name, f"graded spikes up to max_spikes = {self.p.max_spikes} "
+                                      f"do not fit the int8 spike buffer")
+        if vth.min() < 1:
+            raise self.fail(lay.name, "graded spikes need a threshold of at least 1")
+        return self.p.max_spikes
 
     def multilevel(self, lay: ir.MultiLevelSpike) -> Tensor:
         q, p = self.qg.q(lay.name), self.p
@@ -673,7 +729,7 @@ class _Lowering:
             timesteps=self.steps, calls=calls, tail=tail, arrays=self.arrays,
             structs=self.structs, buffers=self.buffers, probes=probes, layers=self.layers,
             ring_period=period, segments=1 + max(segment(*w) for w in when.values()),
-            output_once=when[graph.output][1])
+            output_once=when[graph.output][1], bias_wait=self.bias_wait)
         plan_memory(prog)
         return prog
 

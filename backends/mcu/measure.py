@@ -167,7 +167,7 @@ def measure_stages(qg: QuantizedGraph, target: Target, drive: np.ndarray, heads:
         sub, sources = stage_program(qg, head)
         src = sources[0]
         values = x_int if src == qg.graph.input.name else trace.spikes[src]
-        prog = lower(sub, target.name)
+        prog = lower(sub, target.name, core.kernels)  # what snnc compile emits for the core
         project = work / f"stage_{len(out)}"
         write_project(prog, target, project)
         (project / "input.bin").write_bytes(

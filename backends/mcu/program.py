@@ -156,6 +156,7 @@ class Program:
     arena_sizes: dict[str, int] = field(default_factory=dict)
     segments: int = 1  # 1: every call runs in snnc_step (no QNN stage)
     output_once: bool = False  # the output is a QNN level, produced by snnc_finish
+    bias_wait: int = 0  # latest bias onset (step) of a biased layer; model.c counts up to it
 
     @property
     def phases(self) -> int:
@@ -179,8 +180,9 @@ class Program:
     @property
     def control_bytes(self) -> int:
         """model.c's scalar statics on a 32-bit core: the observer and its context, the step
-        counter of a mixed schedule, the delay-line step counter."""
-        return 8 + 4 * int(self.segments > 1) + 4 * int(self.ring_period > 1)
+        counter of a mixed schedule, the delay-line step counter, the bias-onset counter."""
+        return (8 + 4 * int(self.segments > 1) + 4 * int(self.ring_period > 1)
+                + 4 * int(self.bias_wait > 0))
 
     @property
     def state_bytes(self) -> int:

@@ -36,7 +36,7 @@ MAGIC = b"S2PE"
 VERSION = 1
 HEADER = struct.Struct("<4sHHIBBHIIIIIIII")
 SECTION = struct.Struct("<4sII")
-PARM = struct.Struct("<16BiIIiIIiIBBH12x")
+PARM = struct.Struct("<16BiIIiIIiIBBHI8x")
 MPOP_ENTRY = struct.Struct("<IIHHI")
 ROW_INDEX_BYTES = 8
 SYNAPSE_BYTES = 4
@@ -134,7 +134,8 @@ PARM_FIELDS = ("model", "reset", "timing", "compare", "decay_bits", "rounding", 
                "u_overflow", "state_bits", "current_bits", "input_shift", "threshold_shift",
                "alpha_frac_bits", "synapse_delay", "adaptive", "lif_current_register",
                "current_decay_offset", "levels", "vth", "alpha_mant", "group_len",
-               "group_inner", "inject_population", "inject_offset", "phase", "once", "steps")
+               "group_inner", "inject_population", "inject_offset", "phase", "once", "steps",
+               "bias_on")
 
 
 def _pad4(data: bytes) -> bytes:

@@ -7,6 +7,7 @@ input buffers: the PE runs them on its sources' latest outputs to produce its st
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -102,9 +103,12 @@ def op_macs(op: ProgramOp) -> int:
     return 0
 
 
-def run_op(op: ProgramOp, args: list[np.ndarray]) -> np.ndarray:
-    """Output of ``op`` (batch-leading) from its input tensors."""
+def run_op(op: ProgramOp, args: list[np.ndarray], biased: bool = True) -> np.ndarray:
+    """Output of ``op`` (batch-leading) from its input tensors; without its bias before the
+    stage's bias onset (``biased`` False)."""
     batch = args[0].shape[0]
+    if not biased and "bias" in op.tensors:
+        op = replace(op, tensors={k: v for k, v in op.tensors.items() if k != "bias"})
     if op.opcode == "reshape":
         return args[0].reshape((batch, *op.shape))
     if op.opcode == "add":

@@ -40,6 +40,7 @@ from snnc.errors import UnsupportedError
 from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, source_peak, stage_of
+from snnc.reference.integer import bias_onsets
 from snnc.reference.mapped import phases
 
 I64 = np.int64
@@ -87,8 +88,10 @@ class Population:
 
     @property
     def payload(self) -> bool:
-        """Packets carry a value (input values, spike levels) rather than meaning "one spike"."""
-        return self.model in (Model.SOURCE, Model.MULTILEVEL)
+        """Packets carry a value (input values, spike levels, graded spike counts) rather than
+        meaning "one spike"."""
+        return self.model in (Model.SOURCE, Model.MULTILEVEL) or (
+            self.model == Model.LIF and self.settings.get("levels", 0) > 0)
 
     @property
     def records_v(self) -> bool:
@@ -197,6 +200,11 @@ def _population(index: int, layer: ir.Layer, q: QuantLayer, shape: tuple[int, ..
                                        "parameter words", layer.name, target)
         settings = {"reset": RESET_CODES[layer.reset], "timing": TIMING_CODES[layer.reset_timing],
                     "compare": COMPARE_CODES[layer.compare]}
+        if isinstance(layer, ir.LIF) and layer.graded:  # counts up to levels, as the payload
+            if int(params["vth"].min(initial=1)) < 1:
+                raise UnsupportedError("graded spikes need a threshold of at least 1",
+                                       layer.name, target)
+            settings["levels"] = profile.max_spikes
         model = Model.CUBA if isinstance(layer, ir.CubaLIF) else Model.LIF
         return Population(index, layer.name, model, shape,
                           params=MappingProxyType(params), settings=MappingProxyType(settings))
@@ -283,6 +291,12 @@ def _event_fits(graph: ir.Graph, profile: NumericProfile, synapses: dict[str, Co
     return bool(bound.size == 0 or int(bound.max()) <= ACCUMULATOR_LIMIT)
 
 
+def _with_onset(settings: Mapping[str, int], onset: int) -> Mapping[str, int]:
+    """``bias_on``: the step from which the population's stage biases and its own are added
+    (:func:`snnc.reference.integer.bias_onsets`)."""
+    return MappingProxyType({**settings, "bias_on": onset}) if onset else settings
+
+
 def build_network(qg: QuantizedGraph, target: str) -> Network:
     """Populations and stages of a quantized graph; raises UnsupportedError naming the layer."""
     graph, profile = qg.graph, qg.profile
@@ -299,13 +313,15 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
             raise UnsupportedError(reason, lay.name, target)
     when = phases(graph)
     _check_phases(graph, when, target)
+    onset = bias_onsets(graph, profile)
     pops: list[Population] = []
     pop_of: dict[str, int] = {}
     for lay in graph.layers:
         if is_source(lay):
             q = qg.layers.get(lay.name, QuantLayer())
             pop = _population(len(pops), lay, q, graph.shape(lay.name), profile, target)
-            pops.append(replace(pop, phase=when[lay.name][0], once=when[lay.name][1]))
+            pops.append(replace(pop, phase=when[lay.name][0], once=when[lay.name][1],
+                                settings=_with_onset(pop.settings, onset[lay.name])))
             pop_of[lay.name] = pops[-1].index
     out_layer = graph.layer(graph.output)
     if isinstance(out_layer, ir.Input):
@@ -314,7 +330,8 @@ def build_network(qg: QuantizedGraph, target: str) -> Network:
     if not is_source(out_layer):
         pops.append(Population(len(pops), out_layer.name, Model.READOUT,
                                tuple(graph.shape(out_layer.name)), phase=when[out_layer.name][0],
-                               once=when[out_layer.name][1]))
+                               once=when[out_layer.name][1],
+                               settings=_with_onset({}, onset[out_layer.name])))
         pop_of[out_layer.name] = pops[-1].index
     composer = StageComposer(qg)
     stages: dict[int, Stage] = {}

@@ -160,6 +160,7 @@ class PeRuntime:
             self.buffers = [np.zeros((self.slots, batch, source_sizes[pop]), I64)
                             for pop, _ in image.program.sources]
         self.out = np.zeros((batch, n), I64)
+        self.biased = True
 
     @property
     def model(self) -> int:
@@ -168,12 +169,14 @@ class PeRuntime:
     def synaptic_input(self, t: int, injected: Mapping[int, np.ndarray]) -> np.ndarray:
         slot = t % self.slots
         im = self.image
+        # the stage's biases and the neuron's own are on from the PE's bias onset (PARM)
+        self.biased = t >= int(self.parm.get("bias_on", 0))
         if im.program is not None:
             current = self._run_program(im.program, slot)
         else:
             current = self.ring[slot].copy()
             self.ring[slot] = 0
-            if im.bias is not None:
+            if im.bias is not None and self.biased:
                 current = current + im.bias
         if im.flags & img.INJECT:
             src = injected[int(self.parm["inject_population"])]
@@ -186,7 +189,7 @@ class PeRuntime:
         tensors = [buf[slot].reshape((batch, *shape))
                    for buf, (_, shape) in zip(self.buffers, program.sources, strict=True)]
         for op in program.ops:
-            tensors.append(run_op(op, [tensors[i] for i in op.inputs]))
+            tensors.append(run_op(op, [tensors[i] for i in op.inputs], self.biased))
         for buf in self.buffers:
             buf[slot] = 0
         flat = tensors[-1].reshape(batch, -1)
@@ -215,7 +218,8 @@ class PeRuntime:
         else:
             self.u = a
         drive = _rshift(self.v * (one - prm["dv"]), bits, trunc) + self.u
-        drive = drive + (prm["bias"] << int(p["input_shift"]))
+        if self.biased:
+            drive = drive + (prm["bias"] << int(p["input_shift"]))
         drive = _overflow(drive, int(p["state_bits"]), bool(p["v_overflow"]))
         theta = prm["vth"] << int(p["threshold_shift"])
 
@@ -229,6 +233,11 @@ class PeRuntime:
                 return x - theta * fired
             return x
 
+        if p.get("levels", 0) > 0:  # graded: the spike count, sent as the payload
+            counts = np.clip(np.floor_divide(drive, theta), 0, int(p["levels"]))
+            self.v = drive - theta * counts
+            self.out = counts.astype(I64)
+            return
         if p["timing"] == 1:
             self.v = reset(drive, fires(self.v))
             fired = fires(self.v)

@@ -3,7 +3,8 @@
 ``snnc report --measure`` (:func:`snnc.api.report`) compiles the model with every twin-capable
 stage SNN and again with every one QNN, runs each on calibration samples with the backend's counters
 (:meth:`snnc.backends.Backend.measure_stages`: QEMU instruction counts for the MCU, the layout
-simulator's events, MACs, packets and SRAM reads for SpiNNaker 2) and prices the counters with
+simulator's events, MACs, packets and SRAM reads for SpiNNaker 2, the synaptic operations,
+messages and neuron updates of the Lava run for Loihi 2) and prices the counters with
 the target's ``[energy]`` table. Per stage it records both mappings' counters and energy and
 the cheaper one (``measured_choice``), next to what the model predicted for the same activity.
 """

@@ -11,14 +11,18 @@ output neurons, ``n`` input values and ``w``-bit weights (``docs/cost-model.md``
 
 - SNN compute: ``S*T*s_r*E_op + M*T*E_cmp + M*T*s_out*E_sub`` (+ ``n*T*s_r*E_event`` for the
   event-driven dataflow); ``E_op = E_acc`` for spikes, ``E_mac(in_bits, w)`` for real inputs.
-- SNN NoC: sparse ``S*T*s_r*E~_move*k_hop*payload``, dense ``S*T*E_move*k_hop*payload``.
+- SNN NoC: sparse ``S*T*s_r*E~_move*k_hop*payload``, dense ``S*T*E_move*k_hop*payload``
+  (``n`` in place of ``S`` when the target moves one message per event, ``noc_messages``).
 - QNN compute: ``S*(1-gamma)*E_mac(b, w) + M*E_cmp`` (no ``1-gamma`` on hardware that does
-  not skip zeros); QNN NoC: ``S*b*E_move*k_hop``.
+  not skip zeros); QNN NoC: ``S*b*E_move*k_hop`` (per event: ``n*(1-gamma)*b*E_move*k_hop``,
+  zero levels are not sent); a twin that integrates spike-train inputs step by step pays the
+  SNN's ``S*T*s_r`` accumulates and spike messages for them (``qnn_spike_input``).
 - weights: ``S_w*w*E_wread`` once per inference when weights stay on chip (FW = 1), else per use.
 - activation memory: bits of input activations read, times ``E_act`` per bit.
 
 Every SNN term is affine in ``s_r`` (``A + B*s_r``), so the crossover rate where both mappings
-cost the same is closed-form: ``s_r* = (E_QNN - A) / B``.
+cost the same is closed-form: ``s_r* = (E_QNN - A) / B`` (``(E_Q0 - A) / (B - E_Q1)`` when
+the QNN energy is ``E_Q0 + E_Q1*s_r`` itself).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from snnc.errors import InputError
 Dataflow = Literal["sparse", "dense"]
 InputKind = Literal["spikes", "real"]
 MulScaling = Literal["bit_product", "constant"]
+NocMessages = Literal["per_synapse", "per_event"]
+QnnSpikeInput = Literal["count", "receive", "integrate"]
 
 DATAFLOWS: tuple[Dataflow, ...] = ("sparse", "dense")
 COMPONENTS = ("compute", "activation", "weights", "noc")
@@ -72,6 +78,17 @@ class EnergyParams:
     ``synop_pj``: one SNN synaptic event when it costs more than an accumulate (a software
     synapse loop); None means ``acc_pj``. ``cmp_pj`` is charged per neuron evaluation (for a CPU
     target: the whole neuron update).
+
+    ``noc_messages``: ``"per_synapse"`` moves one message per synaptic connection (the paper's
+    accounting, no multicast); ``"per_event"`` one per input value that sends (a spike, a
+    dense value, a non-zero QNN level) per destination, fanned out to its synapses inside the
+    core (Loihi's axon lists, SpiNNaker's multicast packets). ``qnn_spike_input``: a QNN twin
+    whose source still sends spike trains (the graph input, a layer without a twin) sees
+    their counts (``"count"``: summed into a count register, priced by ``count_pj``), receives
+    every spike as a message and sums it into its count buffer (``"receive"``, SpiNNaker 2's
+    packets: ``event_overhead_pj`` and movement per spike), or integrates every spike as it
+    arrives (``"integrate"``, Loihi 2's neurocore: the same
+    synaptic operations and spike messages as the SNN mapping, one level at the end).
     """
 
     acc_pj: float = 0.05448
@@ -93,6 +110,8 @@ class EnergyParams:
     count_pj: float = 0.0  # per input value per step: adding it into the QNN twin's count
     count_event_pj: float = 0.0  # per non-zero input count received once (a packet of a level)
     level_pj: float | None = None  # per output of a QNN twin (its level); None: cmp_pj
+    noc_messages: NocMessages = "per_synapse"  # what one NoC message serves (see below)
+    qnn_spike_input: QnnSpikeInput = "count"  # how a twin receives spike trains (see below)
     source: str = "typical neuromorphic (arXiv 2409.08290 v4)"
 
     @property
@@ -142,6 +161,7 @@ class StageShape:
     ``dynamic_macs``: multiply-accumulates per step whose operands are not spikes (attention's
     products and weights applied to its output, see ``snnc.cost.shapes.dynamic_macs``); each
     costs ``E_MAC(w, w)`` every step whatever the spike rate (once in the QNN mapping).
+    ``spike_inputs``: see :attr:`spike_fed`.
     """
 
     synapses: int
@@ -153,6 +173,14 @@ class StageShape:
     in_bits: int = 1
     max_level: int = 1
     dynamic_macs: int = 0
+    spike_inputs: int = 0
+
+    @property
+    def spike_fed(self) -> float:
+        """Share of the inputs (and, assumed proportional, of the synapses) that keep arriving
+        as spike trains when the stage runs as its QNN twin: ``spike_inputs`` counts the values
+        of sources that never run once per inference (the graph input, layers without a twin)."""
+        return min(1.0, self.spike_inputs / self.inputs) if self.inputs else 0.0
 
     @property
     def fan_in(self) -> float:
@@ -232,6 +260,8 @@ def snn_affine(shape: StageShape, act: Activity, p: EnergyParams,
     neuron = m * t * p.cmp_pj + m * t * act.rate_out * p.sub_pj
     neuron += shape.dynamic_macs * t * p.mac(w, w)  # rate-independent, like the neuron terms
     hops = p.avg_hops
+    # per-event movement: one message per sending input, not one per synapse it reaches
+    movers = n if p.noc_messages == "per_event" else s
     if dataflow == "sparse":
         fixed = Energy(compute=neuron + (n * t * p.scan_pj if s else 0.0),
                        weights=shape.weights * w * p.weight_read_pj_per_bit
@@ -243,7 +273,7 @@ def snn_affine(shape: StageShape, act: Activity, p: EnergyParams,
             activation=n * t * (_address_bits(n) + (payload if real else 0))
             * p.activation_pj_per_bit,
             weights=0.0 if p.weight_reuse else s * t * w * p.weight_read_pj_per_bit,
-            noc=s * t * payload * p.noc_sparse_pj_per_bit_hop * hops)
+            noc=movers * t * payload * p.noc_sparse_pj_per_bit_hop * hops)
         return Affine(fixed, per_rate)
     dense_bits = shape.in_bits if real else activation_bits(shape.max_level)
     compute_fixed = neuron + (0.0 if p.dense_skips_zeros else s * t * e_op)
@@ -252,7 +282,7 @@ def snn_affine(shape: StageShape, act: Activity, p: EnergyParams,
         activation=n * t * dense_bits * p.activation_pj_per_bit,
         weights=shape.weights * w * p.weight_read_pj_per_bit if p.weight_reuse
         else s * t * w * p.weight_read_pj_per_bit,
-        noc=s * t * dense_bits * p.noc_dense_pj_per_bit_hop * hops)
+        noc=movers * t * dense_bits * p.noc_dense_pj_per_bit_hop * hops)
     per_rate = Energy(compute=s * t * e_op if p.dense_skips_zeros else 0.0)
     return Affine(fixed, per_rate)
 
@@ -262,18 +292,51 @@ def snn_energy(shape: StageShape, act: Activity, p: EnergyParams,
     return snn_affine(shape, act, p, dataflow).at(act.rate_in)
 
 
-def qnn_energy(shape: StageShape, act: Activity, p: EnergyParams) -> Energy:
-    """The QNN twin runs once per inference on ``b``-bit activations (counts)."""
-    b = shape.qnn_bits(act.timesteps)
+def qnn_energy(shape: StageShape, act: Activity, p: EnergyParams,
+               dataflow: Dataflow | None = None) -> Energy:
+    """The QNN twin runs once per inference on ``b``-bit activations (counts).
+
+    With ``qnn_spike_input = "integrate"`` the share :attr:`StageShape.spike_fed` of the
+    stage still receives spike trains and integrates them step by step: the synaptic
+    operations and messages the SNN mapping's ``dataflow`` spends on them (default: the
+    cheaper SNN dataflow, :func:`best_snn`); only the rest multiplies counts. With
+    ``noc_messages = "per_event"`` a count travels as one ``b``-bit message per input whose
+    count is non-zero (``n (1 - gamma)``): a zero level is not sent."""
+    t = act.timesteps
+    b = shape.qnn_bits(t)
     s, m, n, w = shape.synapses, shape.outputs, shape.inputs, shape.weight_bits
+    fed = shape.spike_fed if shape.in_kind == "spikes" else 0.0
+    spiking = fed if p.qnn_spike_input == "integrate" else 0.0
+    received = fed if p.qnn_spike_input == "receive" else 0.0
+    counted = 1.0 - spiking
     active = (1.0 - act.gamma) if p.dense_skips_zeros else 1.0
     level = p.cmp_pj if p.level_pj is None else p.level_pj
+    hops = p.avg_hops
+    per_event = p.noc_messages == "per_event"
+    level_messages = (1.0 - received) * counted  # inputs whose levels arrive as messages
+    noc = (n * (1.0 - act.gamma) if per_event else s) * level_messages * b \
+        * p.noc_dense_pj_per_bit_hop * hops
+    # received spike trains: one message (and its handling) per spike instead of one level
+    spike_messages = n * received * t * act.rate_in
+    noc += (spike_messages if per_event else s * received * t * act.rate_in) \
+        * p.noc_sparse_pj_per_bit_hop * hops
+    spikes = Energy()
+    if spiking:
+        if dataflow is None:
+            dataflow = best_snn(shape, act, p)[0]
+        # the spike-fed share is the SNN's synapses and messages without its neuron updates
+        train = snn_energy(replace(shape, dynamic_macs=0), replace(act, rate_out=0.0), p,
+                           dataflow)
+        train_neurons = m * t * p.cmp_pj + (n * t * p.scan_pj if s else 0.0)
+        spikes = Energy(compute=spiking * (train.compute - train_neurons),
+                        activation=spiking * train.activation, noc=spiking * train.noc)
     return Energy(
-        compute=s * active * p.mac(b, w) + m * level + shape.dynamic_macs * p.mac(w, w)
-        + n * act.timesteps * p.count_pj + n * (1.0 - act.gamma) * p.count_event_pj,
-        activation=n * b * p.activation_pj_per_bit,
+        compute=s * counted * active * p.mac(b, w) + m * level + shape.dynamic_macs * p.mac(w, w)
+        + n * t * p.count_pj + n * (1.0 - received) * (1.0 - act.gamma) * p.count_event_pj
+        + spike_messages * p.event_overhead_pj + spikes.compute,
+        activation=n * b * p.activation_pj_per_bit + spikes.activation,
         weights=(shape.weights if p.weight_reuse else s) * w * p.weight_read_pj_per_bit,
-        noc=s * b * p.noc_dense_pj_per_bit_hop * p.avg_hops)
+        noc=noc + spikes.noc)
 
 
 def best_snn(shape: StageShape, act: Activity, p: EnergyParams) -> tuple[Dataflow, Energy]:
@@ -285,10 +348,15 @@ def best_snn(shape: StageShape, act: Activity, p: EnergyParams) -> tuple[Dataflo
 def dataflow_crossover(shape: StageShape, act: Activity, p: EnergyParams,
                        dataflow: Dataflow) -> float:
     """Input rate at which this SNN dataflow costs as much as the QNN twin (may lie outside
-    [0, 1]); ``inf`` / ``-inf`` when the SNN energy does not depend on the rate."""
+    [0, 1]); ``inf`` / ``-inf`` when the difference of the two does not depend on the rate."""
     aff = snn_affine(shape, act, p, dataflow)
-    gap = qnn_energy(shape, act, p).total - aff.fixed.total
-    slope = aff.per_rate.total
+    # the QNN energy is affine in the rate too (spike-fed twins integrate spikes): E_Q0 + E_Q1 s_r
+    q0 = qnn_energy(shape, act.with_rate(0.0), p, dataflow).total
+    q1 = qnn_energy(shape, act.with_rate(1.0), p, dataflow).total - q0
+    gap = q0 - aff.fixed.total
+    slope = aff.per_rate.total - q1
+    if slope <= 1e-9 * max(aff.per_rate.total, q1):  # equal per-rate terms up to rounding
+        slope = 0.0
     if slope <= 0:
         return math.inf if gap > 0 else -math.inf
     return gap / slope
@@ -361,7 +429,8 @@ def params_from_table(table: Mapping[str, Any], source: str) -> EnergyParams:
     ``mul_scaling``, ``dense_skips_zeros``, ``dataflows``, ``scan_pj`` (per input and step of
     an event-list scan), ``count_pj`` (per input and step summed into a QNN count),
     ``level_pj`` (per QNN output level), ``count_event_pj`` (per non-zero input count a QNN
-    stage receives as one packet); ``instruction_pj`` (CPU targets)
+    stage receives as one packet), ``noc_messages`` (``per_synapse`` or ``per_event``),
+    ``qnn_spike_input`` (``count``, ``receive`` or ``integrate``); ``instruction_pj`` (CPU targets)
     prices the instructions ``snnc report --measure`` counts, it is not part of the model.
     """
     if not table:
@@ -371,7 +440,7 @@ def params_from_table(table: Mapping[str, Any], source: str) -> EnergyParams:
              "activation_memory", "noc_dense_pj_per_bit_hop", "noc_sparse_pj_per_bit_hop",
              "avg_hops", "weight_reuse", "event_overhead_pj", "mul_scaling",
              "dense_skips_zeros", "dataflows", "source", "instruction_pj", "scan_pj",
-             "count_pj", "level_pj", "count_event_pj"}
+             "count_pj", "level_pj", "count_event_pj", "noc_messages", "qnn_spike_input"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise InputError(f"{source}: unknown [energy] keys: {', '.join(unknown)}")
@@ -387,6 +456,13 @@ def params_from_table(table: Mapping[str, Any], source: str) -> EnergyParams:
     scaling = table.get("mul_scaling", "bit_product")
     if scaling not in ("bit_product", "constant"):
         raise InputError(f"{source}: [energy] mul_scaling must be bit_product or constant")
+    noc_messages = table.get("noc_messages", "per_synapse")
+    if noc_messages not in ("per_synapse", "per_event"):
+        raise InputError(f"{source}: [energy] noc_messages must be per_synapse or per_event")
+    spike_input = table.get("qnn_spike_input", "count")
+    if spike_input not in ("count", "receive", "integrate"):
+        raise InputError(f"{source}: [energy] qnn_spike_input must be count, receive or "
+                         "integrate")
     synop = table.get("synop_pj")
     return EnergyParams(
         acc_pj=acc, cmp_pj=float(table.get("neuron_update_pj", acc)), sub_pj=acc,
@@ -403,7 +479,8 @@ def params_from_table(table: Mapping[str, Any], source: str) -> EnergyParams:
         dataflows=dataflows, source=str(table.get("source", source)),
         scan_pj=float(table.get("scan_pj", 0.0)), count_pj=float(table.get("count_pj", 0.0)),
         count_event_pj=float(table.get("count_event_pj", 0.0)),
-        level_pj=None if table.get("level_pj") is None else float(table["level_pj"]))
+        level_pj=None if table.get("level_pj") is None else float(table["level_pj"]),
+        noc_messages=noc_messages, qnn_spike_input=spike_input)
 
 
 def _width_table(raw: Mapping[Any, Any], key: str, source: str) -> dict[int, float]:

@@ -51,6 +51,7 @@ class CostReport:
     pipeline: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     latency: int = 0  # steps the target's synapses add between input and output
     measured: dict[str, Any] = field(default_factory=dict)  # head -> StageMeasure (--measure)
+    measure_ran: bool = False  # --measure was asked for (``measured`` empty: no twin stage)
 
     @property
     def calibrated(self) -> bool:
@@ -240,6 +241,10 @@ def render_markdown(report: CostReport) -> str:
             lines.append(f"| {_md(s.head)} | {_g(s.snn.total)} | {_g(m.snn['energy_pj'])} | "
                          f"{_g(s.qnn.total)} | {_g(m.qnn['energy_pj'])} | {predicted} | "
                          f"{m.choice} |")
+    elif report.measure_ran:
+        lines += ["", "## Measured on the target", "",
+                  "No stage has a QNN twin: both mappings are the same program, nothing to "
+                  "measure."]
     if report.pipeline:
         lines += ["", "## Passes", ""]
         lines += [f"{i + 1}. {p['pass']}: {p['check']}" for i, p in enumerate(report.pipeline)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from snnc.cost.model import InputKind, StageShape
+from snnc.cost.twins import twin_blocker
 from snnc.ir.layers import Conv2d, Dense, Graph, Input, Layer, SpikingSelfAttention, nonzero_count
 from snnc.ir.quantized import NumericProfile
 from snnc.ir.stages import Stage, source_peak
@@ -69,6 +70,16 @@ def source_kind(graph: Graph, source: str, profile: NumericProfile) -> tuple[Inp
     return "spikes", max(1, peak.bit_length()), peak
 
 
+def sends_spike_trains(graph: Graph, source: str) -> bool:
+    """Whether ``source`` keeps sending step-by-step spikes in the all-QNN program: the
+    rate-coded graph input and layers without a QNN twin. A twin-capable source is taken to
+    run as a twin with the stage (the QNN column prices the stage with its sources' levels)."""
+    lay = graph.layer(source)
+    if isinstance(lay, Input):
+        return graph.encoding == "rate"
+    return twin_blocker(graph, source) is not None
+
+
 def stage_shape(graph: Graph, stage: Stage, profile: NumericProfile) -> StageShape:
     """Sizes the energy model needs; a stage fed by a real-valued input is ``real``."""
     member_layers = [graph.layer(m) for m in stage.members]
@@ -89,6 +100,7 @@ def stage_shape(graph: Graph, stage: Stage, profile: NumericProfile) -> StageSha
         in_bits=max((k[1] for k in kinds), default=1),
         max_level=max((k[2] for k in kinds), default=1),
         dynamic_macs=macs,
+        spike_inputs=sum(graph.size(s) for s in stage.sources if sends_spike_trains(graph, s)),
     )
 
 

@@ -21,6 +21,8 @@ def twin_blocker(graph: ir.Graph, name: str) -> str | None:
         return "multi-level layer: it already emits D levels per step, there is no twin"
     if not isinstance(lay, ir.LIF | ir.CubaLIF):
         return f"{lay.kind} layer is not a neuron"
+    if isinstance(lay, ir.LIF) and lay.graded:
+        return "graded spikes: a count per step, not one of T levels per inference"
     if any(getattr(x, "recurrent", False) for x in graph.layers):
         return "recurrent graph: a layer run once per inference cannot feed a recurrence"
     if scalar_value(lay.threshold) is None:

@@ -4,10 +4,11 @@ Path (DESIGN.md section 1): read defensively (:mod:`.reader`), validate early
 (:mod:`.validate`: known ops and domains, attributes, finite constants, acyclic, unique names),
 resolve the state pairing (:mod:`.state`), expand ``snnc`` ops into standard primitives
 (:mod:`.expand`), rewrite exporters' clips into the idiom patterns see (:mod:`.normalize`),
-check shapes with strict ONNX shape inference, import with
-``tvm.relax.frontend.onnx.from_onnx``, fold constants, raise ``snn.*`` composites
-(:mod:`.patterns`), name them after their ONNX nodes (:mod:`.relax_import`), and finally read
-the typed layer view out of the module (:mod:`snnc.ir.relax_view`).
+check shapes with strict ONNX shape inference, import once with
+``tvm.relax.frontend.onnx.from_onnx``, fold constants, raise ``snn.*`` composites with
+``FuseOpsByPattern`` (:mod:`.patterns`), name them after their ONNX nodes
+(:mod:`.relax_import`), and read the typed layer view from the matches themselves
+(:mod:`.layer_walk`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from snnc.frontend.expand import expand_snnc_ops
 from snnc.frontend.fold import fold_constants
 from snnc.frontend.idioms import remove_noop_chains, rewrite_framework_neurons
 from snnc.frontend.inference import infer_shapes
+from snnc.frontend.layer_walk import Contract, graph_from_matches
 from snnc.frontend.neurons import rewrite_neurons
 from snnc.frontend.normalize import normalize_clips
 from snnc.frontend.reader import read_model
@@ -39,7 +41,6 @@ from snnc.frontend.timeline import INPUT_LAYOUT_KEY, OUTPUT_LAYOUT_KEY, recover_
 from snnc.frontend.unroll import fold_unrolled_loop
 from snnc.frontend.validate import default_opset, shown, validate_ops, validate_structure
 from snnc.ir.layers import LIF, CubaLIF, Graph, StepProgram
-from snnc.ir.relax_view import graph_from_module
 
 TIMESTEPS_KEY = "snnc.timesteps"
 ENCODING_KEY = "snnc.encoding"
@@ -196,18 +197,21 @@ def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
     expanded = normalize_clips(expanded)
     _check_shapes(expanded, layout, origin)
     state_params = [inputs.index(name) for name, _ in layout.pairs]
+    raised = import_raised(expanded, state_params)
     try:
-        kinds, names = layer_names(expanded, state_params, origin, {layout.data_input})
+        names = layer_names(raised, origin, {layout.data_input})
     except ModelError as exc:
         if exc.node in failures:  # say what the neuron around the node does instead
             raise ModelError(f"not a neuron snnc can compile: {failures[exc.node]}",
                              exc.node) from None
         raise
-    module = import_raised(expanded, state_params)
-    del expanded
-    module = _annotate(module, kinds, names, inputs, outputs, layout, timesteps, encoding,
-                       graph.name or label)
-    graph = _with_programs(graph_from_module(module), programs)
+    contract = Contract(tuple(inputs), tuple(outputs), inputs.index(layout.data_input),
+                        outputs.index(layout.data_output),
+                        {inputs.index(i): outputs.index(o) for i, o in layout.pairs},
+                        timesteps, encoding, graph.name or label)
+    module = _annotate(raised.module, names, contract)
+    graph = _with_programs(graph_from_matches(module, raised.matches, raised.recorder, names,
+                                              contract), programs)
     if INPUT_LAYOUT_KEY in metadata:
         graph = graph.replace_layers(graph.layers, layout=json.dumps({
             "input": json.loads(metadata[INPUT_LAYOUT_KEY]),
@@ -359,28 +363,22 @@ def _check_shapes(model: onnx.ModelProto, layout: StateLayout, origin: dict[str,
                              f"of shape {got[1:]}", state_in)
 
 
-def _annotate(module: tvm.IRModule, kinds: list[str], names: list[str], inputs: list[str],
-              outputs: list[str], layout: StateLayout, timesteps: int, encoding: str,
-              model_name: str) -> tvm.IRModule:
-    """Attach layer names to composites and the step contract to ``main`` (relax_view reads
-    them; they survive compilation)."""
-    calls = composites(module)
-    found = [str(module[gv].attrs["Composite"]) for _, gv in calls]
-    if found != kinds:
-        names = [f"{kind.removeprefix('snn.')}_{i}" for i, kind in enumerate(found)]
-    for (_, gv), name in zip(calls, names, strict=True):
+def _annotate(module: tvm.IRModule, names: list[str], contract: Contract) -> tvm.IRModule:
+    """Attach layer names to composites and the step contract to ``main`` (they survive
+    compilation, and ``snnc inspect --relax`` shows them)."""
+    for (_, gv), name in zip(composites(module), names, strict=True):
         module[gv] = module[gv].with_attr("snn.layer_name", name)
     main = module["main"]
     attrs = {
-        "snn.input_names": inputs,
-        "snn.output_names": outputs,
-        "snn.data_input": inputs.index(layout.data_input),
-        "snn.data_output": outputs.index(layout.data_output),
-        "snn.state_inputs": [inputs.index(i) for i, _ in layout.pairs],
-        "snn.state_outputs": [outputs.index(o) for _, o in layout.pairs],
-        "snn.timesteps": timesteps,
-        "snn.encoding": encoding,
-        "snn.model_name": model_name,
+        "snn.input_names": list(contract.input_names),
+        "snn.output_names": list(contract.output_names),
+        "snn.data_input": contract.data_input,
+        "snn.data_output": contract.data_output,
+        "snn.state_inputs": list(contract.state),
+        "snn.state_outputs": list(contract.state.values()),
+        "snn.timesteps": contract.timesteps,
+        "snn.encoding": contract.encoding,
+        "snn.model_name": contract.model_name,
     }
     for key, value in attrs.items():
         main = main.with_attr(key, value)

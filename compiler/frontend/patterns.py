@@ -4,8 +4,11 @@ After ``from_onnx`` and ``FoldConstant`` a spiking step is a soup of ``multiply`
 ``greater``/``astype``/``where``. :func:`raise_composites` groups each idiom into a private
 composite function (attribute ``Composite = "snn.lif"`` etc.) with
 ``relax.transform.FuseOpsByPattern(..., bind_constants=True)``, so parameters live inside the
-composite where ``snnc.ir.relax_view`` reads them. The expanded ``snnc`` ops and snnTorch-style
-primitive neurons are the same idioms, hence one set of patterns.
+composite. Each pattern runs as its own ``FuseOpsByPattern`` pass with a check function that
+hands the match to :class:`snnc.frontend.match.Recorder`, which is what the layer readers read
+(:mod:`.layer_walk`); named sub-patterns mark the roles they read directly. The expanded
+``snnc`` ops and snnTorch-style primitive neurons are the same idioms, hence one set of
+patterns.
 
 Patterns are tried in list order and a binding joins at most one composite, so larger idioms
 come first: attention and multi-level spikes, CUBA before LIF (a CUBA membrane looks like a LIF
@@ -13,7 +16,7 @@ fed by a leaky current), reset-from-previous before same-step reset, neurons bef
 State inputs are matched as the exact ``main`` parameters that the state pairing names, so a
 neuron is only raised around a membrane that really is carried between steps.
 
-Composite output conventions (what ``relax_view`` relies on):
+Composite output conventions (what the layer readers rely on):
 
 =====================  ==================================================================
 ``snn.lif``            LIF/IF; charge ``h = [beta*]v + I [+ bias]``, spike test, reset
@@ -30,7 +33,8 @@ Composite output conventions (what ``relax_view`` relies on):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import tvm
 from tvm import relax
@@ -43,6 +47,18 @@ from tvm.relax.dpl import (
 )
 from tvm.relax.expr_functor import PyExprMutator, mutator
 from tvm.relax.transform import FusionPattern
+
+from snnc.frontend.match import Recorder
+
+
+@dataclass(frozen=True)
+class Named:
+    """A composite pattern and its named sub-patterns (the roles a reader takes as they
+    matched, ``FusionPattern.annotation_patterns``)."""
+
+    kind: str
+    pattern: DFPattern
+    roles: Mapping[str, DFPattern] = field(default_factory=dict)
 
 
 def _op(name: str, *args: DFPattern) -> DFPattern:
@@ -100,19 +116,19 @@ def _cuba_charge(state_u: DFPattern, state_v: DFPattern) -> DFPattern:
     return _with_bias(_either("add", _either("multiply", state_v, is_const()), current))
 
 
-def _neuron_patterns(name: str, charge: DFPattern, membrane: DFPattern) -> list[FusionPattern]:
+def _neuron_patterns(name: str, charge: DFPattern, membrane: DFPattern) -> list[Named]:
     """Reset-from-previous (snnTorch), then same-step reset, then no reset; ``membrane`` is
     the state input that the next-step variant tests against the threshold."""
     previous = _reset(charge, _fire(membrane))
     same_fired = _fire(charge)
     return [
-        FusionPattern(name, _op("astype", _fire(previous))),
-        FusionPattern(name, _reset(charge, same_fired)),
-        FusionPattern(name, _op("astype", same_fired)),
+        Named(name, _op("astype", _fire(previous))),
+        Named(name, _reset(charge, same_fired)),
+        Named(name, _op("astype", same_fired)),
     ]
 
 
-def _multilevel_patterns() -> list[FusionPattern]:
+def _multilevel_patterns() -> list[Named]:
     """The threshold is ``alpha * mean(|I|)`` or ``mean(|I|)`` (alpha = 1, as exporters drop
     a multiply by one). Three guards of a zero threshold, largest first: the guarded threshold
     and a gated level (what snnc writes), the guarded threshold alone, none (a plain
@@ -131,10 +147,10 @@ def _multilevel_patterns() -> list[FusionPattern]:
     guarded = levels(_op("divide", current, safe))
     bare = levels(_op("divide", current, theta))
     constant = levels(_op("divide", wildcard(), is_const()))
-    return [FusionPattern("snn.multilevel", p) for p in (gated, guarded, bare, constant)]
+    return [Named("snn.multilevel", p) for p in (gated, guarded, bare, constant)]
 
 
-def _attention_patterns() -> list[FusionPattern]:
+def _attention_patterns() -> list[Named]:
     """Heads split by ``reshape`` + ``permute_dims`` (the key transposed in one permutation,
     or split like Q and V and then transposed, as PyTorch exports ``k.transpose(-2, -1)``),
     or a single head without any split: ``((Q @ K^T) * scale * M) @ V``."""
@@ -151,10 +167,10 @@ def _attention_patterns() -> list[FusionPattern]:
     split = _op("reshape", _op("permute_dims", mixed), wildcard())
     plain = _op("matmul", masked(_op("matmul", wildcard(), _op("permute_dims", wildcard()))),
                 wildcard())
-    return [FusionPattern("snn.attention", split), FusionPattern("snn.attention", plain)]
+    return [Named("snn.attention", split), Named("snn.attention", plain)]
 
 
-def _synapse_patterns() -> list[FusionPattern]:
+def _synapse_patterns() -> list[Named]:
     def biased(core: DFPattern) -> DFPattern:
         return _optional(_either("add", core, is_const()), core)
 
@@ -163,28 +179,33 @@ def _synapse_patterns() -> list[FusionPattern]:
         # never tried as a root, and a smaller match at the earlier add would win otherwise
         return _op("nn.batch_norm", biased(core), *(is_const() for _ in range(4)))
 
-    def dense() -> DFPattern:
+    def dense() -> tuple[DFPattern, dict[str, DFPattern]]:
         data = wildcard()
         scaled = _either("multiply", data, is_const())  # Gemm's alpha scales the input
-        return _op("matmul", scaled | data, is_const())
+        weight = is_const()
+        core = _op("matmul", scaled | data, weight)
+        return core, {"core": core, "weight": weight}
 
-    def conv() -> DFPattern:
-        return _op("nn.conv2d", wildcard(), is_const())
+    def conv() -> tuple[DFPattern, dict[str, DFPattern]]:
+        weight = is_const()
+        core = _op("nn.conv2d", wildcard(), weight)
+        return core, {"core": core, "weight": weight}
 
     average = _op("nn.avg_pool2d", wildcard())
-    pool = (_op("multiply", average, is_const()) | average | _op("nn.max_pool2d", wildcard()))
-    return [
-        FusionPattern("snn.conv2d", normed(conv())),
-        FusionPattern("snn.dense", normed(dense())),
-        FusionPattern("snn.conv2d", biased(conv())),
-        FusionPattern("snn.dense", biased(dense())),
-        FusionPattern("snn.pool2d", pool),
-        FusionPattern("snn.reshape", _op("reshape", wildcard(), wildcard())),
-        FusionPattern("snn.add", _op("add", wildcard(), wildcard())),
-    ]
+    maximum = _op("nn.max_pool2d", wildcard())
+    pool = _op("multiply", average, is_const()) | average | maximum
+    reshape = _op("reshape", wildcard(), wildcard())
+    add = _op("add", wildcard(), wildcard())
+    found: list[Named] = []
+    for wrap in (normed, biased):
+        for kind, (core, roles) in (("snn.conv2d", conv()), ("snn.dense", dense())):
+            found.append(Named(kind, wrap(core), roles))
+    return [*found, Named("snn.pool2d", pool, {"average": average, "max": maximum}),
+            Named("snn.reshape", reshape, {"reshape": reshape}),
+            Named("snn.add", add, {"add": add})]
 
 
-def composite_patterns(states: Sequence[relax.Var]) -> list[FusionPattern]:
+def composite_patterns(states: Sequence[relax.Var]) -> list[Named]:
     """All patterns in priority order. ``states`` are the ``main`` parameters paired as state;
     a neuron's membrane (and CUBA current) must be one of them. Each role gets its own pattern
     object: a reused object must match the very same expression (that is how the membrane in
@@ -234,11 +255,19 @@ class _OwnComposites(PyExprMutator):
         return relax.Call(callee, kept, call.attrs, call.ty_args)
 
 
-def raise_composites(mod: tvm.IRModule, states: Sequence[relax.Var]) -> tvm.IRModule:
-    """Group every spiking idiom and synapse of ``main`` into ``snn.*`` composites."""
-    patterns = composite_patterns(states)
-    mod = relax.transform.FuseOpsByPattern(patterns, bind_constants=True,
-                                           annotate_codegen=False)(mod)
+def raise_composites(mod: tvm.IRModule, states: Sequence[relax.Var],
+                     recorder: Recorder) -> tvm.IRModule:
+    """Group every spiking idiom and synapse of ``main`` into ``snn.*`` composites, one
+    ``FuseOpsByPattern`` pass per pattern in priority order (what one pass over all patterns
+    does too), each match handed to ``recorder`` and its number stamped on its composite."""
+    for named in composite_patterns(states):
+        pattern = FusionPattern(named.kind, named.pattern, dict(named.roles),
+                                lambda context, kind=named.kind: recorder.check(kind, context),
+                                recorder.attrs)
+        fused = relax.transform.FuseOpsByPattern([pattern], bind_constants=True,
+                                                 annotate_codegen=False)(mod)
+        recorder.passed(mod, fused)
+        mod = fused
     binder = _OwnComposites(mod)
     binder.builder_.update_func(mod.get_global_var("main"), binder.visit_expr(mod["main"]))
     return relax.transform.DeadCodeElimination(["main"])(binder.builder_.get())

@@ -1,12 +1,11 @@
-"""ONNX (standard ops only) -> raised Relax module, and the layer names of its composites.
+"""ONNX (standard ops only) -> raised Relax module, with the ONNX node behind every value.
 
-Relax's ONNX importer keeps only parameter names; values become ``lv``, ``lv1``, ... To give each
-composite the name of the ONNX node(s) it came from, the model is imported a second time with
-every tensor declared a graph output. Then each composite reports the ONNX tensors it absorbed
-(its outputs land in ``main``'s return tuple by name) and hence its nodes. Pattern matching does
-not look at how often a value is used, so both imports group the same bindings into the same
-composites in the same order; the names are copied over by position, and the composite kinds
-are compared to make sure.
+Relax's ONNX importer keeps only parameter names; values become ``lv``, ``lv1``, ... To know the
+ONNX node(s) each layer came from, the model is imported once with every live tensor declared
+a graph output: ``main``'s return tuple then names the binding of each tensor. The extra outputs
+are dropped again before anything else runs, so the module is the model's own step. Each
+``FuseOpsByPattern`` match then knows its ONNX nodes from its matched bindings
+(:mod:`.match`), and an op no pattern absorbed is blamed on its node.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import io
 import re
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import onnx
 import tvm
@@ -24,25 +24,79 @@ from tvm import relax
 from tvm.relax.frontend.onnx import from_onnx
 
 from snnc.errors import ModelError
+from snnc.frontend.match import MATCH_ATTR, Match, Recorder
 from snnc.frontend.patterns import raise_composites
 
 # Ops that anchor a layer and name it when a composite has no common name scope.
 _ANCHORS = ("Gemm", "MatMul", "Conv", "MaxPool", "AveragePool", "Flatten", "Reshape", "Add")
 
 
-def import_raised(model: onnx.ModelProto, state_params: Sequence[int]) -> tvm.IRModule:
-    """``from_onnx`` -> ``FoldConstant`` -> ``DeadCodeElimination`` -> ``snn.*`` composites."""
-    sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
-        warnings.simplefilter("ignore")
-        try:
-            mod = from_onnx(model, keep_params_in_input=False)
-        except Exception as exc:  # the importer raises bare TVMError/ValueError/KeyError
-            raise ModelError(f"Relax import failed: {_first_line(exc)}") from None
+@dataclass(frozen=True)
+class Raised:
+    """The raised module and the match behind each of its composites."""
+
+    module: tvm.IRModule
+    matches: list[Match]
+    node_of: dict[relax.Var, onnx.NodeProto]
+    node_rank: dict[str, int]  # ONNX node name -> position in the graph
+    recorder: Recorder
+
+    def match_of(self, callee: relax.GlobalVar) -> Match:
+        return self.matches[int(self.module[callee].attrs[MATCH_ATTR])]
+
+
+def import_raised(model: onnx.ModelProto, state_params: Sequence[int]) -> Raised:
+    """``from_onnx`` (once) -> drop the naming outputs -> ``FoldConstant`` ->
+    ``DeadCodeElimination`` -> ``snn.*`` composites."""
+    count = len(model.graph.output)
+    with _all_outputs(model) as named:
+        sink = io.StringIO()
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
+            warnings.simplefilter("ignore")
+            try:
+                mod = from_onnx(named, keep_params_in_input=False)
+            except Exception as exc:  # the importer raises bare TVMError/ValueError/KeyError
+                raise ModelError(f"Relax import failed: {_first_line(exc)}") from None
+        fields = output_fields(mod["main"])
+        producer = {t: node for node in named.graph.node for t in node.output}
+        node_of = {value: producer[out.name] for value, out in
+                   zip(fields, named.graph.output, strict=True)
+                   if out.name in producer and isinstance(value, relax.Var)}
+        rank = {node.name: i for i, node in enumerate(named.graph.node)}
+    mod = _own_outputs(mod, count)
     mod = relax.transform.FoldConstant()(mod)
     mod = relax.transform.DeadCodeElimination(["main"])(mod)
-    states = [mod["main"].params[i] for i in state_params]
-    return raise_composites(mod, states)
+    main = mod["main"]
+    order = {b.var: i for i, b in enumerate(_bindings(main))}
+    recorder = Recorder(order, {v: n for v, n in node_of.items() if v in order})
+    states = [main.params[i] for i in state_params]
+    raised = raise_composites(mod, states, recorder)
+    return Raised(raised, recorder.matches, node_of, rank, recorder)
+
+
+def _bindings(main: relax.Function) -> list[relax.Binding]:
+    return [b for block in main.body.blocks for b in block.bindings]
+
+
+def _own_outputs(mod: tvm.IRModule, count: int) -> tvm.IRModule:
+    """``main`` returning only the model's ``count`` outputs (the naming ones dropped)."""
+    main = mod["main"]
+    fields = output_fields(main)[:count]
+    blocks = list(main.body.blocks)
+    last = blocks[-1]
+    bindings = list(last.bindings)
+    result = main.body.body
+    value = relax.Tuple(fields) if count > 1 else fields[0]
+    out = relax.Var(result.name, value.ty)
+    bindings = [b for b in bindings if not b.var.same_as(result)]
+    bindings.append(relax.VarBinding(out, value))
+    blocks[-1] = relax.DataflowBlock(bindings) if isinstance(last, relax.DataflowBlock) \
+        else relax.BindingBlock(bindings)
+    func = relax.Function(main.params, relax.SeqExpr(blocks, out), value.ty, main.is_pure,
+                          main.attrs)
+    mod = tvm.IRModule({**{gv: mod[gv] for gv in mod.functions if gv.name_hint != "main"}})
+    mod["main"] = func
+    return relax.transform.Normalize()(mod)
 
 
 def composites(mod: tvm.IRModule) -> list[tuple[relax.Var, relax.GlobalVar]]:
@@ -101,59 +155,43 @@ def _all_outputs(model: onnx.ModelProto) -> Iterator[onnx.ModelProto]:
         del graph.output[kept:]
 
 
-def layer_names(model: onnx.ModelProto, state_params: Sequence[int],
-                origin: dict[str, str], reserved: set[str]) -> tuple[list[str], list[str]]:
-    """Composite kinds and layer names in binding order (see the module docstring).
+def layer_names(raised: Raised, origin: dict[str, str], reserved: set[str]) -> list[str]:
+    """The layer name of every composite in binding order (see :func:`layer_name_of`),
+    made distinct with ``_<k>`` suffixes.
 
     Raises :class:`ModelError` naming the ONNX node of any op no pattern absorbed.
     """
-    with _all_outputs(model) as aug:
-        return _layer_names(aug, state_params, origin, reserved)
-
-
-def _layer_names(aug: onnx.ModelProto, state_params: Sequence[int], origin: dict[str, str],
-                 reserved: set[str]) -> tuple[list[str], list[str]]:
-    mod = import_raised(aug, state_params)
-    main = mod["main"]
-    fields = output_fields(main)
-    producer = {t: node for node in aug.graph.node for t in node.output}
-    tensor_node = {value: producer[out.name] for value, out in
-                   zip(fields, aug.graph.output, strict=True) if out.name in producer}
-    owner: dict[relax.Var, int] = {}
-    kinds: list[str] = []
+    main = raised.module["main"]
+    bindings = _bindings(main)
+    grouped: set[relax.Var] = set()
     loose: list[relax.Var] = []
-    bindings = [b for block in main.body.blocks for b in block.bindings]
+    members: list[list[onnx.NodeProto]] = []
     for binding in bindings:
         value = binding.value
         if isinstance(value, relax.Call) and isinstance(value.op, relax.GlobalVar):
-            owner[binding.var] = len(kinds)
-            kinds.append(str(mod[value.op].attrs["Composite"]))
-        elif isinstance(value, relax.TupleGetItem) and value.tuple_value in owner:
-            owner[binding.var] = owner[value.tuple_value]
+            grouped.add(binding.var)
+            members.append(list(raised.match_of(value.op).nodes))
+        elif isinstance(value, relax.TupleGetItem) and value.tuple_value in grouped:
+            grouped.add(binding.var)
         elif _is_loose(value, set(loose)):
             loose.append(binding.var)
     if loose:
-        node = _blame(loose[0], bindings, tensor_node)
+        node = _blame(loose[0], bindings, raised.node_of)
         name = origin.get(node.name, node.name) if node is not None else None
         op = node.op_type if node is not None else "an operator"
         raise ModelError(f"{op} is not part of any neuron, synapse or pooling idiom snnc can "
                          "raise", name)
-    order = {node.name: i for i, node in enumerate(aug.graph.node)}
-    members: list[list[onnx.NodeProto]] = [[] for _ in kinds]
-    for value, node in tensor_node.items():
-        if value in owner:
-            members[owner[value]].append(node)
     names = []
     taken = set(reserved)
     for nodes in members:
-        nodes.sort(key=lambda n: order[n.name])
+        nodes.sort(key=lambda n: raised.node_rank[n.name])
         base = layer_name_of(nodes, origin) or "layer"
         name, k = base, 1
         while name in taken:
             name, k = f"{base}_{k}", k + 1
         taken.add(name)
         names.append(name)
-    return kinds, names
+    return names
 
 
 def _blame(var: relax.Var, bindings: list[relax.Binding],

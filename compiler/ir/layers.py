@@ -1,10 +1,10 @@
 """The layer view: a typed, ordered list of layers with numpy parameters.
 
-It is extracted from the Relax module (``snnc.ir.relax_view``) and is what the reference executor,
-the passes that need numbers (calibration, quantization, pruning) and every backend read. Shapes
-are per sample: the batch axis is never part of a layer's shape. Layers are listed in topological
-order; the only back edges are ``recurrent`` synapses, which read their source's value from the
-previous step (zero at step 0).
+It is read from the raised Relax module's matches (``snnc.frontend.layer_walk``) and is what the
+reference executor, the passes that need numbers (calibration, quantization, pruning) and every
+backend read. Shapes are per sample: the batch axis is never part of a layer's shape. Layers are
+listed in topological order; the only back edges are ``recurrent`` synapses, which read their
+source's value from the previous step (zero at step 0).
 
 Every neuron layer documents its discrete-time update; the float reference implements exactly
 these equations and the integer reference their fixed-point counterparts.
@@ -235,8 +235,9 @@ class LIF(Layer):
     ``beta``, ``theta`` and ``bias`` broadcast against the layer's shape (scalar or per neuron).
     Output: the spikes ``s`` as 0/1; with ``graded`` (Sinabs' MultiSpike, same-step subtract
     reset) the spike count ``s = floor(v / theta)`` where ``v > 0`` (else 0) and the reset
-    ``v -= theta * s``. Integer targets do not implement graded output yet: they run the
-    layer with binary spikes.
+    ``v -= theta * s``. Integer targets send the same count up to their profile's
+    ``max_spikes`` per step (``snnc.reference.integer.graded_fire``): a larger count saturates
+    there and the charge it could not send stays on the membrane for the next steps.
     """
 
     beta: np.ndarray = field(default_factory=lambda: np.float32(1.0))

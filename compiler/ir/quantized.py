@@ -70,6 +70,9 @@ class NumericProfile:
     stage more, on hardware whose synapses only add (Loihi). ``weight_exp_max``: a weight layer
     may hold ``weight_bits`` mantissas shifted left by up to this many bits (Loihi's per-synapse
     ``weight_exp``), so its current, threshold and bias have finer units than its weights.
+    ``max_spikes``: the largest spike count a neuron sends in one step: a graded LIF's count
+    saturates there (the bit-shift neuron's multi-spike limit on Xylo); 1 where neurons send
+    binary spikes only, and graded layers are refused.
     """
 
     weight_bits: int = 8
@@ -119,7 +122,8 @@ class QuantLayer:
     LIF/CubaLIF: ``du``, ``dv`` (decays in [0, 2^D]), ``vth`` (threshold mantissa), ``bias``
     (membrane bias, added after ``<< input_shift``). MultiLevelSpike: ``alpha_mant`` (alpha as
     ``alpha_mant / 2^alpha_frac_bits``) or ``vth`` for a constant threshold. Attention:
-    ``mask`` (heads, L, L) fixed-point decay mask with ``mask_frac_bits`` fraction bits.
+    ``mask`` (heads, L, L) fixed-point decay mask with ``mask_frac_bits + k`` fraction bits
+    (``k`` fraction bits stay in the output, :func:`snnc.passes.quantize.attention_fraction_bits`).
     ``unit`` is the real value of one integer unit of the layer's output. ``weight_exp``: the
     synapse's weights are multiples of ``2^weight_exp`` (mantissas of ``weight_bits`` shifted
     left; 0 on profiles without a weight exponent), recorded for reports and backends.

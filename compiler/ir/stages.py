@@ -53,29 +53,31 @@ def read_lag(consumer: Layer, source: Layer, profile: NumericProfile) -> int:
 def source_peak(layer: Layer, profile: NumericProfile, encoding: str = "direct") -> int:
     """Largest |value| a source sends in one step, in integer units.
 
-    Spikes send 1, a multi-level spike layer up to ``levels``, the graph input up to
-    ``input_max`` (clipped to ``input_bits``); a rate-coded input (``encoding == "rate"``) is a
-    0/1 spike train, so it sends 1.
+    Spikes send 1, a graded LIF up to the profile's ``max_spikes``, a multi-level spike layer up
+    to ``levels``, the graph input up to ``input_max`` (clipped to ``input_bits``); a rate-coded
+    input (``encoding == "rate"``) is a 0/1 spike train, so it sends 1.
     """
     if isinstance(layer, Input):
         return 1 if encoding == "rate" else profile.input_max
     if isinstance(layer, MultiLevelSpike):
         return int(layer.levels)
+    if isinstance(layer, LIF) and layer.graded:
+        return profile.max_spikes
     return 1
 
 
 def sends_binary(graph: Graph, name: str) -> bool:
-    """True when every value ``name`` produces is 0 or 1: a LIF/CubaLIF's spikes, a rate-coded
-    input, and reshapes or max pools of those. Max pooling of such values is an OR, which a
-    neuron firing on any input computes; of anything else (currents, spike levels, real-valued
-    inputs) it is not."""
+    """True when every value ``name`` produces is 0 or 1: a LIF/CubaLIF's spikes (not a graded
+    LIF's counts), a rate-coded input, and reshapes or max pools of those. Max pooling of such
+    values is an OR, which a neuron firing on any input computes; of anything else (currents,
+    spike levels, graded counts, real-valued inputs) it is not."""
     layer = graph.layer(name)
     if isinstance(layer, Flatten | Reshape) or (isinstance(layer, Pool2d)
                                                  and layer.pool == "max"):
         return sends_binary(graph, layer.inputs[0])
     if isinstance(layer, Input):
         return graph.encoding == "rate"
-    return isinstance(layer, LIF | CubaLIF)
+    return isinstance(layer, CubaLIF) or (isinstance(layer, LIF) and not layer.graded)
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ from snnc.passes.quantize import (
     quantize,
     stage_groups,
 )
-from snnc.reference.integer import layer_latencies, run_quantized
+from snnc.reference.integer import latency, layer_latencies, run_quantized
 from snnc.reference.simulate import Trace, run_graph
+from snnc.reference.timing import model_drive
 
 # Calibration samples the search runs on (the first ones): enough to see each rounding choice
 # at work, few enough that a compile with calibration stays fast.
@@ -49,15 +50,21 @@ def spike_agreement(graph: Graph, profile: NumericProfile, reference: Trace,
                     trace: Trace) -> dict[str, float]:
     """Per neuron layer of ``graph``: fraction of spike values the integer ``trace`` (of a
     quantization of ``graph`` for ``profile``) shares with the float ``reference``, latency
-    aligned. Layers the delays push entirely past the run are left out."""
+    aligned: the float run's steps ``0..n-1`` against the integer run's ``lag..lag+n-1``. A
+    model-time run (``T + latency`` steps, :func:`snnc.reference.timing.model_drive`) compares
+    all ``T`` steps; a raw run of ``T`` steps the ``T - lag`` it holds. Layers with no step to
+    compare are left out."""
     lag = layer_latencies(graph, profile)
     out: dict[str, float] = {}
     for name, want in reference.spikes.items():
         got = trace.spikes.get(name)
-        d = lag.get(name, 0)
-        if got is None or d >= want.shape[0]:
+        if got is None:
             continue
-        out[name] = float(np.mean(want[:want.shape[0] - d] == got[d:]))
+        d = lag.get(name, 0)
+        n = min(want.shape[0], got.shape[0] - d)
+        if n <= 0:
+            continue
+        out[name] = float(np.mean(want[:n] == got[d:d + n]))
     return out
 
 
@@ -81,18 +88,25 @@ def choose_scales(graph: Graph, profile: NumericProfile, drive: np.ndarray,
     inputs) sizes the range-based input unit as :func:`quantize` does."""
     drive = drive[:, :SEARCH_SAMPLES]
     reference = run_graph(graph, drive, record=True)
+    first = quantize(graph, profile, calib=calib, target=target)
+    # the integer runs in model time: T + latency steps, so every layer shows all T steps
+    lag = latency(first.graph, profile)
+    source = drive if calib is None else calib[:, :SEARCH_SAMPLES] if (
+        np.ndim(calib) == len(graph.input.shape) + 2) else calib[:SEARCH_SAMPLES]
+    steps = drive.shape[0]
+    timed = model_drive(source, steps, lag, graph.encoding, graph.input.shape)[:, :SEARCH_SAMPLES]
 
     trials = [0]
 
     def measure(options: QuantizeOptions) -> tuple[float, QuantizedGraph, dict[str, float]]:
         trials[0] += 1
         qg = quantize(graph, profile, calib=calib, options=options, target=target)
-        agreement = spike_agreement(qg.graph, profile, reference, run_quantized(qg, drive))
+        agreement = spike_agreement(qg.graph, profile, reference, run_quantized(qg, timed))
         return _score(agreement), qg, agreement
 
     options = QuantizeOptions()
     best = measure(options)
-    roots = list(stage_groups(quantize(graph, profile, calib=calib, target=target).graph))
+    roots = list(stage_groups(first.graph))
     base = choose_input_scale(graph, profile, calib)
     dyadic = QuantizeOptions(
         input_scale=float(2.0 ** np.ceil(np.log2(base))) if graph.encoding != "rate" else None,

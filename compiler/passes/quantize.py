@@ -19,6 +19,8 @@ import numpy as np
 from snnc.errors import QuantizationError
 from snnc.ir import layers as ir
 from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip, storage_type
+from snnc.ir.stages import source_peak
+from snnc.passes.linear_chains import fuse_dense_chains
 from snnc.passes.or_pooling import or_neurons
 
 _PASS_THROUGH = (ir.Pool2d, ir.Flatten, ir.Reshape, ir.Add)
@@ -85,6 +87,10 @@ def _decay_int(rate: np.ndarray, p: NumericProfile, offset: int = 0) -> np.ndarr
     one = 1 << p.decay_bits
     d = np.rint(np.asarray(rate, np.float64) * one).astype(np.int64) - offset
     return np.clip(d, 0, one - offset)
+
+
+# Fraction bits kept in an attention output (:func:`attention_fraction_bits`).
+ATTENTION_FRACTION_BITS = 8
 
 
 def _round_clip(x: np.ndarray | None, unit: float, bits: int) -> np.ndarray | None:
@@ -232,13 +238,47 @@ def _member_exponent(need: float, scale: _GroupScale, p: NumericProfile) -> int:
 
 
 def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile) -> int:
-    """Largest integer value the layer's input sends in one step (1 for spikes)."""
-    src = graph.layer(layer.inputs[0])
-    if isinstance(src, ir.Input):
-        return 1 if graph.encoding == "rate" else p.input_max
-    if isinstance(src, ir.MultiLevelSpike):
-        return int(src.levels)
-    return 1
+    """Largest integer value the layer's input takes in one step: what its source sends (1 for
+    spikes, up to ``max_spikes`` for graded counts, ``levels``, ``input_max``), through
+    reshapes and max pools, times the window area of each sum or average pool (an integer
+    average pool sums)."""
+    name, gain = layer.inputs[0], 1
+    while isinstance(graph.layer(name), ir.Flatten | ir.Reshape | ir.Pool2d):
+        pool = graph.layer(name)
+        if isinstance(pool, ir.Pool2d) and pool.pool != "max":
+            gain *= pool.kernel[0] * pool.kernel[1]
+        name = pool.inputs[0]
+    return gain * source_peak(graph.layer(name), p, graph.encoding)
+
+
+def attention_fraction_bits(graph: ir.Graph, lay: ir.SpikingSelfAttention,
+                            p: NumericProfile) -> int:
+    """Fraction bits the attention output keeps below one unit of ``sum Q K^T mask V``.
+
+    The output is ``(sum_m (Q K^T)[n,m] * mask[h,n,m] * V[m]) >> mask_frac_bits``: with a mask
+    of ``mask_frac_bits`` fraction bits every output is floored to a whole unit of the
+    unscaled sum, an error of up to one unit on values of a few tens (on the spikeformer's
+    first block about 2 % of the current, and 1.7 % of the next layer's levels). Scaling the
+    mask by ``2^k`` keeps ``k`` fraction bits in the output (its unit ``2^k`` times finer)
+    with the same integer semantics on every backend. ``k`` is ``ATTENTION_FRACTION_BITS``,
+    less where the mask would leave int32 or the worst-case output (every Q, K, V at its
+    peak level) would leave 31 bits; inputs that are not spike layers keep ``k = 0``."""
+    peaks = []
+    for name in lay.inputs:
+        src = graph.layer(name)
+        if isinstance(src, ir.MultiLevelSpike):
+            peaks.append(int(src.levels))
+        elif isinstance(src, ir.LIF | ir.CubaLIF):
+            peaks.append(1)
+        else:
+            return 0
+    length, dim = graph.shape(lay.inputs[0])
+    bound = length * (dim // lay.heads) * int(np.prod(peaks))  # sum Q K^T V, mask 1
+    limit = (1 << 31) - 1
+    k = ATTENTION_FRACTION_BITS
+    while k > 0 and ((1 << (p.mask_frac_bits + k)) > limit or bound << k > limit):
+        k -= 1
+    return k
 
 
 def choose_input_scale(graph: ir.Graph, p: NumericProfile, calib: np.ndarray | None) -> float:
@@ -252,11 +292,13 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
              options: QuantizeOptions | None = None, target: str = "generic") -> QuantizedGraph:
     """Float layer view -> :class:`QuantizedGraph` for ``profile``.
 
-    With ``profile.max_pool_neuron`` the quantized graph's view has max pools of spikes as OR
-    neurons (:func:`snnc.passes.or_pooling.or_neurons`), what the integer reference and the
-    backend then both run."""
+    The quantized graph's view has chains of dense layers as one
+    (:func:`snnc.passes.linear_chains.fuse_dense_chains`) and, with ``profile.max_pool_neuron``,
+    max pools of spikes as OR neurons (:func:`snnc.passes.or_pooling.or_neurons`): what the
+    integer reference and the backend then both run."""
     options = options or QuantizeOptions()
     p = profile
+    graph = fuse_dense_chains(graph)
     if p.max_pool_neuron:
         graph = or_neurons(graph)
     in_scale = options.input_scale or choose_input_scale(graph, p, calib)
@@ -309,8 +351,10 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
             unit[lay.name] = 1.0
         elif isinstance(lay, ir.SpikingSelfAttention):
             length = graph.shape(lay.inputs[0])[0]
-            mask = np.rint(lay.decay_mask(length).astype(np.float64) * (1 << p.mask_frac_bits))
-            s = float(np.prod([unit[x] for x in lay.inputs])) * lay.scale
+            k = attention_fraction_bits(graph, lay, p)
+            mask = np.rint(lay.decay_mask(length).astype(np.float64)
+                           * (1 << (p.mask_frac_bits + k)))
+            s = float(np.prod([unit[x] for x in lay.inputs])) * lay.scale / 2 ** k
             out[lay.name] = QuantLayer(unit=s, mask=mask.astype(np.int64))
             unit[lay.name] = s
         else:  # pragma: no cover - every layer type is handled above
@@ -405,6 +449,16 @@ def _dense_bias(graph: ir.Graph, neuron: ir.Layer, out: dict[str, QuantLayer]) -
     return total
 
 
+def _graded_threshold(lay: ir.LIF, vth: np.ndarray, p: NumericProfile) -> np.ndarray:
+    """A graded layer's threshold: at least one unit (its spike count divides by it). A target
+    whose neurons send one spike per step (``max_spikes`` 1) cannot send its counts."""
+    if p.max_spikes < 2:
+        raise QuantizationError(
+            f"layer '{lay.name}': graded spikes (a spike count per step) need a target whose "
+            f"neurons send counts; this one sends at most {p.max_spikes} (max_spikes)")
+    return np.maximum(vth, 1)
+
+
 def _quantize_neuron(lay: ir.LIF | ir.CubaLIF, s_in: float, p: NumericProfile) -> QuantLayer:
     vth_max = (1 << p.threshold_bits) - 1
     theta = np.asarray(lay.threshold, np.float64)
@@ -412,6 +466,8 @@ def _quantize_neuron(lay: ir.LIF | ir.CubaLIF, s_in: float, p: NumericProfile) -
         raise QuantizationError(f"layer '{lay.name}': negative threshold")
     vth = np.clip(np.rint(theta / s_in), 0, vth_max).astype(np.int64)
     bias = _round_clip(lay.bias, s_in, p.bias_bits)
+    if isinstance(lay, ir.LIF) and lay.graded:
+        vth = _graded_threshold(lay, vth, p)
     if isinstance(lay, ir.LIF):
         dv = _decay_int(1.0 - np.asarray(lay.beta, np.float64), p)
         return QuantLayer(unit=1.0, dv=dv, vth=vth, bias=bias)

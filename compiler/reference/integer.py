@@ -9,11 +9,14 @@ neuron layer fed by the synaptic current ``a`` (integer, one stage = the weight 
 two neuron layers):
 
 - ``a`` is read from the sources' values ``synapse_delay`` steps ago (zero before that);
+- every bias (of a weight layer, or a neuron's own) is added from its stage's latency step on
+  (:func:`bias_onsets`), when the stage's input arrives, and is zero before;
 - LIF: ``u = a << input_shift``; CubaLIF: ``u = ovf_u(decay(u, du + offset) + (a << input_shift))``
 - ``v = ovf_v(decay(v, dv) + u + (bias << input_shift))``, ``decay(x, d) = rnd(x * (2^D - d), D)``
   where ``rnd`` is an arithmetic shift (``floor``) or a shift of the magnitude (``trunc``);
 - spike ``s = v > (vth << threshold_shift)`` (``>=`` for ``compare="ge"``), reset as in the float
-  model with ``theta = vth << threshold_shift``;
+  model with ``theta = vth << threshold_shift``; a graded LIF sends the spike count
+  ``s = clip(floor(v / theta), 0, max_spikes)`` and subtracts ``theta * s`` (:func:`graded_fire`);
 - MultiLevelSpike: ``s = clip(floor(I/theta + 1/2), 0, D)`` with the exact rational
   ``theta = alpha_mant * sum|I| / (n * 2^alpha_frac_bits)`` (or ``theta = vth``);
 - attention: ``out = (sum_m (Q K^T)[n,m] * mask[h,n,m] * V[m]) >> mask_frac_bits``.
@@ -68,9 +71,25 @@ def reset(v: np.ndarray, fired: np.ndarray, theta: np.ndarray, kind: str) -> np.
     return v
 
 
+def graded_fire(drive: np.ndarray, theta: np.ndarray,
+                max_level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Graded spikes of a membrane ``drive`` (int64): the count ``clip(floor(drive / theta), 0,
+    max_level)`` and the membrane less ``theta`` per spike; returns (counts, new v).
+
+    The float model's count ``floor(v / theta)`` for ``v > 0`` has no bound, a target's spike
+    message does (the profile's ``max_spikes``), so the count saturates there and the charge it
+    could not send stays on the membrane, sent at the next steps, instead of being lost.
+    ``theta >= 1`` (the quantizer gives graded layers at least one unit).
+    """
+    counts = np.minimum(np.maximum(drive // theta, 0), max_level)
+    return counts, drive - theta * counts
+
+
 def neuron_step(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, p: NumericProfile, a: np.ndarray,
-                u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One integer LIF/CubaLIF step; returns (spikes 0/1, new u, new v) as int64."""
+                u: np.ndarray, v: np.ndarray,
+                biased: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One integer LIF/CubaLIF step; returns (spikes 0/1 or graded counts, new u, new v) as
+    int64. ``biased``: whether the bias is on at this step (:func:`bias_onsets`)."""
     a = a << p.input_shift
     if isinstance(layer, ir.CubaLIF):
         du = np.asarray(q.du, I64) + p.current_decay_offset
@@ -81,10 +100,13 @@ def neuron_step(layer: ir.LIF | ir.CubaLIF, q: QuantLayer, p: NumericProfile, a:
         if p.lif_current_register:
             u = overflow(u, p.current_bits, p.current_overflow)
     drive = decay(v, q.dv, p.decay_bits, p.rounding) + u
-    if q.bias is not None:
+    if q.bias is not None and biased:
         drive = drive + (np.asarray(q.bias, I64) << p.input_shift)
     drive = overflow(drive, p.state_bits, p.voltage_overflow)
     theta = np.asarray(q.vth, I64) << p.threshold_shift
+    if getattr(layer, "graded", False):
+        counts, v = graded_fire(drive, theta, p.max_spikes)
+        return counts, u, v
     if layer.reset_timing == "next":
         was = fire(v, theta, layer.compare)
         v = reset(drive, was, theta, layer.reset)
@@ -126,11 +148,14 @@ def attention(layer: ir.SpikingSelfAttention, q: QuantLayer, p: NumericProfile,
 
 
 def synapse_value(layer: ir.Layer, q: QuantLayer, p: NumericProfile,
-                  args: list[np.ndarray]) -> np.ndarray:
+                  args: list[np.ndarray], biased: bool = True) -> np.ndarray:
+    """A synaptic layer's integer value; ``biased``: whether its bias is on yet
+    (:func:`bias_onsets`)."""
+    bias = _i64(q.bias) if biased else None
     if isinstance(layer, ir.Dense):
-        return kernels.dense(args[0], np.asarray(q.weight, I64), _i64(q.bias))
+        return kernels.dense(args[0], np.asarray(q.weight, I64), bias)
     if isinstance(layer, ir.Conv2d):
-        return kernels.conv2d(args[0], np.asarray(q.weight, I64), _i64(q.bias), layer.stride,
+        return kernels.conv2d(args[0], np.asarray(q.weight, I64), bias, layer.stride,
                               layer.padding, layer.dilation, layer.groups)
     if isinstance(layer, ir.Pool2d):
         return kernels.pool2d(args[0], layer.pool, layer.kernel, layer.stride, layer.padding,
@@ -176,6 +201,37 @@ def layer_latencies(graph: ir.Graph, profile: NumericProfile) -> dict[str, int]:
             best = max(best, depth[src] + read_lag(lay, graph.layer(src), profile))
         depth[lay.name] = best
     return depth
+
+
+def bias_onsets(graph: ir.Graph, profile: NumericProfile) -> dict[str, int]:
+    """Per layer, the first step at which its bias (a weight layer's, a neuron's own) is added:
+    the latency of the neuron stage it belongs to, the step at which that stage's input first
+    arrives. Before it the bias is zero.
+
+    A float model's neuron sees its bias and its first input in the same step. On a target with
+    synaptic delays the input of a stage ``lag`` steps deep arrives ``lag`` steps late; a bias
+    on from step 0 would be integrated ``lag`` extra times before the first input (and, on a
+    leak-free neuron, never leave the membrane). Switching it on with the input keeps the
+    integer run the float run delayed by ``lag``. Every executor and backend reads this one
+    function. Stateless and bit-shift targets (no model time) and graphs with QNN-mapped
+    stages (run as scheduled, not in model time) keep every bias on from step 0.
+    """
+    names = [lay.name for lay in graph.layers]
+    if (profile.execution == "qnn" or profile.neuron_model == "bitshift"
+            or any("twin_of" in lay.attrs for lay in graph.layers)):
+        return dict.fromkeys(names, 0)
+    lat = layer_latencies(graph, profile)
+    readers: dict[str, list[str]] = {}
+    for lay in graph.layers:
+        for src in lay.inputs:
+            readers.setdefault(src, []).append(lay.name)
+    onset: dict[str, int] = {}
+    for lay in reversed(graph.layers):
+        start = lat[lay.name]
+        if not is_source(lay):  # a stage's layers feed its neuron at once: its onset is theirs
+            start = max([start, *(onset[r] for r in readers.get(lay.name, []))])
+        onset[lay.name] = start
+    return onset
 
 
 def latency(graph: ir.Graph, profile: NumericProfile) -> int:
@@ -233,6 +289,7 @@ def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> 
     state_v: dict[str, np.ndarray] = {}
     rec_s: dict[str, list[np.ndarray]] = {}
     rec_v: dict[str, list[np.ndarray]] = {}
+    onset = bias_onsets(graph, p)
     outputs = []
     for lay in graph.layers:
         shape = (batch, *graph.shape(lay.name))
@@ -261,13 +318,14 @@ def run_stepwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True) -> 
             else:
                 args = [seen(lay, s, t) for s in lay.inputs]
                 q = qg.layers.get(lay.name, QuantLayer())
+                biased = t >= onset[lay.name]
                 if isinstance(lay, ir.LIF | ir.CubaLIF):
                     out, state_u[lay.name], state_v[lay.name] = neuron_step(
-                        lay, q, p, args[0], state_u[lay.name], state_v[lay.name])
+                        lay, q, p, args[0], state_u[lay.name], state_v[lay.name], biased)
                 elif isinstance(lay, ir.MultiLevelSpike):
                     out = multilevel_step(lay, q, p, args[0])
                 else:
-                    out = synapse_value(lay, q, p, args)
+                    out = synapse_value(lay, q, p, args, biased)
             values[lay.name] = out
             if lay.name in history:
                 history[lay.name].append(out)

@@ -11,7 +11,8 @@ int64, which numpy vectorises better; the bounds are checked, never assumed.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+import itertools
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -23,7 +24,9 @@ from snnc.reference import kernels
 from snnc.reference.blas import one_blas_thread
 from snnc.reference.integer import (
     I64,
+    bias_onsets,
     fire,
+    graded_fire,
     multilevel_step,
     overflow,
     reset,
@@ -70,8 +73,10 @@ class _Run:
     qg: QuantizedGraph
     lags: dict[tuple[str, str], int]
     depth: dict[str, int]
-    products: dict[str, kernels.ExactDense]
-    neurons: dict[str, _NeuronConsts]
+    onset: dict[str, int]
+    # per layer: its constants with the bias on (True) and, for a bias that starts later, off
+    products: dict[tuple[str, bool], kernels.ExactDense]
+    neurons: dict[tuple[str, bool], _NeuronConsts]
     full: dict[str, np.ndarray]
     volts: dict[str, np.ndarray]
     states: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -101,12 +106,18 @@ def run_layerwise(qg: QuantizedGraph, drive: np.ndarray, record: bool = True,
         depth[src] = max(depth.get(src, 0), lag)
     neurons = [lay.name for lay in graph.layers if lay.is_neuron]
     kept = {graph.output, *(neurons if record else ())}
+    onset = bias_onsets(graph, p)
+    phases = {(lay.name, on) for lay in graph.layers for on in (True, False)
+              if on or onset[lay.name] > 0}
     run = _Run(
-        qg, lags, {src: d for src, d in depth.items() if d > 0},
-        products={lay.name: kernels.ExactDense(_layer(qg, lay).weight, _layer(qg, lay).bias)
-                  for lay in graph.layers if isinstance(lay, ir.Dense)},
-        neurons={lay.name: _neuron_consts(lay, _layer(qg, lay), p) for lay in graph.layers
-                 if isinstance(lay, ir.LIF | ir.CubaLIF)},
+        qg, lags, {src: d for src, d in depth.items() if d > 0}, onset,
+        products={(name, on): kernels.ExactDense(_layer(qg, lay).weight,
+                                                 _layer(qg, lay).bias if on else None)
+                  for lay in graph.layers if isinstance(lay, ir.Dense)
+                  for name, on in phases if name == lay.name},
+        neurons={(name, on): _neuron_consts(lay, _unbiased(_layer(qg, lay), on), p)
+                 for lay in graph.layers if isinstance(lay, ir.LIF | ir.CubaLIF)
+                 for name, on in phases if name == lay.name},
         full={name: np.empty((steps, batch, *graph.shape(name)), I64) for name in kept},
         volts={lay.name: np.empty((steps, batch, *graph.shape(lay.name)), I64)
                for lay in graph.layers if record and isinstance(lay, ir.LIF | ir.CubaLIF)},
@@ -127,13 +138,25 @@ def _layer(qg: QuantizedGraph, lay: ir.Layer) -> QuantLayer:
     return qg.layers.get(lay.name, QuantLayer())
 
 
+def _unbiased(q: QuantLayer, on: bool) -> QuantLayer:
+    """``q`` as it acts before its bias onset (no bias) or after (``on``)."""
+    return q if on or q.bias is None else replace(q, bias=None)
+
+
+def _blocks(steps: int, block: int, onsets: set[int]) -> list[tuple[int, int]]:
+    """Step ranges of at most ``block`` steps that no bias onset falls inside, so a layer's
+    bias is on for all of a block's steps or for none."""
+    cuts = sorted({0, steps, *(t for t in onsets if 0 < t < steps)})
+    return [(t0, min(end, t0 + block)) for start, end in itertools.pairwise(cuts)
+            for t0 in range(start, end, block)]
+
+
 def _run_blocks(run: _Run, drive: np.ndarray, block: int) -> None:
     """The block loop of :func:`run_layerwise`, filling ``run.full`` and ``run.volts``. The
     input is quantized a block at a time, like everything else, so that it stays in cache."""
     graph = run.qg.graph
     steps = drive.shape[0]
-    for t0 in range(0, steps, block):
-        t1 = min(steps, t0 + block)
+    for t0, t1 in _blocks(steps, block, set(run.onset.values())):
         now: dict[str, _Block] = {}
         for lay in graph.layers:
             if isinstance(lay, ir.Input):
@@ -194,18 +217,19 @@ def _as_int(block: _Block) -> np.ndarray:
 def _block_values(run: _Run, lay: ir.Layer, args: list[_Block], t0: int) -> _Block:
     """One non-input layer's values over a block (steps, batch, ...); neuron states advance."""
     p = run.qg.profile
+    on = t0 >= run.onset[lay.name]
     if isinstance(lay, ir.LIF | ir.CubaLIF):
         spikes, v_block, run.states[lay.name] = _neuron_history(
-            lay, run.neurons[lay.name], p, args[0], *run.states[lay.name])
+            lay, run.neurons[lay.name, on], p, args[0], *run.states[lay.name])
         if lay.name in run.volts:
             np.copyto(run.volts[lay.name][t0:t0 + v_block.shape[0]], v_block, casting="unsafe")
-        return _Block(spikes, 1)
+        return _Block(spikes, p.max_spikes if _graded(lay) else 1)
     if isinstance(lay, ir.Dense):
-        return _Block(*run.products[lay.name].apply(args[0].values, args[0].peak))
+        return _Block(*run.products[lay.name, on].apply(args[0].values, args[0].peak))
     if isinstance(lay, ir.Flatten | ir.Reshape):  # a reshape keeps the values, dtype and bound
         out = synapse_value(lay, QuantLayer(), p, [_fold(args[0].values)])
         return _Block(out.reshape(*args[0].values.shape[:2], *out.shape[1:]), args[0].peak)
-    q = _layer(run.qg, lay)
+    q = _unbiased(_layer(run.qg, lay), on)
     folded = [_fold(_as_int(a)) for a in args]
     if isinstance(lay, ir.MultiLevelSpike):
         out, peak = multilevel_step(lay, q, p, folded[0]), lay.levels
@@ -285,8 +309,11 @@ def _neuron_history(layer: ir.LIF | ir.CubaLIF, consts: _NeuronConsts, p: Numeri
     (integer sums are associative, so adding the bias first changes nothing). The steps run in
     float64 when :func:`_float_plan` proves that exact (:func:`_float_history`), else in int64
     (:func:`_int_history`). A bound that asks for overflow handling is tightened by looking at
-    the block's values first: most blocks then need none.
+    the block's values first: most blocks then need none. Graded layers (spike counts, a
+    division per step) run in int64.
     """
+    if _graded(layer):
+        return _int_history(layer, consts, p, _int_input(consts, p, _as_int(current)), u, v)
     steps = current.values.shape[0]
     peak = current.bound()
     plan = _float_plan(consts, p, layer.reset, peak, steps, u, v)
@@ -316,7 +343,8 @@ def _int_history(layer: ir.LIF | ir.CubaLIF, consts: _NeuronConsts, p: NumericPr
                  v: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """:func:`_neuron_history` in int64, for values too wide for float64's exact integers."""
     keep_u, keep_v, theta = consts.keep_u, consts.keep_v, consts.theta
-    spikes = np.empty(a.shape, bool)
+    graded = _graded(layer)
+    spikes = np.empty(a.shape, I64 if graded else bool)
     volts = np.empty(a.shape, I64)
     for t in range(a.shape[0]):
         drive = round_shift(v * keep_v, p.decay_bits, p.rounding)
@@ -329,7 +357,9 @@ def _int_history(layer: ir.LIF | ir.CubaLIF, consts: _NeuronConsts, p: NumericPr
         else:
             drive += a[t]
         drive = overflow(drive, p.state_bits, p.voltage_overflow)
-        if layer.reset_timing == "next":
+        if graded:
+            fired, v = graded_fire(drive, theta, p.max_spikes)
+        elif layer.reset_timing == "next":
             v = reset(drive, fire(v, theta, layer.compare), theta, layer.reset)
             fired = fire(v, theta, layer.compare)
         else:
@@ -377,6 +407,10 @@ def _decayed_bound(start: int, keep: int, push: int, steps: int, bits: int) -> i
     if keep == unity:
         return start + steps * push
     return None
+
+
+def _graded(layer: ir.LIF | ir.CubaLIF) -> bool:
+    return getattr(layer, "graded", False)
 
 
 def _float_plan(consts: _NeuronConsts, p: NumericProfile, reset: str, peak: int, steps: int,

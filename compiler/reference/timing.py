@@ -9,8 +9,8 @@ framework step for step. Raw inputs are encoded for all ``T + latency`` steps (t
 on as its encoding defines: the same value, or the rate code's next spikes), so a layer fed by
 paths of different latency (a residual skip) sees the input it would see if the model ran
 longer; an encoded drive shorter than that is extended with empty steps. On a single path the
-steps after ``T`` reach no value that is kept. The first steps of a layer do count, exactly as
-on the hardware (a bias drives a neuron before the first input arrives).
+steps after ``T`` reach no value that is kept. A layer's biases start with its input
+(:func:`snnc.reference.integer.bias_onsets`), so nothing drives it before its first step.
 """
 
 from __future__ import annotations

@@ -10,12 +10,16 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from snnc import api
 from snnc.backends import get_backend
 from snnc.cost.analysis import target_params
-from snnc.target import parse_target
+from snnc.ir.layers import Dense, Graph, Input, MultiLevelSpike
+from snnc.passes.quantize import QuantizeOptions, StageScale, quantize
+from snnc.reference.encode import encode
+from snnc.target import load_target, parse_target
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -124,3 +128,55 @@ def test_mcu_costs_rewrites_only_the_measured_energy_keys(tmp_path):
     assert params.synop_pj == 5.0 * 156.0 and params.count_pj == 8.0 * 156.0
     assert params.mac(8, 8) == 2.0 * 156.0
     assert "measured: 5.000 instructions" in once and "[limits]" in once
+
+
+def _multilevel_net(weight: np.ndarray) -> Graph:
+    return Graph((
+        Input("x", (), shape=(4, 8)),
+        Dense("d1", ("x",), weight=weight),
+        MultiLevelSpike("s1", ("d1",), levels=4, alpha=1.0, axis=-1),
+        Dense("d2", ("s1",), weight=weight),
+        MultiLevelSpike("s2", ("d2",), levels=4, alpha=1.0, axis=-1),
+    ), output="s2", timesteps=1, encoding="direct")
+
+
+def test_isolated_agreement_is_each_layers_own_loss():
+    layers = script("fidelity_layers")
+    profile = load_target("cortex-m4").numeric
+    rng = np.random.default_rng(3)
+    x = rng.integers(-3, 4, (16, 4, 8)).astype(np.float32) / 4  # exact in the input unit
+    drive = encode(x, 1, "direct", (4, 8))
+    # dyadic weights in [-1, 1]: exact integers at the chosen units, every layer exact alone
+    graph = _multilevel_net(rng.integers(-64, 65, (8, 8)).astype(np.float32) / 64)
+    dyadic = {name: StageScale(power_of_two=True) for name in ("d1", "d2")}
+    qg = quantize(graph, profile, options=QuantizeOptions(input_scale=0.25 / 4, stages=dyadic))
+    assert layers.isolated(qg, drive) == {"s1": 1.0, "s2": 1.0}
+    # the first layer's weights negated: it loses levels, the second, fed the float levels,
+    # does not inherit the loss
+    d1 = qg.layers["d1"]
+    broken = dataclasses.replace(qg, layers={**qg.layers, "d1": dataclasses.replace(
+        d1, weight=-np.asarray(d1.weight))})
+    own = layers.isolated(broken, drive)
+    assert own["s1"] < 1.0 and own["s2"] == 1.0
+
+
+def test_fidelity_layers_section_lists_every_layer_and_width():
+    data = {"samples": 4, "widths": [{"weight_bits": 8, "input_bits": 8, "mean": 0.9}],
+            "layers": {t: {"chained": {"a": 0.5, "b": 0.7}, "isolated": {"a": 1.0, "b": 0.9}}
+                       for t in ("cortex-m4", "loihi2")}}
+    text = "\n".join(script("run_all").section_fidelity_layers(data))
+    assert "| b | 0.7000 / 0.9000 | 0.7000 / 0.9000 |" in text
+    assert "| mean | 0.6000 / 0.9500 | 0.6000 / 0.9500 |" in text
+    assert "| 8 | 8 | 0.9000 |" in text
+
+
+def test_energy_truth_summary_counts_agreement_and_the_2x_band_per_target():
+    truth = script("energy_truth")
+    point = {"target": "loihi2", "predicted": "qnn", "measured": "qnn", "agree": True,
+             "predicted_snn_pj": 30.0, "measured_snn_pj": 10.0,
+             "predicted_qnn_pj": 5.0, "measured_qnn_pj": 5.0}
+    miss = {**point, "predicted": "snn", "agree": False, "predicted_snn_pj": 10.0}
+    got = truth.summary([point, miss])["loihi2"]
+    assert got["points"] == 2 and got["agreement"] == 0.5
+    assert (got["ratio_min"], got["ratio_max"]) == (1.0, 3.0)
+    assert got["within_2x"] == 0.75

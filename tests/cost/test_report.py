@@ -63,21 +63,27 @@ def _flip(graph: Graph, x: np.ndarray, target: str, layer: str) -> tuple[dict, d
             optimize(graph, t, calib=x * high).layer(layer).attrs)
 
 
-def test_digits_mapping_flips_when_the_input_rate_crosses_the_crossover():
-    """Scaling the calibration pixels moves lif1's input rate below / above its crossover."""
-    quiet, busy = _flip(digits_like(), digits_x(), "loihi2", "lif1")
-    assert quiet["spike_rate_in"] < quiet["crossover_rate"] and quiet["cost_choice"] == "snn"
-    assert busy["spike_rate_in"] > busy["crossover_rate"] and busy["cost_choice"] == "qnn"
-    assert "below the crossover" in quiet["mapping_reason"]
-    assert "above the crossover" in busy["mapping_reason"]
-
-
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", ["cortex-m4", "spinnaker2"])
 def test_mapping_flips_across_the_crossover_on_every_target(target):
     graph = wide_layer()
     x = np.random.default_rng(0).random((40, graph.input.shape[0])).astype(np.float32)
     quiet, busy = _flip(graph, x, target, "hidden")
     assert (quiet["cost_choice"], busy["cost_choice"]) == ("snn", "qnn")
+    assert quiet["spike_rate_in"] < quiet["crossover_rate"] < busy["spike_rate_in"]
+    assert "below the crossover" in quiet["mapping_reason"]
+    assert "above the crossover" in busy["mapping_reason"]
+
+
+@pytest.mark.parametrize("scale", [0.05, 0.3, 1.0])
+def test_a_loihi_twin_fed_by_input_spikes_is_qnn_at_any_rate(scale):
+    """On Loihi 2 a twin reading spike trains integrates them as the SNN does (the same
+    synaptic operations and messages), so only the neuron updates differ: T per neuron for
+    the SNN, one level for the twin."""
+    graph = wide_layer()
+    x = np.random.default_rng(0).random((40, graph.input.shape[0])).astype(np.float32)
+    attrs = optimize(graph, load_target("loihi2"), calib=x * scale).layer("hidden").attrs
+    assert attrs["crossover_rate"] == -math.inf and attrs["cost_choice"] == "qnn"
+    assert attrs["energy_qnn_pj"] < attrs["energy_snn_pj"]
 
 
 def test_small_fan_in_on_a_cpu_target_is_qnn_at_any_rate(calibrated):

@@ -9,7 +9,6 @@ from tvm import relax
 from snnc.frontend.onnx import import_onnx
 from snnc.frontend.relax_import import composites
 from snnc.ir.layers import LIF, Add, Conv2d, CubaLIF, Dense, Flatten, Graph, Input, Pool2d
-from snnc.ir.relax_view import graph_from_module
 from snnc.onnx_builder import graph_to_onnx
 
 F32 = np.float32
@@ -42,7 +41,7 @@ def test_every_layer_is_one_composite_named_after_it(form: str) -> None:
         assert module[gv].attrs["Primitive"]
 
 
-def test_main_carries_the_step_contract_and_reads_back_to_the_layer_view() -> None:
+def test_main_carries_the_step_contract_and_the_layers_are_its_composites() -> None:
     graph = Graph((Input("x", (), shape=(3,)),
                    Dense("fc", ("x",), weight=np.full((2, 3), 0.5, F32)),
                    Dense("rec", ("n",), weight=np.eye(2, dtype=F32), recurrent=True),
@@ -55,5 +54,37 @@ def test_main_carries_the_step_contract_and_reads_back_to_the_layer_view() -> No
     assert (int(main.attrs["snn.timesteps"]), str(main.attrs["snn.encoding"])) == (9, "rate")
     assert [p.name for p in main.params] == ["x", "n_prev", "n_v"]
     assert isinstance(main.ret_ty, relax.TupleType)
-    again = graph_from_module(imported.module)
-    assert [lay.name for lay in again.layers] == [lay.name for lay in graph.layers]
+    module = imported.module
+    names = [str(module[gv].attrs["snn.layer_name"]) for _, gv in composites(module)]
+    assert names == ["fc", "rec", "sum", "n"]
+    assert [lay.name for lay in imported.graph.layers] == [lay.name for lay in graph.layers]
+
+
+def test_the_model_is_imported_into_relax_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from snnc.frontend import relax_import
+
+    calls = []
+    real = relax_import.from_onnx
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(relax_import, "from_onnx", counting)
+    imported = import_onnx(graph_to_onnx(conv_net(), "primitive"))
+    assert len(calls) == 1
+    assert [lay.name for lay in imported.graph.layers] == [lay.name for lay in conv_net().layers]
+
+
+def test_every_composite_names_the_match_it_was_read_from() -> None:
+    from snnc.frontend.match import MATCH_ATTR
+    from snnc.frontend.relax_import import import_raised
+
+    model = graph_to_onnx(conv_net(), "primitive")
+    raised = import_raised(model, [1, 2, 3])  # the state inputs follow the data input
+    kinds = [(str(raised.module[gv].attrs["Composite"]),
+              raised.matches[int(raised.module[gv].attrs[MATCH_ATTR])].kind)
+             for _, gv in composites(raised.module)]
+    assert kinds and all(a == b for a, b in kinds)
+    assert len({int(raised.module[gv].attrs[MATCH_ATTR])
+                for _, gv in composites(raised.module)}) == len(kinds)

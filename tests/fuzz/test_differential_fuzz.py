@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from testkit.fuzz_nets import FuzzCase, fuzz_cases
 
 from snnc.backends import get_backend
+from snnc.backends.loihi.lower import graph_reason
+from snnc.cost.twins import structural_exactness
 from snnc.errors import QuantizationError, ResourceError, UnsupportedError
-from snnc.ir.layers import Pool2d
-from snnc.ir.stages import sends_binary
 from snnc.reference.integer import run_quantized
 from snnc.reference.simulate import Trace
 from snnc.target import load_target
@@ -61,9 +61,10 @@ def assert_same_trace(want: Trace, got: Trace, where: str) -> None:
 def allowed_refusal(case: FuzzCase, target: str, error: Exception) -> bool:
     """Refusals a valid net may meet: it does not fit; a stage reads the steps of a layer that
     ran before a QNN stage it also waits for (documented per target); or Loihi cannot max-pool
-    multi-level values (spikes it pools with an OR neuron), cannot keep a current this large
-    modular, or its registers cannot hold a parameter (12-bit decays: no beta = 0; no bias
-    exponent fits), all documented in docs/targets/loihi.md."""
+    a synaptic current or real-valued input (spikes it pools with an OR neuron, counts on the
+    host), cannot keep a current this large modular, or its registers cannot hold a parameter
+    (12-bit decays: no beta = 0; no bias exponent fits), all documented in
+    docs/targets/loihi.md."""
     if isinstance(error, ResourceError):
         return True
     if isinstance(error, UnsupportedError) and "QNN stage" in str(error):
@@ -71,10 +72,8 @@ def allowed_refusal(case: FuzzCase, target: str, error: Exception) -> bool:
     if target != "loihi2":
         return False
     if isinstance(error, UnsupportedError):
-        multi_level_max = any(isinstance(lay, Pool2d) and lay.pool == "max"
-                              and not sends_binary(case.graph, lay.inputs[0])
-                              for lay in case.graph)
-        return multi_level_max or "modular" in str(error) or "2^18" in str(error)
+        current_max = any(graph_reason(case.graph, lay) for lay in case.graph)
+        return current_max or "modular" in str(error) or "2^18" in str(error)
     return isinstance(error, QuantizationError) and "Loihi" in str(error)
 
 
@@ -96,7 +95,12 @@ def differential(case: FuzzCase, target: str, runner: str | None = None) -> bool
     with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as work:
         got = backend.simulate(qg, t, drive, runner or RUNNERS[target], Path(work))
     assert_same_trace(want, got, f"{target} {runner or ''} {case.recipe}")
-    event(f"{target}: compared")
+    twins = [lay.name for lay in qg.graph.layers if "twin_of" in lay.attrs]
+    event(f"{target}: compared, {'mixed SNN/QNN' if twins else 'all SNN'}")
+    originals = {lay.name: lay for lay in case.graph.layers}
+    for name in twins:  # leaky, reset-to-zero or CUBA twins approximate their layer
+        exact = name in originals and structural_exactness(originals[name]) is None
+        event(f"{target}: {'exact' if exact else 'approximate'} QNN twin")
     return True
 
 

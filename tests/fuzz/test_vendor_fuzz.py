@@ -44,10 +44,10 @@ def xylo_sized(r: Recipe) -> Recipe:
 
 def akida_sized(r: Recipe) -> Recipe:
     """A recipe with QNN twins everywhere: spike inputs, T <= 15, a feed-forward chain of
-    single-threshold neuron layers."""
+    single-threshold neuron layers (no multi-level or graded layers: they have no twin)."""
     return replace(r, encoding="rate", steps=min(r.steps, 15), recurrent=False,
                    residual=False, variant=r.variant & ~1,
-                   neurons=tuple("if" if n == "levels" else n for n in r.neurons))
+                   neurons=tuple("if" if n in ("levels", "graded") else n for n in r.neurons))
 
 
 def vendor_differential(case: FuzzCase, target: str) -> bool:

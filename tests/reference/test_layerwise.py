@@ -37,7 +37,7 @@ from snnc.target import load_target
 F32 = np.float32
 I64 = np.int64
 PROFILES = {name: load_target(name).numeric for name in ("loihi2", "cortex-m4", "spinnaker2")}
-PROFILES["no-delay"] = NumericProfile()
+PROFILES["no-delay"] = NumericProfile(max_spikes=15)  # graded counts saturate early
 
 
 def _w(rng: np.random.Generator, *shape: int) -> np.ndarray:
@@ -115,9 +115,25 @@ def recurrent(rng: np.random.Generator, variant: int) -> Graph:
                   Add("sum", ("fin", "rec")), _neuron(rng, "h", "sum", variant)), output="h")
 
 
+def graded(rng: np.random.Generator, variant: int) -> Graph:
+    """Graded LIF layers (counts of several spikes a step, some saturating) read by a sum pool
+    and a dense layer; ``variant`` picks the leak and whether the last layer is graded."""
+    beta = F32((1.0, 0.85, 0.6, 1.0, 0.9)[variant])
+    theta = F32((0.05, 0.2, 0.01, 0.5, 0.1)[variant])
+    return Graph((Input("x", (), shape=(1, 6, 6)),
+                  Conv2d("c1", ("x",), weight=_w(rng, 2, 1, 3, 3), padding=(1, 1, 1, 1)),
+                  LIF("g1", ("c1",), beta=beta, threshold=theta, reset="subtract",
+                      compare="ge", graded=True),
+                  Pool2d("p", ("g1",), pool="sum", kernel=(2, 2), stride=(2, 2)),
+                  Flatten("f", ("p",)),
+                  Dense("fc", ("f",), weight=_w(rng, 5, 18) * F32(0.05)),
+                  LIF("out", ("fc",), beta=beta, threshold=theta, reset="subtract",
+                      compare="ge", graded=variant % 2 == 0)), output="out")
+
+
 TOPOLOGIES: dict[str, Callable[[np.random.Generator, int], Graph]] = {
     "mlp": mlp, "conv": conv, "residual": residual, "multilevel": multilevel,
-    "attention": attention,
+    "attention": attention, "graded": graded,
 }
 
 

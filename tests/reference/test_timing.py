@@ -1,9 +1,10 @@
 """Model time: a target whose synapses deliver late returns the model's own steps.
 
 The strongest check needs no tolerance: the same integer numerics with a synaptic delay of 1 or
-2 steps, run in model time, equal the undelayed run bit for bit on a network without biases
-(the digits example), every layer's spikes and membranes included. The raw schedule
-(``hardware_timing``) is that run shifted by each layer's latency.
+2 steps, run in model time, equal the undelayed run bit for bit on a feed-forward network (the
+digits example; biased framework exports, whose biases start with their stage's input),
+every layer's spikes and membranes included. The raw schedule (``hardware_timing``) is that run
+shifted by each layer's latency.
 """
 
 from __future__ import annotations
@@ -113,6 +114,24 @@ def test_real_exports_line_up_with_the_framework_without_a_shift(fixture, target
     assert got.latency > 0 and got.output.shape == want.shape
     at = {shift: _agreement(got.output, want, shift) for shift in range(-2, 3)}
     assert max(at, key=at.__getitem__) == 0, at
+
+
+@pytest.mark.parametrize("delay", [1, 2])
+@pytest.mark.parametrize("name", ["snntorch_leaky", "snntorch_synaptic", "norse_lifcell"])
+def test_biases_start_with_their_input_so_a_biased_export_in_model_time_is_undelayed(name, delay):
+    """Biased Dense layers and neurons on a delayed target: each bias is on from its stage's
+    latency (``bias_onsets``), so nothing is integrated before the input arrives and model
+    time equals the undelayed run, membranes included."""
+    fixture = FIXTURES / f"{name}.onnx"
+    graph, x = api.load(fixture), np.load(fixture.with_suffix(".npz"))["x"]
+    assert any(getattr(lay, "bias", None) is not None for lay in graph.layers)
+    want = api.simulate(graph, x, steps=x.shape[0], target="cortex-m4").arrays()
+    target = variant_target(f"m4-delay{delay}", synapse_delay=delay)
+    have = api.simulate(graph, x, steps=x.shape[0], target=target).arrays()
+    assert sorted(have) == sorted(want)
+    for key, value in want.items():
+        if key != "latency":
+            assert np.array_equal(have[key], value), key
 
 
 @pytest.mark.needs("lava")

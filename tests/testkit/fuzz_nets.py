@@ -14,7 +14,8 @@ exactly. Families:
 - ``attention``: Q, K, V spike layers -> SpikingSelfAttention -> Dense -> LIF.
 
 Neurons cover LIF (beta 0 .. 1, per-neuron or shared parameters, bias, every reset kind and
-timing, ``>`` and ``>=``), IF, CubaLIF and multi-level spikes. Edge cases come from the recipe:
+timing, ``>`` and ``>=``), IF, CubaLIF, graded LIF (Sinabs' MultiSpike: spike counts, up to the
+target's ``max_spikes``) and multi-level spikes. Edge cases come from the recipe:
 ``extreme`` replaces the quantized integers by values at the limits of the target's numeric
 profile (weights at +-max, thresholds 0 or 1 or the largest, the widest biases, decays 0 and
 2^D), which drives membranes into saturation and Loihi's 24-bit current into wrapping; tiny
@@ -22,7 +23,9 @@ thresholds, huge input drives and long runs come from the recipe as well. Synaps
 forced kernel, storage or QNN-mapping attributes, and ``pipeline`` runs the optimisation passes
 (calibration, dead-neuron elimination, kernel choice, mapping) before quantization. ``twins``
 runs a random subset of the convertible neuron layers as their integer QNN twins, so about half
-the nets exercise the mixed schedule (QNN stages once per inference, SNN stages step by step).
+the nets exercise the mixed schedule (QNN stages once per inference, SNN stages step by step);
+their IF layers reset by subtraction, whose twins are exact (leaky, reset-to-zero and CUBA
+layers give approximate ones).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from snnc.target import Target
 F32 = np.float32
 I64 = np.int64
 FAMILIES = ("mlp", "conv", "levels", "attention")
-NEURONS = ("lif", "if", "cuba", "levels")
+NEURONS = ("lif", "if", "cuba", "levels", "graded")
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class Recipe:
     tiny_threshold: bool
     extreme: bool
     pipeline: bool           # run the optimisation pipeline (calibration, mapping) first
-    twins: int = 0           # bit i: run the i-th convertible neuron layer as its QNN twin
+    twins: int = 0           # bit i % 4: run the i-th convertible neuron layer as its QNN twin
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,12 @@ class FuzzCase:
         """``qg`` with the recipe's choice of stages run as QNN twins (the mixed schedule),
         from its integer parameters; unchanged where the twin cannot be made exactly."""
         candidates = convertible(qg.graph)
-        picked = {n for i, n in enumerate(candidates) if self.recipe.twins >> i & 1}
-        if not picked:
+        if not self.recipe.twins or not candidates:
             return qg
+        # the mask's four bits cycle over the candidates; a mask that misses them all still
+        # maps one, so every recipe that asks for twins and has a candidate is mixed
+        picked = {n for i, n in enumerate(candidates) if self.recipe.twins >> (i % 4) & 1}
+        picked = picked or {candidates[self.recipe.twins % len(candidates)]}
         # with the pipeline, the stages ``auto`` mapped to QNN become twins too (as in
         # snnc.api.quantize): a graph is either converted where annotated or not at all
         picked |= set(mapped_neurons(qg.graph))
@@ -187,6 +193,8 @@ class _Net:
     def threshold(self, shape: tuple[int, ...]) -> np.ndarray:
         if self.r.tiny_threshold:
             return F32(1e-6)
+        if self.r.twins:  # a QNN twin needs one threshold per layer
+            return F32(self.rng.uniform(0.4, 1.6))
         return self.param(shape, 0.4, 1.6)
 
     def behaviour(self) -> dict[str, str]:
@@ -208,11 +216,18 @@ class _Net:
                 name, (src,), current_decay=self.param(per, 0.0, 1.0),
                 voltage_decay=self.param(per, 0.0, 1.0), threshold=self.threshold(per),
                 bias=self.bias(per), **self.behaviour()))
+        if kind == "graded":  # thresholds a fifth of the usual: several spikes a step
+            return self.add(LIF(name, (src,), beta=np.asarray(
+                (F32(1.0), self.param(per, 0.0, 1.0))[int(self.rng.integers(0, 2))], F32),
+                threshold=self.threshold(per) / F32(5), bias=self.bias(per), reset="subtract",
+                compare="ge", graded=True))
         betas = (F32(0.0), F32(1.0), self.param(per, 0.0, 1.0), self.param(per, 0.0, 1.0))
         beta = F32(1.0) if kind == "if" else betas[int(self.rng.integers(0, len(betas)))]
-        return self.add(LIF(name, (src,), beta=np.asarray(beta, F32),
-                            threshold=self.threshold(per), bias=self.bias(per),
-                            **self.behaviour()))
+        threshold, bias, behaviour = self.threshold(per), self.bias(per), self.behaviour()
+        if kind == "if" and self.r.twins:  # IF with reset by subtraction: an exact QNN twin
+            behaviour["reset"] = "subtract"
+        return self.add(LIF(name, (src,), beta=np.asarray(beta, F32), threshold=threshold,
+                            bias=bias, **behaviour))
 
     def synapse_attrs(self) -> dict[str, str]:
         """With variant bit 6, force a kernel, a storage or the QNN mapping (backends then take
@@ -236,7 +251,7 @@ def _mlp(net: _Net) -> tuple[str, tuple[int, ...]]:
     for i, (n, kind) in enumerate(zip(r.hidden, r.neurons, strict=True)):
         name = f"n{i}"
         current = net.dense(f"w{i}", prev, width, n)
-        if r.recurrent and i == 0 and kind != "levels":
+        if r.recurrent and i == 0 and kind != "levels" and not r.twins:  # QNN: feed-forward
             rec = net.dense(f"r{i}", name, n, n, recurrent=True)
             current = net.add(Add(f"sum{i}", (current, rec)))
         if r.residual and i == len(r.hidden) - 1 and spikes:
@@ -387,7 +402,8 @@ def extremes(qg: QuantizedGraph, rng: np.random.Generator) -> QuantizedGraph:
             layers[lay.name] = replace(q, **changes)
         elif isinstance(lay, LIF | CubaLIF) and not is_or_neuron(lay):
             shape = np.shape(q.vth)
-            changes = {"vth": _pick(rng, shape, [0, 1, vth_max, 2]),
+            lowest = 1 if getattr(lay, "graded", False) else 0  # counts divide by theta >= 1
+            changes = {"vth": _pick(rng, shape, [lowest, 1, vth_max, 2]),
                        "dv": _pick(rng, np.shape(q.dv), [0, one, 1, one - 1])}
             if q.bias is not None:
                 # past the mantissa: biases only a bias exponent holds (Loihi's 2^7 >> 6)

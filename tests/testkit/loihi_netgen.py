@@ -1,9 +1,10 @@
 """Small layer views for the Loihi tests, generated from a seed.
 
 ``generated_net(seed)`` cycles through topologies that exercise every mapping rule of the
-backend (stock and variant LIF, CUBA, multi-level spikes, conv and pooling composed into one
-synapse matrix, residual adds, recurrence, read-out of currents, graded input, attention on the
-host) and draws sizes and parameters from the seed, so a failing seed reproduces exactly.
+backend (stock and variant LIF, CUBA, multi-level spikes, graded LIF spike counts, conv and
+pooling composed into one synapse matrix, residual adds, recurrence, read-out of currents, graded
+input, attention on the host) and draws sizes and parameters from the seed, so a failing seed
+reproduces exactly.
 """
 
 from __future__ import annotations
@@ -57,13 +58,17 @@ def _neuron(rng: np.random.Generator, name: str, src: str, n: int, kind: str) ->
     if kind == "multilevel":
         return MultiLevelSpike(name, (src,), levels=int(rng.integers(2, 6)), axis=None,
                                theta=float(rng.uniform(0.3, 0.8)))
+    if kind == "graded":  # Sinabs' MultiSpike: counts of several spikes a step
+        return LIF(name, (src,), beta=F32(rng.choice([1.0, rng.uniform(0.6, 1.0)])),
+                   threshold=F32(rng.uniform(0.03, 0.4)), bias=_bias(rng, n),
+                   reset="subtract", compare="ge", graded=True)
     if kind == "multilevel_aware":
         return MultiLevelSpike(name, (src,), levels=int(rng.integers(2, 6)), axis=-1,
                                alpha=float(rng.uniform(0.5, 1.5)))
     raise ValueError(kind)
 
 
-NEURON_KINDS = ("lif", "lif_variant", "cuba", "multilevel", "multilevel_aware")
+NEURON_KINDS = ("lif", "lif_variant", "cuba", "multilevel", "multilevel_aware", "graded")
 
 
 def mlp(rng: np.random.Generator, encoding: str, kinds: tuple[str, ...],
@@ -106,6 +111,25 @@ def conv_net(rng: np.random.Generator, encoding: str) -> Graph:
         LIF("out", ("fc",), beta=F32(0.85), threshold=F32(1.0)),
     )
     return Graph(layers, output="out", timesteps=10, encoding=encoding)
+
+
+def graded_conv(rng: np.random.Generator, encoding: str) -> Graph:
+    """Graded spike counts of a conv layer pooled (max on the host for rate-coded inputs, else
+    sum or average) into a graded dense layer."""
+    channels, side, out_c = int(rng.integers(1, 3)), 6, int(rng.integers(2, 4))
+    layers: list[Layer] = [
+        Input("x", (), shape=(channels, side, side)),
+        Conv2d("conv", ("x",), weight=_w(rng, (out_c, channels, 3, 3), 1.5),
+               padding=(1, 1, 1, 1)),
+        LIF("g1", ("conv",), beta=F32(rng.uniform(0.7, 1.0)), threshold=F32(rng.uniform(0.05, 0.4)),
+            reset="subtract", compare="ge", graded=True),
+        Pool2d("pool", ("g1",), pool="max" if encoding == "rate" else str(
+            rng.choice(["avg", "sum"])), kernel=(2, 2), stride=(2, 2)),
+        Flatten("flat", ("pool",)),
+        Dense("fc", ("flat",), weight=_w(rng, (6, out_c * 9), 0.5)),
+        _neuron(rng, "g2", "fc", 6, "graded"),
+    ]
+    return Graph(tuple(layers), output="g2", timesteps=10, encoding=encoding)
 
 
 def residual(rng: np.random.Generator, encoding: str) -> Graph:
@@ -169,6 +193,8 @@ def _topologies() -> list[Callable[[np.random.Generator, str], Graph]]:
         attention,
         kinds_net(("lif_variant", "cuba", "multilevel")),
         kinds_net(("cuba", "cuba"), readout=True),
+        kinds_net(("graded", "lif_variant", "graded")),
+        graded_conv,
     ]
 
 

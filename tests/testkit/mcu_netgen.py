@@ -30,7 +30,8 @@ from snnc.ir.layers import (
     SpikingSelfAttention,
 )
 
-FAMILIES = ("dense", "conv", "recurrent", "cuba", "multilevel", "attention", "qnn", "residual")
+FAMILIES = ("dense", "conv", "recurrent", "cuba", "multilevel", "attention", "qnn", "residual",
+            "graded")
 F32 = np.float32
 
 
@@ -91,6 +92,16 @@ class _Builder:
             name, (src,), beta=beta, threshold=self.vector_or_scalar(n, 0.6, 1.4), bias=bias,
             reset=self.pick(("zero", "subtract", "none", "zero")),
             reset_timing=self.pick(("same", "next")), compare=self.pick(("gt", "ge"))))
+
+    def graded(self, name: str, src: str, n: int | tuple[int, ...]) -> str:
+        """A graded LIF (Sinabs' MultiSpike) with thresholds small against its drive, so it sends
+        several spikes a step and, with the tiniest, saturates at the profile's count limit."""
+        bias = None if self.rng.random() < 0.6 else self.rng.normal(0, 0.1, n).astype(F32)
+        low = self.pick((0.001, 0.01, 0.1, 0.3))
+        return self.add(LIF(
+            name, (src,), beta=self.pick((F32(1.0), self.vector_or_scalar(n, 0.5, 0.98))),
+            threshold=self.vector_or_scalar(n, low, 0.8), bias=bias, reset="subtract",
+            reset_timing="same", compare="ge", graded=True))
 
     def cuba(self, name: str, src: str, n: int) -> str:
         bias = None if self.rng.random() < 0.5 else self.rng.normal(0, 0.05, n).astype(F32)
@@ -242,9 +253,37 @@ def _residual(b: _Builder) -> tuple[str, tuple[int, ...], str]:
     return "out", (n_in,), b.pick(("direct", "rate"))
 
 
+def _graded(b: _Builder) -> tuple[str, tuple[int, ...], str]:
+    """Graded LIF layers whose counts feed a dense layer, or a sum pool and a dense layer."""
+    encoding = b.pick(("direct", "rate"))
+    if b.rng.random() < 0.5:
+        n_in, hidden = int(b.rng.integers(4, 24)), int(b.rng.integers(3, 32))
+        b.add(Input("x", (), shape=(n_in,)))
+        b.dense("fc1", "x", n_in, hidden, 3.0, encoding == "rate")
+        b.graded("g1", "fc1", hidden)
+    else:
+        c_in, c1, side = int(b.rng.integers(1, 3)), int(b.pick((2, 3))), int(b.pick((4, 6)))
+        b.add(Input("img", (), shape=(c_in, side, side)))
+        b.add(Conv2d("conv1", ("img",), weight=b.weights((c1, c_in, 3, 3), c_in * 9, 3.0),
+                     padding=(1, 1, 1, 1)).with_attrs(**b.synapse_attrs(encoding == "rate")))
+        b.graded("g0", "conv1", (c1, 1, 1))
+        b.add(Pool2d("pool", ("g0",), pool=b.pick(("sum", "avg")), kernel=(2, 2),
+                     stride=(2, 2)))
+        b.add(Flatten("flat", ("pool",)))
+        hidden = c1 * (side // 2) ** 2
+        b.dense("fc1", "flat", hidden, hidden, 1.0, True)
+        b.graded("g1", "fc1", hidden)
+    b.dense("fc2", "g1", hidden, 5, 1.0, True)
+    if b.rng.random() < 0.5:
+        b.graded("out", "fc2", 5)
+    else:
+        b.lif("out", "fc2", 5)
+    return "out", b.layers[0].shape, encoding
+
+
 _BUILDERS = {"dense": _dense, "conv": _conv, "recurrent": _recurrent, "cuba": _cuba,
              "multilevel": _multilevel, "attention": _attention, "qnn": _qnn,
-             "residual": _residual}
+             "residual": _residual, "graded": _graded}
 
 
 def make_case(family: str, seed: int, batch: int = 3) -> Case:

@@ -2,9 +2,9 @@
 
 Each recipe builds a small float layer view covering one family of layouts: plain MLPs with every
 neuron variant, convolutions with sum/average/max pooling, recurrent and residual stages, readout
-outputs, direct input injection, multi-level spikes (constant and input-aware thresholds) and
-spiking self-attention. ``machine_limits`` picks small machines that force multi-PE and
-multi-chip layouts.
+outputs, direct input injection, multi-level spikes (constant and input-aware thresholds),
+graded LIF spike counts and spiking self-attention. ``machine_limits`` picks small machines
+that force multi-PE and multi-chip layouts.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ def _neuron(rng: np.random.Generator, name: str, src: str, shape: tuple[int, ...
                    reset=str(rng.choice(["zero", "subtract", "none"])),
                    reset_timing=str(rng.choice(["same", "next"])),
                    compare=str(rng.choice(["gt", "ge"])))
+    if kind == "graded":  # Sinabs' MultiSpike: spike counts, several per step
+        return LIF(name, (src,), beta=F32(rng.choice([1.0, rng.uniform(0.5, 1.0)])),
+                   threshold=np.asarray(rng.uniform(0.02, 0.5), F32), reset="subtract",
+                   compare="ge", graded=True)
     if kind == "cuba":
         return CubaLIF(name, (src,), current_decay=F32(rng.uniform(0.1, 0.9)),
                        voltage_decay=F32(rng.uniform(0.05, 0.5)),
@@ -192,10 +196,33 @@ def attention(rng: np.random.Generator) -> Graph:
     return Graph(tuple(layers), output="out", timesteps=6, encoding="direct", name="attention")
 
 
+def graded(rng: np.random.Generator) -> Graph:
+    """Graded LIF layers whose counts travel as packet payloads into an event stage, a pooled
+    stage and a recurrent one."""
+    c, h, oc = int(rng.integers(1, 3)), 6, int(rng.integers(2, 4))
+    n_h = int(rng.integers(5, 40))
+    w = rng.normal(0, 1.5, (oc, c, 3, 3)).astype(F32)
+    layers: list[Layer] = [
+        Input("x", (), shape=(c, h, h)),
+        Conv2d("conv", ("x",), weight=w, padding=(1, 1, 1, 1)),
+        _neuron(rng, "n0", "conv", (oc, h, h), "graded"),
+        Pool2d("pool", ("n0",), pool=str(rng.choice(["avg", "sum"])), kernel=(2, 2),
+               stride=(2, 2)),
+        Flatten("flat", ("pool",)),
+        Dense("fin", ("flat",), weight=_weights(rng, n_h, oc * 9, 1.0)),
+        Dense("frec", ("n1",), weight=_weights(rng, n_h, n_h, 0.5), recurrent=True),
+        Add("sum", ("fin", "frec")),
+        _neuron(rng, "n1", "sum", (n_h,), "graded"),
+        Dense("fout", ("n1",), weight=_weights(rng, 6, n_h, 1.0)),
+        _neuron(rng, "n2", "fout", (6,), str(rng.choice(["lif", "graded"])))]
+    return Graph(tuple(layers), output="n2", timesteps=8,
+                 encoding=str(rng.choice(["rate", "direct"])), name="graded")
+
+
 RECIPES: dict[str, Callable[[np.random.Generator], Graph]] = {
     "mlp": mlp, "fanout": wide_fanout, "conv": conv, "recurrent": recurrent,
     "residual": residual, "readout": readout, "injection": injection,
-    "levels": adaptive_levels, "attention": attention,
+    "levels": adaptive_levels, "attention": attention, "graded": graded,
 }
 
 

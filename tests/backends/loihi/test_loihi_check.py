@@ -111,3 +111,22 @@ def test_a_neuron_reading_a_neuron_directly_is_flagged_as_simulation_only():
                    LIF("a", ("fc",)), LIF("b", ("a",))), output="b", encoding="rate")
     (warning,) = resources(graph)["warnings"]
     assert "layer 'b' reads 'a' without a synapse" in warning
+
+
+def graded_net() -> Graph:
+    rng = np.random.default_rng(3)
+    return Graph((Input("x", (), shape=(6,)),
+                  Dense("fc", ("x",), weight=rng.normal(0, 1, (5, 6)).astype(np.float32)),
+                  LIF("g", ("fc",), threshold=np.float32(0.1), reset="subtract",
+                      compare="ge", graded=True)), output="g", timesteps=4, encoding="rate")
+
+
+def test_graded_layer_sends_its_counts_as_graded_spikes_on_a_neurocore():
+    layer = resources(graded_net())["layers"][0]
+    assert layer["process"].startswith("VariantLIF")
+    assert layer["spikes"] == "graded spikes: counts up to 127 per step (payload 7 bits)"
+
+
+def test_graded_counts_wider_than_the_payload_are_a_resource_error_naming_the_layer():
+    with pytest.raises(ResourceError, match="graded spike payload bits of layer 'g'"):
+        resources(graded_net(), with_limits(payload_bits=6))

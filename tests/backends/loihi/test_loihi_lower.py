@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from snnc.backends.common.compose import compose
 from snnc.backends.loihi.lower import (
+    LAVA_MODULAR_LIMIT,
     READOUT,
+    Link,
     lower,
     split_digits,
     unsupported_reason,
@@ -29,7 +31,7 @@ from snnc.ir.layers import (
 )
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.passes.quantize import quantize
-from snnc.reference.integer import run_quantized
+from snnc.reference.integer import bias_onsets, run_quantized
 from snnc.target import load_target
 
 TARGET = load_target("loihi2")
@@ -69,10 +71,13 @@ def test_composed_stage_matrix_reproduces_the_reference_stage_value():
     drive = (rng.random((6, 3, 2, 6, 6)) < 0.5).astype(F32)
     trace = run_quantized(qg, drive)
     spikes = trace.spikes["s"].reshape(6, 3, -1)
-    # The reference reads the spikes one step late (synapse_delay = 1).
-    expected = trace.output[1:]
-    assert np.array_equal(spikes[:-1] @ matrix.T + bias, expected)
-    assert np.array_equal(trace.output[0], np.broadcast_to(bias, (3, 5)))
+    # The reference reads the spikes one step late (synapse_delay = 1); the stage's bias is on
+    # from its latency, the step its first input arrives.
+    onset = bias_onsets(qg.graph, qg.profile)["fc"]
+    assert onset == 2
+    on = (np.arange(1, 6) >= onset)[:, None, None]
+    assert np.array_equal(spikes[:-1] @ matrix.T + on * bias, trace.output[1:])
+    assert not trace.output[0].any()
 
 
 @pytest.mark.parametrize("peak", [127, 128, 1000, 16383])
@@ -148,7 +153,8 @@ def test_small_synaptic_bias_becomes_the_lif_bias_mantissa():
     bias = np.array([0.5, -0.25, 0.0, 1.0], F32)
     qg = q(chain(LIF("h", ("fc",), beta=F32(0.9)), bias=bias))
     pop = lower(qg).by_layer()["h"]
-    assert pop.kind == "lif"
+    # the variant process: Lava's stock LIF adds its bias from step 0, the layer's starts at 1
+    assert pop.kind == "lif_variant" and pop.params["bias_on"] == 1
     assert np.array_equal(pop.params["bias_mant"], qg.q("fc").bias)
     assert np.all(pop.params["bias_exp"] == 6)
 
@@ -218,8 +224,25 @@ def test_max_pooling_of_real_values_is_refused_naming_layer_target_and_reason():
                    Dense("fc", ("f",), weight=np.ones((2, 4), F32)), LIF("h", ("fc",))),
                   output="h")
     assert unsupported_reason(graph.layer("mp")) is None  # spikes can be max-pooled
-    with pytest.raises(UnsupportedError, match=r"layer 'mp', target 'loihi2'.*multi-level"):
+    with pytest.raises(UnsupportedError, match=r"layer 'mp', target 'loihi2'.*real-valued"):
         lower(q(graph))
+
+
+def test_max_pooling_of_graded_counts_runs_in_a_host_process_between_the_two_layers():
+    graph = Graph((Input("x", (), shape=(2, 4, 4)),
+                   Conv2d("c", ("x",), weight=np.ones((2, 2, 1, 1), F32)),
+                   LIF("g", ("c",), threshold=F32(0.25), reset="subtract", compare="ge",
+                       graded=True),
+                   Pool2d("mp", ("g",), pool="max"), Flatten("f", ("mp",)),
+                   Dense("fc", ("f",), weight=np.ones((2, 8), F32)), LIF("h", ("fc",))),
+                  output="h", encoding="rate")
+    net = lower(q(graph))
+    (pool,) = [p for p in net.populations if p.kind == "max_pool"]
+    assert pool.layer == "mp" and not pool.on_chip
+    assert pool.params["in_shape"] == (2, 4, 4) and pool.params["post_shape"] == (2, 8)
+    h, g = net.by_layer()["h"].name, net.by_layer()["g"].name
+    assert Link(g, pool.name) in net.links and Link(pool.name, h) in net.links
+    assert not net.incoming(h)  # no synapse: the host process sends the current
 
 
 def test_max_pooling_of_spikes_becomes_a_unit_weight_synapse_into_a_threshold_0_lif():
@@ -279,3 +302,21 @@ def test_hostile_layer_names_become_safe_distinct_identifiers():
     idents = [p.name for p in net.populations]
     assert len(set(idents)) == len(idents)
     assert all(i.isidentifier() for i in idents)
+
+
+def test_a_layer_reading_counts_beyond_lavas_modular_limit_runs_as_the_exact_variant():
+    # 127 counts a step times 200 weights can pass 2^18: Lava's stock LIF corrects such a
+    # wrapped current only once, the variant wraps it modulo 2^24 like the reference
+    rng = np.random.default_rng(0)
+    w_in, w_out = rng.normal(0, 1, (200, 8)).astype(F32), rng.normal(0, 1, (3, 200)).astype(F32)
+
+    def net(graded: bool) -> Graph:
+        return Graph((Input("x", (), shape=(8,)), Dense("a", ("x",), weight=w_in),
+                      LIF("g", ("a",), threshold=F32(0.05), reset="subtract", compare="ge",
+                          graded=graded),
+                      Dense("b", ("g",), weight=w_out), LIF("h", ("b",))),
+                     output="h", encoding="rate")
+
+    graded = lower(q(net(graded=True))).by_layer()["h"]
+    assert graded.params["max_input"] > LAVA_MODULAR_LIMIT and graded.kind == "lif_variant"
+    assert lower(q(net(graded=False))).by_layer()["h"].kind == "lif"

@@ -21,6 +21,7 @@ from testkit.loihi_netgen import TOPOLOGIES, conv_net, drive_for, generated_net
 from snnc import api
 from snnc.backends.loihi import compat, simulate
 from snnc.backends.loihi.emit import emit
+from snnc.backends.loihi.lower import lower
 from snnc.backends.loihi.simulate import run_artifact
 from snnc.frontend.nir import load_nir
 from snnc.ir.layers import LIF, CubaLIF, Dense, Graph, Input
@@ -273,3 +274,23 @@ def test_members_of_one_current_with_their_own_weight_exponents_run_bit_exact(tm
                  if isinstance(lay, Dense)}
     assert len(exponents) == 2
     assert_same_trace(run_quantized(qg, x), simulate(qg, LOIHI, x, "lava", tmp_path))
+
+
+def test_currents_of_saturated_graded_counts_wrap_in_lava_as_in_the_reference(tmp_path):
+    # counts at the 127 limit on 200 neurons drive the next layer far past Lava's once-only
+    # wrap correction (2^18 a step): the variant LIF wraps its 24-bit current exactly
+    rng = np.random.default_rng(5)
+    graph = Graph((Input("x", (), shape=(8,)),
+                   Dense("a", ("x",), weight=rng.normal(0, 1, (200, 8)).astype(F32)),
+                   LIF("g", ("a",), threshold=F32(0.01), reset="subtract", compare="ge",
+                       graded=True),
+                   Dense("b", ("g",), weight=np.abs(rng.normal(0, 1, (3, 200))).astype(F32)),
+                   LIF("h", ("b",))), output="h", encoding="rate", timesteps=6)
+    qg = q(graph)
+    drive = np.ones((6, 2, 8), F32)
+    expected = run_quantized(qg, drive)
+    assert int(expected.spikes["g"].max()) == LOIHI.numeric.max_spikes
+    current = expected.spikes["g"] @ np.asarray(qg.q("b").weight).T
+    assert np.abs(current).max() > 1 << 18  # past the stock model's single correction
+    assert lower(qg).by_layer()["h"].kind == "lif_variant"  # a stock LIF would differ
+    assert_same_trace(expected, simulate(qg, LOIHI, drive, "lava", tmp_path))

@@ -21,6 +21,7 @@ from snnc.errors import ToolchainError
 from snnc.ir.layers import (
     LIF,
     Add,
+    Conv2d,
     CubaLIF,
     Dense,
     Flatten,
@@ -205,4 +206,46 @@ def test_neurons_on_the_input_and_non_spike_outputs_match(tmp_path):
                  output="r", timesteps=3)
     qg, drive = prepare(echo, x, echo.timesteps)
     got = simulate(qg, M4, drive, runner="host", work_dir=tmp_path / "b", sanitize=True)
+    assert_same_trace(got, run_quantized(qg, drive))
+
+
+def exponent_net(seed: int) -> tuple[Graph, np.ndarray]:
+    """Thresholds far below the weights, biased conv and dense layers: the quantizer gives both
+    weight layers an exponent (int8 mantissas times 2^k, the sums shifted by snnc_scale_*)."""
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    graph = Graph((
+        Input("x", (), shape=(2, 6, 6)),
+        Conv2d("conv", ("x",), weight=rng.normal(0, 2, (3, 2, 3, 3)).astype(f32),
+               bias=rng.normal(0, 0.02, 3).astype(f32)),
+        LIF("n1", ("conv",), beta=f32(0.9), threshold=f32(0.01)),
+        Flatten("flat", ("n1",)),
+        Dense("fc", ("flat",), weight=rng.normal(0, 2, (4, 48)).astype(f32),
+              bias=rng.normal(0, 0.02, 4).astype(f32)),
+        LIF("out", ("fc",), beta=f32(0.8), threshold=f32(0.02)),
+    ), output="out", timesteps=6)
+    return graph, rng.uniform(0, 1, (5, 2, 6, 6)).astype(f32)
+
+
+@pytest.mark.needs("gcc")
+@pytest.mark.parametrize("delay", [0, 1])
+def test_weight_exponents_and_late_biases_equal_the_reference(delay, tmp_path):
+    """Mantissa kernels plus the scale call, and (with a synaptic delay) biases that start at
+    their stage's onset (snnc_bias_step), against the reference."""
+    graph, inputs = exponent_net(3)
+    target = variant_target(f"m4-exp-delay{delay}", synapse_delay=delay)
+    qg, drive = prepare(graph, inputs, graph.timesteps, target)
+    assert qg.q("conv").weight_exp > 0 and qg.q("fc").weight_exp > 0
+    want = run_quantized(qg, drive)
+    assert want.spikes["out"].any()
+    got = simulate(qg, target, drive, runner="host", work_dir=tmp_path, sanitize=True)
+    assert_same_trace(got, want)
+
+
+@pytest.mark.needs("arm-none-eabi-gcc", "qemu")
+def test_weight_exponents_under_qemu_equal_the_reference(tmp_path):
+    graph, inputs = exponent_net(4)
+    qg, drive = prepare(graph, inputs, graph.timesteps)
+    assert qg.q("fc").weight_exp > 0
+    got = simulate(qg, M4, drive, runner="qemu", work_dir=tmp_path)
     assert_same_trace(got, run_quantized(qg, drive))

@@ -90,6 +90,7 @@ CONFIG = """#define SNNC_DECAY_BITS 15
 #define SNNC_ALPHA_FRAC_BITS 16
 #define SNNC_MASK_FRAC_BITS 15
 #define SNNC_LIF_CURRENT_REGISTER 1
+#define SNNC_GRADED 1
 #define SNNC_ALL_KERNELS 1
 """
 KERNEL_SOURCES = ("snnc_dense.c", "snnc_conv.c", "snnc_tensor.c", "snnc_neuron.c",

@@ -20,14 +20,14 @@ from snnc.backends.spinnaker2.layout import build_layout
 from snnc.backends.spinnaker2.network import MacStage
 from snnc.backends.spinnaker2.simulate import run_layout
 from snnc.errors import ResourceError
-from snnc.ir.layers import LIF, Dense, Graph, Input, Layer
+from snnc.ir.layers import LIF, Dense, Flatten, Graph, Input, Layer
 from snnc.passes.quantize import quantize
 from snnc.reference.integer import run_quantized
 from snnc.reference.simulate import Trace
 from snnc.target import Target
 
 NAMES = sorted(RECIPES)
-SEEDS = range(36)  # four nets of each of the nine recipes
+SEEDS = range(40)  # four nets of each of the ten recipes
 
 
 def assert_same_trace(ref: Trace, got: Trace) -> None:
@@ -176,11 +176,13 @@ def test_qnn_annotated_stage_runs_on_the_mac_path(tmp_path: Path) -> None:
 
 
 def test_weights_too_wide_for_the_synapse_word_fall_back_to_mac(tmp_path: Path) -> None:
-    """Two Dense layers with no neuron between compose to weights beyond int16."""
+    """Two Dense layers with no neuron between compose to weights beyond int16 (a Flatten
+    between them keeps the quantizer from folding them into one dense layer)."""
     rng = np.random.default_rng(4)
     layers = (Input("x", (), shape=(40,)),
               Dense("a", ("x",), weight=rng.uniform(0, 1, (200, 40)).astype(np.float32)),
-              Dense("b", ("a",), weight=rng.uniform(0, 1, (20, 200)).astype(np.float32)),
+              Flatten("f", ("a",)),
+              Dense("b", ("f",), weight=rng.uniform(0, 1, (20, 200)).astype(np.float32)),
               LIF("n", ("b",), beta=np.float32(0.8), threshold=np.float32(1500.0)))
     graph = Graph(layers, output="n", timesteps=6, encoding="rate")
     target = spinnaker2()
@@ -247,3 +249,29 @@ def test_committed_digits_model_equals_reference_through_the_whole_pipeline() ->
     assert ref.arrays().keys() == got.arrays().keys()
     for name, arr in ref.arrays().items():
         assert np.array_equal(arr, got.arrays()[name]), name
+
+
+@pytest.mark.parametrize("event", [True, False])
+def test_weight_exponents_and_biases_from_their_onset_equal_the_reference(event, tmp_path):
+    """Thresholds far below the weights give the weight layers exponents (stored shifted in
+    the synapse words or MAC tensors); the biased stages add their biases from the PE's
+    ``bias_on`` step, the step their input arrives."""
+    rng = np.random.default_rng(11)
+    f32 = np.float32
+    layers = (Input("x", (), shape=(12,)),
+              Dense("a", ("x",), weight=rng.normal(0, 2, (10, 12)).astype(f32),
+                    bias=rng.normal(0, 0.02, 10).astype(f32)),
+              LIF("n1", ("a",), beta=f32(0.9), threshold=f32(0.01)),
+              Dense("b", ("n1",), weight=rng.normal(0, 2, (4, 10)).astype(f32),
+                    bias=rng.normal(0, 0.02, 4).astype(f32)),
+              LIF("out", ("b",), beta=f32(1.0), threshold=f32(0.02)))
+    graph = Graph(tuple(lay.with_attrs(mapping="qnn") if not event and isinstance(lay, Dense)
+                        else lay for lay in layers), output="out", timesteps=7,
+                  encoding="rate")
+    target = spinnaker2()
+    qg = quantize(graph, target.numeric, target=target.name)
+    assert qg.q("a").weight_exp > 0 and qg.q("b").weight_exp > 0
+    drive = (rng.random((7, 3, 12)) < 0.5).astype(f32)
+    want = run_quantized(qg, drive)
+    assert want.spikes["out"].any()
+    assert_same_trace(want, simulate(qg, target, drive, "spinnaker2", tmp_path))
