@@ -4,15 +4,21 @@
 (:mod:`.partition`), placement (:mod:`.place`), connectivity between slices, key allocation,
 multicast trees and router tables with compression (:mod:`.route`), and the per-PE images
 (:mod:`.image`). It is pure: ``check_resources`` and ``emit`` both call it, and identical input
-gives an identical layout.
+gives an identical layout. ``emit`` passes its output folder: each PE image is written there as
+soon as it is encoded, and each event stage's matrices are dropped once the PEs of its
+population are encoded, so a board-size layout never holds every image, nor every matrix
+beside them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
+from snnc.backends.common.sparse import Coo
 from snnc.backends.spinnaker2 import image as img
 from snnc.backends.spinnaker2.machine import Chip, Machine, machine_from_limits
 from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_for
@@ -44,10 +50,36 @@ from snnc.target import Target
 Pair = tuple[Slice, Slice]
 
 
+def pe_file(pe_id: int) -> str:
+    """The file holding PE ``pe_id``'s image."""
+    return f"pe_{pe_id:03d}.bin"
+
+
+class WrittenImages(Mapping[Slice, bytes]):
+    """PE images already written to ``directory``, each read back when asked for (a layout
+    built into its output folder holds no image in memory)."""
+
+    def __init__(self, directory: Path, files: dict[Slice, str]) -> None:
+        self.directory = directory
+        self.files = files
+
+    def __getitem__(self, sl: Slice) -> bytes:
+        return (self.directory / self.files[sl]).read_bytes()
+
+    def __iter__(self) -> Iterator[Slice]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+
 @dataclass(frozen=True, eq=False)
 class Layout:
     """Everything ``emit`` writes, computed. Tables are per chip, sorted as the router holds
-    them; ``tables_before`` are the uncompressed tables."""
+    them; ``tables_before`` are the uncompressed tables. The event stages of ``net`` keep
+    their matrices' shapes but not their entries: the synapses are in the images, which
+    ``images`` holds or, for a layout built into a folder, reads back (:class:`WrittenImages`);
+    ``image_sizes`` are their lengths in bytes."""
 
     target: str
     machine: Machine
@@ -60,7 +92,8 @@ class Layout:
     trees: dict[Slice, dict[Chip, TreeNode]]
     tables_before: dict[Chip, list[Entry]]
     tables: dict[Chip, list[Entry]]
-    images: dict[Slice, bytes]
+    images: Mapping[Slice, bytes]
+    image_sizes: dict[Slice, int]
     sram_bytes: dict[Slice, int]
     synapse_counts: dict[Slice, int]
     total_hops: int
@@ -87,7 +120,7 @@ def _event_pairs(stage: EventStage, parts: Partition) -> set[Pair]:
     return pairs
 
 
-def _incoming_blocks(stage: EventStage, parts: Partition,
+def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition,
                      t: Slice) -> dict[Slice, img.SynapticBlock]:
     """Synaptic blocks into target slice ``t`` by source slice: rows of the source slice's
     neurons, synapse word = int16 weight << 16 | target neuron index in ``t``.
@@ -95,7 +128,7 @@ def _incoming_blocks(stage: EventStage, parts: Partition,
     Built from ``t``'s own run of each matrix while its PE's image is encoded, so a layout
     never holds more synaptic rows than one PE's."""
     blocks: dict[Slice, img.SynapticBlock] = {}
-    for src, mat in stage.synapses.items():
+    for src, mat in synapses.items():
         a, z = mat.row_starts([t.lo, t.hi])
         if a == z:
             continue
@@ -226,47 +259,116 @@ def _trees(sites: dict[Slice, Site], targets: dict[Slice, tuple[Slice, ...]]
     return trees
 
 
+def _detach_synapses(net: Network) -> tuple[dict[int, dict[int, Coo]], Network]:
+    """The event stages' matrices by sink, and ``net`` whose event stages keep only their
+    matrices' shapes (see :class:`Layout`): once the matrices are handed to :func:`_images`,
+    dropping a stage's frees them."""
+    matrices: dict[int, dict[int, Coo]] = {}
+    stages: dict[int, EventStage | MacStage] = {}
+    for sink, stage in net.stages.items():
+        if isinstance(stage, EventStage):
+            matrices[sink] = dict(stage.synapses)
+            stage = replace(stage, synapses={src: _no_entries(mat)
+                                             for src, mat in stage.synapses.items()})
+        stages[sink] = stage
+    return matrices, replace(net, stages=stages)
+
+
+def _no_entries(mat: Coo) -> Coo:
+    return Coo(mat.rows[:0].copy(), mat.cols[:0].copy(), mat.vals[:0].copy(), mat.shape)
+
+
+@dataclass(eq=False)
+class _Encoded:
+    """The images encoded so far, in memory or written to ``out_dir``, and their figures."""
+
+    out_dir: Path | None
+    images: dict[Slice, bytes] = field(default_factory=dict)
+    files: dict[Slice, str] = field(default_factory=dict)
+    sizes: dict[Slice, int] = field(default_factory=dict)
+    sram: dict[Slice, int] = field(default_factory=dict)
+    synapses: dict[Slice, int] = field(default_factory=dict)
+
+    def keep(self, sl: Slice, pe_id: int, data: bytes, used: int, n_syn: int) -> None:
+        if self.out_dir is None:
+            self.images[sl] = data
+        else:
+            self.files[sl] = pe_file(pe_id)
+            (self.out_dir / self.files[sl]).write_bytes(data)
+        self.sizes[sl], self.sram[sl], self.synapses[sl] = len(data), used, n_syn
+
+    def discard(self) -> None:
+        """Remove the files written (an error leaves no partial output)."""
+        if self.out_dir is not None:
+            for name in self.files.values():
+                (self.out_dir / name).unlink(missing_ok=True)
+
+    def stored(self) -> Mapping[Slice, bytes]:
+        return self.images if self.out_dir is None else WrittenImages(self.out_dir, self.files)
+
+
 def _images(net: Network, machine: Machine, parts: Partition, sites: dict[Slice, Site],
-            keys: dict[Slice, KeySpace], incoming: dict[Slice, list[Slice]]
-            ) -> tuple[dict[Slice, bytes], dict[Slice, int], dict[Slice, int]]:
-    """Encoded images, SRAM used and synapse words per slice; each image's size is checked
+            keys: dict[Slice, KeySpace], incoming: dict[Slice, list[Slice]],
+            matrices: dict[int, dict[int, Coo]], out_dir: Path | None) -> _Encoded:
+    """Every slice's image, encoded and checked (:func:`_image`), in memory or, with
+    ``out_dir``, written there once encoded. ``matrices`` (see :func:`_detach_synapses`) loses
+    each stage's entry once its population's PEs are done."""
+    done = _Encoded(out_dir)
+    left = {pop: len(slices) for pop, slices in parts.items()}
+    try:
+        for sl, site in sites.items():
+            data, used, n_syn = _image(net, machine, parts, sl, site, keys, incoming,
+                                       matrices.get(sl.pop, {}))
+            done.keep(sl, site.pe_id, data, used, n_syn)
+            left[sl.pop] -= 1
+            if left[sl.pop] == 0:
+                matrices.pop(sl.pop, None)  # every PE of the population is encoded
+    except BaseException:
+        done.discard()
+        raise
+    return done
+
+
+def _image(net: Network, machine: Machine, parts: Partition, sl: Slice, site: Site,
+           keys: dict[Slice, KeySpace], incoming: dict[Slice, list[Slice]],
+           synapses: Mapping[int, Coo]) -> tuple[bytes, int, int]:
+    """Slice ``sl``'s encoded image, SRAM used and synapse words. The image's size is checked
     against the memory model the partitioner planned with, and its SRAM against the PE's."""
-    images: dict[Slice, bytes] = {}
-    sram: dict[Slice, int] = {}
-    synapses: dict[Slice, int] = {}
-    for sl, site in sites.items():
-        pop = net.populations[sl.pop]
-        stage = net.stages.get(sl.pop)
-        slots = {src: i for i, src in enumerate(stage.sources)} if stage else {}
-        # this PE's blocks exist only while its image is encoded
-        blocks = _incoming_blocks(stage, parts, sl) if isinstance(stage, EventStage) else {}
-        heard = [(src, blocks.get(src)) for src in incoming.get(sl, [])]
-        pe = _pe_image(net, sl, site, keys.get(sl), heard, keys, slots)
-        data = img.encode_image(pe)
-        n_syn = sum(int(b.words.size) for b in pe.blocks)
-        expect = image_bytes(pop, sl.n, stage, len(pe.mpop),
-                             sum(int(b.offsets.size) for b in pe.blocks), n_syn,
-                             pe.bias is not None,
-                             len(img.encode_program(pe.program)) if pe.program else 0)
-        if len(data) != expect:
-            raise VerifyError(f"PE {site.pe_id}: image is {len(data)} bytes but the memory "
-                              f"model predicts {expect}")
-        used = len(data) + pe.bss_bytes + machine.reserve_bytes
-        if used > machine.sram_per_pe_bytes:
-            raise ResourceError(machine.target, "SRAM per PE (bytes)", used,
-                                machine.sram_per_pe_bytes,
-                                f"PE {site.pe_id}, population '{pop.name}'")
-        images[sl], sram[sl], synapses[sl] = data, used, n_syn
-    return images, sram, synapses
+    pop = net.populations[sl.pop]
+    stage = net.stages.get(sl.pop)
+    slots = {src: i for i, src in enumerate(stage.sources)} if stage else {}
+    # this PE's blocks exist only while its image is encoded
+    blocks = _incoming_blocks(synapses, parts, sl) if isinstance(stage, EventStage) else {}
+    heard = [(src, blocks.get(src)) for src in incoming.get(sl, [])]
+    pe = _pe_image(net, sl, site, keys.get(sl), heard, keys, slots)
+    del blocks, heard
+    data = img.encode_image(pe)
+    n_syn = sum(int(b.words.size) for b in pe.blocks)
+    expect = image_bytes(pop, sl.n, stage, len(pe.mpop),
+                         sum(int(b.offsets.size) for b in pe.blocks), n_syn,
+                         pe.bias is not None,
+                         len(img.encode_program(pe.program)) if pe.program else 0)
+    if len(data) != expect:
+        raise VerifyError(f"PE {site.pe_id}: image is {len(data)} bytes but the memory "
+                          f"model predicts {expect}")
+    used = len(data) + pe.bss_bytes + machine.reserve_bytes
+    if used > machine.sram_per_pe_bytes:
+        raise ResourceError(machine.target, "SRAM per PE (bytes)", used,
+                            machine.sram_per_pe_bytes,
+                            f"PE {site.pe_id}, population '{pop.name}'")
+    return data, used, n_syn
 
 
-def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
-    """The full layout, or ResourceError / UnsupportedError before anything is written."""
+def build_layout(qg: QuantizedGraph, target: Target, out_dir: Path | None = None) -> Layout:
+    """The full layout, or ResourceError / UnsupportedError. With ``out_dir`` (an existing
+    folder) each image is written there once encoded; every limit but a PE image's SRAM (a
+    check of what the partitioner planned) is checked before the first one."""
     machine = machine_from_limits(target.name, target.limits)
     net = build_network(qg, target.name)
     parts = partition(net, machine)
     sites = place(parts, machine)
     pairs = _connectivity(net, parts)
+    matrices, net = _detach_synapses(net)
     dests: dict[Slice, set[Slice]] = {}
     for s, t in pairs:
         dests.setdefault(s, set()).add(t)
@@ -282,7 +384,7 @@ def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
     incoming: dict[Slice, list[Slice]] = {}
     for s, t in sorted(pairs, key=lambda p: (p[1].pop, p[1].index, p[0].pop, p[0].index)):
         incoming.setdefault(t, []).append(s)
-    images, sram, synapses = _images(net, machine, parts, sites, keys, incoming)
+    done = _images(net, machine, parts, sites, keys, incoming, matrices, out_dir)
     hops = sum(tree_hops(tree) for tree in trees.values())
     return Layout(target.name, machine, net, parts, sites, keys, bits, targets, trees, before,
-                  after, images, sram, synapses, hops)
+                  after, done.stored(), done.sizes, done.sram, done.synapses, hops)
