@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -46,6 +46,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # zlib level 3 deflates a million synapses in a fifth of the default level's time for about 10 %
 # more bytes (sorted row indices and small weights compress well at any level).
 NPZ_COMPRESSLEVEL = 3
+WEIGHTS_FILE = "weights.npz"
 
 _ARRAY_PARAMS = {
     "lif": ("bias_mant", "bias_exp"),
@@ -83,11 +84,11 @@ def weight_arrays(net: LoihiNet) -> dict[str, Callable[[], np.ndarray]]:
     return arrays
 
 
-def npz_bytes(arrays: Mapping[str, Callable[[], np.ndarray]]) -> bytes:
-    """An ``.npz`` archive with fixed member dates, so equal arrays give equal bytes; each
-    array is made only while its member is written."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+def write_npz(file: BinaryIO, arrays: Mapping[str, Callable[[], np.ndarray]]) -> None:
+    """An ``.npz`` archive with fixed member dates into the seekable ``file``, so equal arrays
+    give equal bytes; each array is made only while its member is written, and the archive is
+    never held in memory as a whole."""
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for key in sorted(arrays):
             member = io.BytesIO()
             np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]()),
@@ -97,7 +98,6 @@ def npz_bytes(arrays: Mapping[str, Callable[[], np.ndarray]]) -> bytes:
             info.external_attr = 0o644 << 16
             with member.getbuffer() as data:  # no copy of the member's bytes
                 archive.writestr(info, data, compresslevel=NPZ_COMPRESSLEVEL)
-    return buffer.getvalue()
 
 
 def _recorded(net: LoihiNet) -> list[Population]:
@@ -170,7 +170,6 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     blocks = netx_blocks(qg, net)
     netx_reason = blocks if isinstance(blocks, str) else None
     files: dict[str, bytes] = {
-        "weights.npz": npz_bytes(weight_arrays(net)),
         "network.json": _json_bytes(network_meta(net, qg, netx_reason)),
         RESOURCES_FILE: resources_json(figures),
     }
@@ -178,8 +177,11 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     files.update({copy: _package_source(orig) for copy, orig in COPIED_SOURCES.items()})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / WEIGHTS_FILE, "wb") as weights:  # straight to the file: no copy
+        write_npz(weights, weight_arrays(net))
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
+    files[WEIGHTS_FILE] = b""
     if not isinstance(blocks, str):
         write_netx(out_dir / "network.net", blocks, net.timesteps + latency(qg.graph, qg.profile))
         files["network.net"] = b""
