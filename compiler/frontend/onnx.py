@@ -198,6 +198,7 @@ def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
     _check_shapes(expanded, layout, origin)
     state_params = [inputs.index(name) for name, _ in layout.pairs]
     raised = import_raised(expanded, state_params)
+    del expanded  # the module holds the weights now; a node of the model would keep it alive
     try:
         names = layer_names(raised, origin, {layout.data_input})
     except ModelError as exc:

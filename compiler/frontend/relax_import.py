@@ -58,7 +58,8 @@ def import_raised(model: onnx.ModelProto, state_params: Sequence[int]) -> Raised
             except Exception as exc:  # the importer raises bare TVMError/ValueError/KeyError
                 raise ModelError(f"Relax import failed: {_first_line(exc)}") from None
         fields = output_fields(mod["main"])
-        producer = {t: node for node in named.graph.node for t in node.output}
+        producer = {t: own for node in named.graph.node
+                    for own in (_detached(node),) for t in node.output}
         node_of = {value: producer[out.name] for value, out in
                    zip(fields, named.graph.output, strict=True)
                    if out.name in producer and isinstance(value, relax.Var)}
@@ -72,6 +73,14 @@ def import_raised(model: onnx.ModelProto, state_params: Sequence[int]) -> Raised
     states = [main.params[i] for i in state_params]
     raised = raise_composites(mod, states, recorder)
     return Raised(raised, recorder.matches, node_of, rank, recorder)
+
+
+def _detached(node: onnx.NodeProto) -> onnx.NodeProto:
+    """A copy of ``node`` owning its data: a node read from the model keeps the whole model,
+    every weight included, alive, and the model is dropped once it is imported."""
+    own = onnx.NodeProto()
+    own.CopyFrom(node)
+    return own
 
 
 def _bindings(main: relax.Function) -> list[relax.Binding]:
