@@ -68,7 +68,8 @@ def _fanin(stage: EventStage, size: int, parts: Partition) -> _Fanin:
     pairs: list[np.ndarray] = []
     rows: list[int] = []
     for src, mat in stage.synapses.items():
-        synapses += np.bincount(mat.rows, minlength=size)
+        for start in range(0, mat.nnz, FANIN_BLOCK):  # bincount widens its input to int64
+            synapses += np.bincount(mat.rows[start:start + FANIN_BLOCK], minlength=size)
         los = np.array([s.lo for s in parts[src]], np.int64)
         # row-major: (target, source slice) keys never decrease, so a key differing from its
         # predecessor is a new pair (in blocks of entries: no whole-matrix temporaries)
