@@ -372,18 +372,21 @@ def build_layout(qg: QuantizedGraph, target: Target, out_dir: Path | None = None
     dests: dict[Slice, set[Slice]] = {}
     for s, t in pairs:
         dests.setdefault(s, set()).add(t)
+    del pairs  # one Python tuple per talking slice pair: dests holds them from here on
     ordered = [s for pop in sorted(parts) for s in parts[pop] if s in dests]
     bits = index_bits(s.n for s in ordered)
     if len(ordered) << bits > 1 << 32:
         raise ResourceError(machine.target, "routing keys (32-bit)", len(ordered) << bits,
                             1 << 32, f"{len(ordered)} slices x 2^{bits} neuron indices")
     keys = dict(zip(ordered, key_spaces([s.n for s in ordered], bits), strict=True))
-    targets = {s: tuple(sorted(dests[s], key=lambda t: (t.pop, t.index))) for s in ordered}
+    targets = {s: tuple(sorted(dests.pop(s), key=lambda t: (t.pop, t.index)))
+               for s in ordered}
     trees = _trees(sites, targets)
     before, after = _tables(machine, trees, keys)
-    incoming: dict[Slice, list[Slice]] = {}
-    for s, t in sorted(pairs, key=lambda p: (p[1].pop, p[1].index, p[0].pop, p[0].index)):
-        incoming.setdefault(t, []).append(s)
+    incoming: dict[Slice, list[Slice]] = {}  # sources by target, in (pop, index) order
+    for s in ordered:
+        for t in targets[s]:
+            incoming.setdefault(t, []).append(s)
     done = _images(net, machine, parts, sites, keys, incoming, matrices, out_dir)
     hops = sum(tree_hops(tree) for tree in trees.values())
     return Layout(target.name, machine, net, parts, sites, keys, bits, targets, trees, before,
