@@ -34,11 +34,13 @@ targets in under 10 s on 2 cores, and time(4N) <= 4.5 time(N). Writes
     .venv/bin/python benchmarks/compile_scaling.py [--quick] [--family NAME ...] [--out FILE]
 
 ``--large [N ...]`` measures instead what a board-size network costs: ``snnc compile`` of a
-dense network with N synapses (default 2*10^7 and 10^8) for spinnaker2 and for loihi2, each in
+dense network with N synapses (default 2*10^7 and 10^8; layers of 3162 neurons, two of them
+at 2*10^7, ten at 10^8) for spinnaker2 and for loihi2, each in
 its own process: wall time and peak RSS above the same command's on a 10^3-synapse model (the
 start-up baseline: TVM alone takes about 300 MB), per synapse. Goals: <= 16 bytes per synapse,
 10^8 synapses in under 60 s. It needs several GB and minutes, so `make bench` does not run it;
-it writes ``benchmarks/results/compile_scaling_large.json``.
+it writes ``benchmarks/results/compile_scaling_large.json`` (rows of other sizes already there
+are kept).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -283,13 +286,37 @@ LARGE_RESULTS = RESULTS.with_name("compile_scaling_large.json")
 BASELINE_SYNAPSES = 1_000
 GOAL_BYTES_PER_SYNAPSE = 16
 GOAL_100M_SECONDS = 60
+TIME_GOAL_SYNAPSES = 100_000_000  # requested size from which the time goal applies
+
+
+BOARD_WIDTH = 3162  # neurons per layer of the board-size networks (10^7 synapses a layer)
+
+
+def board_model(synapses: int, seed: int = 0):
+    """A dense LIF network of about ``synapses`` connections: layers of at most
+    :data:`BOARD_WIDTH` neurons, as many as the count needs (at least two). A SpiNNaker-2 PE
+    holds a neuron's whole fan-in, so a board-size network is deep rather than wide (a
+    7071-wide layer needs 227 KB of synaptic rows per neuron, above a PE's 128 KB); with two
+    layers it is the dense family's network."""
+    from snnc.ir.layers import LIF, Dense, Graph, Input
+
+    width = max(4, min(BOARD_WIDTH, int(math.sqrt(synapses / 2))))
+    depth = max(2, round(synapses / width**2))
+    rng = np.random.default_rng(seed)
+    lif = {"beta": F32(0.9), "threshold": F32(1.0)}
+    layers: list[Any] = [Input("x", (), shape=(width,))]
+    for k in range(1, depth + 1):
+        weight = rng.normal(0, 0.3, (width, width)).astype(F32)
+        layers += [Dense(f"fc{k}", (layers[-1].name,), weight=weight),
+                   LIF(f"l{k}", (f"fc{k}",), **lif)]
+    return Graph(tuple(layers), output=f"l{depth}", timesteps=8, encoding="rate", name="dense")
 
 
 def write_model(synapses: int, path: Path) -> int:
-    """The dense family's model with about ``synapses`` connections as ONNX, written by a
+    """:func:`board_model` with about ``synapses`` connections as ONNX, written by a
     separate interpreter (the compile being measured starts from the file, like a user's)."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import compile_scaling as c; "
-            "from snnc.onnx_builder import graph_to_onnx; g = c.build('dense', int(sys.argv[2]));"
+            "from snnc.onnx_builder import graph_to_onnx; g = c.board_model(int(sys.argv[2]));"
             " open(sys.argv[3], 'wb').write(graph_to_onnx(g).SerializeToString()); "
             "print(c.synapse_count(g))")
     proc = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent),
@@ -298,9 +325,14 @@ def write_model(synapses: int, path: Path) -> int:
     return int(proc.stdout.strip().splitlines()[-1])
 
 
-def cli_compile(model: Path, target: str, out: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of ``snnc compile`` for one target, in its own
-    process (os.wait4 gives that process's own resource usage)."""
+MAX_RSS_BYTES = 8 << 30  # a compile above this is stopped: the machine is shared
+
+
+def cli_compile(model: Path, target: str, out: Path,
+                max_rss: int = MAX_RSS_BYTES) -> tuple[float, int, bool]:
+    """Wall seconds, peak RSS (bytes) and whether it finished, of ``snnc compile`` for one
+    target in its own process (os.wait4 gives that process's own resource usage); a compile
+    whose RSS passes ``max_rss`` is stopped (not finished)."""
     snnc = Path(sys.executable).with_name("snnc")
     log = out.with_name(out.name + ".log")
     start = time.perf_counter()
@@ -308,12 +340,41 @@ def cli_compile(model: Path, target: str, out: Path) -> tuple[float, int]:
         proc = subprocess.Popen([str(snnc), "compile", str(model), "--target", target,
                                  "--mapping", MAPPING, "-o", str(out)],
                                 stdout=subprocess.DEVNULL, stderr=err)
+        stopped = threading.Event()
+        guard = threading.Thread(target=_rss_guard, args=(proc, max_rss, stopped), daemon=True)
+        guard.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = status  # reaped here: the guard must not signal a reused pid
+        guard.join()
     seconds = time.perf_counter() - start
-    if status != 0:
+    if status != 0 and not stopped.is_set():
         tail = log.read_text(errors="replace")[-500:]
         raise SystemExit(f"snnc compile {model.name} --target {target} failed: {tail}")
-    return seconds, usage.ru_maxrss * 1024  # Linux reports kilobytes
+    return seconds, usage.ru_maxrss * 1024, not stopped.is_set()  # Linux reports kilobytes
+
+
+def _rss_guard(proc: subprocess.Popen[bytes], max_rss: int, stopped: threading.Event) -> None:
+    """Kill ``proc`` once its resident set passes ``max_rss`` bytes."""
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.returncode is None:
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+        except (OSError, ValueError):
+            return
+        if int(fields.get("VmRSS", "0 kB").split()[0]) * 1024 > max_rss:
+            stopped.set()
+            proc.kill()
+            return
+        time.sleep(0.2)
+
+
+def _layout_totals(out: Path) -> dict[str, int]:
+    """Chips and PEs of a SpiNNaker-2 layout (empty for other targets)."""
+    resources = out / "spinnaker2" / "resources.json"
+    if not resources.is_file():
+        return {}
+    totals = json.loads(resources.read_text())["totals"]
+    return {"chips": int(totals["chips"]), "pes": int(totals["pes"])}
 
 
 def large(sizes: tuple[int, ...]) -> dict[str, Any]:
@@ -328,22 +389,28 @@ def large(sizes: tuple[int, ...]) -> dict[str, Any]:
             model = work / f"dense-{size}.onnx"
             synapses = write_model(size, model)
             for target in LARGE_TARGETS:
-                _, base = cli_compile(tiny, target, work / "out-tiny")
-                seconds, peak = cli_compile(model, target, work / f"out-{size}")
+                _, base, _ = cli_compile(tiny, target, work / "out-tiny")
+                seconds, peak, finished = cli_compile(model, target, work / f"out-{size}")
+                placed = _layout_totals(work / f"out-{size}") if finished else {}
                 shutil.rmtree(work / f"out-{size}", ignore_errors=True)
                 per = (peak - base) / synapses
-                rows.append({"target": target, "synapses": synapses, "seconds": seconds,
+                rows.append({"target": target, "requested": size, "synapses": synapses,
+                             "seconds": seconds,
+                             "finished": finished, **placed,
                              "peak_rss_bytes": peak, "baseline_rss_bytes": base,
                              "bytes_per_synapse": per,
-                             "memory_goal_met": per <= GOAL_BYTES_PER_SYNAPSE,
-                             "time_goal_met": (seconds < GOAL_100M_SECONDS
-                                               if synapses >= 100_000_000 else None)})
+                             "memory_goal_met": finished and per <= GOAL_BYTES_PER_SYNAPSE,
+                             "time_goal_met": (finished and seconds < GOAL_100M_SECONDS
+                                               if size >= TIME_GOAL_SYNAPSES else None)})
+                where = (f", {placed['pes']} PEs on {placed['chips']} chips" if placed else "")
+                ending = "" if finished else f" (stopped above {MAX_RSS_BYTES >> 30} GiB RSS)"
                 print(f"{target:10} {synapses:>11} synapses: {seconds:7.1f} s, peak RSS "
                       f"{peak / 2**20:7.0f} MB ({base / 2**20:.0f} MB on a tiny model): "
-                      f"{per:6.1f} bytes per synapse (goal <= {GOAL_BYTES_PER_SYNAPSE})",
-                      flush=True)
+                      f"{per:6.1f} bytes per synapse (goal <= {GOAL_BYTES_PER_SYNAPSE})"
+                      f"{where}{ending}", flush=True)
             model.unlink()
     return {"command": "python benchmarks/compile_scaling.py --large", "rows": rows,
+            "max_rss_gib": MAX_RSS_BYTES >> 30,
             "goals": {"bytes_per_synapse": GOAL_BYTES_PER_SYNAPSE,
                       "seconds_at_100M": GOAL_100M_SECONDS}}
 
@@ -359,7 +426,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.large is not None:
-        result = large(tuple(args.large) or LARGE_SIZES)
+        sizes = tuple(args.large) or LARGE_SIZES
+        result = large(sizes)
+        if LARGE_RESULTS.is_file():  # keep the rows of the sizes not measured now
+            measured = {r["synapses"] for r in result["rows"]}
+            kept = [r for r in json.loads(LARGE_RESULTS.read_text()).get("rows", [])
+                    if r["synapses"] not in measured]
+            result["rows"] = sorted(kept + result["rows"],
+                                    key=lambda r: (r["synapses"], r["target"] != "spinnaker2"))
         LARGE_RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
         print(f"wrote {LARGE_RESULTS}")
         return

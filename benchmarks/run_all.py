@@ -278,18 +278,29 @@ def section_large(data: dict[str, Any]) -> list[str]:
     lines = ["## Compiler memory at board scale", "",
              f"Command: `{data.get('command', 'python benchmarks/compile_scaling.py --large')}` "
              "(not part of `make bench`: it needs several GB and minutes)", "",
-             "`snnc compile --mapping snn` of a dense two-layer network, one target per "
+             "`snnc compile --mapping snn` of a dense LIF network with layers of 3162 "
+             "neurons (two at 2*10^7 synapses, ten at 10^8: a SpiNNaker-2 PE holds a neuron's "
+             "whole fan-in, so a board-size network is deep rather than wide), one target per "
              "process; memory is the peak RSS above the same command's on a 10^3-synapse "
              f"model (start-up, TVM included), per synapse. Goals: <= {per} bytes per synapse; "
-             f"10^8 synapses in under {goals.get('seconds_at_100M', 60)} s.", ""]
+             f"10^8 synapses in under {goals.get('seconds_at_100M', 60)} s, on spinnaker2 "
+             "placed and routed over the board's chips. The times are wall times on the shared "
+             "2-core machine.", ""]
     lines += _table(["target", "synapses", "wall s", "peak RSS MB", "baseline MB",
-                     "bytes/synapse", "memory goal", "time goal (10^8)"],
-                    [[r["target"], r["synapses"], f"{r['seconds']:.1f}",
+                     "bytes/synapse", "PEs / chips", "memory goal", "time goal (10^8)"],
+                    [[r["target"], r["synapses"],
+                      f"{r['seconds']:.1f}" + ("" if r.get("finished", True) else " (stopped)"),
                       f"{r['peak_rss_bytes'] / 2**20:.0f}",
                       f"{r['baseline_rss_bytes'] / 2**20:.0f}",
-                      f"{r['bytes_per_synapse']:.1f}", _met(r["memory_goal_met"]),
+                      f"{r['bytes_per_synapse']:.1f}",
+                      f"{r['pes']} / {r['chips']}" if "chips" in r else "-",
+                      _met(r["memory_goal_met"]),
                       "-" if r["time_goal_met"] is None else _met(r["time_goal_met"])]
                      for r in data.get("rows", [])])
+    stopped = [r for r in data.get("rows", []) if not r.get("finished", True)]
+    lines += [f"- {r['target']}, {r['synapses']} synapses: stopped when its resident set "
+              f"passed {data.get('max_rss_gib', 8)} GiB after {r['seconds']:.0f} s (the "
+              "machine is shared)" for r in stopped]
     return [*lines, ""]
 
 
@@ -333,9 +344,12 @@ def summary(timings: dict[str, float]) -> list[str]:
                      f"{len(ok)} of {len(sim['cases'])} cases (ratios "
                      + ", ".join(f"{c['ratio']:.0f}" for c in sim["cases"]) + ")")
     for r in (load("compile_scaling_large") or {}).get("rows", []):
+        timed = ("" if r.get("time_goal_met") is None
+                 else f" (goal < 60 s: {_met(r['time_goal_met'])})")
+        placed = f", {r['pes']} PEs on {r['chips']} chips" if "chips" in r else ""
         lines.append(f"- {r['target']}, {r['synapses']} synapses: {r['bytes_per_synapse']:.1f} "
                      f"bytes per synapse above start-up (goal <= 16: "
-                     f"{_met(r['memory_goal_met'])}), {r['seconds']:.1f} s")
+                     f"{_met(r['memory_goal_met'])}), {r['seconds']:.1f} s{timed}{placed}")
     mcu = load("mcu")
     for g in (mcu or {}).get("goals") or []:
         lines.append(f"- {g['target']} {g['kernel']}: {g['value']:.3f} instructions per "

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from snnc import api
 from snnc.errors import InputError, SnncError, UnsupportedError
+from snnc.heap import return_large_blocks
 from snnc.ir.layers import LIF, CubaLIF, Graph, Layer, MultiLevelSpike, SpikingSelfAttention
 from snnc.outputs import save_npz_atomic
 from snnc.target import list_targets
@@ -74,6 +75,7 @@ def main_options(
 ) -> None:
     """snnc: one spiking model in, hardware artifacts out."""
     _state.update(debug=debug, quiet=quiet, verbose=verbose)
+    return_large_blocks()  # a board-size compile peaks at its largest temporary, not their sum
 
 
 @contextmanager

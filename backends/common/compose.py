@@ -33,7 +33,7 @@ def layer_matrix(graph: Graph, layer: Layer, q: QuantLayer) -> tuple[Coo, np.nda
     if isinstance(layer, Dense):
         lead = math.prod(in_shape[:-1])
         bias = None if q.bias is None else np.tile(np.asarray(q.bias, I64).reshape(-1), lead)
-        return sparse.dense_matrix(np.asarray(q.weight, I64), lead), bias
+        return sparse.dense_matrix(q.weight, lead), bias  # in the weights' storage type
     if isinstance(layer, Conv2d):
         mat = sparse.conv_matrix(np.asarray(q.weight, I64), in_shape, out_shape, layer.stride,
                                  layer.padding, layer.dilation, layer.groups)

@@ -2,8 +2,11 @@
 
 A linear layer (Dense, Conv2d, sum/average pooling) is a matrix over flattened tensors, built here
 from its index arithmetic (never by pushing unit vectors through kernels, which costs one kernel
-call per source neuron: quadratic in the layer size). Everything is int64 and exact, so a
-composed stage computes the same integers as running the layers one after another.
+call per source neuron: quadratic in the layer size). Arithmetic is int64 and exact, so a
+composed stage computes the same integers as running the layers one after another. A dense
+layer's matrix is stored compactly (int32 coordinates, values in the quantized weights' own
+narrow type): for a board-size network it is the largest object the compiler holds, and
+whoever computes with its values widens them first (:meth:`Coo.wide_vals`).
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import numpy as np
 from scipy import sparse as scipy_sparse
 
 I64 = np.int64
+I32 = np.int32
+BLOCK = 1 << 20  # entries per block where a whole-matrix temporary would be as large as it
 
 
 @dataclass(frozen=True, eq=False)
 class Coo:
     """``shape = (n_out, n_in)``; entry ``k`` says ``out[rows[k]] += vals[k] * in[cols[k]]``.
 
-    Coalesced: (row, col) pairs are unique, sorted row-major, and no value is zero.
+    Coalesced: (row, col) pairs are unique, sorted row-major, and no value is zero. Coordinates
+    are int32 or int64 and values any signed integer type (see the module doc).
     """
 
     rows: np.ndarray
@@ -32,13 +38,48 @@ class Coo:
     def nnz(self) -> int:
         return int(self.rows.size)
 
+    def row_starts(self, bounds: list[int]) -> np.ndarray:
+        """Where the entries of each row in ``bounds`` start (rows are sorted): the entries of
+        rows ``bounds[i]..bounds[i+1]-1`` are ``[starts[i], starts[i+1])``. The bounds are cast
+        to the coordinates' type (searching with wider keys would copy every row index)."""
+        return np.searchsorted(self.rows, np.asarray(bounds, self.rows.dtype))
+
+    def wide_vals(self) -> np.ndarray:
+        """The values as int64, for arithmetic (a view when they already are)."""
+        return np.asarray(self.vals, I64)
+
     def transpose(self) -> Coo:
-        return coalesce(self.cols, self.rows, self.vals, (self.shape[1], self.shape[0]))
+        """The transposed matrix, in the same storage types (a counting sort by column: no
+        int64 keys or argsort over all entries)."""
+        n_out, n_in = self.shape
+        if self.nnz == 0:
+            return Coo(self.cols, self.rows, self.vals, (n_in, n_out))
+        ptr = np.zeros(n_out + 1, I64)
+        np.cumsum(np.bincount(self.rows, minlength=n_out), out=ptr[1:])
+        csc = scipy_sparse.csr_matrix((self.vals, self.cols, ptr), shape=self.shape).tocsc()
+        index = index_type(n_in, n_out)
+        rows = np.repeat(np.arange(n_in, dtype=index), np.diff(csc.indptr))
+        return Coo(rows, csc.indices.astype(index, copy=False), csc.data, (n_in, n_out))
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        """``self @ x`` for a vector ``x`` of length ``n_in`` (exact int64)."""
+        """``self @ x`` for a vector ``x`` of length ``n_in`` (exact int64), block by block."""
         out = np.zeros(self.shape[0], I64)
-        np.add.at(out, self.rows, self.vals * np.asarray(x, I64)[self.cols])
+        x = np.asarray(x, I64)
+        if not np.any(x):
+            return out
+        for start in range(0, self.nnz, BLOCK):
+            part = slice(start, start + BLOCK)
+            np.add.at(out, self.rows[part], np.asarray(self.vals[part], I64) * x[self.cols[part]])
+        return out
+
+    def abs_sums(self, axis: int) -> np.ndarray:
+        """Sum of |values| per row (``axis=1``, length n_out) or per column (``axis=0``),
+        exact int64, block by block."""
+        index = self.rows if axis == 1 else self.cols
+        out = np.zeros(self.shape[0 if axis == 1 else 1], I64)
+        for start in range(0, self.nnz, BLOCK):
+            part = slice(start, start + BLOCK)
+            np.add.at(out, index[part], np.abs(np.asarray(self.vals[part], I64)))
         return out
 
     def to_dense(self) -> np.ndarray:
@@ -101,20 +142,44 @@ def _csr(a: Coo) -> scipy_sparse.csr_matrix:
     return scipy_sparse.csr_matrix((a.vals, (a.rows, a.cols)), shape=a.shape, dtype=I64)
 
 
+def index_type(*sizes: int) -> np.dtype:
+    """The narrowest of int16, int32 and int64 indexing every one of ``sizes`` positions."""
+    top = max(sizes, default=0)
+    return np.dtype(next(t for t in (np.int16, I32, I64) if top <= np.iinfo(t).max))
+
+
 def dense_matrix(weight: np.ndarray, lead: int) -> Coo:
-    """``y = x @ W.T`` over the last axis, repeated for ``lead`` leading positions."""
+    """``y = x @ W.T`` over the last axis, repeated for ``lead`` leading positions; the values
+    keep an integer ``weight``'s type (float or bool weights become int64).
+
+    Built a block of weight rows at a time into arrays of the final size: the only
+    whole-matrix arrays are the result's own.
+    """
+    weight = np.asarray(weight)
+    if not np.issubdtype(weight.dtype, np.signedinteger):
+        weight = weight.astype(I64)
     out_f, in_f = weight.shape
-    # the flat indices of a boolean mask, split into (row, column): several times faster than
-    # np.nonzero on the int64 matrix, in the same row-major order
-    flat = np.flatnonzero(np.asarray(weight) != 0)
-    o, i = flat // in_f, flat % in_f
-    w = np.asarray(weight, I64).reshape(-1)[flat]
-    base = np.arange(lead, dtype=I64)[:, None]
-    rows = (base * out_f + o[None, :]).ravel()
-    cols = (base * in_f + i[None, :]).ravel()
-    # Already coalesced: np.nonzero lists unique non-zero entries row-major, and the blocks of
-    # the leading positions follow one another down the diagonal.
-    return Coo(rows, cols, np.tile(w, lead), (lead * out_f, lead * in_f))
+    index = index_type(lead * out_f, lead * in_f)
+    per_row = max(1, BLOCK // max(1, in_f))
+    counts = np.concatenate([np.count_nonzero(weight[r:r + per_row], axis=1)
+                             for r in range(0, out_f, per_row)] or [np.zeros(0, I64)])
+    nnz = int(counts.sum())
+    rows = np.empty(lead * nnz, index)
+    cols = np.empty(lead * nnz, index)
+    vals = np.empty(lead * nnz, weight.dtype)
+    at = 0
+    # Row-major and unique within a position; the positions' blocks follow one another down
+    # the diagonal: already coalesced.
+    for pos in range(lead):
+        for r in range(0, out_f, per_row):
+            block = weight[r:r + per_row]
+            o, i = np.nonzero(block)
+            end = at + o.size
+            rows[at:end] = o + (pos * out_f + r)
+            cols[at:end] = i + pos * in_f
+            vals[at:end] = block[o, i]
+            at = end
+    return Coo(rows, cols, vals, (lead * out_f, lead * in_f))
 
 
 def _window_taps(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[int, int],

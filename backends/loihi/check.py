@@ -57,6 +57,9 @@ OFF_CHIP_REASONS = {
 }
 
 
+COUNT_BLOCK = 1 << 20  # synapses counted per block (each block's indices widened to int64)
+
+
 def limits_of(target: Target) -> dict[str, int]:
     merged = dict(DEFAULT_LIMITS)
     merged.update({k: int(v) for k, v in target.limits.items() if k in DEFAULT_LIMITS})
@@ -67,7 +70,8 @@ def fan_in(net: LoihiNet, pop: Population) -> np.ndarray:
     """Stored synapses per neuron of ``pop`` (per sample), over all incoming processes."""
     counts = np.zeros(pop.size, np.int64)
     for syn in net.incoming(pop.name):
-        counts += np.bincount(syn.rows, minlength=pop.size)
+        for start in range(0, syn.rows.size, COUNT_BLOCK):  # bincount widens its input
+            counts += np.bincount(syn.rows[start:start + COUNT_BLOCK], minlength=pop.size)
     return counts
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -46,6 +46,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # zlib level 3 deflates a million synapses in a fifth of the default level's time for about 10 %
 # more bytes (sorted row indices and small weights compress well at any level).
 NPZ_COMPRESSLEVEL = 3
+WEIGHTS_FILE = "weights.npz"
 
 _ARRAY_PARAMS = {
     "lif": ("bias_mant", "bias_exp"),
@@ -58,36 +59,45 @@ _ARRAY_PARAMS = {
 }
 
 
-def weight_arrays(net: LoihiNet) -> dict[str, np.ndarray]:
-    """Every array ``network.py`` reads, by key. Synapse values are Lava's doubled weights."""
-    arrays: dict[str, np.ndarray] = {}
+def weight_arrays(net: LoihiNet) -> dict[str, Callable[[], np.ndarray]]:
+    """Every array ``network.py`` reads, by key, each made in its file type when called (the
+    synapses' int32 copies then exist one at a time, not all together). Synapse values are
+    Lava's doubled weights."""
+    arrays: dict[str, Callable[[], np.ndarray]] = {}
+
+    def as_type(value: Any, dtype: type, factor: int = 1) -> Callable[[], np.ndarray]:
+        if factor == 1:
+            return lambda: np.asarray(value).astype(dtype, copy=False)
+        return lambda: np.multiply(value, factor, dtype=dtype)
+
     for pop in net.populations:
         for key in _ARRAY_PARAMS.get(pop.kind, ()):
-            arrays[f"{pop.name}/{key}"] = np.asarray(pop.params[key]).astype(np.int32)
+            arrays[f"{pop.name}/{key}"] = as_type(pop.params[key], np.int32)
         if pop.kind in ("attention", "max_pool"):
-            arrays[f"{pop.name}/post/rows"] = pop.params["post_rows"].astype(np.int32)
-            arrays[f"{pop.name}/post/cols"] = pop.params["post_cols"].astype(np.int32)
-            arrays[f"{pop.name}/post/values"] = pop.params["post_values"].astype(np.int64)
+            arrays[f"{pop.name}/post/rows"] = as_type(pop.params["post_rows"], np.int32)
+            arrays[f"{pop.name}/post/cols"] = as_type(pop.params["post_cols"], np.int32)
+            arrays[f"{pop.name}/post/values"] = as_type(pop.params["post_values"], np.int64)
     for syn in net.synapses:
-        arrays[f"{syn.name}/rows"] = syn.rows.astype(np.int32)
-        arrays[f"{syn.name}/cols"] = syn.cols.astype(np.int32)
-        arrays[f"{syn.name}/values"] = (2 * syn.values).astype(np.int32)
+        arrays[f"{syn.name}/rows"] = as_type(syn.rows, np.int32)
+        arrays[f"{syn.name}/cols"] = as_type(syn.cols, np.int32)
+        arrays[f"{syn.name}/values"] = as_type(syn.values, np.int32, 2)
     return arrays
 
 
-def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
-    """An ``.npz`` archive with fixed member dates, so equal arrays give equal bytes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+def write_npz(file: BinaryIO, arrays: Mapping[str, Callable[[], np.ndarray]]) -> None:
+    """An ``.npz`` archive with fixed member dates into the seekable ``file``, so equal arrays
+    give equal bytes; each array is made only while its member is written, and the archive is
+    never held in memory as a whole."""
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for key in sorted(arrays):
             member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]),
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]()),
                                       allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, member.getvalue(), compresslevel=NPZ_COMPRESSLEVEL)
-    return buffer.getvalue()
+            with member.getbuffer() as data:  # no copy of the member's bytes
+                archive.writestr(info, data, compresslevel=NPZ_COMPRESSLEVEL)
 
 
 def _recorded(net: LoihiNet) -> list[Population]:
@@ -160,7 +170,6 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     blocks = netx_blocks(qg, net)
     netx_reason = blocks if isinstance(blocks, str) else None
     files: dict[str, bytes] = {
-        "weights.npz": npz_bytes(weight_arrays(net)),
         "network.json": _json_bytes(network_meta(net, qg, netx_reason)),
         RESOURCES_FILE: resources_json(figures),
     }
@@ -168,8 +177,11 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     files.update({copy: _package_source(orig) for copy, orig in COPIED_SOURCES.items()})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / WEIGHTS_FILE, "wb") as weights:  # straight to the file: no copy
+        write_npz(weights, weight_arrays(net))
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
+    files[WEIGHTS_FILE] = b""
     if not isinstance(blocks, str):
         write_netx(out_dir / "network.net", blocks, net.timesteps + latency(qg.graph, qg.profile))
         files["network.net"] = b""

@@ -45,6 +45,7 @@ PopKind = Literal["input", "lif", "lif_variant", "multilevel", "qnn", "attention
                   "readout"]
 
 DIGIT_MAX = 127          # one synapse process holds weights in [-127, 127] (stored doubled)
+DIGIT_TYPE = np.int16    # holds a digit and its doubled stored form
 HIGH_SHIFT = 7           # the second process of a wide weight carries the bits above DIGIT_MAX
 SHIFT_MAX = 8            # weight_exp = shift - 1 <= 7 (Lava's Dense)
 BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # Lava LIF bias_mant: signed 13 bits
@@ -261,12 +262,13 @@ def split_digits(values: np.ndarray, what: str, layer: str,
     ``lo + 128*hi`` over two synapse processes onto the same neurons. Lava's ``weight_exp`` stops
     at 7, one of which the doubled storage uses, so shifts stop at :data:`SHIFT_MAX`.
     """
-    if values.size == 0 or np.max(np.abs(values)) <= DIGIT_MAX:
+    if values.size == 0 or max(-int(values.min()), int(values.max())) <= DIGIT_MAX:
         return [(0, values)]
+    values = np.asarray(values, I64)  # the digit arithmetic below is int64
     base = _common_shift(values, SHIFT_MAX)
     mant = values >> base
     if np.max(np.abs(mant)) <= DIGIT_MAX:
-        return [(base, mant)]
+        return [(base, mant.astype(DIGIT_TYPE))]
     high = np.sign(mant) * (np.abs(mant) >> HIGH_SHIFT)
     low = mant - (high << HIGH_SHIFT)
     if np.max(np.abs(high)) > DIGIT_MAX or base + HIGH_SHIFT > SHIFT_MAX:
@@ -275,7 +277,8 @@ def split_digits(values: np.ndarray, what: str, layer: str,
             f"layer '{layer}': composed {what} weight {worst} fits no Loihi weight exponent "
             f"(8-bit mantissas, weight_exp <= {SHIFT_MAX - 1}, at most two synapse processes) "
             f"on target '{target}'")
-    return [(base, low), (base + HIGH_SHIFT, high)]
+    return [(base, low.astype(DIGIT_TYPE)),
+            (base + HIGH_SHIFT, high.astype(DIGIT_TYPE))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,16 +519,19 @@ class _Builder:
         bound = np.zeros(size, I64)
         for src in front.sources:
             self.note_counts(src, target_pop)
-            rows, cols, vals = maps[src].rows, maps[src].cols, maps[src].vals
-            np.add.at(bound, rows, np.abs(vals) * self.peak(src))
-            digits = split_digits(vals, "synaptic", value_node, self.target)
+            mat = maps.pop(src)  # the synapses below keep its arrays, not copies
+            bound += mat.abs_sums(axis=1) * self.peak(src)
+            digits = split_digits(mat.vals, "synaptic", value_node, self.target)
             for shift, digit in digits:
-                keep = digit != 0
+                rows, cols = mat.rows, mat.cols
+                if len(digits) > 1:  # a split digit may be zero where its weight is not
+                    keep = digit != 0
+                    rows, cols, digit = rows[keep], cols[keep], digit[keep]
                 self.synapses.append(Synapse(
                     name=f"syn{len(self.synapses)}_",
                     source=self.idents[src], target=target_pop,
-                    shape=(size, graph.size(src)), rows=rows[keep], cols=cols[keep],
-                    values=digit[keep], shift=shift, message_bits=self.message_bits(src)))
+                    shape=(size, graph.size(src)), rows=rows, cols=cols,
+                    values=digit, shift=shift, message_bits=self.message_bits(src)))
         return bias, bound
 
     def max_pool_stage(self, value_node: str, front: _Stage, target_pop: str) -> np.ndarray:

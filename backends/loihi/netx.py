@@ -57,7 +57,7 @@ def _neuron_block(net: LoihiNet, layer: Layer) -> tuple[dict[str, Any], np.ndarr
 
 def _synapse_block(graph: Graph, qg: QuantizedGraph, syn: Layer) -> Block | str:
     q = qg.layers[syn.name]
-    weight = np.asarray(q.weight, np.int64)
+    weight = q.weight  # in its storage type; written as int64 (:func:`_dataset`)
     if q.weight_exp:
         # netx rescales dense weights into 8 bits itself and clips beyond 254
         return (f"layer '{syn.name}' has weight exponent {q.weight_exp} (netx reads plain "
@@ -149,6 +149,11 @@ def _dataset(group: Any, name: str, value: Any) -> None:
         value = np.array([str(value).encode("ascii")], dtype=TYPE_DTYPE)
     elif isinstance(value, bool):
         value = np.bool_(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "i":
+        # every integer array is an int64 dataset; HDF5 widens while writing, so a
+        # board-size weight matrix never has an int64 copy in memory
+        group.create_dataset(name, data=value, dtype=np.int64, track_times=False)
+        return
     group.create_dataset(name, data=value, track_times=False)
 
 

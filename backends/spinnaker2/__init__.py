@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from snnc.backends import Artifact, Backend
-from snnc.backends.spinnaker2.emit import emit, resources_document, write_layout
+from snnc.backends.spinnaker2.emit import emit, resources_document
 from snnc.backends.spinnaker2.layout import build_layout
 from snnc.backends.spinnaker2.network import unsupported_reason
 from snnc.backends.spinnaker2.simulate import run_layout
@@ -46,7 +46,7 @@ class SpiNNaker2Backend(Backend):
         return resources_document(build_layout(qg, target))
 
     def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
-        return write_layout(build_layout(qg, target), out_dir)
+        return emit(qg, target, out_dir)
 
     def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
                  work_dir: Path) -> Trace:

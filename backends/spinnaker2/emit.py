@@ -8,11 +8,12 @@ timestamps or absolute paths are written.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from snnc.backends import RESOURCES_FILE, Artifact
-from snnc.backends.spinnaker2.layout import Layout, build_layout
+from snnc.backends.spinnaker2.layout import Layout, WrittenImages, build_layout, pe_file
 from snnc.backends.spinnaker2.machine import LINKS
 from snnc.backends.spinnaker2.network import EventStage, MacStage, Model
 from snnc.backends.spinnaker2.route import Entry
@@ -21,10 +22,6 @@ from snnc.target import Target
 
 FORMAT = "snnc-spinnaker2-layout"
 VERSION = 1
-
-
-def pe_file(pe_id: int) -> str:
-    return f"pe_{pe_id:03d}.bin"
 
 
 def _hex(value: int) -> str:
@@ -139,7 +136,7 @@ def resources_document(layout: Layout) -> dict[str, Any]:
                     "core": site.core, "population": layout.net.populations[sl.pop].name,
                     "neurons": sl.n, "neurons_limit": m.max_neurons_per_pe,
                     "synapses": layout.synapse_counts[sl],
-                    "image_bytes": len(layout.images[sl]),
+                    "image_bytes": layout.image_sizes[sl],
                     "sram_bytes": layout.sram_bytes[sl], "sram_limit": m.sram_per_pe_bytes})
     chips = []
     for chip in sorted({site.chip for site in layout.sites.values()} | set(layout.tables)):
@@ -163,17 +160,33 @@ def _json(doc: dict[str, Any]) -> bytes:
 
 
 def write_layout(layout: Layout, out_dir: Path) -> Artifact:
+    """Write ``layout.json``, the resources and every PE image not already in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {"layout.json": _json(layout_document(layout)),
                                RESOURCES_FILE: _json(resources_document(layout))}
-    for sl, data in layout.images.items():
-        files[pe_file(layout.sites[sl].pe_id)] = data
+    images = layout.images
+    written = isinstance(images, WrittenImages) and images.directory == out_dir
+    names = [pe_file(layout.sites[sl].pe_id) for sl in images]
     for name in sorted(files):
         (out_dir / name).write_bytes(files[name])
-    return Artifact("spinnaker2", out_dir, tuple(sorted(files)), resources_document(layout))
+    if not written:
+        for sl, name in zip(images, names, strict=True):
+            (out_dir / name).write_bytes(images[sl])
+    return Artifact("spinnaker2", out_dir, tuple(sorted([*files, *names])),
+                    resources_document(layout))
 
 
 def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
-    """Build the layout for ``target`` and write it into ``out_dir``."""
-    return write_layout(build_layout(qg, target), out_dir)
+    """Build the layout for ``target`` into ``out_dir``: each PE image is written as soon as
+    it is encoded, then the layout and resource documents."""
+    out_dir = Path(out_dir)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:  # an error leaves no image behind (build_layout removes those it wrote)
+        layout = build_layout(qg, target, out_dir)
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return write_layout(layout, out_dir)

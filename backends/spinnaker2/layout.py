@@ -4,15 +4,21 @@
 (:mod:`.partition`), placement (:mod:`.place`), connectivity between slices, key allocation,
 multicast trees and router tables with compression (:mod:`.route`), and the per-PE images
 (:mod:`.image`). It is pure: ``check_resources`` and ``emit`` both call it, and identical input
-gives an identical layout.
+gives an identical layout. ``emit`` passes its output folder: each PE image is written there as
+soon as it is encoded, and each event stage's matrices are dropped once the PEs of its
+population are encoded, so a board-size layout never holds every image, nor every matrix
+beside them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
+from snnc.backends.common.sparse import Coo
 from snnc.backends.spinnaker2 import image as img
 from snnc.backends.spinnaker2.machine import Chip, Machine, machine_from_limits
 from snnc.backends.spinnaker2.memory import bss_bytes, image_bytes, program_for
@@ -44,10 +50,36 @@ from snnc.target import Target
 Pair = tuple[Slice, Slice]
 
 
+def pe_file(pe_id: int) -> str:
+    """The file holding PE ``pe_id``'s image."""
+    return f"pe_{pe_id:03d}.bin"
+
+
+class WrittenImages(Mapping[Slice, bytes]):
+    """PE images already written to ``directory``, each read back when asked for (a layout
+    built into its output folder holds no image in memory)."""
+
+    def __init__(self, directory: Path, files: dict[Slice, str]) -> None:
+        self.directory = directory
+        self.files = files
+
+    def __getitem__(self, sl: Slice) -> bytes:
+        return (self.directory / self.files[sl]).read_bytes()
+
+    def __iter__(self) -> Iterator[Slice]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+
 @dataclass(frozen=True, eq=False)
 class Layout:
     """Everything ``emit`` writes, computed. Tables are per chip, sorted as the router holds
-    them; ``tables_before`` are the uncompressed tables."""
+    them; ``tables_before`` are the uncompressed tables. The event stages of ``net`` keep
+    their matrices' shapes but not their entries: the synapses are in the images, which
+    ``images`` holds or, for a layout built into a folder, reads back (:class:`WrittenImages`);
+    ``image_sizes`` are their lengths in bytes."""
 
     target: str
     machine: Machine
@@ -60,7 +92,8 @@ class Layout:
     trees: dict[Slice, dict[Chip, TreeNode]]
     tables_before: dict[Chip, list[Entry]]
     tables: dict[Chip, list[Entry]]
-    images: dict[Slice, bytes]
+    images: Mapping[Slice, bytes]
+    image_sizes: dict[Slice, int]
     sram_bytes: dict[Slice, int]
     synapse_counts: dict[Slice, int]
     total_hops: int
@@ -69,62 +102,64 @@ class Layout:
         return [s for pop in sorted(self.parts) for s in self.parts[pop]]
 
 
-def _slice_index(parts: tuple[Slice, ...], idx: np.ndarray) -> np.ndarray:
-    los = np.array([s.lo for s in parts], np.int64)
-    return np.searchsorted(los, idx, side="right") - 1
-
-
-def _event_blocks(stage: EventStage, parts: Partition) -> dict[Pair, img.SynapticBlock]:
-    """Synaptic blocks keyed by (source slice, target slice): rows of the source slice's
-    neurons, synapse word = int16 weight << 16 | target neuron index in the target slice."""
-    blocks: dict[Pair, img.SynapticBlock] = {}
+def _event_pairs(stage: EventStage, parts: Partition) -> set[Pair]:
+    """The (source slice, target slice) pairs of an event stage with at least one synapse,
+    read one target slice at a time (its synapses are one run of each matrix's entries)."""
+    pairs: set[Pair] = set()
     dst_parts = parts[stage.sink]
     for src, mat in stage.synapses.items():
         if mat.nnz == 0:
             continue
         src_parts = parts[src]
         src_lo = np.array([s.lo for s in src_parts], np.int64)
-        src_n = np.array([s.n for s in src_parts], np.int64)
-        dst_lo = np.array([s.lo for s in dst_parts], np.int64)
-        ss = _slice_index(src_parts, mat.rows)
-        ts = _slice_index(dst_parts, mat.cols)
-        # The matrix is row-major sorted, so a stable sort by block keeps rows in order.
-        order = np.argsort(ts * len(src_parts) + ss, kind="stable")
-        rows, cols, vals = mat.rows[order], mat.cols[order], mat.vals[order]
-        ss, ts = ss[order], ts[order]
-        group = ts * len(src_parts) + ss
-        starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-        ends = np.concatenate((starts[1:], [group.size]))
-        # One row index per source neuron of each (source slice, target slice) block, laid
-        # end to end: block b's rows start at row_base[b].
-        g_ss = ss[starts]
-        row_base = np.concatenate(([0], np.cumsum(src_n[g_ss])))
-        block_of = np.repeat(np.arange(starts.size), ends - starts)
-        row_key = row_base[block_of] + rows - src_lo[ss]
-        lengths = np.bincount(row_key, minlength=int(row_base[-1])).astype(np.int64)
-        first_word = np.cumsum(lengths) - lengths
-        words = ((vals & 0xFFFF) << 16) | (cols - dst_lo[ts])
-        for b, (a, z) in enumerate(zip(starts, ends, strict=True)):
-            r0, r1 = int(row_base[b]), int(row_base[b + 1])
-            key = (src_parts[int(ss[a])], dst_parts[int(ts[a])])
-            blocks[key] = img.SynapticBlock(first_word[r0:r1] - a, lengths[r0:r1], words[a:z])
+        cuts = mat.row_starts([t.lo for t in dst_parts] + [dst_parts[-1].hi])
+        for t, a, z in zip(dst_parts, cuts[:-1], cuts[1:], strict=True):
+            if a < z:
+                heard = np.unique(np.searchsorted(src_lo, mat.cols[a:z], side="right") - 1)
+                pairs.update((src_parts[int(i)], t) for i in heard)
+    return pairs
+
+
+def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition,
+                     t: Slice) -> dict[Slice, img.SynapticBlock]:
+    """Synaptic blocks into target slice ``t`` by source slice: rows of the source slice's
+    neurons, synapse word = int16 weight << 16 | target neuron index in ``t``.
+
+    Built from ``t``'s own run of each matrix while its PE's image is encoded, so a layout
+    never holds more synaptic rows than one PE's."""
+    blocks: dict[Slice, img.SynapticBlock] = {}
+    for src, mat in synapses.items():
+        a, z = mat.row_starts([t.lo, t.hi])
+        if a == z:
+            continue
+        src_parts = parts[src]
+        src_lo = np.array([s.lo for s in src_parts], np.int64)
+        rows, cols, vals = mat.rows[a:z], mat.cols[a:z], mat.vals[a:z]
+        order = np.lexsort((rows, cols))  # by source neuron, then target neuron
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        ss = np.searchsorted(src_lo, cols, side="right") - 1
+        starts = np.flatnonzero(np.concatenate(([True], ss[1:] != ss[:-1])))
+        ends = np.append(starts[1:], ss.size)
+        words = (((np.asarray(vals, np.int64) & 0xFFFF) << 16)
+                 | (rows.astype(np.int64) - t.lo)).astype(np.uint32)
+        for b, e in zip(starts, ends, strict=True):
+            sl = src_parts[int(ss[b])]
+            lengths = np.bincount(cols[b:e].astype(np.int64) - sl.lo,
+                                  minlength=sl.n).astype(np.int64)
+            blocks[sl] = img.SynapticBlock(np.cumsum(lengths) - lengths, lengths, words[b:e])
     return blocks
 
 
-def _connectivity(net: Network, parts: Partition) -> tuple[dict[Pair, img.SynapticBlock],
-                                                           set[Pair]]:
-    """Event blocks and the full set of (source slice, target slice) pairs that talk."""
-    blocks: dict[Pair, img.SynapticBlock] = {}
+def _connectivity(net: Network, parts: Partition) -> set[Pair]:
+    """The full set of (source slice, target slice) pairs that talk."""
     pairs: set[Pair] = set()
     for stage in net.stages.values():
         if isinstance(stage, EventStage):
-            found = _event_blocks(stage, parts)
-            blocks.update(found)
-            pairs.update(found)
+            pairs.update(_event_pairs(stage, parts))
         else:
             for src in stage.sources:
                 pairs.update((s, t) for s in parts[src] for t in parts[stage.sink])
-    return blocks, pairs
+    return pairs
 
 
 def _parm(net: Network, pop: Population, sl: Slice) -> dict[str, int]:
@@ -224,61 +259,135 @@ def _trees(sites: dict[Slice, Site], targets: dict[Slice, tuple[Slice, ...]]
     return trees
 
 
-def _images(net: Network, machine: Machine, sites: dict[Slice, Site],
-            keys: dict[Slice, KeySpace],
-            incoming: dict[Slice, list[tuple[Slice, img.SynapticBlock | None]]]
-            ) -> tuple[dict[Slice, bytes], dict[Slice, int], dict[Slice, int]]:
-    """Encoded images, SRAM used and synapse words per slice; each image's size is checked
+def _detach_synapses(net: Network) -> tuple[dict[int, dict[int, Coo]], Network]:
+    """The event stages' matrices by sink, and ``net`` whose event stages keep only their
+    matrices' shapes (see :class:`Layout`): once the matrices are handed to :func:`_images`,
+    dropping a stage's frees them."""
+    matrices: dict[int, dict[int, Coo]] = {}
+    stages: dict[int, EventStage | MacStage] = {}
+    for sink, stage in net.stages.items():
+        if isinstance(stage, EventStage):
+            matrices[sink] = dict(stage.synapses)
+            stage = replace(stage, synapses={src: _no_entries(mat)
+                                             for src, mat in stage.synapses.items()})
+        stages[sink] = stage
+    return matrices, replace(net, stages=stages)
+
+
+def _no_entries(mat: Coo) -> Coo:
+    return Coo(mat.rows[:0].copy(), mat.cols[:0].copy(), mat.vals[:0].copy(), mat.shape)
+
+
+@dataclass(eq=False)
+class _Encoded:
+    """The images encoded so far, in memory or written to ``out_dir``, and their figures."""
+
+    out_dir: Path | None
+    images: dict[Slice, bytes] = field(default_factory=dict)
+    files: dict[Slice, str] = field(default_factory=dict)
+    sizes: dict[Slice, int] = field(default_factory=dict)
+    sram: dict[Slice, int] = field(default_factory=dict)
+    synapses: dict[Slice, int] = field(default_factory=dict)
+
+    def keep(self, sl: Slice, pe_id: int, data: bytes, used: int, n_syn: int) -> None:
+        if self.out_dir is None:
+            self.images[sl] = data
+        else:
+            self.files[sl] = pe_file(pe_id)
+            (self.out_dir / self.files[sl]).write_bytes(data)
+        self.sizes[sl], self.sram[sl], self.synapses[sl] = len(data), used, n_syn
+
+    def discard(self) -> None:
+        """Remove the files written (an error leaves no partial output)."""
+        if self.out_dir is not None:
+            for name in self.files.values():
+                (self.out_dir / name).unlink(missing_ok=True)
+
+    def stored(self) -> Mapping[Slice, bytes]:
+        return self.images if self.out_dir is None else WrittenImages(self.out_dir, self.files)
+
+
+def _images(net: Network, machine: Machine, parts: Partition, sites: dict[Slice, Site],
+            keys: dict[Slice, KeySpace], incoming: dict[Slice, list[Slice]],
+            matrices: dict[int, dict[int, Coo]], out_dir: Path | None) -> _Encoded:
+    """Every slice's image, encoded and checked (:func:`_image`), in memory or, with
+    ``out_dir``, written there once encoded. ``matrices`` (see :func:`_detach_synapses`) loses
+    each stage's entry once its population's PEs are done."""
+    done = _Encoded(out_dir)
+    left = {pop: len(slices) for pop, slices in parts.items()}
+    try:
+        for sl, site in sites.items():
+            data, used, n_syn = _image(net, machine, parts, sl, site, keys, incoming,
+                                       matrices.get(sl.pop, {}))
+            done.keep(sl, site.pe_id, data, used, n_syn)
+            left[sl.pop] -= 1
+            if left[sl.pop] == 0:
+                matrices.pop(sl.pop, None)  # every PE of the population is encoded
+    except BaseException:
+        done.discard()
+        raise
+    return done
+
+
+def _image(net: Network, machine: Machine, parts: Partition, sl: Slice, site: Site,
+           keys: dict[Slice, KeySpace], incoming: dict[Slice, list[Slice]],
+           synapses: Mapping[int, Coo]) -> tuple[bytes, int, int]:
+    """Slice ``sl``'s encoded image, SRAM used and synapse words. The image's size is checked
     against the memory model the partitioner planned with, and its SRAM against the PE's."""
-    images: dict[Slice, bytes] = {}
-    sram: dict[Slice, int] = {}
-    synapses: dict[Slice, int] = {}
-    for sl, site in sites.items():
-        pop = net.populations[sl.pop]
-        stage = net.stages.get(sl.pop)
-        slots = {src: i for i, src in enumerate(stage.sources)} if stage else {}
-        pe = _pe_image(net, sl, site, keys.get(sl), incoming.get(sl, []), keys, slots)
-        data = img.encode_image(pe)
-        n_syn = sum(int(b.words.size) for b in pe.blocks)
-        expect = image_bytes(pop, sl.n, stage, len(pe.mpop),
-                             sum(int(b.offsets.size) for b in pe.blocks), n_syn,
-                             pe.bias is not None,
-                             len(img.encode_program(pe.program)) if pe.program else 0)
-        if len(data) != expect:
-            raise VerifyError(f"PE {site.pe_id}: image is {len(data)} bytes but the memory "
-                              f"model predicts {expect}")
-        used = len(data) + pe.bss_bytes + machine.reserve_bytes
-        if used > machine.sram_per_pe_bytes:
-            raise ResourceError(machine.target, "SRAM per PE (bytes)", used,
-                                machine.sram_per_pe_bytes,
-                                f"PE {site.pe_id}, population '{pop.name}'")
-        images[sl], sram[sl], synapses[sl] = data, used, n_syn
-    return images, sram, synapses
+    pop = net.populations[sl.pop]
+    stage = net.stages.get(sl.pop)
+    slots = {src: i for i, src in enumerate(stage.sources)} if stage else {}
+    # this PE's blocks exist only while its image is encoded
+    blocks = _incoming_blocks(synapses, parts, sl) if isinstance(stage, EventStage) else {}
+    heard = [(src, blocks.get(src)) for src in incoming.get(sl, [])]
+    pe = _pe_image(net, sl, site, keys.get(sl), heard, keys, slots)
+    del blocks, heard
+    data = img.encode_image(pe)
+    n_syn = sum(int(b.words.size) for b in pe.blocks)
+    expect = image_bytes(pop, sl.n, stage, len(pe.mpop),
+                         sum(int(b.offsets.size) for b in pe.blocks), n_syn,
+                         pe.bias is not None,
+                         len(img.encode_program(pe.program)) if pe.program else 0)
+    if len(data) != expect:
+        raise VerifyError(f"PE {site.pe_id}: image is {len(data)} bytes but the memory "
+                          f"model predicts {expect}")
+    used = len(data) + pe.bss_bytes + machine.reserve_bytes
+    if used > machine.sram_per_pe_bytes:
+        raise ResourceError(machine.target, "SRAM per PE (bytes)", used,
+                            machine.sram_per_pe_bytes,
+                            f"PE {site.pe_id}, population '{pop.name}'")
+    return data, used, n_syn
 
 
-def build_layout(qg: QuantizedGraph, target: Target) -> Layout:
-    """The full layout, or ResourceError / UnsupportedError before anything is written."""
+def build_layout(qg: QuantizedGraph, target: Target, out_dir: Path | None = None) -> Layout:
+    """The full layout, or ResourceError / UnsupportedError. With ``out_dir`` (an existing
+    folder) each image is written there once encoded; every limit but a PE image's SRAM (a
+    check of what the partitioner planned) is checked before the first one."""
     machine = machine_from_limits(target.name, target.limits)
     net = build_network(qg, target.name)
     parts = partition(net, machine)
     sites = place(parts, machine)
-    blocks, pairs = _connectivity(net, parts)
+    pairs = _connectivity(net, parts)
+    matrices, net = _detach_synapses(net)
     dests: dict[Slice, set[Slice]] = {}
     for s, t in pairs:
         dests.setdefault(s, set()).add(t)
+    del pairs  # one Python tuple per talking slice pair: dests holds them from here on
     ordered = [s for pop in sorted(parts) for s in parts[pop] if s in dests]
     bits = index_bits(s.n for s in ordered)
     if len(ordered) << bits > 1 << 32:
         raise ResourceError(machine.target, "routing keys (32-bit)", len(ordered) << bits,
                             1 << 32, f"{len(ordered)} slices x 2^{bits} neuron indices")
     keys = dict(zip(ordered, key_spaces([s.n for s in ordered], bits), strict=True))
-    targets = {s: tuple(sorted(dests[s], key=lambda t: (t.pop, t.index))) for s in ordered}
+    targets = {s: tuple(sorted(dests.pop(s), key=lambda t: (t.pop, t.index)))
+               for s in ordered}
     trees = _trees(sites, targets)
     before, after = _tables(machine, trees, keys)
-    incoming: dict[Slice, list[tuple[Slice, img.SynapticBlock | None]]] = {}
-    for s, t in sorted(pairs, key=lambda p: (p[1].pop, p[1].index, p[0].pop, p[0].index)):
-        incoming.setdefault(t, []).append((s, blocks.get((s, t))))
-    images, sram, synapses = _images(net, machine, sites, keys, incoming)
+    incoming: dict[Slice, list[Slice]] = {}  # sources by target, in (pop, index) order
+    for s in ordered:
+        for t in targets[s]:
+            incoming.setdefault(t, []).append(s)
+    done = _images(net, machine, parts, sites, keys, incoming, matrices, out_dir)
     hops = sum(tree_hops(tree) for tree in trees.values())
     return Layout(target.name, machine, net, parts, sites, keys, bits, targets, trees, before,
-                  after, images, sram, synapses, hops)
+                  after, done.stored(), done.sizes, done.sram, done.synapses, hops)

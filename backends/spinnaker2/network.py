@@ -104,8 +104,9 @@ class Population:
 
 @dataclass(frozen=True, eq=False)
 class EventStage:
-    """Affine stage: ``current = sum_s synapses[s].T @ out_s + bias``. ``synapses[s]`` has one
-    row per source neuron and one column per target neuron (the PE's synaptic rows)."""
+    """Affine stage: ``current = sum_s synapses[s] @ out_s + bias``. ``synapses[s]`` has one
+    row per target neuron and one column per source neuron: a target slice's synapses are
+    one run of its entries, from which its PE's synaptic rows are built."""
 
     sink: int
     synapses: Mapping[int, Coo]
@@ -284,11 +285,9 @@ def _event_fits(graph: ir.Graph, profile: NumericProfile, synapses: dict[str, Co
     """Composed weights fit the synapse word and worst-case input fits the accumulator."""
     bound = np.abs(bias)
     for src, mat in synapses.items():
-        if mat.nnz and int(np.abs(mat.vals).max()) > WEIGHT_LIMIT:
+        if mat.nnz and max(-int(mat.vals.min()), int(mat.vals.max())) > WEIGHT_LIMIT:
             return False
-        part = np.zeros(bound.size, I64)
-        np.add.at(part, mat.cols, np.abs(mat.vals) * source_peak(graph.layer(src), profile))
-        bound = bound + part
+        bound = bound + mat.abs_sums(axis=1) * source_peak(graph.layer(src), profile)
     return bool(bound.size == 0 or int(bound.max()) <= ACCUMULATOR_LIMIT)
 
 
@@ -383,9 +382,9 @@ def _stage(qg: QuantizedGraph, composer: StageComposer, sink: int, root: str,
               else _needs_mac(layers))
     if reason is None:
         maps, bias = composer.affine(root)
-        rows = {name: mat.transpose() for name, mat in maps.items()}
-        if _event_fits(graph, qg.profile, rows, bias):
-            synapses = {pop_of[name]: mat for name, mat in rows.items()}
+        composer.memo.pop(root)  # held by the stage from here on (composing again is exact)
+        if _event_fits(graph, qg.profile, maps, bias):
+            synapses = {pop_of[name]: mat for name, mat in maps.items()}
             return EventStage(sink, MappingProxyType(dict(sorted(synapses.items()))), bias)
         reason = ("composed weights exceed the 16-bit synapse word or the summed input the "
                   "32-bit accumulator")

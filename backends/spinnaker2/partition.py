@@ -27,6 +27,7 @@ from snnc.backends.spinnaker2.network import EventStage, MacStage, Network, Popu
 from snnc.errors import ResourceError
 
 _MAX_ROUNDS = 32
+FANIN_BLOCK = 1 << 20  # synapses per block of the fan-in scan
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,19 @@ def _fanin(stage: EventStage, size: int, parts: Partition) -> _Fanin:
     pairs: list[np.ndarray] = []
     rows: list[int] = []
     for src, mat in stage.synapses.items():
-        synapses += np.bincount(mat.cols, minlength=size)
+        for start in range(0, mat.nnz, FANIN_BLOCK):  # bincount widens its input to int64
+            synapses += np.bincount(mat.rows[start:start + FANIN_BLOCK], minlength=size)
         los = np.array([s.lo for s in parts[src]], np.int64)
-        sigma = np.searchsorted(los, mat.rows, side="right") - 1 + len(rows)
-        pairs.append(mat.cols * (1 << 32) + sigma)
+        # row-major: (target, source slice) keys never decrease, so a key differing from its
+        # predecessor is a new pair (in blocks of entries: no whole-matrix temporaries)
+        last = -1
+        for start in range(0, mat.nnz, FANIN_BLOCK):
+            part = slice(start, start + FANIN_BLOCK)
+            sigma = np.searchsorted(los, mat.cols[part], side="right") - 1 + len(rows)
+            keys = mat.rows[part].astype(np.int64) * (1 << 32) + sigma
+            new = np.concatenate(([keys[0] != last], keys[1:] != keys[:-1]))
+            pairs.append(keys[new])
+            last = int(keys[-1])
         rows.extend(s.n for s in parts[src])
     flat = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
     targets = flat >> 32

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import numpy_helper, shape_inference
+from onnx import numpy_helper
 
 from snnc.errors import ModelError, ShapeError
+from snnc.frontend.inference import infer_shapes
 from snnc.frontend.primitives import (
     NeuronParams,
     NodeSink,
@@ -119,7 +120,7 @@ def _expand_attention(sink: NodeSink, node: onnx.NodeProto, p: _Params,
 
 def value_shapes(model: onnx.ModelProto) -> dict[str, list[int | str]]:
     """Shapes ONNX shape inference can give (up to the first op it cannot see through)."""
-    inferred = shape_inference.infer_shapes(model)
+    inferred = infer_shapes(model)
     shapes: dict[str, list[int | str]] = {}
     graph = inferred.graph
     for value in [*graph.input, *graph.value_info, *graph.output]:

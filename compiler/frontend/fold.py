@@ -22,7 +22,9 @@ import math
 
 import numpy as np
 import onnx
-from onnx import NodeProto, helper, numpy_helper, shape_inference
+from onnx import NodeProto, helper, numpy_helper
+
+from snnc.frontend.inference import infer_shapes
 
 MAX_FOLD_ELEMENTS = 1 << 24
 _NONDETERMINISTIC = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform",
@@ -32,7 +34,7 @@ _SHAPE_OPS = frozenset({"Shape", "Size"})
 
 def _static_shapes(model: onnx.ModelProto) -> dict[str, list[int | None]]:
     try:
-        inferred = shape_inference.infer_shapes(model, data_prop=True)
+        inferred = infer_shapes(model, data_prop=True)
     except Exception:  # shapes only widen what folds; validation reports real problems later
         return {}
     shapes: dict[str, list[int | None]] = {}

@@ -59,9 +59,9 @@ F32 = np.float32
 
 def remove_noop_chains(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` without ``Unsqueeze`` round trips and multiplies by one, which
-    give their input back bit for bit."""
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
+    give their input back bit for bit; ``model`` itself when it has none (a copy holds every
+    weight)."""
+    out = model
     changed = True
     while changed:  # each pass removes one chain, so this ends
         changed = False
@@ -69,6 +69,10 @@ def remove_noop_chains(model: onnx.ModelProto) -> onnx.ModelProto:
         for node in index.nodes:
             source = _identity_source(index, node)
             if source is not None and index.readers(node.output[0]):
+                if out is model:
+                    out = onnx.ModelProto()
+                    out.CopyFrom(model)
+                    index = GraphIndex(out.graph)
                 _alias(out.graph, index, node.output[0], source)
                 _drop_dead_nodes(out.graph)
                 changed = True
@@ -192,17 +196,23 @@ def _fresh_node_name(graph: onnx.GraphProto, base: str) -> str:
     return name
 
 
-def _drop_dead_nodes(graph: onnx.GraphProto) -> None:
-    """Remove nodes none of whose outputs reaches a graph output."""
+def _live_nodes(graph: onnx.GraphProto) -> list[NodeProto]:
+    """The nodes some of whose outputs reach a graph output, in graph order."""
     live = {o.name for o in graph.output}
     kept: list[NodeProto] = []
     for node in reversed(list(graph.node)):
         if any(o in live for o in node.output):
             kept.append(node)
             live.update(i for i in node.input if i)
+    return kept[::-1]
+
+
+def _drop_dead_nodes(graph: onnx.GraphProto) -> None:
+    """Remove nodes none of whose outputs reaches a graph output."""
+    kept = _live_nodes(graph)
     if len(kept) != len(graph.node):
         del graph.node[:]
-        graph.node.extend(reversed(kept))
+        graph.node.extend(kept)
 
 
 # -- neuron idioms ---------------------------------------------------------------------------
@@ -468,9 +478,9 @@ def rewrite_framework_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str,
                               ) -> tuple[onnx.ModelProto, dict[str, str]]:
     """Rewrite every framework neuron found around a state pair into the canonical
     primitives; returns the new model and a map from each new node to its layer's name
-    (``layer_name`` names a layer after the nodes it replaces)."""
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
+    (``layer_name`` names a layer after the nodes it replaces); ``model`` itself when there
+    is nothing to rewrite (a copy holds every weight)."""
+    out = model
     pair_map = dict(pairs)
     origin: dict[str, str] = {}
     for v_in, v_out in pairs:
@@ -479,6 +489,9 @@ def rewrite_framework_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str,
                        if (found := matcher(index, v_in, v_out, pair_map)) is not None), None)
         if neuron is None or not _self_contained(index, neuron):
             continue
+        if out is model:  # the matches name nodes and tensors, which the copy shares
+            out = onnx.ModelProto()
+            out.CopyFrom(model)
         replaced = {n.name for n in neuron.replaced}
         ordered = [n for n in index.nodes if n.name in replaced]
         name = layer_name(ordered)
@@ -494,5 +507,10 @@ def rewrite_framework_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str,
         out.graph.node.extend([*kept, *sink.nodes])
         out.graph.initializer.extend(sink.initializers)
         sort_topologically(out)
+    if out is model:
+        if len(_live_nodes(model.graph)) == len(model.graph.node):
+            return model, origin
+        out = onnx.ModelProto()
+        out.CopyFrom(model)
     _drop_dead_nodes(out.graph)
     return out, origin

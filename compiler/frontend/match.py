@@ -17,6 +17,7 @@ an output slot of an earlier match.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,9 +40,21 @@ class Param:
     index: int
 
 
+LARGE_CONSTANT = 4096  # elements: from this size a constant is read anew on each access
+
+
 @dataclass(frozen=True, eq=False)
 class Const:
-    value: np.ndarray
+    """A constant of a matched tree: an array, or a large Relax constant (a weight) read as
+    one on each access of ``value``. Every match's trees live until the layers are read, so
+    an array kept here for each weight would be one more copy of all the weights."""
+
+    source: Any  # np.ndarray, or a TVM tensor of LARGE_CONSTANT elements or more
+
+    @property
+    def value(self) -> np.ndarray:
+        source = self.source
+        return source if isinstance(source, np.ndarray) else source.numpy()
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +136,9 @@ class _Trees:
                 self.memo[expr] = Param(len(self.inputs) - 1)
             return self.memo[expr]
         if isinstance(expr, tvm.ir.GenericConst):
-            return Const(expr.value.numpy())
+            data = expr.value
+            large = math.prod(int(d) for d in data.shape) >= LARGE_CONSTANT
+            return Const(data if large else data.numpy())
         if isinstance(expr, relax.ShapeExpr):
             return tuple(py_value(v) for v in expr.values)
         if isinstance(expr, tvm.tirx.IntImm | tvm.tirx.FloatImm):

@@ -539,16 +539,19 @@ def rewrite_neurons(model: onnx.ModelProto, pairs: Sequence[tuple[str, str]],
                     ) -> tuple[onnx.ModelProto, dict[str, str],
                                dict[str, tuple[StepProgram, str, bool]]]:
     """Replace every recoverable neuron region by snnc's canonical primitives. Returns the
-    model, a map from each new node to its layer's name, and per layer name its program,
-    idiom description and whether its spikes are graded; ``failures`` receives, per node of a
+    model (``model`` itself when it has no neuron region), a map from each new node to its
+    layer's name, and per layer name its program, idiom description and whether its spikes
+    are graded; ``failures`` receives, per node of a
     region that is not a supported neuron, why."""
     consts = _constants(model)
     regions = find_regions(model, pairs, consts)
+    failures.clear()
+    if not regions:
+        return model, {}, {}  # not copied: a copy holds every weight
     out = onnx.ModelProto()
     out.CopyFrom(model)
     origin: dict[str, str] = {}
     programs: dict[str, tuple[StepProgram, str, bool]] = {}
-    failures.clear()
     for region in regions:
         try:
             found = recover(consts, region)

@@ -29,6 +29,7 @@ from snnc.errors import InvalidModelError, ModelError, ShapeError, UnsupportedEr
 from snnc.frontend.expand import expand_snnc_ops
 from snnc.frontend.fold import fold_constants
 from snnc.frontend.idioms import remove_noop_chains, rewrite_framework_neurons
+from snnc.frontend.inference import infer_shapes
 from snnc.frontend.layer_walk import Contract, graph_from_matches
 from snnc.frontend.neurons import rewrite_neurons
 from snnc.frontend.normalize import normalize_clips
@@ -76,6 +77,7 @@ def import_onnx(model_or_path: str | Path | bytes | onnx.ModelProto) -> Imported
     validate_structure(model)
     first: ModelError | None = None
     folded = fold_constants(model)
+    del model  # the folded copy (or the model itself) is all that is read from here on
     for step in _step_models(folded):
         try:
             imported = _import_step(step, label)
@@ -190,11 +192,13 @@ def _import_step(model: onnx.ModelProto, label: str) -> ImportedModel:
     _check_io_dims(model, inputs)
     timesteps, encoding = _run_metadata(metadata)
     expanded, origin = expand_snnc_ops(model, opset)
+    del model  # each copy of the model holds every weight: keep only those still read
     origin.update(rewritten)
     expanded = normalize_clips(expanded)
     _check_shapes(expanded, layout, origin)
     state_params = [inputs.index(name) for name, _ in layout.pairs]
     raised = import_raised(expanded, state_params)
+    del expanded  # the module holds the weights now; a node of the model would keep it alive
     try:
         names = layer_names(raised, origin, {layout.data_input})
     except ModelError as exc:
@@ -338,7 +342,7 @@ def _check_io_dims(model: onnx.ModelProto, inputs: list[str]) -> None:
 def _check_shapes(model: onnx.ModelProto, layout: StateLayout, origin: dict[str, str]) -> None:
     """Strict ONNX shape inference, and each state output shaped like its state input."""
     try:
-        inferred = shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        inferred = infer_shapes(model, check_type=True, strict_mode=True)
     except (shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else "shape inference"
         found = re.search(r"node name: ([^)]*)\)", text)

@@ -15,7 +15,7 @@ import contextlib
 import io
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import onnx
@@ -48,20 +48,23 @@ class Raised:
 def import_raised(model: onnx.ModelProto, state_params: Sequence[int]) -> Raised:
     """``from_onnx`` (once) -> drop the naming outputs -> ``FoldConstant`` ->
     ``DeadCodeElimination`` -> ``snn.*`` composites."""
-    named = _with_all_outputs(model)
-    sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
-        warnings.simplefilter("ignore")
-        try:
-            mod = from_onnx(named, keep_params_in_input=False)
-        except Exception as exc:  # the importer raises bare TVMError/ValueError/KeyError
-            raise ModelError(f"Relax import failed: {_first_line(exc)}") from None
-    fields = output_fields(mod["main"])
-    producer = {t: node for node in named.graph.node for t in node.output}
-    node_of = {value: producer[out.name] for value, out in
-               zip(fields, named.graph.output, strict=True)
-               if out.name in producer and isinstance(value, relax.Var)}
-    mod = _own_outputs(mod, len(model.graph.output))
+    count = len(model.graph.output)
+    with _all_outputs(model) as named:
+        sink = io.StringIO()
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
+            warnings.simplefilter("ignore")
+            try:
+                mod = from_onnx(named, keep_params_in_input=False)
+            except Exception as exc:  # the importer raises bare TVMError/ValueError/KeyError
+                raise ModelError(f"Relax import failed: {_first_line(exc)}") from None
+        fields = output_fields(mod["main"])
+        producer = {t: own for node in named.graph.node
+                    for own in (_detached(node),) for t in node.output}
+        node_of = {value: producer[out.name] for value, out in
+                   zip(fields, named.graph.output, strict=True)
+                   if out.name in producer and isinstance(value, relax.Var)}
+        rank = {node.name: i for i, node in enumerate(named.graph.node)}
+    mod = _own_outputs(mod, count)
     mod = relax.transform.FoldConstant()(mod)
     mod = relax.transform.DeadCodeElimination(["main"])(mod)
     main = mod["main"]
@@ -69,8 +72,15 @@ def import_raised(model: onnx.ModelProto, state_params: Sequence[int]) -> Raised
     recorder = Recorder(order, {v: n for v, n in node_of.items() if v in order})
     states = [main.params[i] for i in state_params]
     raised = raise_composites(mod, states, recorder)
-    rank = {node.name: i for i, node in enumerate(named.graph.node)}
     return Raised(raised, recorder.matches, node_of, rank, recorder)
+
+
+def _detached(node: onnx.NodeProto) -> onnx.NodeProto:
+    """A copy of ``node`` owning its data: a node read from the model keeps the whole model,
+    every weight included, alive, and the model is dropped once it is imported."""
+    own = onnx.NodeProto()
+    own.CopyFrom(node)
+    return own
 
 
 def _bindings(main: relax.Function) -> list[relax.Binding]:
@@ -134,17 +144,24 @@ def _live_tensors(graph: onnx.GraphProto) -> set[str]:
     return live
 
 
-def _with_all_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    declared = {o.name for o in out.graph.output}
-    live = _live_tensors(out.graph)
-    for node in out.graph.node:
+@contextlib.contextmanager
+def _all_outputs(model: onnx.ModelProto) -> Iterator[onnx.ModelProto]:
+    """``model`` with every live tensor declared a graph output, for the duration of the
+    block; the declarations are removed again after it (the model is not copied: it holds
+    every weight)."""
+    graph = model.graph
+    kept = len(graph.output)
+    declared = {o.name for o in graph.output}
+    live = _live_tensors(graph)
+    for node in graph.node:
         for name in node.output:
             if name and name in live and name not in declared:
-                out.graph.output.append(onnx.ValueInfoProto(name=name))
+                graph.output.append(onnx.ValueInfoProto(name=name))
                 declared.add(name)
-    return out
+    try:
+        yield model
+    finally:
+        del graph.output[kept:]
 
 
 def layer_names(raised: Raised, origin: dict[str, str], reserved: set[str]) -> list[str]:

@@ -18,11 +18,13 @@ concatenated product, exactly in real arithmetic), and checks every constant it 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import numpy as np
 import onnx
-from onnx import NodeProto, helper, numpy_helper
+from onnx import NodeProto, helper
 
+from snnc.frontend.inference import InitializerValues, infer_shapes
 from snnc.frontend.primitives import NodeSink
 from snnc.frontend.validate import sort_topologically
 
@@ -37,8 +39,8 @@ def _attr(node: NodeProto, name: str, default: object = None) -> object:
     return default
 
 
-def _consts(model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+def _consts(model: onnx.ModelProto) -> Mapping[str, np.ndarray]:
+    return InitializerValues(model.graph)
 
 
 def _rename_reads(graph: onnx.GraphProto, old: str, new: str) -> None:
@@ -99,12 +101,12 @@ def simplify_identities(model: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
-def _zero(consts: dict[str, np.ndarray], name: str) -> bool:
+def _zero(consts: Mapping[str, np.ndarray], name: str) -> bool:
     value = consts.get(name)
     return value is not None and value.dtype.kind == "f" and not np.any(value)
 
 
-def _no_wider(consts: dict[str, np.ndarray], name: str) -> bool:
+def _no_wider(consts: Mapping[str, np.ndarray], name: str) -> bool:
     """A constant of at most one element broadcasts without changing the other's shape."""
     return consts[name].size == 1
 
@@ -237,7 +239,7 @@ def state_at_synapse_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
-def _synapse_chain(producer: dict[str, NodeProto], consts: dict[str, np.ndarray],
+def _synapse_chain(producer: dict[str, NodeProto], consts: Mapping[str, np.ndarray],
                    tensor: str) -> list[NodeProto] | None:
     """The synapse computing ``tensor`` and the shape ops after it, in order; None when
     ``tensor`` is not a constant-weight synapse's output (possibly reshaped)."""
@@ -256,7 +258,7 @@ def _synapse_chain(producer: dict[str, NodeProto], consts: dict[str, np.ndarray]
 
 def _shapes(model: onnx.ModelProto) -> dict[str, list[int | None]]:
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = infer_shapes(model)
     except Exception:  # shapes only enable rewrites; the strict check comes later
         return {}
     found: dict[str, list[int | None]] = {}

@@ -34,7 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from onnx import NodeProto, TensorProto, helper, numpy_helper, shape_inference
+from onnx import NodeProto, TensorProto, helper, numpy_helper
+
+from snnc.frontend.inference import InitializerValues, infer_shapes
 
 F32 = np.float32
 INPUT_LAYOUT_KEY = "snnc.input_layout"
@@ -125,15 +127,15 @@ class _Graph:
         graph = model.graph
         self.nodes = list(graph.node)
         self.producer = {o: n for n in self.nodes for o in n.output if o}
-        self.consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        self.consts = InitializerValues(graph)
         init = set(self.consts)
         self.inputs = [v.name for v in graph.input if v.name not in init]
         self.outputs = [v.name for v in graph.output]
-        inferred = shape_inference.infer_shapes(model)
+        inferred = infer_shapes(model)
         self.shapes: dict[str, list[int | None]] = {}
         self.types: dict[str, int] = {}
-        for name, value in self.consts.items():
-            self.shapes[name] = list(value.shape)
+        for tensor in graph.initializer:
+            self.shapes[tensor.name] = list(tensor.dims)
         for value in [*inferred.graph.input, *inferred.graph.value_info,
                       *inferred.graph.output]:
             tensor = value.type.tensor_type

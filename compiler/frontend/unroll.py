@@ -37,9 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from onnx import NodeProto, TensorProto, helper, shape_inference
+from onnx import NodeProto, TensorProto, helper
 
 from snnc.errors import UnsupportedError
+from snnc.frontend.inference import infer_shapes
 from snnc.frontend.onnx_graph import GraphIndex
 
 F32 = np.float32
@@ -586,7 +587,7 @@ def _strip_counter(before: str, name: str, step: int) -> str:
 
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, list[int | None]]:
     try:
-        inferred = shape_inference.infer_shapes(model)
+        inferred = infer_shapes(model)
     except Exception:  # shapes are optional here; the step model is checked strictly later
         return {}
     shapes = {}

@@ -20,15 +20,37 @@ Overflow = Literal["saturate", "wrap"]
 Rounding = Literal["trunc", "floor"]
 
 
-def round_clip(x: np.ndarray, unit: float, lim: int) -> np.ndarray:
-    """``clip(rint(x / unit), -lim, lim)`` as int64, on one float64 copy rounded and clipped in
-    place: million-value weights and long batched drives made every temporary as costly as
-    the arithmetic itself."""
-    q = np.array(x, dtype=np.float64)
-    q /= unit
-    np.rint(q, out=q)
-    np.clip(q, -lim, lim, out=q)
-    return q.astype(np.int64)
+ROUND_BLOCK = 1 << 20  # values rounded per float64 block of ``round_clip``
+
+
+def storage_type(bound: int) -> np.dtype:
+    """How integer weights in ``[-bound, bound]`` are stored: int16 (the synapse word of the
+    event-driven targets, with room for the doubled 8-bit weights Loihi keeps) or wider when
+    the values need it. Arithmetic on them widens to int64 first."""
+    for candidate in (np.int16, np.int32):
+        if bound <= np.iinfo(candidate).max:
+            return np.dtype(candidate)
+    return np.dtype(np.int64)
+
+
+def round_clip(x: np.ndarray, unit: float, lim: int,
+               dtype: np.dtype | type = np.int64) -> np.ndarray:
+    """``clip(rint(x / unit), -lim, lim)`` as ``dtype`` (which must hold ``lim``), rounded in
+    float64 blocks of :data:`ROUND_BLOCK` values: a board-size weight matrix never has a
+    float64 copy, and million-value drives no temporary per operation."""
+    src = np.asarray(x)
+    out = np.empty(src.shape, dtype)
+    flat_in, flat_out = src.reshape(-1), out.reshape(-1)
+    block = np.empty(min(ROUND_BLOCK, flat_in.size), np.float64)
+    for start in range(0, flat_in.size, ROUND_BLOCK):
+        part = flat_in[start:start + ROUND_BLOCK]
+        q = block[:part.size]
+        q[...] = part
+        q /= unit
+        np.rint(q, out=q)
+        np.clip(q, -lim, lim, out=q)
+        flat_out[start:start + part.size] = q
+    return out
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from snnc.errors import QuantizationError
 from snnc.ir import layers as ir
-from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip
+from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_clip, storage_type
 from snnc.ir.stages import source_peak
 from snnc.passes.linear_chains import fuse_dense_chains
 from snnc.passes.or_pooling import or_neurons
@@ -26,6 +26,7 @@ from snnc.passes.or_pooling import or_neurons
 _PASS_THROUGH = (ir.Pool2d, ir.Flatten, ir.Reshape, ir.Add)
 # Units a threshold should span before a weight exponent stops refining it.
 THRESHOLD_LEVELS = 32
+ROW_BLOCK = 1 << 20  # weights per float64 block when summing |weights| by row
 
 
 def _stage_neuron(graph: ir.Graph, name: str) -> ir.Layer | None:
@@ -67,7 +68,10 @@ def _add_groups(graph: ir.Graph) -> dict[str, str]:
 
 
 def _max_abs(a: np.ndarray | None) -> float:
-    return 0.0 if a is None or np.size(a) == 0 else float(np.max(np.abs(a)))
+    """Largest |value| (from the extremes: no |a| copy of a board-size weight matrix)."""
+    if a is None or np.size(a) == 0:
+        return 0.0
+    return float(max(abs(np.max(a)), abs(np.min(a))))
 
 
 def _threshold_of(neuron: ir.Layer | None) -> float:
@@ -91,6 +95,17 @@ ATTENTION_FRACTION_BITS = 8
 
 def _round_clip(x: np.ndarray | None, unit: float, bits: int) -> np.ndarray | None:
     return None if x is None else round_clip(x, unit, (1 << (bits - 1)) - 1)
+
+
+def _weight_mantissas(weight: np.ndarray, unit: float, bits: int, shift: int) -> np.ndarray:
+    """``round_clip(weight / unit) << shift`` in its storage type (int16 for 8-bit weights:
+    :func:`snnc.ir.quantized.storage_type`): the integer weights of a board-size network cost
+    two bytes per synapse, not eight."""
+    lim = (1 << (bits - 1)) - 1
+    q = round_clip(weight, unit, lim, storage_type(lim << shift))
+    if shift:
+        np.left_shift(q, shift, out=q)
+    return q
 
 
 @dataclass(frozen=True)
@@ -146,8 +161,13 @@ def _pool_gain(graph: ir.Graph, name: str) -> int:
 
 def _row_peak(layer: ir.Dense | ir.Conv2d) -> float:
     """Largest sum of |weights| into one output value."""
-    w = np.abs(np.asarray(layer.weight, np.float64))
-    return float(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0.0))
+    w = np.asarray(layer.weight).reshape(layer.weight.shape[0], -1)
+    peak = 0.0
+    rows = max(1, ROW_BLOCK // max(1, w.shape[1]))
+    for start in range(0, w.shape[0], rows):  # float64 |w| of a block of rows at a time
+        block = np.abs(w[start:start + rows].astype(np.float64))
+        peak = max(peak, float(block.sum(axis=1).max(initial=0.0)))
+    return peak
 
 
 @dataclass(frozen=True)
@@ -300,9 +320,8 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
             s_out = scale.current_unit
             unit_in = unit.get(lay.inputs[0], 1.0)  # recurrent: a later neuron, unit 1
             k = _member_exponent(_max_abs(lay.weight) * unit_in, scale, p)
-            weight = _round_clip(lay.weight, s_out * 2 ** k / unit_in, p.weight_bits)
-            assert weight is not None
-            out[lay.name] = QuantLayer(unit=s_out, weight=weight << k,
+            weight = _weight_mantissas(lay.weight, s_out * 2 ** k / unit_in, p.weight_bits, k)
+            out[lay.name] = QuantLayer(unit=s_out, weight=weight,
                                        bias=_round_clip(lay.bias, s_out, 32), weight_exp=k)
             unit[lay.name] = s_out
         elif isinstance(lay, ir.Pool2d):

@@ -74,3 +74,42 @@ def test_dense_matrix_applies_the_weights_at_every_leading_position() -> None:
     x = rng.integers(-2, 3, (4, 5))
     mat = sparse.dense_matrix(weight, lead=4)
     assert np.array_equal(mat.apply(x.reshape(-1)), (x @ weight.T).reshape(-1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(1, 9), k=st.integers(1, 9), lead=st.integers(1, 3),
+       dtype=st.sampled_from([np.int16, np.int32, np.int64]), seed=st.integers(0, 999))
+def test_dense_matrix_keeps_the_weights_storage_and_equals_the_dense_product(
+        m: int, k: int, lead: int, dtype: type, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    weight = (rng.integers(-127, 128, (m, k)) * (rng.random((m, k)) < 0.7)).astype(dtype)
+    mat = sparse.dense_matrix(weight, lead)
+    assert mat.vals.dtype == dtype
+    assert mat.rows.dtype == mat.cols.dtype == np.int16  # every position fits int16
+    want = np.kron(np.eye(lead, dtype=np.int64), weight.astype(np.int64))
+    assert np.array_equal(mat.to_dense(), want)
+    assert not np.any(mat.vals == 0)
+    flat = mat.rows.astype(np.int64) * mat.shape[1] + mat.cols
+    assert np.all(flat[1:] > flat[:-1])  # coalesced: unique and row-major
+    assert np.array_equal(mat.abs_sums(axis=1), np.abs(want).sum(axis=1))
+    assert np.array_equal(mat.abs_sums(axis=0), np.abs(want).sum(axis=0))
+    x = rng.integers(-1000, 1000, lead * k)
+    assert np.array_equal(mat.apply(x), want @ x)
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 9), k=st.integers(1, 9), seed=st.integers(0, 999))
+def test_transpose_keeps_storage_types_and_sorts_row_major(m: int, k: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    weight = (rng.integers(-127, 128, (m, k)) * (rng.random((m, k)) < 0.5)).astype(np.int16)
+    t = sparse.dense_matrix(weight, 1).transpose()
+    assert t.vals.dtype == np.int16 and t.shape == (k, m)
+    assert np.array_equal(t.to_dense(), weight.T)
+    flat = t.rows.astype(np.int64) * m + t.cols
+    assert np.all(flat[1:] > flat[:-1])
+
+
+def test_index_type_is_the_narrowest_that_holds_every_position() -> None:
+    assert sparse.index_type(1, 32767) == np.int16
+    assert sparse.index_type(32768) == np.int32
+    assert sparse.index_type(2**31) == np.int64

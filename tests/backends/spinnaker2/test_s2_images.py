@@ -161,3 +161,24 @@ def test_bytes_do_not_depend_on_the_process_hash_seed(tmp_path: Path) -> None:
     assert names == sorted(p.name for p in (tmp_path / "2").iterdir())
     for name in names:
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+
+
+@pytest.mark.parametrize("recipe", ["mlp", "conv", "residual", "attention"])
+def test_images_written_while_encoding_equal_those_built_in_memory(recipe: str,
+                                                                   tmp_path: Path) -> None:
+    qg, target, layout = _layout(recipe, 21)
+    streamed = emit(qg, target, tmp_path / "streamed")
+    write_layout(layout, tmp_path / "memory")
+    names = sorted(p.name for p in (tmp_path / "memory").iterdir())
+    assert sorted(streamed.files) == names
+    assert sorted(p.name for p in (tmp_path / "streamed").iterdir()) == names
+    for name in names:
+        assert (tmp_path / "streamed" / name).read_bytes() == \
+            (tmp_path / "memory" / name).read_bytes()
+
+
+def test_a_layout_built_into_a_folder_reads_its_images_back(tmp_path: Path) -> None:
+    qg, target, layout = _layout("mlp", 22)
+    built = build_layout(qg, target, tmp_path)
+    assert dict(built.images) == dict(layout.images)
+    assert built.image_sizes == {sl: len(data) for sl, data in layout.images.items()}
