@@ -274,6 +274,28 @@ def attention_values(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int,
     return out.transpose(0, 2, 1, 3).reshape(b, length, d)
 
 
+class _LateHostStageModel(PyLoihiProcessModel):
+    """What the off-chip stages share: one step late like the synapse they replace, each step
+    sends ``post @ values + post_bias`` of the previous step's inputs (the bias from the 0-based
+    step ``bias_on`` on), then reads this step's (:meth:`values`, (batch, n) int64)."""
+
+    def __init__(self, proc_params: ty.Any) -> None:
+        super().__init__(proc_params)
+        p = proc_params
+        self.bias = np.tile(np.asarray(p["post_bias"], np.int64), p["batch"])
+        self.pending = np.zeros_like(self.bias)
+
+    def values(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        on = self.time_step > p["bias_on"]
+        self.s_out.send((self.pending + self.bias if on else self.pending).astype(np.int32))
+        post = p["post"].astype(np.int64)
+        self.pending = np.asarray(post @ self.values().T).T.reshape(-1)
+
+
 class HostAttention(AbstractProcess):
     """Off-chip attention stage: ``post @ attention(Q, K, V) + post_bias``, one step late like a
     synapse (it sends the previous step's result before it receives this step's spikes); the
@@ -295,29 +317,19 @@ class HostAttention(AbstractProcess):
 @implements(proc=HostAttention, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyHostAttentionModel(PyLoihiProcessModel):
+class PyHostAttentionModel(_LateHostStageModel):
     q_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     k_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
-    def __init__(self, proc_params: ty.Any) -> None:
-        super().__init__(proc_params)
-        p = proc_params
-        self.bias = np.tile(np.asarray(p["post_bias"], np.int64), p["batch"])
-        self.pending = np.zeros_like(self.bias)
-
-    def run_spk(self) -> None:
+    def values(self) -> np.ndarray:
         p = self.proc_params
-        on = self.time_step > p["bias_on"]
-        self.s_out.send((self.pending + self.bias if on else self.pending).astype(np.int32))
         shape = (p["batch"], p["length"], p["dim"])
         q, k, v = (port.recv().astype(np.int64).reshape(shape)
                    for port in (self.q_in, self.k_in, self.v_in))
-        att = attention_values(q, k, v, p["heads"], np.asarray(p["mask"], np.int64),
-                               p["mask_frac_bits"]).reshape(p["batch"], -1)
-        post = p["post"].astype(np.int64)
-        self.pending = np.asarray(post @ att.T).T.reshape(-1)
+        return attention_values(q, k, v, p["heads"], np.asarray(p["mask"], np.int64),
+                                p["mask_frac_bits"]).reshape(p["batch"], -1)
 
 
 def max_pool_values(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
@@ -358,24 +370,15 @@ class HostMaxPool(AbstractProcess):
 @implements(proc=HostMaxPool, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyHostMaxPoolModel(PyLoihiProcessModel):
+class PyHostMaxPoolModel(_LateHostStageModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
-    def __init__(self, proc_params: ty.Any) -> None:
-        super().__init__(proc_params)
-        p = proc_params
-        self.bias = np.tile(np.asarray(p["post_bias"], np.int64), p["batch"])
-        self.pending = np.zeros_like(self.bias)
-
-    def run_spk(self) -> None:
+    def values(self) -> np.ndarray:
         p = self.proc_params
-        on = self.time_step > p["bias_on"]
-        self.s_out.send((self.pending + self.bias if on else self.pending).astype(np.int32))
         x = self.a_in.recv().astype(np.int64).reshape(p["batch"], *p["in_shape"])
         pooled = max_pool_values(x, p["kernel"], p["stride"], p["padding"])
-        post = p["post"].astype(np.int64)
-        self.pending = np.asarray(post @ pooled.reshape(p["batch"], -1).T).T.reshape(-1)
+        return pooled.reshape(p["batch"], -1)
 
 
 class SpikeRecorder(AbstractProcess):
