@@ -142,11 +142,15 @@ def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition,
         ends = np.append(starts[1:], ss.size)
         words = (((np.asarray(vals, np.int64) & 0xFFFF) << 16)
                  | (rows.astype(np.int64) - t.lo)).astype(np.uint32)
-        for b, e in zip(starts, ends, strict=True):
+        # row lengths of every source neuron at once; a block's rows are a slice of them and
+        # its offsets those of the run (sorted by source neuron) less the block's first entry
+        lengths = np.bincount(cols.astype(np.int64),
+                              minlength=src_parts[-1].hi).astype(np.int64)
+        before = np.cumsum(lengths) - lengths
+        for b, e in zip(starts.tolist(), ends.tolist(), strict=True):
             sl = src_parts[int(ss[b])]
-            lengths = np.bincount(cols[b:e].astype(np.int64) - sl.lo,
-                                  minlength=sl.n).astype(np.int64)
-            blocks[sl] = img.SynapticBlock(np.cumsum(lengths) - lengths, lengths, words[b:e])
+            blocks[sl] = img.SynapticBlock(before[sl.lo:sl.hi] - b, lengths[sl.lo:sl.hi],
+                                           words[b:e])
     return blocks
 
 
