@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +47,6 @@ from snnc.backends.spinnaker2.route import (
 from snnc.errors import ResourceError, VerifyError
 from snnc.ir.quantized import QuantizedGraph
 from snnc.target import Target
-
-Pair = tuple[Slice, Slice]
 
 
 def pe_file(pe_id: int) -> str:
@@ -102,22 +101,21 @@ class Layout:
         return [s for pop in sorted(self.parts) for s in self.parts[pop]]
 
 
-def _event_pairs(stage: EventStage, parts: Partition) -> set[Pair]:
-    """The (source slice, target slice) pairs of an event stage with at least one synapse,
-    read one target slice at a time (its synapses are one run of each matrix's entries)."""
-    pairs: set[Pair] = set()
+def _event_pairs(stage: EventStage, parts: Partition,
+                 first: Mapping[int, int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The (source, target) slice ids (see :func:`_connectivity`) of an event stage's pairs
+    with at least one synapse, read one target slice at a time (its synapses are one run of
+    each matrix's entries)."""
     dst_parts = parts[stage.sink]
     for src, mat in stage.synapses.items():
         if mat.nnz == 0:
             continue
-        src_parts = parts[src]
-        src_lo = np.array([s.lo for s in src_parts], np.int64)
+        src_lo = np.array([s.lo for s in parts[src]], np.int64)
         cuts = mat.row_starts([t.lo for t in dst_parts] + [dst_parts[-1].hi])
-        for t, a, z in zip(dst_parts, cuts[:-1], cuts[1:], strict=True):
+        for j, (a, z) in enumerate(pairwise(cuts.tolist())):
             if a < z:
                 heard = np.unique(np.searchsorted(src_lo, mat.cols[a:z], side="right") - 1)
-                pairs.update((src_parts[int(i)], t) for i in heard)
-    return pairs
+                yield heard + first[src], np.full(heard.size, first[stage.sink] + j, np.int64)
 
 
 def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition,
@@ -154,16 +152,40 @@ def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition,
     return blocks
 
 
-def _connectivity(net: Network, parts: Partition) -> set[Pair]:
-    """The full set of (source slice, target slice) pairs that talk."""
-    pairs: set[Pair] = set()
+def _connectivity(net: Network, parts: Partition,
+                  first: Mapping[int, int]) -> np.ndarray:
+    """Every (source slice, target slice) pair that talks, as sorted unique codes
+    ``source * count + target`` of slice ids (slices numbered in population, then slice order;
+    ``first`` is each population's first id, ``count`` the number of slices)."""
+    count = sum(len(p) for p in parts.values())
+    srcs: list[np.ndarray] = []
+    tgts: list[np.ndarray] = []
     for stage in net.stages.values():
         if isinstance(stage, EventStage):
-            pairs.update(_event_pairs(stage, parts))
+            for s, t in _event_pairs(stage, parts, first):
+                srcs.append(s)
+                tgts.append(t)
         else:
+            sink = first[stage.sink] + np.arange(len(parts[stage.sink]), dtype=np.int64)
             for src in stage.sources:
-                pairs.update((s, t) for s in parts[src] for t in parts[stage.sink])
-    return pairs
+                ids = first[src] + np.arange(len(parts[src]), dtype=np.int64)
+                srcs.append(np.repeat(ids, sink.size))
+                tgts.append(np.tile(sink, ids.size))
+    if not srcs:
+        return np.zeros(0, np.int64)
+    return np.unique(np.concatenate(srcs) * count + np.concatenate(tgts))
+
+
+def _grouped(keys: np.ndarray, values: np.ndarray, slices: list[Slice]
+             ) -> dict[Slice, tuple[Slice, ...]]:
+    """``values`` (slice ids) grouped by ``keys`` (slice ids, sorted), as slices."""
+    if keys.size == 0:
+        return {}
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    ends = np.append(starts[1:], keys.size).tolist()
+    vals = [slices[i] for i in values.tolist()]
+    return {slices[k]: tuple(vals[a:z])
+            for k, a, z in zip(keys[starts].tolist(), starts.tolist(), ends, strict=True)}
 
 
 def _parm(net: Network, pop: Population, sl: Slice) -> dict[str, int]:
@@ -371,26 +393,28 @@ def build_layout(qg: QuantizedGraph, target: Target, out_dir: Path | None = None
     net = build_network(qg, target.name)
     parts = partition(net, machine)
     sites = place(parts, machine)
-    pairs = _connectivity(net, parts)
+    slices = [s for pop in sorted(parts) for s in parts[pop]]
+    first: dict[int, int] = {}
+    for i, sl in enumerate(slices):
+        first.setdefault(sl.pop, i)
+    codes = _connectivity(net, parts, first)
     matrices, net = _detach_synapses(net)
-    dests: dict[Slice, set[Slice]] = {}
-    for s, t in pairs:
-        dests.setdefault(s, set()).add(t)
-    del pairs  # one Python tuple per talking slice pair: dests holds them from here on
-    ordered = [s for pop in sorted(parts) for s in parts[pop] if s in dests]
+    src, tgt = np.divmod(codes, max(len(slices), 1))
+    del codes
+    # targets by source in (pop, index) order, sources by target in the same order
+    targets = _grouped(src, tgt, slices)
+    by_target = np.lexsort((src, tgt))
+    incoming = {t: list(ss) for t, ss in _grouped(tgt[by_target], src[by_target],
+                                                  slices).items()}
+    del src, tgt, by_target
+    ordered = list(targets)
     bits = index_bits(s.n for s in ordered)
     if len(ordered) << bits > 1 << 32:
         raise ResourceError(machine.target, "routing keys (32-bit)", len(ordered) << bits,
                             1 << 32, f"{len(ordered)} slices x 2^{bits} neuron indices")
     keys = dict(zip(ordered, key_spaces([s.n for s in ordered], bits), strict=True))
-    targets = {s: tuple(sorted(dests.pop(s), key=lambda t: (t.pop, t.index)))
-               for s in ordered}
     trees = _trees(sites, targets)
     before, after = _tables(machine, trees, keys)
-    incoming: dict[Slice, list[Slice]] = {}  # sources by target, in (pop, index) order
-    for s in ordered:
-        for t in targets[s]:
-            incoming.setdefault(t, []).append(s)
     done = _images(net, machine, parts, sites, keys, incoming, matrices, out_dir)
     hops = sum(tree_hops(tree) for tree in trees.values())
     return Layout(target.name, machine, net, parts, sites, keys, bits, targets, trees, before,
