@@ -231,8 +231,10 @@ def _pe_image(net: Network, sl: Slice, site: Site, key: KeySpace | None,
     mpop: list[img.MpopEntry] = []
     blocks: list[img.SynapticBlock] = []
     address = 0
-    for src_sl, block in sorted(incoming, key=lambda item: keys[item[0]].key):
-        space = keys[src_sl]
+    spaces = [keys[src_sl] for src_sl, _ in incoming]
+    by_key = [space.key for space in spaces]
+    for i in sorted(range(len(incoming)), key=by_key.__getitem__):  # the table is key-ordered
+        (src_sl, block), space = incoming[i], spaces[i]
         if block is None:
             mpop.append(img.MpopEntry(space.key, space.mask, img.KIND_BUFFER,
                                       stage_slots[src_sl.pop], src_sl.lo))
@@ -274,14 +276,29 @@ def _tables(machine: Machine, trees: dict[Slice, dict[Chip, TreeNode]],
     return before, after
 
 
-def _trees(sites: dict[Slice, Site], targets: dict[Slice, tuple[Slice, ...]]
-           ) -> dict[Slice, dict[Chip, TreeNode]]:
+def _trees(sites: dict[Slice, Site], slices: list[Slice], src: np.ndarray,
+           tgt: np.ndarray) -> dict[Slice, dict[Chip, TreeNode]]:
+    """Each source slice's multicast tree; ``src`` / ``tgt`` are the talking pairs' slice ids
+    (indices into ``slices``), sorted by source. Target PEs are grouped by chip with array
+    runs, so only the chips of a tree, not its target slices, cost Python work."""
+    chip_list = sorted({site.chip for site in sites.values()})
+    chip_no = {chip: i for i, chip in enumerate(chip_list)}
+    chip_of = np.array([chip_no[sites[sl].chip] for sl in slices], np.int64)
+    core_of = np.array([sites[sl].core for sl in slices], np.int64)
     trees: dict[Slice, dict[Chip, TreeNode]] = {}
-    for s, dests in targets.items():
-        chips: dict[Chip, set[int]] = {}
-        for t in dests:
-            chips.setdefault(sites[t].chip, set()).add(sites[t].core)
-        trees[s] = multicast_tree(sites[s].chip, chips)
+    if src.size == 0:
+        return trees
+    starts = np.flatnonzero(np.concatenate(([True], src[1:] != src[:-1])))
+    ends = np.append(starts[1:], src.size)
+    for s, a, z in zip(src[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+        chips, cores = chip_of[tgt[a:z]], core_of[tgt[a:z]]
+        order = np.lexsort((cores, chips))
+        chips, cores = chips[order], cores[order]
+        cuts = np.flatnonzero(np.concatenate(([True], chips[1:] != chips[:-1]))).tolist()
+        core_runs = np.split(cores, cuts[1:])
+        dests = {chip_list[c]: run.tolist()
+                 for c, run in zip(chips[cuts].tolist(), core_runs, strict=True)}
+        trees[slices[s]] = multicast_tree(sites[slices[s]].chip, dests)
     return trees
 
 
@@ -406,14 +423,15 @@ def build_layout(qg: QuantizedGraph, target: Target, out_dir: Path | None = None
     by_target = np.lexsort((src, tgt))
     incoming = {t: list(ss) for t, ss in _grouped(tgt[by_target], src[by_target],
                                                   slices).items()}
-    del src, tgt, by_target
+    del by_target
     ordered = list(targets)
     bits = index_bits(s.n for s in ordered)
     if len(ordered) << bits > 1 << 32:
         raise ResourceError(machine.target, "routing keys (32-bit)", len(ordered) << bits,
                             1 << 32, f"{len(ordered)} slices x 2^{bits} neuron indices")
     keys = dict(zip(ordered, key_spaces([s.n for s in ordered], bits), strict=True))
-    trees = _trees(sites, targets)
+    trees = _trees(sites, slices, src, tgt)
+    del src, tgt
     before, after = _tables(machine, trees, keys)
     done = _images(net, machine, parts, sites, keys, incoming, matrices, out_dir)
     hops = sum(tree_hops(tree) for tree in trees.values())

@@ -21,7 +21,7 @@ unmatched, so the compressed table routes *every* allocated key exactly as the o
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +94,8 @@ def _direction(a: Chip, b: Chip) -> int:
     return LINK_STEP.index((b[0] - a[0], b[1] - a[1]))
 
 
-def multicast_tree(source: Chip, targets: dict[Chip, set[int]]) -> dict[Chip, TreeNode]:
+def multicast_tree(source: Chip, targets: Mapping[Chip, Iterable[int]]
+                   ) -> dict[Chip, TreeNode]:
     """X-then-Y paths from ``source`` to every target chip, merged into one tree."""
     links: dict[Chip, int] = {source: 0}
     arrival: dict[Chip, int | None] = {source: None}
@@ -112,7 +113,7 @@ def multicast_tree(source: Chip, targets: dict[Chip, set[int]]) -> dict[Chip, Tr
             arrival.setdefault(nxt, d)
             cores.setdefault(nxt, set())
             cur = nxt
-        cores[dest] |= targets[dest]
+        cores[dest].update(targets[dest])
     return {chip: TreeNode(arrival[chip], Route(links[chip], tuple(sorted(cores[chip]))))
             for chip in sorted(links)}
 
