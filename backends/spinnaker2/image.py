@@ -27,6 +27,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,8 +62,9 @@ PARAM_NAMES = ("stride", "padding", "dilation", "groups", "kernel", "heads", "ma
 TENSOR_NAMES = ("weight", "bias", "mask")
 
 
-@dataclass(frozen=True)
-class MpopEntry:
+class MpopEntry(NamedTuple):
+    """One master-population entry (a tuple: a PE has one per source slice it hears)."""
+
     key: int
     mask: int
     kind: int
@@ -210,8 +212,8 @@ def encode_image(image: PeImage) -> bytes:
     if image.bias is not None:
         sections.append((b"BIAS", np.asarray(image.bias, "<i4").tobytes()))
     if image.mpop:
-        sections.append((b"MPOP", b"".join(MPOP_ENTRY.pack(e.key, e.mask, e.kind, e.arg,
-                                                           e.address) for e in image.mpop)))
+        pack = MPOP_ENTRY.pack
+        sections.append((b"MPOP", b"".join([pack(*e) for e in image.mpop])))
     if image.blocks:
         sections.append((b"SYNS", _syns(image.blocks)))
     if image.program is not None:

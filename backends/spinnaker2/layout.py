@@ -152,9 +152,11 @@ def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition,
         lengths = np.bincount(cols.astype(np.int64),
                               minlength=src_parts[-1].hi).astype(np.int64)
         before = np.cumsum(lengths) - lengths
+        los = np.array([s.lo for s in src_parts], np.int64)
+        offsets = before - np.repeat(before[los], [s.n for s in src_parts])
         for i, b, e in zip(ss[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
             sl = src_parts[i]
-            blocks[sl] = img.SynapticBlock(before[sl.lo:sl.hi] - b, lengths[sl.lo:sl.hi],
+            blocks[sl] = img.SynapticBlock(offsets[sl.lo:sl.hi], lengths[sl.lo:sl.hi],
                                            words[b:e])
     return blocks
 
