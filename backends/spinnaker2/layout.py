@@ -126,7 +126,20 @@ def _owners(slices: tuple[Slice, ...]) -> np.ndarray:
     return np.repeat(np.arange(len(slices), dtype=np.int64), [s.n for s in slices])
 
 
-def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition,
+@dataclass(frozen=True, eq=False)
+class _Owners:
+    """Per neuron of a source population: its slice number and its slice's first neuron."""
+
+    slice_no: np.ndarray
+    first: np.ndarray
+
+    @staticmethod
+    def of(slices: tuple[Slice, ...]) -> _Owners:
+        slice_no = _owners(slices)
+        return _Owners(slice_no, np.array([s.lo for s in slices], np.int64)[slice_no])
+
+
+def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition, owners: Mapping[int, _Owners],
                      t: Slice) -> dict[Slice, img.SynapticBlock]:
     """Synaptic blocks into target slice ``t`` by source slice: rows of the source slice's
     neurons, synapse word = int16 weight << 16 | target neuron index in ``t``.
@@ -142,7 +155,7 @@ def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition,
         rows, cols, vals = mat.rows[a:z], mat.cols[a:z], mat.vals[a:z]
         order = np.lexsort((rows, cols))  # by source neuron, then target neuron
         rows, cols, vals = rows[order], cols[order], vals[order]
-        ss = _owners(src_parts)[cols]
+        ss = owners[src].slice_no[cols]
         starts = np.flatnonzero(np.concatenate(([True], ss[1:] != ss[:-1])))
         ends = np.append(starts[1:], ss.size)
         words = (((np.asarray(vals, np.int64) & 0xFFFF) << 16)
@@ -152,8 +165,7 @@ def _incoming_blocks(synapses: Mapping[int, Coo], parts: Partition,
         lengths = np.bincount(cols.astype(np.int64),
                               minlength=src_parts[-1].hi).astype(np.int64)
         before = np.cumsum(lengths) - lengths
-        los = np.array([s.lo for s in src_parts], np.int64)
-        offsets = before - np.repeat(before[los], [s.n for s in src_parts])
+        offsets = before - before[owners[src].first]
         for i, b, e in zip(ss[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
             sl = src_parts[i]
             blocks[sl] = img.SynapticBlock(offsets[sl.lo:sl.hi], lengths[sl.lo:sl.hi],
@@ -375,9 +387,10 @@ def _images(net: Network, machine: Machine, parts: Partition, sites: dict[Slice,
     each stage's entry once its population's PEs are done."""
     done = _Encoded(out_dir)
     left = {pop: len(slices) for pop, slices in parts.items()}
+    owners = {pop: _Owners.of(slices) for pop, slices in parts.items()}
     try:
         for sl, site in sites.items():
-            data, used, n_syn = _image(net, machine, parts, sl, site, keys, incoming,
+            data, used, n_syn = _image(net, machine, parts, owners, sl, site, keys, incoming,
                                        matrices.get(sl.pop, {}))
             done.keep(sl, site.pe_id, data, used, n_syn)
             left[sl.pop] -= 1
@@ -389,8 +402,9 @@ def _images(net: Network, machine: Machine, parts: Partition, sites: dict[Slice,
     return done
 
 
-def _image(net: Network, machine: Machine, parts: Partition, sl: Slice, site: Site,
-           keys: dict[Slice, KeySpace], incoming: dict[Slice, list[Slice]],
+def _image(net: Network, machine: Machine, parts: Partition, owners: Mapping[int, _Owners],
+           sl: Slice, site: Site, keys: dict[Slice, KeySpace],
+           incoming: dict[Slice, list[Slice]],
            synapses: Mapping[int, Coo]) -> tuple[bytes, int, int]:
     """Slice ``sl``'s encoded image, SRAM used and synapse words. The image's size is checked
     against the memory model the partitioner planned with, and its SRAM against the PE's."""
@@ -398,7 +412,8 @@ def _image(net: Network, machine: Machine, parts: Partition, sl: Slice, site: Si
     stage = net.stages.get(sl.pop)
     slots = {src: i for i, src in enumerate(stage.sources)} if stage else {}
     # this PE's blocks exist only while its image is encoded
-    blocks = _incoming_blocks(synapses, parts, sl) if isinstance(stage, EventStage) else {}
+    blocks = (_incoming_blocks(synapses, parts, owners, sl) if isinstance(stage, EventStage)
+              else {})
     heard = [(src, blocks.get(src)) for src in incoming.get(sl, [])]
     pe = _pe_image(net, sl, site, keys.get(sl), heard, keys, slots)
     del blocks, heard
