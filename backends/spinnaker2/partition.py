@@ -70,13 +70,15 @@ def _fanin(stage: EventStage, size: int, parts: Partition) -> _Fanin:
     for src, mat in stage.synapses.items():
         for start in range(0, mat.nnz, FANIN_BLOCK):  # bincount widens its input to int64
             synapses += np.bincount(mat.rows[start:start + FANIN_BLOCK], minlength=size)
-        los = np.array([s.lo for s in parts[src]], np.int64)
+        # each source neuron's slice number: one gather per synapse, not a binary search
+        owner = np.repeat(np.arange(len(parts[src]), dtype=np.int64),
+                          [s.n for s in parts[src]]) + len(rows)
         # row-major: (target, source slice) keys never decrease, so a key differing from its
         # predecessor is a new pair (in blocks of entries: no whole-matrix temporaries)
         last = -1
         for start in range(0, mat.nnz, FANIN_BLOCK):
             part = slice(start, start + FANIN_BLOCK)
-            sigma = np.searchsorted(los, mat.cols[part], side="right") - 1 + len(rows)
+            sigma = owner[mat.cols[part]]
             keys = mat.rows[part].astype(np.int64) * (1 << 32) + sigma
             new = np.concatenate(([keys[0] != last], keys[1:] != keys[:-1]))
             pairs.append(keys[new])
