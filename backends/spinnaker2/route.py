@@ -129,17 +129,18 @@ def _order(entry: Entry) -> tuple[int, int, int]:
 
 def first_match(entries: Sequence[Entry], keys: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """Index of the first entry matching each key, -1 where none does (the default route)."""
-    keys = np.asarray(keys, np.int64)
+    keys = np.asarray(keys, np.int64).astype(np.uint32)  # keys and masks are 32-bit words
     out = np.full(keys.size, -1, np.int64)
     if not entries:
         return out
-    ek = np.array([e.key for e in entries], np.int64)
-    em = np.array([e.mask for e in entries], np.int64)
+    ek = np.array([e.key for e in entries], np.uint32)
+    em = np.array([e.mask for e in entries], np.uint32)
     for start in range(0, keys.size, chunk):
         part = keys[start:start + chunk]
         hit = (part[:, None] & em[None, :]) == ek[None, :]
-        any_hit = hit.any(axis=1)
-        out[start:start + chunk] = np.where(any_hit, hit.argmax(axis=1), -1)
+        first = hit.argmax(axis=1)  # the first True, or 0 when no entry matches
+        matched = hit[np.arange(part.size), first]
+        out[start:start + chunk] = np.where(matched, first, -1)
     return out
 
 
@@ -184,8 +185,8 @@ class _Compressor:
 
     def valid(self, merged: Entry, members: Sequence[Entry]) -> list[Entry] | None:
         """The table with ``members`` replaced by ``merged`` if no covered key changes route."""
-        gone = set(members)
-        table = [e for e in self.table if e not in gone]
+        gone = {id(e) for e in members}  # members are this table's own entries
+        table = [e for e in self.table if id(e) not in gone]
         bisect.insort(table, merged, key=_order)
         covered = (self.points & merged.mask) == merged.key
         pts = self.points[covered]
