@@ -35,7 +35,7 @@ targets in under 10 s on 2 cores, and time(4N) <= 4.5 time(N). Writes
 
 ``--large [N ...]`` measures instead what a board-size network costs: ``snnc compile`` of a
 dense network with N synapses (default 2*10^7 and 10^8; layers of 3162 neurons, two of them
-at 2*10^7, ten at 10^8) for spinnaker2 and for loihi2, each in
+at 2*10^7, ten at 10^8) for spinnaker2 and for loihi2 (``--large-target`` picks one), each in
 its own process: wall time and peak RSS above the same command's on a 10^3-synapse model (the
 start-up baseline: TVM alone takes about 300 MB), per synapse. Goals: <= 16 bytes per synapse,
 10^8 synapses in under 60 s. It needs several GB and minutes, so `make bench` does not run it;
@@ -377,7 +377,7 @@ def _layout_totals(out: Path) -> dict[str, int]:
     return {"chips": int(totals["chips"]), "pes": int(totals["pes"])}
 
 
-def large(sizes: tuple[int, ...]) -> dict[str, Any]:
+def large(sizes: tuple[int, ...], targets: tuple[str, ...] = LARGE_TARGETS) -> dict[str, Any]:
     """Peak RSS above the start-up baseline (the same command on a tiny model) per synapse and
     wall time of ``snnc compile`` for large dense networks, per target."""
     rows = []
@@ -388,7 +388,7 @@ def large(sizes: tuple[int, ...]) -> dict[str, Any]:
         for size in sizes:
             model = work / f"dense-{size}.onnx"
             synapses = write_model(size, model)
-            for target in LARGE_TARGETS:
+            for target in targets:
                 _, base, _ = cli_compile(tiny, target, work / "out-tiny")
                 seconds, peak, finished = cli_compile(model, target, work / f"out-{size}")
                 placed = _layout_totals(work / f"out-{size}") if finished else {}
@@ -421,17 +421,20 @@ def main() -> None:
     parser.add_argument("--large", nargs="*", type=int, metavar="SYNAPSES",
                         help="instead: peak RSS per synapse and time of snnc compile for "
                         "spinnaker2 and loihi2 at these sizes (default 2e7 and 1e8)")
+    parser.add_argument("--large-target", nargs="*", choices=LARGE_TARGETS,
+                        default=list(LARGE_TARGETS), dest="large_targets",
+                        help="with --large: only these targets (rows of the others are kept)")
     parser.add_argument("--family", nargs="*", choices=FAMILIES, default=list(FAMILIES),
                         help="only these families (the results file then holds only them)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.large is not None:
         sizes = tuple(args.large) or LARGE_SIZES
-        result = large(sizes)
-        if LARGE_RESULTS.is_file():  # keep the rows of the sizes not measured now
-            measured = {r["synapses"] for r in result["rows"]}
+        result = large(sizes, tuple(t for t in LARGE_TARGETS if t in args.large_targets))
+        if LARGE_RESULTS.is_file():  # keep the rows of the sizes and targets not measured now
+            measured = {(r["synapses"], r["target"]) for r in result["rows"]}
             kept = [r for r in json.loads(LARGE_RESULTS.read_text()).get("rows", [])
-                    if r["synapses"] not in measured]
+                    if (r["synapses"], r["target"]) not in measured]
             result["rows"] = sorted(kept + result["rows"],
                                     key=lambda r: (r["synapses"], r["target"] != "spinnaker2"))
         LARGE_RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

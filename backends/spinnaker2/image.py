@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,8 +62,9 @@ PARAM_NAMES = ("stride", "padding", "dilation", "groups", "kernel", "heads", "ma
 TENSOR_NAMES = ("weight", "bias", "mask")
 
 
-@dataclass(frozen=True)
-class MpopEntry:
+class MpopEntry(NamedTuple):
+    """One master-population entry (a tuple: a PE has one per source slice it hears)."""
+
     key: int
     mask: int
     kind: int
@@ -178,6 +180,23 @@ def encode_program(program: Program) -> bytes:
     return b"".join(out)
 
 
+def _syns(blocks: Sequence[SynapticBlock]) -> bytes:
+    """The SYNS section: per block its (offset, length) row index, then its words, as
+    little-endian u32. Filled by one scatter over all blocks, as a PE hears hundreds."""
+    rows = np.array([b.offsets.size for b in blocks], np.int64)
+    words = np.array([b.words.size for b in blocks], np.int64)
+    starts = np.cumsum(2 * rows + words) - (2 * rows + words)  # each block's first u32
+    out = np.empty(int((2 * rows + words).sum()), "<u4")
+    row_at = np.repeat(starts - 2 * (np.cumsum(rows) - rows), rows)
+    row_at += 2 * np.arange(row_at.size)
+    out[row_at] = np.concatenate([b.offsets for b in blocks])
+    out[row_at + 1] = np.concatenate([b.lengths for b in blocks])
+    word_at = np.repeat(starts + 2 * rows - (np.cumsum(words) - words), words)
+    word_at += np.arange(word_at.size)
+    out[word_at] = np.concatenate([np.asarray(b.words, "<u4") for b in blocks])
+    return out.tobytes()
+
+
 def encode_image(image: PeImage) -> bytes:
     """Serialise ``image``; byte-identical for identical content."""
     sections: list[tuple[bytes, bytes]] = []
@@ -193,14 +212,10 @@ def encode_image(image: PeImage) -> bytes:
     if image.bias is not None:
         sections.append((b"BIAS", np.asarray(image.bias, "<i4").tobytes()))
     if image.mpop:
-        sections.append((b"MPOP", b"".join(MPOP_ENTRY.pack(e.key, e.mask, e.kind, e.arg,
-                                                           e.address) for e in image.mpop)))
+        pack = MPOP_ENTRY.pack
+        sections.append((b"MPOP", b"".join([pack(*e) for e in image.mpop])))
     if image.blocks:
-        parts = []
-        for block in image.blocks:
-            index = np.stack([block.offsets, block.lengths], axis=1).astype("<u4")
-            parts.append(index.tobytes() + np.asarray(block.words, "<u4").tobytes())
-        sections.append((b"SYNS", b"".join(parts)))
+        sections.append((b"SYNS", _syns(image.blocks)))
     if image.program is not None:
         sections.append((b"MACP", encode_program(image.program)))
     offset = HEADER.size + SECTION.size * len(sections)

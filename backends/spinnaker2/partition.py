@@ -70,13 +70,15 @@ def _fanin(stage: EventStage, size: int, parts: Partition) -> _Fanin:
     for src, mat in stage.synapses.items():
         for start in range(0, mat.nnz, FANIN_BLOCK):  # bincount widens its input to int64
             synapses += np.bincount(mat.rows[start:start + FANIN_BLOCK], minlength=size)
-        los = np.array([s.lo for s in parts[src]], np.int64)
+        # each source neuron's slice number: one gather per synapse, not a binary search
+        owner = np.repeat(np.arange(len(parts[src]), dtype=np.int64),
+                          [s.n for s in parts[src]]) + len(rows)
         # row-major: (target, source slice) keys never decrease, so a key differing from its
         # predecessor is a new pair (in blocks of entries: no whole-matrix temporaries)
         last = -1
         for start in range(0, mat.nnz, FANIN_BLOCK):
             part = slice(start, start + FANIN_BLOCK)
-            sigma = np.searchsorted(los, mat.cols[part], side="right") - 1 + len(rows)
+            sigma = owner[mat.cols[part]]
             keys = mat.rows[part].astype(np.int64) * (1 << 32) + sigma
             new = np.concatenate(([keys[0] != last], keys[1:] != keys[:-1]))
             pairs.append(keys[new])
@@ -130,30 +132,82 @@ def _split(net: Network, pop: Population, machine: Machine, parts: Partition) ->
     fanin = _fanin(stage, pop.size, parts)
     syn_prefix = np.concatenate(([0], np.cumsum(fanin.synapses))).tolist()
     ptr = fanin.ptr.tolist()
-    slice_ids = fanin.slice_ids.tolist()
-    slice_rows = fanin.slice_rows.tolist()
+    heard = _Heard(fanin, block)
     slices: list[Slice] = []
     lo = 0
     while lo < pop.size:
         hi, rows = lo, 0
-        heard: set[int] = set()
+        heard.clear()
         while hi < pop.size and hi + block - lo <= cap:
-            new = set(slice_ids[ptr[hi]:ptr[hi + block]]) - heard
-            more_rows = sum(slice_rows[i] for i in new)
+            new, more_rows = heard.fresh(ptr[hi], ptr[hi + block])
             synapses = syn_prefix[hi + block] - syn_prefix[lo]
-            if need(hi + block - lo, synapses, len(heard) + len(new), rows + more_rows) > budget:
+            if need(hi + block - lo, synapses, heard.count + new, rows + more_rows) > budget:
                 if hi == lo:
-                    want = need(block, synapses, len(new), more_rows) + machine.reserve_bytes
+                    want = need(block, synapses, new, more_rows) + machine.reserve_bytes
                     raise ResourceError(machine.target, "SRAM per PE (bytes)", want,
                                         machine.sram_per_pe_bytes,
                                         f"population '{pop.name}': {block} neuron(s) with "
                                         "their synapses do not fit one PE")
                 break
             hi, rows = hi + block, rows + more_rows
-            heard |= new
+            heard.take()
         slices.append(Slice(pop.index, len(slices), lo, hi))
         lo = hi
     return tuple(slices)
+
+
+class _Heard:
+    """The source slices a growing slice hears: how many and how many rows a block of target
+    neurons would add (:meth:`fresh`), and adding them (:meth:`take`). Dense fan-in (hundreds
+    of source slices per neuron) is tracked with a stamp per source slice and array gathers;
+    sparse fan-in with a Python set, cheaper for a handful of ids."""
+
+    DENSE = 32  # mean source slices per block from which arrays beat sets
+
+    def __init__(self, fanin: _Fanin, block: int) -> None:
+        blocks = max(1, fanin.synapses.size // block)
+        self.dense = fanin.slice_ids.size >= self.DENSE * blocks
+        self.block = block
+        self.count = 0
+        if self.dense:
+            self.ids = fanin.slice_ids
+            self.rows = fanin.slice_rows
+            self.stamp = np.full(fanin.slice_rows.size, -1, np.int64)
+            self.tag = 0
+            self.new_ids = self.ids[:0]
+        else:
+            self.id_list = fanin.slice_ids.tolist()
+            self.row_list = fanin.slice_rows.tolist()
+            self.seen: set[int] = set()
+            self.new_set: set[int] = set()
+
+    def clear(self) -> None:
+        self.count = 0
+        if self.dense:
+            self.tag += 1
+        else:
+            self.seen = set()
+
+    def fresh(self, a: int, z: int) -> tuple[int, int]:
+        """Source slices (and their rows) among ids ``a..z-1`` not heard yet."""
+        if self.dense:
+            ids = self.ids[a:z]
+            ids = ids[self.stamp[ids] != self.tag]
+            if self.block > 1:
+                ids = np.unique(ids)
+            self.new_ids = ids
+            return int(ids.size), int(self.rows[ids].sum())
+        self.new_set = set(self.id_list[a:z]) - self.seen
+        return len(self.new_set), sum(self.row_list[i] for i in self.new_set)
+
+    def take(self) -> None:
+        """Hear the slices of the last :meth:`fresh`."""
+        if self.dense:
+            self.stamp[self.new_ids] = self.tag
+            self.count += int(self.new_ids.size)
+        else:
+            self.seen |= self.new_set
+            self.count += len(self.new_set)
 
 
 def _even(pop: Population, machine: Machine) -> tuple[Slice, ...]:

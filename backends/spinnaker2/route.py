@@ -21,7 +21,7 @@ unmatched, so the compressed table routes *every* allocated key exactly as the o
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +94,8 @@ def _direction(a: Chip, b: Chip) -> int:
     return LINK_STEP.index((b[0] - a[0], b[1] - a[1]))
 
 
-def multicast_tree(source: Chip, targets: dict[Chip, set[int]]) -> dict[Chip, TreeNode]:
+def multicast_tree(source: Chip, targets: Mapping[Chip, Iterable[int]]
+                   ) -> dict[Chip, TreeNode]:
     """X-then-Y paths from ``source`` to every target chip, merged into one tree."""
     links: dict[Chip, int] = {source: 0}
     arrival: dict[Chip, int | None] = {source: None}
@@ -112,7 +113,7 @@ def multicast_tree(source: Chip, targets: dict[Chip, set[int]]) -> dict[Chip, Tr
             arrival.setdefault(nxt, d)
             cores.setdefault(nxt, set())
             cur = nxt
-        cores[dest] |= targets[dest]
+        cores[dest].update(targets[dest])
     return {chip: TreeNode(arrival[chip], Route(links[chip], tuple(sorted(cores[chip]))))
             for chip in sorted(links)}
 
@@ -128,17 +129,18 @@ def _order(entry: Entry) -> tuple[int, int, int]:
 
 def first_match(entries: Sequence[Entry], keys: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """Index of the first entry matching each key, -1 where none does (the default route)."""
-    keys = np.asarray(keys, np.int64)
+    keys = np.asarray(keys, np.int64).astype(np.uint32)  # keys and masks are 32-bit words
     out = np.full(keys.size, -1, np.int64)
     if not entries:
         return out
-    ek = np.array([e.key for e in entries], np.int64)
-    em = np.array([e.mask for e in entries], np.int64)
+    ek = np.array([e.key for e in entries], np.uint32)
+    em = np.array([e.mask for e in entries], np.uint32)
     for start in range(0, keys.size, chunk):
         part = keys[start:start + chunk]
         hit = (part[:, None] & em[None, :]) == ek[None, :]
-        any_hit = hit.any(axis=1)
-        out[start:start + chunk] = np.where(any_hit, hit.argmax(axis=1), -1)
+        first = hit.argmax(axis=1)  # the first True, or 0 when no entry matches
+        matched = hit[np.arange(part.size), first]
+        out[start:start + chunk] = np.where(matched, first, -1)
     return out
 
 
@@ -183,8 +185,8 @@ class _Compressor:
 
     def valid(self, merged: Entry, members: Sequence[Entry]) -> list[Entry] | None:
         """The table with ``members`` replaced by ``merged`` if no covered key changes route."""
-        gone = set(members)
-        table = [e for e in self.table if e not in gone]
+        gone = {id(e) for e in members}  # members are this table's own entries
+        table = [e for e in self.table if id(e) not in gone]
         bisect.insort(table, merged, key=_order)
         covered = (self.points & merged.mask) == merged.key
         pts = self.points[covered]

@@ -15,10 +15,11 @@ from testkit.s2_netgen import RECIPES, group_block, machine_limits, spinnaker2
 
 from snnc.backends.spinnaker2 import emit
 from snnc.backends.spinnaker2 import image as img
+from snnc.backends.spinnaker2 import layout as layout_module
 from snnc.backends.spinnaker2.emit import write_layout
 from snnc.backends.spinnaker2.layout import build_layout
 from snnc.backends.spinnaker2.simulate import Stats, load_layout, run_layout
-from snnc.errors import EmitError
+from snnc.errors import EmitError, VerifyError
 from snnc.passes.quantize import quantize
 from snnc.reference.integer import run_quantized
 
@@ -82,6 +83,19 @@ def test_layout_summary_agrees_with_the_routed_tables(tmp_path: Path) -> None:
     resources = json.loads((tmp_path / "resources.json").read_text())
     assert all(p["sram_bytes"] <= p["sram_limit"] for p in resources["pes"])
     assert all(c["routing_entries"] <= c["routing_entries_limit"] for c in resources["chips"])
+
+
+def test_a_compression_that_changes_a_route_is_a_verify_error(monkeypatch) -> None:
+    """The layout checks every compressed table against the original, one key per slice."""
+
+    def wrong(table, points):
+        first = table[0]
+        bent = replace(first.route, links=first.route.links ^ 1)
+        return [replace(first, route=bent), *table[1:]]
+
+    monkeypatch.setattr(layout_module, "compress", wrong)
+    with pytest.raises(VerifyError, match="changed the route of key"):
+        _layout("fanout", 14)
 
 
 def test_a_corrupt_image_is_an_emit_error() -> None:
