@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from testkit.mixed_nets import mixed_mlp
 
 from snnc.backends.loihi import simulate
 from snnc.backends.loihi.emit import emit
@@ -24,16 +25,8 @@ LOIHI = load_target("loihi2")
 
 
 def _mlp(seed: int) -> Graph:
-    rng = np.random.default_rng(seed)
-    layers: list = [Input("x", (), shape=(12,))]
-    prev, width = "x", 12
-    for i, n in enumerate((10, 8, 5)):
-        w = rng.normal(0.15, 0.5, (n, width)).astype(np.float32)
-        layers.append(Dense(f"fc{i}", (prev,), weight=w))
-        layers.append(LIF(f"n{i}", (f"fc{i}",), beta=np.float32((1.0, 0.9, 1.0)[i]),
-                          threshold=np.float32(1.0), reset=("subtract", "zero", "subtract")[i]))
-        prev, width = f"n{i}", n
-    return Graph(tuple(layers), output=prev, timesteps=6, encoding="rate", name="mixed_mlp")
+    """The shared mixed MLP, narrower and shorter: Lava runs are slow."""
+    return mixed_mlp(seed, 12, (10, 8, 5), 6)
 
 
 def _mixed(graph: Graph, names: tuple[str, ...], batch: int = 3):

@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from testkit.mcu_helpers import M4, assert_same_trace, prepare
+from testkit.mixed_nets import mixed_conv, mixed_mlp
 
 from snnc.backends.mcu import simulate
 from snnc.backends.mcu.lower import lower
 from snnc.errors import ToolchainError
-from snnc.ir.layers import LIF, Conv2d, Dense, Flatten, Graph, Input, Pool2d
+from snnc.ir.layers import Graph
 from snnc.passes.snn_to_qnn import convert_quantized
 from snnc.reference.integer import run_quantized
 
@@ -19,33 +20,6 @@ from snnc.reference.integer import run_quantized
 MAPPINGS = [("n0",), pytest.param(("n1",), marks=pytest.mark.slow),
             pytest.param(("n2",), marks=pytest.mark.slow), ("n0", "n2"),
             pytest.param(("n0", "n1", "n2"), marks=pytest.mark.slow)]
-
-
-def _mlp(seed: int, encoding: str = "rate") -> Graph:
-    rng = np.random.default_rng(seed)
-    layers: list = [Input("x", (), shape=(20,))]
-    prev, width = "x", 20
-    for i, n in enumerate((16, 12, 6)):
-        w = rng.normal(0.15, 0.5, (n, width)).astype(np.float32)
-        layers.append(Dense(f"fc{i}", (prev,), weight=w))
-        layers.append(LIF(f"n{i}", (f"fc{i}",), beta=np.float32((1.0, 0.9, 1.0)[i]),
-                          threshold=np.float32(1.0), reset=("subtract", "zero", "subtract")[i]))
-        prev, width = f"n{i}", n
-    return Graph(tuple(layers), output=prev, timesteps=8, encoding=encoding, name="mixed_mlp")
-
-
-def _conv(seed: int) -> Graph:
-    rng = np.random.default_rng(seed)
-    return Graph((
-        Input("img", (), shape=(2, 8, 8)),
-        Conv2d("c0", ("img",), weight=rng.normal(0.2, 0.6, (4, 2, 3, 3)).astype(np.float32),
-               padding=(1, 1, 1, 1)),
-        LIF("s0", ("c0",), beta=np.float32(1.0), threshold=np.float32(1.0), reset="subtract"),
-        Pool2d("p0", ("s0",), pool="sum", kernel=(2, 2), stride=(2, 2)),
-        Flatten("f0", ("p0",)),
-        Dense("d1", ("f0",), weight=rng.normal(0.1, 0.4, (5, 64)).astype(np.float32)),
-        LIF("s1", ("d1",), beta=np.float32(1.0), threshold=np.float32(1.0), reset="subtract"),
-    ), output="s1", timesteps=6, encoding="rate", name="mixed_conv")
 
 
 def _inputs(graph: Graph, batch: int, seed: int) -> np.ndarray:
@@ -56,7 +30,7 @@ def _inputs(graph: Graph, batch: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("encoding", ["rate", "direct"])
 @pytest.mark.parametrize("names", MAPPINGS)
 def test_host_runs_qnn_stages_once_and_equals_the_mixed_reference(names, encoding, tmp_path):
-    graph = _mlp(4, encoding)
+    graph = mixed_mlp(4, encoding=encoding)
     x = _inputs(graph, 5, 1)
     qg, drive = prepare(graph, x, graph.timesteps)
     mixed = convert_quantized(qg, names)
@@ -70,7 +44,7 @@ def test_host_runs_qnn_stages_once_and_equals_the_mixed_reference(names, encodin
 @pytest.mark.needs("gcc")
 @pytest.mark.parametrize("names", [("s0",), ("s1",), ("s0", "s1")])
 def test_host_runs_a_qnn_convolution_behind_pooling(names, tmp_path):
-    graph = _conv(2)
+    graph = mixed_conv(2)
     qg, drive = prepare(graph, _inputs(graph, 3, 5), graph.timesteps)
     mixed = convert_quantized(qg, names)
     got = simulate(mixed, M4, drive, runner="host", work_dir=tmp_path, sanitize=True)
@@ -79,7 +53,7 @@ def test_host_runs_a_qnn_convolution_behind_pooling(names, tmp_path):
 
 @pytest.mark.needs("arm-none-eabi-gcc", "qemu")
 def test_qemu_runs_the_mixed_schedule_exactly(tmp_path):
-    graph = _mlp(9)
+    graph = mixed_mlp(9)
     qg, drive = prepare(graph, _inputs(graph, 4, 3), graph.timesteps)
     mixed = convert_quantized(qg, ("n0", "n2"))
     got = simulate(mixed, M4, drive, runner="qemu", work_dir=tmp_path)
@@ -87,7 +61,7 @@ def test_qemu_runs_the_mixed_schedule_exactly(tmp_path):
 
 
 def test_qnn_stage_reads_int8_counts_through_the_smlad_dense_kernel():
-    graph = _mlp(1)
+    graph = mixed_mlp(1)
     qg, _ = prepare(graph, _inputs(graph, 2, 0), graph.timesteps)
     prog = lower(convert_quantized(qg, ("n0", "n1")), M4.name)
     once = [c for c in prog.calls if c.segment == 1]
@@ -99,7 +73,7 @@ def test_qnn_stage_reads_int8_counts_through_the_smlad_dense_kernel():
 
 @pytest.mark.needs("gcc")
 def test_finish_refuses_a_run_of_other_than_the_compiled_steps(tmp_path):
-    graph = _mlp(3)
+    graph = mixed_mlp(3)
     x = _inputs(graph, 1, 0)
     qg, drive = prepare(graph, x, graph.timesteps)
     mixed = convert_quantized(qg, ("n1",))

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from testkit.mixed_nets import mixed_conv, mixed_mlp
 
 from snnc.backends.spinnaker2 import simulate
 from snnc.backends.spinnaker2.network import build_network
 from snnc.errors import UnsupportedError
-from snnc.ir.layers import LIF, Add, Conv2d, Dense, Flatten, Graph, Input, Pool2d
+from snnc.ir.layers import LIF, Add, Conv2d, Dense, Flatten, Graph, Input
 from snnc.passes.quantize import quantize
 from snnc.passes.snn_to_qnn import convert_quantized
 from snnc.reference.encode import encode
@@ -18,33 +19,6 @@ from snnc.reference.integer import run_quantized
 from snnc.target import load_target
 
 S2 = load_target("spinnaker2")
-
-
-def _mlp(seed: int) -> Graph:
-    rng = np.random.default_rng(seed)
-    layers: list = [Input("x", (), shape=(20,))]
-    prev, width = "x", 20
-    for i, n in enumerate((16, 12, 6)):
-        w = rng.normal(0.15, 0.5, (n, width)).astype(np.float32)
-        layers.append(Dense(f"fc{i}", (prev,), weight=w))
-        layers.append(LIF(f"n{i}", (f"fc{i}",), beta=np.float32((1.0, 0.9, 1.0)[i]),
-                          threshold=np.float32(1.0), reset=("subtract", "zero", "subtract")[i]))
-        prev, width = f"n{i}", n
-    return Graph(tuple(layers), output=prev, timesteps=8, encoding="rate", name="mixed_mlp")
-
-
-def _conv(seed: int) -> Graph:
-    rng = np.random.default_rng(seed)
-    return Graph((
-        Input("img", (), shape=(2, 8, 8)),
-        Conv2d("c0", ("img",), weight=rng.normal(0.2, 0.6, (4, 2, 3, 3)).astype(np.float32),
-               padding=(1, 1, 1, 1)),
-        LIF("s0", ("c0",), beta=np.float32(1.0), threshold=np.float32(1.0), reset="subtract"),
-        Pool2d("p0", ("s0",), pool="sum", kernel=(2, 2), stride=(2, 2)),
-        Flatten("f0", ("p0",)),
-        Dense("d1", ("f0",), weight=rng.normal(0.1, 0.4, (5, 64)).astype(np.float32)),
-        LIF("s1", ("d1",), beta=np.float32(1.0), threshold=np.float32(1.0), reset="subtract"),
-    ), output="s1", timesteps=6, encoding="rate", name="mixed_conv")
 
 
 def _run(graph: Graph, names: tuple[str, ...], batch: int, tmp_path) -> None:
@@ -63,16 +37,16 @@ def _run(graph: Graph, names: tuple[str, ...], batch: int, tmp_path) -> None:
 
 @pytest.mark.parametrize("names", [("n0",), ("n1",), ("n2",), ("n0", "n2"), ("n0", "n1", "n2")])
 def test_mlp_with_qnn_stages_equals_the_mixed_reference(names, tmp_path):
-    _run(_mlp(4), names, 5, tmp_path)
+    _run(mixed_mlp(4), names, 5, tmp_path)
 
 
 @pytest.mark.parametrize("names", [("s0",), ("s1",), ("s0", "s1")])
 def test_conv_with_qnn_stages_equals_the_mixed_reference(names, tmp_path):
-    _run(_conv(2), names, 3, tmp_path)
+    _run(mixed_conv(2), names, 3, tmp_path)
 
 
 def test_twin_populations_run_once_on_the_mac_path():
-    graph = _mlp(1)
+    graph = mixed_mlp(1)
     x = np.random.default_rng(0).random((2, 20)).astype(np.float32)
     qg = convert_quantized(quantize(graph, S2.numeric, calib=x, target=S2.name), ("n1",))
     net = build_network(qg, S2.name)
