@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from testkit.cost_nets import digits_like, digits_x
+from testkit.digits_net import digits_like, digits_x
 
 from snnc import api
 from snnc.cost.report import write_report

@@ -8,7 +8,8 @@ import math
 
 import numpy as np
 import pytest
-from testkit.cost_nets import digits_like, digits_x, wide_layer
+from testkit.cost_nets import wide_layer
+from testkit.digits_net import digits_like, digits_x
 
 import snnc.cost
 from snnc.cost import CostReport, report, write_report

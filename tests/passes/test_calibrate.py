@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from testkit.pass_nets import conv_net, digits_like, digits_x, if_chain
+from testkit.digits_net import digits_like, digits_x
+from testkit.pass_nets import conv_net, if_chain
 
 from snnc.cost.model import rate_bounds
 from snnc.passes.calibrate import CALIBRATION_KEYS, calibrate

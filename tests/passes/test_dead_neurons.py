@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from testkit.pass_nets import conv_net, digits_like, digits_x
+from testkit.digits_net import digits_like, digits_x
+from testkit.pass_nets import conv_net
 
 from snnc.errors import InputError
 from snnc.ir.layers import Add, Dense, Graph

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from testkit.pass_nets import digits_like, digits_x
+from testkit.digits_net import digits_like, digits_x
 
 from snnc.cost.model import TYPICAL_NEUROMORPHIC
 from snnc.cost.shapes import stage_shape

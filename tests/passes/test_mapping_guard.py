@@ -3,7 +3,7 @@ tolerance on the calibration data, and the agreement reported."""
 
 import numpy as np
 import pytest
-from testkit.pass_nets import digits_like, digits_x
+from testkit.digits_net import digits_like, digits_x
 
 from snnc import api
 from snnc.errors import InputError, UnsupportedError

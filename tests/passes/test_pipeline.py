@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from testkit.pass_nets import digits_like, digits_x, if_chain
+from testkit.digits_net import digits_like, digits_x
+from testkit.pass_nets import if_chain
 
 from snnc.errors import InputError, VerifyError
 from snnc.ir.layers import Dense, Graph

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from testkit.pass_nets import digits_like, digits_x
+from testkit.digits_net import digits_like, digits_x
 
 from snnc.errors import InputError
 from snnc.passes.prune import agreement, prune, storage_bits, to_csr

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from testkit.pass_nets import conv_net, digits_like, if_chain
+from testkit.digits_net import digits_like
+from testkit.pass_nets import conv_net, if_chain
 
 from snnc.cost.twins import structural_exactness, twin_blocker
 from snnc.errors import UnsupportedError

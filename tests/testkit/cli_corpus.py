@@ -225,37 +225,26 @@ def huge_weight(folder: Path) -> Path:
     return _write(folder, _set_weight(good_onnx(), np.full((3, N_IN), 3e38)))
 
 
-def nan_threshold(folder: Path) -> Path:
-    return _write(folder, _set_float(good_onnx(), "lif", "threshold", float("nan")))
+def _bad_float(graph: Callable[[], Graph], node: str, attr: str,
+               value: float) -> Callable[[Path], Path]:
+    """The case: ``graph`` as ONNX with the float attribute ``attr`` of ``node`` set to
+    ``value`` (a parameter outside what the neuron's equations allow)."""
+    def write(folder: Path) -> Path:
+        return _write(folder, _set_float(graph_to_onnx(graph()), node, attr, value))
+    return write
 
 
-def zero_threshold(folder: Path) -> Path:
-    return _write(folder, _set_float(good_onnx(), "lif", "threshold", 0.0))
-
-
-def negative_threshold(folder: Path) -> Path:
-    return _write(folder, _set_float(good_onnx(), "lif", "threshold", -1.0))
-
-
-def zero_multilevel_theta(folder: Path) -> Path:
-    return _write(folder, _set_float(graph_to_onnx(multilevel_graph()), "ml", "theta", 0.0))
-
-
-def beta_above_one(folder: Path) -> Path:
-    return _write(folder, _set_float(good_onnx(), "lif", "beta", 1.5))
-
-
-def beta_below_zero(folder: Path) -> Path:
-    return _write(folder, _set_float(good_onnx(), "lif", "beta", -0.25))
-
-
-def current_decay_above_one(folder: Path) -> Path:
-    return _write(folder, _set_float(graph_to_onnx(cuba_graph()), "cuba", "current_decay", 2.0))
-
-
-def voltage_decay_below_zero(folder: Path) -> Path:
-    return _write(folder,
-                  _set_float(graph_to_onnx(cuba_graph()), "cuba", "voltage_decay", -0.5))
+# name -> case, for the neuron parameters the reader must refuse
+_BAD_FLOATS: dict[str, Callable[[Path], Path]] = {
+    "nan_threshold": _bad_float(lif_graph, "lif", "threshold", float("nan")),
+    "zero_threshold": _bad_float(lif_graph, "lif", "threshold", 0.0),
+    "negative_threshold": _bad_float(lif_graph, "lif", "threshold", -1.0),
+    "zero_multilevel_theta": _bad_float(multilevel_graph, "ml", "theta", 0.0),
+    "beta_above_one": _bad_float(lif_graph, "lif", "beta", 1.5),
+    "beta_below_zero": _bad_float(lif_graph, "lif", "beta", -0.25),
+    "current_decay_above_one": _bad_float(cuba_graph, "cuba", "current_decay", 2.0),
+    "voltage_decay_below_zero": _bad_float(cuba_graph, "cuba", "voltage_decay", -0.5),
+}
 
 
 # -- graph structure ---------------------------------------------------------------------------
@@ -428,20 +417,22 @@ def nir_huge_string_length(folder: Path) -> Path:
         at += 16 + (size + 7) // 8 * 8
 
 
-CASES: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
-    truncated, random_bytes, empty_file, protobuf_not_a_model, unknown_suffix,
-    invalid_utf8_name,
-    wrong_opset, unknown_snnc_opset, unknown_op, unknown_domain, missing_attribute,
-    wrong_typed_attribute, shape_mismatch, dynamic_dimension, declared_1e8_input,
-    declared_1e8_weight, declared_huge_weight, unknown_element_type, nan_weight, inf_weight,
-    huge_weight,
-    nan_threshold, zero_threshold, negative_threshold, zero_multilevel_theta, beta_above_one,
-    beta_below_zero, current_decay_above_one, voltage_decay_below_zero, cycle_without_state,
-    duplicate_node_names, duplicate_tensor_names, empty_graph, external_data_outside_folder,
-    external_data_absolute, nir_random_bytes, nir_truncated, nir_missing_weight,
-    nir_missing_tau, nir_missing_edges, nir_missing_nodes, nir_text_weight, nir_wide_conv,
-    nir_huge_input_shape, nir_huge_string_length, nir_threshold_overflows,
-)}
+CASES: dict[str, Callable[[Path], Path]] = {
+    **{f.__name__: f for f in (
+        truncated, random_bytes, empty_file, protobuf_not_a_model, unknown_suffix,
+        invalid_utf8_name,
+        wrong_opset, unknown_snnc_opset, unknown_op, unknown_domain, missing_attribute,
+        wrong_typed_attribute, shape_mismatch, dynamic_dimension, declared_1e8_input,
+        declared_1e8_weight, declared_huge_weight, unknown_element_type, nan_weight, inf_weight,
+        huge_weight)},
+    **_BAD_FLOATS,
+    **{f.__name__: f for f in (
+        cycle_without_state, duplicate_node_names, duplicate_tensor_names, empty_graph,
+        external_data_outside_folder, external_data_absolute, nir_random_bytes, nir_truncated,
+        nir_missing_weight, nir_missing_tau, nir_missing_edges, nir_missing_nodes,
+        nir_text_weight, nir_wide_conv, nir_huge_input_shape, nir_huge_string_length,
+        nir_threshold_overflows)},
+}
 
 
 # -- input arrays handed to ``simulate`` (with the valid corpus model) --------------------------

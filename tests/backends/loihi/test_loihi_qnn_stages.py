@@ -8,13 +8,13 @@ import json
 
 import numpy as np
 import pytest
-from testkit.mixed_nets import mixed_mlp
+from testkit.mixed_nets import mixed_mlp, mixed_skip
 
 from snnc.backends.loihi import simulate
 from snnc.backends.loihi.emit import emit
 from snnc.backends.loihi.lower import lower
 from snnc.errors import UnsupportedError
-from snnc.ir.layers import LIF, Add, Dense, Graph, Input
+from snnc.ir.layers import Graph
 from snnc.passes.quantize import quantize
 from snnc.passes.snn_to_qnn import convert_quantized
 from snnc.reference.encode import encode
@@ -74,18 +74,6 @@ def test_resources_say_where_each_qnn_stage_runs(tmp_path):
 
 
 def test_a_stage_reading_steps_from_before_a_qnn_stage_is_refused():
-    rng = np.random.default_rng(0)
-    graph = Graph((
-        Input("x", (), shape=(6,)),
-        Dense("a", ("x",), weight=rng.random((6, 6)).astype(np.float32)),
-        LIF("na", ("a",), beta=np.float32(1.0), threshold=np.float32(1.0), reset="subtract"),
-        Dense("b", ("na",), weight=rng.random((6, 6)).astype(np.float32)),
-        LIF("nb", ("b",), beta=np.float32(1.0), threshold=np.float32(1.0), reset="subtract"),
-        Dense("c", ("nb",), weight=rng.random((4, 6)).astype(np.float32)),
-        Dense("skip", ("na",), weight=rng.random((4, 6)).astype(np.float32)),
-        Add("sum", ("c", "skip")),
-        LIF("out", ("sum",), beta=np.float32(1.0), threshold=np.float32(1.0)),
-    ), output="out", timesteps=4, encoding="rate", name="skip")
-    qg, _ = _mixed(graph, ("nb",))
+    qg, _ = _mixed(mixed_skip(np.random.default_rng(0)), ("nb",))
     with pytest.raises(UnsupportedError, match="different times"):
         lower(qg, LOIHI.name)

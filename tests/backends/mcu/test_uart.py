@@ -111,13 +111,20 @@ def test_run_refuses_a_folder_that_is_not_a_project(tmp_path):
     assert not list(tmp_path.glob("*.npz"))
 
 
-def test_run_checks_the_input_shape_before_touching_the_port(tmp_path):
+def _project(tmp_path: Path) -> Path:
+    """A project folder with only its manifest (4 direct-coded inputs): enough for ``snnc run``
+    to check the input before it opens the port."""
     project = tmp_path / "mcu"
     project.mkdir()
     (project / "model.json").write_text(json.dumps({"format": 1, "timesteps": 4, **_manifest(),
                                                     "input": {"shape": [4], "elem_bytes": 1,
                                                               "encoding": "direct",
                                                               "scale": 0.1, "max": 127}}))
+    return project
+
+
+def test_run_checks_the_input_shape_before_touching_the_port(tmp_path):
+    project = _project(tmp_path)
     np.save(tmp_path / "x.npy", np.zeros((1, 5), np.float32))
     result = CliRunner().invoke(app, ["run", str(project), "--port", "/dev/snnc-no-such-port",
                                       "-i", str(tmp_path / "x.npy")])
@@ -126,12 +133,7 @@ def test_run_checks_the_input_shape_before_touching_the_port(tmp_path):
 
 
 def test_run_with_nobody_listening_is_one_error_line(tmp_path):
-    project = tmp_path / "mcu"
-    project.mkdir()
-    (project / "model.json").write_text(json.dumps({"format": 1, "timesteps": 4, **_manifest(),
-                                                    "input": {"shape": [4], "elem_bytes": 1,
-                                                              "encoding": "direct",
-                                                              "scale": 0.1, "max": 127}}))
+    project = _project(tmp_path)
     np.save(tmp_path / "x.npy", np.zeros((1, 4), np.float32))
     result = CliRunner().invoke(app, ["run", str(project), "--port",
                                       f"socket://127.0.0.1:{_free_port()}", "-i",

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from testkit.mixed_nets import mixed_conv, mixed_mlp
+from testkit.mixed_nets import mixed_conv, mixed_mlp, mixed_skip
 
 from snnc.backends.spinnaker2 import simulate
 from snnc.backends.spinnaker2.network import build_network
 from snnc.errors import UnsupportedError
-from snnc.ir.layers import LIF, Add, Conv2d, Dense, Flatten, Graph, Input
+from snnc.ir.layers import LIF, Conv2d, Dense, Flatten, Graph, Input
 from snnc.passes.quantize import quantize
 from snnc.passes.snn_to_qnn import convert_quantized
 from snnc.reference.encode import encode
@@ -58,17 +58,7 @@ def test_twin_populations_run_once_on_the_mac_path():
 
 def test_a_skip_around_a_qnn_stage_is_refused():
     rng = np.random.default_rng(0)
-    graph = Graph((
-        Input("x", (), shape=(6,)),
-        Dense("a", ("x",), weight=rng.random((6, 6)).astype(np.float32)),
-        LIF("na", ("a",), beta=np.float32(1.0), threshold=np.float32(1.0), reset="subtract"),
-        Dense("b", ("na",), weight=rng.random((6, 6)).astype(np.float32)),
-        LIF("nb", ("b",), beta=np.float32(1.0), threshold=np.float32(1.0), reset="subtract"),
-        Dense("c", ("nb",), weight=rng.random((4, 6)).astype(np.float32)),
-        Dense("skip", ("na",), weight=rng.random((4, 6)).astype(np.float32)),
-        Add("sum", ("c", "skip")),
-        LIF("out", ("sum",), beta=np.float32(1.0), threshold=np.float32(1.0)),
-    ), output="out", timesteps=4, encoding="rate", name="skip")
+    graph = mixed_skip(rng)
     x = rng.random((2, 6)).astype(np.float32)
     qg = convert_quantized(quantize(graph, S2.numeric, calib=x, target=S2.name), ("nb",))
     with pytest.raises(UnsupportedError, match="ran before a QNN"):
