@@ -170,10 +170,7 @@ def _expand_pass(model: onnx.ModelProto, opset: int, with_shapes: bool,
     graph = model.graph
     shapes = value_shapes(model) if with_shapes else {}
     constants = _constants(model)
-    sink = NodeSink(
-        tensors={t.name for t in graph.initializer} | {v.name for v in graph.input}
-        | {o for n in graph.node for o in n.output},
-        node_names={n.name for n in graph.node})
+    sink = NodeSink.for_graph(graph)
     nodes: list[onnx.NodeProto] = []
     blocked = False
     for node in graph.node:
@@ -190,9 +187,4 @@ def _expand_pass(model: onnx.ModelProto, opset: int, with_shapes: bool,
         for new in sink.nodes[start:]:
             origin[new.name] = node.name
         nodes.extend(sink.nodes[start:])
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    del result.graph.node[:]
-    result.graph.node.extend(nodes)
-    result.graph.initializer.extend(sink.initializers)
-    return result
+    return sink.model_with(model, nodes)

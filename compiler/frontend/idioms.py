@@ -46,8 +46,10 @@ from snnc.frontend.onnx_graph import (
     Var,
     alt,
     either,
+    live_nodes,
     match,
     op,
+    upstream,
 )
 from snnc.frontend.primitives import NeuronParams, NodeSink, emit_cuba, emit_lif
 from snnc.frontend.validate import sort_topologically
@@ -198,13 +200,7 @@ def _fresh_node_name(graph: onnx.GraphProto, base: str) -> str:
 
 def _live_nodes(graph: onnx.GraphProto) -> list[NodeProto]:
     """The nodes some of whose outputs reach a graph output, in graph order."""
-    live = {o.name for o in graph.output}
-    kept: list[NodeProto] = []
-    for node in reversed(list(graph.node)):
-        if any(o in live for o in node.output):
-            kept.append(node)
-            live.update(i for i in node.input if i)
-    return kept[::-1]
+    return live_nodes(list(graph.node), (o.name for o in graph.output))
 
 
 def _drop_dead_nodes(graph: onnx.GraphProto) -> None:
@@ -444,18 +440,7 @@ def _first(found: Match) -> str:
 
 def _depends_on(index: GraphIndex, tensor: str, source: str) -> bool:
     """Whether ``tensor`` is computed from ``source``."""
-    seen, pending = set(), [tensor]
-    while pending:
-        name = pending.pop()
-        if name == source:
-            return True
-        if name in seen:
-            continue
-        seen.add(name)
-        node = index.producer.get(name)
-        if node is not None:
-            pending.extend(i for i in node.input if i)
-    return False
+    return any(name == source for name in upstream(index.producer, tensor))
 
 
 def _self_contained(index: GraphIndex, neuron: _Neuron) -> bool:

@@ -82,10 +82,7 @@ def normalize_clips(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` with clips rewritten as described in the module docstring."""
     scalars = _scalar_constants(model)
     graph = model.graph
-    sink = NodeSink(
-        tensors={t.name for t in graph.initializer} | {v.name for v in graph.input}
-        | {o for n in graph.node for o in n.output},
-        node_names={n.name for n in graph.node})
+    sink = NodeSink.for_graph(graph)
     nodes: list[onnx.NodeProto] = []
     changed = False
     for node in graph.node:
@@ -100,9 +97,4 @@ def normalize_clips(model: onnx.ModelProto) -> onnx.ModelProto:
         changed = True
     if not changed:
         return model
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    del result.graph.node[:]
-    result.graph.node.extend(nodes)
-    result.graph.initializer.extend(sink.initializers)
-    return result
+    return sink.model_with(model, nodes)

@@ -1,4 +1,5 @@
-"""A small index over an ONNX graph and a declarative matcher for exporter idioms.
+"""A small index over an ONNX graph, the walks every rewrite makes over it (what still reaches
+an output, what a tensor is computed from) and a declarative matcher for exporter idioms.
 
 The exporter rewrites (:mod:`.unroll`, :mod:`.idioms`) look at a graph the way a pattern
 matcher does: who produces a tensor, who reads it, and which tensors are constants. Constants
@@ -16,7 +17,7 @@ replaces.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,34 @@ F32 = np.float32
 MAX_FOLD_ELEMENTS = 1 << 20
 _FOLDABLE = frozenset({"Identity", "Clip", "Neg", "Add", "Sub", "Mul", "Div", "Cast",
                        "Reciprocal"})
+
+
+def live_nodes(nodes: Sequence[NodeProto], outputs: Iterable[str]) -> list[NodeProto]:
+    """The nodes some of whose outputs reach one of ``outputs``, in their order: what is left
+    of a graph once the nodes nothing reads are dropped."""
+    live = set(outputs)
+    kept: list[NodeProto] = []
+    for node in reversed(nodes):
+        if any(o in live for o in node.output):
+            kept.append(node)
+            live.update(i for i in node.input if i)
+    return kept[::-1]
+
+
+def upstream(producer: Mapping[str, NodeProto], tensor: str) -> Iterator[str]:
+    """``tensor`` and every tensor it is computed from, each once, depth first (a caller that
+    looks for one stops early)."""
+    seen: set[str] = set()
+    pending = [tensor]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        yield name
+        node = producer.get(name)
+        if node is not None:
+            pending.extend(i for i in node.input if i)
 
 
 def constant_node_value(node: NodeProto) -> np.ndarray | None:

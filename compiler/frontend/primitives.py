@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from onnx import NodeProto, TensorProto, helper, numpy_helper
+from onnx import GraphProto, ModelProto, NodeProto, TensorProto, helper, numpy_helper
 
 from snnc.ir.layers import SpikingSelfAttention
 
@@ -37,6 +37,24 @@ class NodeSink:
     node_names: set[str] = field(default_factory=set)
     nodes: list[NodeProto] = field(default_factory=list)
     initializers: list[TensorProto] = field(default_factory=list)
+
+    @classmethod
+    def for_graph(cls, graph: GraphProto) -> NodeSink:
+        """A sink for rewriting ``graph``: its fresh names avoid every tensor the graph has
+        (initializers, inputs, node outputs) and every node name."""
+        return cls(tensors={t.name for t in graph.initializer} | {v.name for v in graph.input}
+                   | {o for n in graph.node for o in n.output},
+                   node_names={n.name for n in graph.node})
+
+    def model_with(self, model: ModelProto, nodes: list[NodeProto]) -> ModelProto:
+        """A copy of ``model`` whose graph has ``nodes`` and, added to its own, the constants
+        this sink collected."""
+        result = ModelProto()
+        result.CopyFrom(model)
+        del result.graph.node[:]
+        result.graph.node.extend(nodes)
+        result.graph.initializer.extend(self.initializers)
+        return result
 
     @staticmethod
     def _fresh(base: str, taken: set[str]) -> str:

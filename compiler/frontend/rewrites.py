@@ -25,6 +25,7 @@ import onnx
 from onnx import NodeProto, helper
 
 from snnc.frontend.inference import InitializerValues, infer_shapes
+from snnc.frontend.onnx_graph import live_nodes
 from snnc.frontend.primitives import NodeSink
 from snnc.frontend.validate import sort_topologically
 
@@ -271,15 +272,10 @@ def _shapes(model: onnx.ModelProto) -> dict[str, list[int | None]]:
 
 
 def _drop_dead(graph: onnx.GraphProto) -> None:
-    live = {o.name for o in graph.output}
-    kept: list[NodeProto] = []
-    for node in reversed(list(graph.node)):
-        if any(o in live for o in node.output):
-            kept.append(node)
-            live.update(i for i in node.input if i)
+    kept = live_nodes(list(graph.node), (o.name for o in graph.output))
     if len(kept) != len(graph.node):
         del graph.node[:]
-        graph.node.extend(reversed(kept))
+        graph.node.extend(kept)
 
 
 def rewrite_step(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -37,6 +37,7 @@ import onnx
 from onnx import NodeProto, TensorProto, helper, numpy_helper
 
 from snnc.frontend.inference import InitializerValues, infer_shapes
+from snnc.frontend.onnx_graph import live_nodes, upstream
 
 F32 = np.float32
 INPUT_LAYOUT_KEY = "snnc.input_layout"
@@ -507,25 +508,11 @@ class _Writer:
         return name
 
 
-def _live(g: _Graph, output: str) -> set[str]:
-    seen: set[str] = set()
-    pending = [output]
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        node = g.producer.get(name)
-        if node is not None:
-            pending.extend(i for i in node.input if i)
-    return seen
-
-
 def _write(g: _Graph, c: _Classifier, data: str, steps: int, out_layout: TimeAxis,
            eager: bool) -> onnx.ModelProto:
     output = g.outputs[0]
     w = _Writer(g, c, data, steps)
-    live = _live(g, output)
+    live = set(upstream(g.producer, output))
     # per-step nodes keep the exporter's order (which copy of the loop body computed what
     # decides what the state is); a stacked value's step copies come just before their first
     # reader, and step t of the output right before the first node of step t + 1
@@ -556,7 +543,7 @@ def _write(g: _Graph, c: _Classifier, data: str, steps: int, out_layout: TimeAxi
     step_in = list(c.kind[data].take(np.zeros(in_dims, np.int8), 0, steps).shape)  # type: ignore
     out_dims = g.shape(output)
     step_out = list(out_layout.take(np.zeros(out_dims, np.int8), 0, steps).shape)
-    _drop_dead(w.nodes, output)
+    w.nodes[:] = live_nodes(w.nodes, (output,))
     used = {i for n in w.nodes for i in n.input}
     inits = [numpy_helper.from_array(v, k) for k, v in g.consts.items() if k in used]
     inits += [numpy_helper.from_array(v, k) for k, v in w.inits.items() if k in used]
@@ -573,16 +560,6 @@ def _write(g: _Graph, c: _Classifier, data: str, steps: int, out_layout: TimeAxi
     meta[OUTPUT_LAYOUT_KEY] = out_layout.to_json(steps, out_dims)
     helper.set_model_props(model, meta)
     return model
-
-
-def _drop_dead(nodes: list[NodeProto], output: str) -> None:
-    live = {output}
-    kept = []
-    for node in reversed(nodes):
-        if any(o in live for o in node.output):
-            kept.append(node)
-            live.update(i for i in node.input if i)
-    nodes[:] = kept[::-1]
 
 
 def recover_time(model: onnx.ModelProto, eager: bool = False) -> onnx.ModelProto:

@@ -41,7 +41,7 @@ from onnx import NodeProto, TensorProto, helper
 
 from snnc.errors import UnsupportedError
 from snnc.frontend.inference import infer_shapes
-from snnc.frontend.onnx_graph import GraphIndex
+from snnc.frontend.onnx_graph import GraphIndex, upstream
 
 F32 = np.float32
 STATE_KEY = "snnc.state"
@@ -313,19 +313,9 @@ def _serves(index: GraphIndex, node: NodeProto, loop: _Loop, step: int) -> bool:
 
 
 def _cone(index: GraphIndex, tensor: str) -> set[str]:
-    seen: set[str] = set()
-    pending = [tensor]
-    names: set[str] = set()
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        node = index.producer.get(name)
-        if node is not None:
-            names.add(node.name)
-            pending.extend(i for i in node.input if i)
-    return names
+    """The names of the nodes ``tensor`` is computed by."""
+    return {node.name for name in upstream(index.producer, tensor)
+            if (node := index.producer.get(name)) is not None}
 
 
 def _describe(index: GraphIndex, blocks: _Blocks, loop: _Loop, step: int,
