@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import numpy as np
 import typer
@@ -32,6 +32,9 @@ from snnc.heap import return_large_blocks
 from snnc.ir.layers import LIF, CubaLIF, Graph, Layer, MultiLevelSpike, SpikingSelfAttention
 from snnc.outputs import save_npz_atomic
 from snnc.target import list_targets
+
+if TYPE_CHECKING:
+    from snnc.reference.simulate import Trace
 
 app = typer.Typer(
     name="snnc",
@@ -131,6 +134,35 @@ HardwareTimingOpt = Annotated[bool, typer.Option(
 
 def _calib(path: Path | None) -> np.ndarray | None:
     return None if path is None else api.load_array(path, "calibration")
+
+
+def _input(path: Path, steps: int | None) -> np.ndarray:
+    """The --input array of ``simulate`` and ``run``, once --steps is known to be usable."""
+    x = api.load_array(path, "input")
+    if steps is not None and steps < 1:
+        raise InputError("--steps must be at least 1")
+    return x
+
+
+def _print_samples(counts: np.ndarray, cycles: np.ndarray | None = None) -> None:
+    """The output counts (batch, outputs) of the first eight samples, one line each, with the
+    cycles each took on a board when measured."""
+    for i, row in enumerate(counts[:8]):
+        took = f"  ({int(cycles[i])} cycles)" if cycles is not None else ""
+        out.print(f"  sample {i}: " + " ".join(f"{float(c):g}" for c in row) + took)
+    if counts.shape[0] > 8:
+        out.print(f"  ... {counts.shape[0] - 8} more samples")
+
+
+def _print_accuracy(labels: Path | None, trace: Trace, batch: int) -> None:
+    """With --labels, the share of the batch's samples :func:`snnc.api.predict` classifies
+    right."""
+    if labels is None:
+        return
+    y = api.load_array(labels, "labels").reshape(-1)
+    if y.shape[0] != batch:
+        raise InputError(f"labels have {y.shape[0]} entries for a batch of {batch}")
+    out.print(f"accuracy: {float(np.mean(api.predict(trace) == y)):.4f}")
 
 
 def _neuron_summary(layer: Layer) -> str:
@@ -292,9 +324,7 @@ def simulate(
     arithmetic). Results are in model time: a target with synaptic latency runs the extra
     steps and step t of the output is the model's step t (--hardware-timing: the raw
     schedule)."""
-    x = api.load_array(input, "input")
-    if steps is not None and steps < 1:
-        raise InputError("--steps must be at least 1")
+    x = _input(input, steps)
     layouts: tuple[str, str] | None = None
     with progress("simulate") as log:
         log(f"read {model.name}")
@@ -321,15 +351,8 @@ def simulate(
                   else f" (model time; {trace.latency} more steps run for the latency)")
     out.print(f"{mode}: {trace.output.shape[0]} steps{timing}, batch {counts.shape[0]}, "
               f"total output {float(counts.sum()):g}")
-    for i, row in enumerate(counts[:8]):
-        out.print(f"  sample {i}: " + " ".join(f"{float(c):g}" for c in row))
-    if counts.shape[0] > 8:
-        out.print(f"  ... {counts.shape[0] - 8} more samples")
-    if labels is not None:
-        y = api.load_array(labels, "labels").reshape(-1)
-        if y.shape[0] != counts.shape[0]:
-            raise InputError(f"labels have {y.shape[0]} entries for a batch of {counts.shape[0]}")
-        out.print(f"accuracy: {float(np.mean(api.predict(trace) == y)):.4f}")
+    _print_samples(counts)
+    _print_accuracy(labels, trace, counts.shape[0])
     if output is not None:
         arrays = trace.arrays()
         if layouts is not None:  # how steps x batch map back to the exported layout
@@ -464,9 +487,7 @@ def run(
 ) -> None:
     """Stream inputs through a board flashed with the project's UART image (`make uart-elf`) and
     write the same .npz as `snnc simulate`, with the cycles each inference took on the board."""
-    x = api.load_array(input, "input")
-    if steps is not None and steps < 1:
-        raise InputError("--steps must be at least 1")
+    x = _input(input, steps)
     if baud < 1 or timeout <= 0:
         raise InputError("--baud and --timeout must be positive")
     with progress("run") as log:
@@ -479,20 +500,12 @@ def run(
               f"total output {float(counts.sum()):g}"
               + (f", {result.retries} samples replayed after line errors" if result.retries
                  else ""))
-    for i, row in enumerate(counts[:8]):
-        cycles = f"  ({int(result.cycles[i])} cycles)" if result.cycles is not None else ""
-        out.print(f"  sample {i}: " + " ".join(f"{float(c):g}" for c in row) + cycles)
-    if counts.shape[0] > 8:
-        out.print(f"  ... {counts.shape[0] - 8} more samples")
+    _print_samples(counts, result.cycles)
     if result.cycles is not None:
         c = result.cycles
         out.print(f"latency per inference: mean {float(c.mean()):.0f} cycles, "
                   f"min {int(c.min())}, max {int(c.max())}")
-    if labels is not None:
-        y = api.load_array(labels, "labels").reshape(-1)
-        if y.shape[0] != counts.shape[0]:
-            raise InputError(f"labels have {y.shape[0]} entries for a batch of {counts.shape[0]}")
-        out.print(f"accuracy: {float(np.mean(api.predict(trace) == y)):.4f}")
+    _print_accuracy(labels, trace, counts.shape[0])
     if output is not None:
         save_npz_atomic(output, result.arrays())
         out.print(f"wrote {output}")
