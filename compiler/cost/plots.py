@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from snnc.cost.model import COMPONENTS
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from snnc.cost.report import CostReport
 
 _COLORS = {"compute": "#4c72b0", "activation": "#55a868", "weights": "#c44e52",
@@ -30,12 +32,17 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _per_stage(report: CostReport, height: float) -> tuple[Figure, Axes, list[str], np.ndarray]:
+    """A figure with one x position per stage, wide enough for their names: the figure, its
+    axes, the names and the positions."""
+    names = [s.head for s in report.stages]
+    fig = Figure(figsize=(max(6.0, 1.2 * len(names) + 2), height))
+    return fig, fig.add_subplot(), names, np.arange(len(names), dtype=float)
+
+
 def energy_plot(report: CostReport) -> Figure:
     """Per layer, two stacked bars (SNN, QNN) split by energy component."""
-    names = [s.head for s in report.stages]
-    fig = Figure(figsize=(max(6.0, 1.2 * len(names) + 2), 4.5))
-    ax = fig.add_subplot()
-    x = np.arange(len(names), dtype=float)
+    fig, ax, names, x = _per_stage(report, 4.5)
     width = 0.38
     for offset, label in ((-width / 2, "SNN"), (width / 2, "QNN")):
         bottom = np.zeros(len(names))
@@ -61,10 +68,7 @@ def energy_plot(report: CostReport) -> Figure:
 
 def rates_plot(report: CostReport) -> Figure:
     """Per layer: measured input rate and the crossover rate (SNN wins below it)."""
-    names = [s.head for s in report.stages]
-    fig = Figure(figsize=(max(6.0, 1.2 * len(names) + 2), 4.0))
-    ax = fig.add_subplot()
-    x = np.arange(len(names), dtype=float)
+    fig, ax, names, x = _per_stage(report, 4.0)
     rates = [100 * s.activity.rate_in for s in report.stages]
     cross = [100 * min(max(s.crossover, 0.0), 1.0) if not math.isinf(s.crossover)
              else np.nan for s in report.stages]
