@@ -4,7 +4,8 @@ Every backend package defines one subclass of :class:`Backend` (exported as ``BA
 never imports another backend; code two backends share lives in :mod:`snnc.backends.common`.
 The CLI and :mod:`snnc.api` reach a backend only through :func:`get_backend` and the four
 abstract methods of the base class (plus :meth:`Backend.unsupported_in`, which defaults to
-:meth:`Backend.unsupported`).
+:meth:`Backend.unsupported`). A backend whose four methods are functions of its modules
+subclasses :class:`FunctionBackend`, which forwards to them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -105,6 +107,35 @@ class Backend(ABC):
         """Build and run the produced artifact on the float drive (steps, batch, *input_shape)
         and return the integer trace in the reference's format, comparable with
         ``numpy.array_equal``."""
+
+
+class FunctionBackend(Backend):
+    """A backend whose four methods are functions of its modules, given once: why a layer is
+    unsupported, the resource check, the emitter and the simulator. The subclass names its
+    ``tag`` and ``runners`` and overrides what is more than a call."""
+
+    def __init__(self, unsupported: Callable[[Layer], str | None],
+                 resources: Callable[[QuantizedGraph, Target], dict[str, Any]],
+                 emit: Callable[[QuantizedGraph, Target, Path], Artifact],
+                 simulate: Callable[[QuantizedGraph, Target, np.ndarray, str, Path], Trace]
+                 ) -> None:
+        self._unsupported = unsupported
+        self._resources = resources
+        self._emit = emit
+        self._simulate = simulate
+
+    def unsupported(self, layer: Layer) -> str | None:
+        return self._unsupported(layer)
+
+    def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
+        return self._resources(qg, target)
+
+    def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
+        return self._emit(qg, target, out_dir)
+
+    def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
+                 work_dir: Path) -> Trace:
+        return self._simulate(qg, target, drive, runner, work_dir)
 
 
 def check_schedule(backend: Backend, qg: QuantizedGraph, target: Target) -> None:

@@ -8,14 +8,12 @@ emitted network in Lava; ``measure_stages`` counts what that run did per stage (
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from snnc.backends import Artifact, Backend
+from snnc.backends import FunctionBackend
 from snnc.ir.layers import Graph, Layer
 from snnc.ir.quantized import QuantizedGraph
-from snnc.reference.simulate import Trace
 from snnc.target import Target
 
 from .check import check_resources
@@ -24,26 +22,13 @@ from .lower import graph_reason, unsupported_reason
 from .simulate import RUNNERS, simulate
 
 
-class LoihiBackend(Backend):
+class LoihiBackend(FunctionBackend):
     tag = "loihi"
     runners = RUNNERS
     runs_qnn_stages = True
 
-    def unsupported(self, layer: Layer) -> str | None:
-        return unsupported_reason(layer)
-
     def unsupported_in(self, graph: Graph, layer: Layer) -> str | None:
         return unsupported_reason(layer) or graph_reason(graph, layer)
-
-    def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
-        return check_resources(qg, target)
-
-    def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
-        return emit(qg, target, out_dir)
-
-    def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
-                 work_dir: Path) -> Trace:
-        return simulate(qg, target, drive, runner, work_dir)
 
     def measure_stages(self, qg: QuantizedGraph, target: Target, drive: np.ndarray,
                        heads: list[str], work_dir: Path) -> dict[str, dict[str, float]]:
@@ -54,6 +39,6 @@ class LoihiBackend(Backend):
         return measure_stages(qg, target, drive, heads, work_dir)
 
 
-BACKEND = LoihiBackend()
+BACKEND = LoihiBackend(unsupported_reason, check_resources, emit, simulate)
 
 __all__ = ["BACKEND", "LoihiBackend", "check_resources", "emit", "simulate", "unsupported_reason"]

@@ -8,23 +8,21 @@ memory.json, resources.json); ``simulate`` builds it and runs it on the host or 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from snnc.backends import Artifact, Backend
+from snnc.backends import FunctionBackend
 from snnc.backends.mcu.check import check_resources
 from snnc.backends.mcu.emit import emit
 from snnc.backends.mcu.lower import unsupported_reason
 from snnc.backends.mcu.simulate import RUNNERS, simulate
-from snnc.ir.layers import Layer
 from snnc.ir.quantized import QuantizedGraph
-from snnc.reference.simulate import Trace
 from snnc.target import Target
 
 
-class McuBackend(Backend):
+class McuBackend(FunctionBackend):
     """``measure``: build the project with arm-none-eabi-gcc when emitting, to put the real
     image size next to the estimate (skipped when the toolchain is missing)."""
 
@@ -33,20 +31,8 @@ class McuBackend(Backend):
     runs_qnn_stages = True
 
     def __init__(self, measure: bool = True) -> None:
-        self.measure = measure
-
-    def unsupported(self, layer: Layer) -> str | None:
-        return unsupported_reason(layer)
-
-    def resources(self, qg: QuantizedGraph, target: Target) -> dict[str, Any]:
-        return check_resources(qg, target)
-
-    def emit(self, qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
-        return emit(qg, target, out_dir, measure=self.measure)
-
-    def simulate(self, qg: QuantizedGraph, target: Target, drive: np.ndarray, runner: str,
-                 work_dir: Path) -> Trace:
-        return simulate(qg, target, drive, runner, work_dir)
+        super().__init__(unsupported_reason, check_resources, partial(emit, measure=measure),
+                         simulate)
 
     def measure_stages(self, qg: QuantizedGraph, target: Target, drive: np.ndarray,
                        heads: list[str], work_dir: Path) -> dict[str, dict[str, float]]:
