@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from testkit.traces import assert_same_trace
 
 from snnc.ir.layers import (
     LIF,
@@ -31,7 +32,6 @@ from snnc.passes.quantize import quantize
 from snnc.reference import kernels
 from snnc.reference.integer import run_quantized, run_stepwise
 from snnc.reference.layerwise import run_layerwise
-from snnc.reference.simulate import Trace
 from snnc.target import load_target
 
 F32 = np.float32
@@ -143,14 +143,6 @@ def drive(graph: Graph, encoding: str, rng: np.random.Generator, steps: int = 9,
     if encoding == "rate":
         return (rng.random(shape) < 0.4).astype(F32)
     return rng.normal(0.3, 0.6, shape).astype(F32)
-
-
-def assert_same_trace(a: Trace, b: Trace) -> None:
-    x, y = a.arrays(), b.arrays()
-    assert sorted(x) == sorted(y)
-    for key in x:
-        assert x[key].dtype == y[key].dtype, key
-        assert np.array_equal(x[key], y[key]), key
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from testkit.traces import assert_same_trace
 
 import snnc.reference.layerwise as layerwise
 from snnc.ir.layers import LIF, CubaLIF, Dense, Graph, Input, Layer
@@ -22,20 +23,11 @@ from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer
 from snnc.reference.integer import run_stepwise
 from snnc.reference.kernels import ExactDense
 from snnc.reference.layerwise import run_layerwise
-from snnc.reference.simulate import Trace
 
 F32 = np.float32
 I64 = np.int64
 WIDTH = 6  # neurons per layer
 BLOCKS = (None, 1, 3)  # one block, a block per step, blocks that split the run unevenly
-
-
-def assert_same_trace(a: Trace, b: Trace) -> None:
-    x, y = a.arrays(), b.arrays()
-    assert sorted(x) == sorted(y)
-    for key in x:
-        assert x[key].dtype == y[key].dtype, key
-        assert np.array_equal(x[key], y[key]), key
 
 
 @st.composite
