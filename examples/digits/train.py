@@ -10,6 +10,7 @@ plain numpy (no deep-learning framework needed), then exported with the ``snnc``
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,9 @@ from snnc.ir.layers import LIF, Dense, Graph, Input
 from snnc.onnx_builder import graph_to_onnx
 from snnc.reference.encode import rate_code
 from snnc.reference.simulate import simulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/_common.py
+from _common import count_cross_entropy
 
 STEPS = 8
 BETA = np.float32(0.9)
@@ -63,14 +67,8 @@ def forward(w1: np.ndarray, w2: np.ndarray, spikes_in: np.ndarray) -> dict[str, 
 def loss_grads(w1, w2, spikes_in, labels, logit_scale=1.5):
     """Cross-entropy on output spike counts; BPTT with the reset treated as a constant."""
     f = forward(w1, w2, spikes_in)
-    logits = f["s2"].sum(0) * logit_scale
-    logits -= logits.max(1, keepdims=True)
-    prob = np.exp(logits)
-    prob /= prob.sum(1, keepdims=True)
+    loss, d_logits = count_cross_entropy(f["s2"].sum(0), labels, logit_scale)
     batch = labels.shape[0]
-    loss = -np.log(prob[np.arange(batch), labels] + 1e-9).mean()
-    d_logits = prob.copy()
-    d_logits[np.arange(batch), labels] -= 1
     d_counts = d_logits * logit_scale / batch
     g1, g2 = np.zeros_like(w1), np.zeros_like(w2)
     carry1 = np.zeros((batch, w1.shape[0]), np.float32)

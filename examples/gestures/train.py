@@ -15,6 +15,7 @@ surrogate-gradient backpropagation through time in plain numpy, exported with th
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,9 @@ import numpy as np
 from snnc.ir.layers import Add, CubaLIF, Dense, Graph, Input
 from snnc.onnx_builder import graph_to_onnx
 from snnc.reference.simulate import run_graph
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/_common.py
+from _common import count_cross_entropy
 
 STEPS = 40
 CLASSES = ("still", "shake-x", "shake-y", "circle", "tap", "tilt")
@@ -109,14 +113,8 @@ def forward(params: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarra
 def loss_grads(params, x, labels, logit_scale=0.5):
     """Cross-entropy on output spike counts; BPTT with the resets treated as constants."""
     f = forward(params, x)
-    logits = f["s2"].sum(0) * logit_scale
-    logits -= logits.max(1, keepdims=True)
-    prob = np.exp(logits)
-    prob /= prob.sum(1, keepdims=True)
+    loss, d_counts = count_cross_entropy(f["s2"].sum(0), labels, logit_scale)
     batch = labels.shape[0]
-    loss = -np.log(prob[np.arange(batch), labels] + 1e-9).mean()
-    d_counts = prob.copy()
-    d_counts[np.arange(batch), labels] -= 1
     d_counts *= logit_scale / batch
     grads = {k: np.zeros_like(v) for k, v in params.items()}
     cv1 = np.zeros((batch, HIDDEN), np.float32)
