@@ -20,17 +20,16 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from testkit.fuzz_nets import FuzzCase, fuzz_cases
+from testkit.traces import assert_equal_runs
 
 from snnc.backends import get_backend
 from snnc.backends.loihi.lower import graph_reason
 from snnc.cost.twins import structural_exactness
 from snnc.errors import QuantizationError, ResourceError, UnsupportedError
 from snnc.reference.integer import run_quantized
-from snnc.reference.simulate import Trace
 from snnc.target import load_target
 
 FUZZ = settings.get_current_profile_name() == "fuzz"
@@ -46,16 +45,6 @@ def budget(share: float, smoke: int) -> settings:
     count = max(1, int(settings.default.max_examples * share)) if FUZZ else smoke
     return settings(max_examples=count, deadline=None, derandomize=not FUZZ,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def assert_same_trace(want: Trace, got: Trace, where: str) -> None:
-    assert np.array_equal(want.output, got.output), f"{where}: output"
-    assert sorted(want.spikes) == sorted(got.spikes), where
-    assert sorted(want.v) == sorted(got.v), where
-    for name in want.spikes:
-        assert np.array_equal(want.spikes[name], got.spikes[name]), f"{where}: spikes of {name}"
-    for name in want.v:
-        assert np.array_equal(want.v[name], got.v[name]), f"{where}: membrane of {name}"
 
 
 def allowed_refusal(case: FuzzCase, target: str, error: Exception) -> bool:
@@ -94,7 +83,7 @@ def differential(case: FuzzCase, target: str, runner: str | None = None) -> bool
         return False
     with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as work:
         got = backend.simulate(qg, t, drive, runner or RUNNERS[target], Path(work))
-    assert_same_trace(want, got, f"{target} {runner or ''} {case.recipe}")
+    assert_equal_runs(want, got, f"{target} {runner or ''} {case.recipe}")
     twins = [lay.name for lay in qg.graph.layers if "twin_of" in lay.attrs]
     event(f"{target}: compared, {'mixed SNN/QNN' if twins else 'all SNN'}")
     originals = {lay.name: lay for lay in case.graph.layers}

@@ -23,9 +23,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from testkit.c_projects import PROJECTS, project_case
+from testkit.traces import assert_equal_runs
 
 from snnc.backends.mcu import emit, simulate
 from snnc.backends.mcu.stack import entry_stacks
@@ -95,11 +95,7 @@ def test_sanitized_host_run_equals_the_reference(name: str, tmp_path: Path) -> N
     qg, drive = project_case(name, M4)
     want = run_quantized(qg, drive)
     got = simulate(qg, M4, drive, "host", tmp_path, sanitize=True)
-    assert np.array_equal(want.output, got.output)
-    for layer in want.spikes:
-        assert np.array_equal(want.spikes[layer], got.spikes[layer]), layer
-    for layer in want.v:
-        assert np.array_equal(want.v[layer], got.v[layer]), layer
+    assert_equal_runs(want, got)
 
 
 def defined_and_undefined(nm_output: str) -> tuple[set[str], set[str]]:

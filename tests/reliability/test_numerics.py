@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from testkit.traces import assert_equal_runs
 
 from snnc.backends import get_backend
 from snnc.ir.layers import LIF, CubaLIF, Dense, Graph, Input
@@ -104,14 +105,6 @@ def state_limits(p) -> tuple[int, int]:
     return -(half - 1), half - 1
 
 
-def assert_same_trace(want: Trace, got: Trace) -> None:
-    assert np.array_equal(want.output, got.output)
-    for name in want.spikes:
-        assert np.array_equal(want.spikes[name], got.spikes[name]), name
-    for name in want.v:
-        assert np.array_equal(want.v[name], got.v[name]), name
-
-
 def run_backend(qg: QuantizedGraph, target: Target, drive: np.ndarray) -> Trace:
     backend = get_backend(target.backend)
     backend.resources(qg, target)
@@ -145,7 +138,7 @@ def test_states_at_their_limits_match_the_reference(target: str, neuron: str, si
     else:  # it sits at the limit
         assert np.any(v == (hi if sign > 0 else lo)), v[:, 0]
     assert v.min() >= lo and v.max() <= hi
-    assert_same_trace(want, run_backend(qg, t, drive))
+    assert_equal_runs(want, run_backend(qg, t, drive))
 
 
 @pytest.mark.parametrize("target", ["cortex-m4", "spinnaker2"])
@@ -156,4 +149,4 @@ def test_long_run_at_saturation_stays_exact(target: str) -> None:
     qg, drive = exact(t, "lif", 1, 300)
     want = run_quantized(qg, drive)
     assert np.count_nonzero(want.v["h"] == state_limits(t.numeric)[1]) > 250 * 2 * N_HID
-    assert_same_trace(want, run_backend(qg, t, drive))
+    assert_equal_runs(want, run_backend(qg, t, drive))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from testkit.mixed_nets import mixed_conv, mixed_mlp, mixed_skip
+from testkit.traces import assert_equal_runs
 
 from snnc.backends.spinnaker2 import simulate
 from snnc.backends.spinnaker2.network import build_network
@@ -27,12 +28,7 @@ def _run(graph: Graph, names: tuple[str, ...], batch: int, tmp_path) -> None:
     qg = convert_quantized(quantize(graph, S2.numeric, calib=x, target=S2.name), names)
     want = run_quantized(qg, drive)
     got = simulate(qg, S2, drive, "spinnaker2", tmp_path)
-    assert np.array_equal(got.output, want.output)
-    assert sorted(got.spikes) == sorted(want.spikes) and sorted(got.v) == sorted(want.v)
-    for name in want.spikes:
-        assert np.array_equal(got.spikes[name], want.spikes[name]), name
-    for name in want.v:
-        assert np.array_equal(got.v[name], want.v[name]), name
+    assert_equal_runs(got, want)
 
 
 @pytest.mark.parametrize("names", [("n0",), ("n1",), ("n2",), ("n0", "n2"), ("n0", "n1", "n2")])

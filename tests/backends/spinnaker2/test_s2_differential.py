@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from testkit.s2_netgen import RECIPES, drive_for, group_block, machine_limits, spinnaker2
+from testkit.traces import assert_equal_runs
 
 from snnc import api
 from snnc.backends.spinnaker2 import check_resources, simulate
@@ -23,21 +24,10 @@ from snnc.errors import ResourceError
 from snnc.ir.layers import LIF, Dense, Flatten, Graph, Input, Layer
 from snnc.passes.quantize import quantize
 from snnc.reference.integer import run_quantized
-from snnc.reference.simulate import Trace
 from snnc.target import Target
 
 NAMES = sorted(RECIPES)
 SEEDS = range(40)  # four nets of each of the ten recipes
-
-
-def assert_same_trace(ref: Trace, got: Trace) -> None:
-    assert np.array_equal(ref.output, got.output)
-    assert sorted(ref.spikes) == sorted(got.spikes)
-    assert sorted(ref.v) == sorted(got.v)
-    for name in ref.spikes:
-        assert np.array_equal(ref.spikes[name], got.spikes[name]), name
-    for name in ref.v:
-        assert np.array_equal(ref.v[name], got.v[name]), name
 
 
 def _small_target(rng: np.random.Generator, graph: Graph) -> Target:
@@ -57,7 +47,7 @@ def test_generated_net_equals_integer_reference(seed: int, tmp_path: Path) -> No
     layout = build_layout(qg, target)
     write_layout(layout, tmp_path)
     got, stats = run_layout(tmp_path, qg.quantize_input(drive))
-    assert_same_trace(ref, got)
+    assert_equal_runs(ref, got)
     assert stats.unmatched_at_pe == stats.dropped_no_route == stats.dropped_off_mesh == 0
 
 
@@ -79,7 +69,7 @@ def test_random_nets_equal_integer_reference(seed: int) -> None:
     with tempfile.TemporaryDirectory() as work:
         write_layout(layout, Path(work))
         got, stats = run_layout(Path(work), qg.quantize_input(drive))
-    assert_same_trace(run_quantized(qg, drive), got)
+    assert_equal_runs(run_quantized(qg, drive), got)
     assert stats.unmatched_at_pe == stats.dropped_no_route == 0
 
 
@@ -106,7 +96,7 @@ def test_fanout_spans_several_chips_and_still_matches(tmp_path: Path) -> None:
     hidden = check_resources(qg, target)
     assert hidden["totals"]["chips"] >= 5
     drive = drive_for(rng, graph, batch=4)
-    assert_same_trace(run_quantized(qg, drive), simulate(qg, target, drive, "spinnaker2",
+    assert_equal_runs(run_quantized(qg, drive), simulate(qg, target, drive, "spinnaker2",
                                                           tmp_path))
 
 
@@ -145,7 +135,7 @@ def test_digits_like_net_on_one_chip_matches_reference(tmp_path: Path) -> None:
     assert ref.output.sum() > 0
     res = check_resources(qg, target)
     assert res["totals"]["pes"] == 3 and res["totals"]["chips"] == 1
-    assert_same_trace(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
+    assert_equal_runs(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
 
 
 def test_digits_like_net_split_over_chips_matches_reference(tmp_path: Path) -> None:
@@ -156,7 +146,7 @@ def test_digits_like_net_split_over_chips_matches_reference(tmp_path: Path) -> N
     qg = quantize(graph, target.numeric, target=target.name)
     res = check_resources(qg, target)
     assert res["totals"]["chips"] >= 3 and res["totals"]["total_hops"] > 0
-    assert_same_trace(run_quantized(qg, drive),
+    assert_equal_runs(run_quantized(qg, drive),
                       simulate(qg, target, drive, "spinnaker2", tmp_path))
 
 
@@ -171,7 +161,7 @@ def test_qnn_annotated_stage_runs_on_the_mac_path(tmp_path: Path) -> None:
     layout = build_layout(qg, target)
     assert all(isinstance(st, MacStage) for st in layout.net.stages.values())
     drive = drive_for(rng, graph)
-    assert_same_trace(run_quantized(qg, drive), simulate(qg, target, drive, "spinnaker2",
+    assert_equal_runs(run_quantized(qg, drive), simulate(qg, target, drive, "spinnaker2",
                                                           tmp_path))
 
 
@@ -192,7 +182,7 @@ def test_weights_too_wide_for_the_synapse_word_fall_back_to_mac(tmp_path: Path) 
     drive = (rng.random((6, 3, 40)) < 0.5).astype(np.float32)
     ref = run_quantized(qg, drive)
     assert ref.spikes["n"].any()
-    assert_same_trace(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
+    assert_equal_runs(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
 
 
 def test_large_qnn_dense_layer_is_cut_by_output_rows_across_pes(tmp_path: Path) -> None:
@@ -213,7 +203,7 @@ def test_large_qnn_dense_layer_is_cut_by_output_rows_across_pes(tmp_path: Path) 
     drive = (rng.random((5, 2, 600)) < 0.3).astype(np.float32)
     ref = run_quantized(qg, drive)
     assert ref.spikes["n"].any()
-    assert_same_trace(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
+    assert_equal_runs(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
 
 
 def test_profile_options_reach_the_pe_images(tmp_path: Path) -> None:
@@ -231,7 +221,7 @@ def test_profile_options_reach_the_pe_images(tmp_path: Path) -> None:
     drive = drive_for(rng, graph, batch=4)
     ref = run_quantized(qg, drive)
     assert ref.spikes["n0"].any()
-    assert_same_trace(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
+    assert_equal_runs(ref, simulate(qg, target, drive, "spinnaker2", tmp_path))
 
 
 DIGITS = Path(__file__).resolve().parents[3] / "examples" / "digits"
@@ -274,4 +264,4 @@ def test_weight_exponents_and_biases_from_their_onset_equal_the_reference(event,
     drive = (rng.random((7, 3, 12)) < 0.5).astype(f32)
     want = run_quantized(qg, drive)
     assert want.spikes["out"].any()
-    assert_same_trace(want, simulate(qg, target, drive, "spinnaker2", tmp_path))
+    assert_equal_runs(want, simulate(qg, target, drive, "spinnaker2", tmp_path))

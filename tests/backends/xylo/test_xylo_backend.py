@@ -10,24 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from testkit.traces import assert_equal_runs
 
 from snnc import api
 from snnc.errors import ResourceError, UnsupportedError
 from snnc.ir.layers import LIF, Add, Conv2d, CubaLIF, Dense, Graph, Input
 from snnc.reference.encode import encode
-from snnc.reference.simulate import Trace
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "frameworks"
 F32 = np.float32
-
-
-def assert_same(want: Trace, got: Trace) -> None:
-    assert np.array_equal(want.output, got.output)
-    assert sorted(want.spikes) == sorted(got.spikes) and sorted(want.v) == sorted(got.v)
-    for k in want.spikes:
-        assert np.array_equal(want.spikes[k], got.spikes[k]), k
-    for k in want.v:
-        assert np.array_equal(want.v[k], got.v[k]), k
 
 
 def xylo_net(seed: int, inputs: int = 12, hidden: int = 20, outputs: int = 6,
@@ -63,7 +54,7 @@ def test_recurrent_three_layer_net_equals_the_reference(target: str, seed: int,
     x = np.random.default_rng(seed + 9).uniform(0, 1, (3, 12)).astype(F32)
     want = api.simulate(graph, x, target=target)
     got = api.simulate(graph, x, target=target, backend="xylosim")
-    assert_same(want, got)
+    assert_equal_runs(want, got)
     assert int(want.output.sum()) > 0  # the comparison is not about silence
     if gain > 10:  # large currents: multi-spike counts above 1 and saturating sums
         assert max(int(s.max()) for s in want.spikes.values()) > 1
@@ -77,7 +68,7 @@ def test_framework_exports_run_bit_exact_on_xylosim(name: str) -> None:
     x = np.load(FIXTURES / (Path(name).stem + ".npz"))["x"]
     want = api.simulate(graph, x, target="xylo-audio2")
     got = api.simulate(graph, x, target="xylo-audio2", backend="xylosim")
-    assert_same(want, got)
+    assert_equal_runs(want, got)
     assert int(want.output.sum()) > 0
 
 
