@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from testkit.sf_netgen import RECIPES, Net, all_nets, make_net
+from testkit.traces import assert_same_trace
 
 from snnc import api
 from snnc.backends import get_backend
@@ -41,13 +42,6 @@ def prepare(net: Net, target: Target) -> tuple[QuantizedGraph, np.ndarray, Trace
     steps = latency(net.graph, qg.profile) + net.graph.timesteps
     drive = encode(net.inputs, steps, net.graph.encoding, net.graph.input.shape)
     return qg, drive, run_quantized(qg, drive)
-
-
-def assert_same_trace(got: Trace, want: Trace) -> None:
-    have, expect = got.arrays(), want.arrays()
-    assert sorted(have) == sorted(expect)
-    for key, value in expect.items():
-        assert np.array_equal(have[key], value), key
 
 
 def run_backend(net: Net, target_name: str, runner: str, work: Path) -> tuple[Trace, Trace]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from testkit.traces import assert_same_trace
 from typer.testing import CliRunner
 
 from snnc import api
@@ -121,13 +122,6 @@ def _run(target_name: str, runner: str, count: int, work: Path) -> tuple[Trace, 
     backend = get_backend(target.backend)
     backend.resources(qg, target)
     return backend.simulate(qg, target, drive, runner, work), ref
-
-
-def assert_same_trace(got: Trace, want: Trace) -> None:
-    have, expect = got.arrays(), want.arrays()
-    assert sorted(have) == sorted(expect)
-    for key, value in expect.items():
-        assert np.array_equal(have[key], value), key
 
 
 @pytest.mark.needs("gcc")

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from testkit.loihi_netgen import TOPOLOGIES, conv_net, drive_for, generated_net
+from testkit.traces import assert_same_trace
 
 from snnc import api
 from snnc.backends.loihi import compat, simulate
@@ -29,7 +30,7 @@ from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.passes.quantize import quantize
 from snnc.reference.encode import encode
 from snnc.reference.integer import latency, run_quantized
-from snnc.reference.simulate import Trace, run_graph
+from snnc.reference.simulate import run_graph
 from snnc.reference.timing import hardware_trace, model_drive, padded, to_model_time
 from snnc.target import load_target
 
@@ -41,14 +42,6 @@ F32 = np.float32
 
 def q(graph: Graph) -> QuantizedGraph:
     return quantize(graph, LOIHI.numeric, target=LOIHI.name)
-
-
-def assert_same_trace(expected: Trace, got: Trace) -> None:
-    want, have = expected.arrays(), got.arrays()
-    assert sorted(want) == sorted(have)
-    for key in want:
-        assert want[key].shape == have[key].shape, key
-        assert np.array_equal(want[key], have[key]), key
 
 
 @pytest.mark.parametrize("seed", range(2 * TOPOLOGIES))
