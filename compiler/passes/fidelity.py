@@ -30,8 +30,8 @@ calibration data, or where the goal already holds, nothing is widened.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 
@@ -190,7 +190,8 @@ def _widen(graph: Graph, profile: NumericProfile, roots: list[str], options: Qua
         for name in names:
             stages[name] = replace(stages.get(name, StageScale()),
                                    widen=min(extra, profile.weight_exp_max))
-        bits = min(profile.input_bits + input_extra, profile.wide_input_bits) if wide_input else None
+        bits = (min(profile.input_bits + input_extra, profile.wide_input_bits) if wide_input
+                else None)
         scale = opts.input_scale
         if bits is not None and scale is not None:  # the same range in finer units
             scale = scale * profile.input_max / replace(profile, input_bits=bits).input_max
