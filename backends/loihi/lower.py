@@ -505,7 +505,9 @@ class _Builder:
 
     def peak(self, layer: str) -> int:
         """Largest |value| a source sends per step (a rate-coded input sends spikes)."""
-        return source_peak(self.graph.layer(layer), self.qg.profile, self.graph.encoding)
+        q = self.qg.layers.get(layer)
+        return source_peak(self.graph.layer(layer), self.qg.profile, self.graph.encoding,
+                           None if q is None else q.vth)
 
     def note_counts(self, source: str, target_pop: str) -> None:
         """Record that ``target_pop`` reads ``source``'s spike counts or levels (more than one

@@ -219,13 +219,16 @@ def _group_scale(graph: ir.Graph, members: list[str], unit: dict[str, float], p:
         s = float(2.0 ** np.ceil(np.log2(s)))
     if p.weight_exp_max <= 0:
         return _GroupScale(s, 0)
-    current = sum(_row_peak(lay) * unit.get(lay.inputs[0], 1.0) * _source_peak(graph, lay, p)
-                  for lay in layers) + bias
+    rows = [_row_peak(lay) * unit.get(lay.inputs[0], 1.0) for lay in layers]
     current_max = 1 << (p.current_bits - 1 - p.input_shift)
+
+    def current(shift: int) -> float:  # worst-case current (real) at the unit s / 2^shift
+        return bias + sum(row * _source_peak(graph, lay, p, unit, (neuron, s / 2 ** shift))
+                          for row, lay in zip(rows, layers, strict=True))
 
     def fits(shift: int) -> bool:  # threshold, bias and current at the unit s / 2^shift
         return (theta * 2 ** shift / s <= vth_max and bias * 2 ** shift / s <= bias_max
-                and current * 2 ** shift / s < current_max)
+                and current(shift) * 2 ** shift / s < current_max)
 
     widen = min(choice.widen if choice is not None else 0, p.weight_exp_max)
     while widen > 0 and not fits(widen):
@@ -254,18 +257,39 @@ def _member_exponent(need: float, scale: _GroupScale, lim: int) -> int:
     return scale.exponent
 
 
-def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile) -> int:
+def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile,
+                 unit: Mapping[str, float] | None = None,
+                 own: tuple[ir.Layer | None, float] | None = None) -> int:
     """Largest integer value the layer's input takes in one step: what its source sends (1 for
     spikes, up to ``max_spikes`` for graded counts, ``levels``, ``input_max``), through
     reshapes and max pools, times the window area of each sum or average pool (an integer
-    average pool sums)."""
+    average pool sums). A graded source's count is also bounded by its membrane register
+    over its integer threshold (:func:`snnc.ir.stages.source_peak`), known from its input's
+    unit: ``unit`` (the units chosen so far) or, for the neuron of the group being scaled
+    (a recurrent projection of its own counts), ``own`` = (that neuron, the candidate unit)."""
     name, gain = layer.inputs[0], 1
     while isinstance(graph.layer(name), ir.Flatten | ir.Reshape | ir.Pool2d):
         pool = graph.layer(name)
         if isinstance(pool, ir.Pool2d) and pool.pool != "max":
             gain *= pool.kernel[0] * pool.kernel[1]
         name = pool.inputs[0]
-    return gain * source_peak(graph.layer(name), p, graph.encoding)
+    src = graph.layer(name)
+    src_unit = None
+    if isinstance(src, ir.LIF) and src.graded:
+        if own is not None and own[0] is src:
+            src_unit = own[1]
+        elif unit is not None:
+            src_unit = unit.get(src.inputs[0])
+    return gain * source_peak(src, p, graph.encoding, _graded_vth(src, src_unit, p))
+
+
+def _graded_vth(layer: ir.Layer, unit_in: float | None, p: NumericProfile) -> int | None:
+    """The smallest integer threshold a graded LIF gets at the input unit ``unit_in`` (as
+    :func:`_quantize_neuron` rounds it, at least one unit); None when the unit is unknown."""
+    if unit_in is None or not isinstance(layer, ir.LIF):
+        return None
+    theta = float(np.min(np.asarray(layer.threshold, np.float64)))
+    return max(1, min(int(np.rint(theta / unit_in)), (1 << p.threshold_bits) - 1))
 
 
 def attention_fraction_bits(graph: ir.Graph, lay: ir.SpikingSelfAttention,
