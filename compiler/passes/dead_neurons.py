@@ -13,11 +13,19 @@ be local: it is the graph output, its synapse has other readers, or its spikes r
 its threshold is input-aware (``MultiLevelSpike`` with an axis: the mean over neurons would
 change). At least one channel is kept so no tensor becomes empty. Integer quantization runs
 afterwards and may choose a finer scale where a dead neuron held the largest weight.
+
+The removal is exact in real arithmetic, not always in float32: a dot product over fewer terms
+may be summed in another order (the BLAS blocks its sums by vector length), and a layer that
+amplifies its input, such as a graded count ``floor(v / theta)`` with a tiny ``theta``, turns
+that last-bit difference into another count. Given a ``keeps_outputs`` check (the pipeline
+passes its own, on the calibration data), a layer's removal is undone when it changes the
+outputs; the layer records the silent channels it kept (``dead_kept``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -27,6 +35,8 @@ from snnc.ir import layers as ir
 
 # (consumer layer, keep-mask over its input feature axis)
 Edit = tuple[str, np.ndarray]
+# (graph before the pass, candidate graph) -> whether the candidate's outputs are identical
+OutputCheck = Callable[[ir.Graph, ir.Graph], bool]
 
 
 def dead_channels(graph: ir.Graph, name: str) -> np.ndarray:
@@ -129,25 +139,51 @@ def _shrink_inputs(layer: ir.Layer, mask: np.ndarray) -> ir.Layer:
     return replace(layer, weight=layer.weight[:, mask])
 
 
-def eliminate_dead_neurons(graph: ir.Graph) -> ir.Graph:
-    """Remove the never-firing channels of every layer where that is local (module docstring)."""
-    for neuron in [lay.name for lay in graph.layers if lay.is_neuron]:
-        syn_name = removal_plan(graph, neuron)
-        if syn_name is None:
+def eliminate_dead_neurons(graph: ir.Graph, keeps_outputs: OutputCheck | None = None) -> ir.Graph:
+    """Remove the never-firing channels of every layer where that is local (module docstring).
+
+    With ``keeps_outputs``, every removal is checked at once and, only if that fails, layer by
+    layer, so the usual case costs one check."""
+    neurons = [lay.name for lay in graph.layers if lay.is_neuron]
+    everything = graph
+    for neuron in neurons:
+        everything = _remove_dead(everything, neuron)
+    if keeps_outputs is None or everything is graph or keeps_outputs(graph, everything):
+        return everything
+    current = graph
+    for neuron in neurons:
+        candidate = _remove_dead(current, neuron)
+        if candidate is current:
             continue
-        dead = dead_channels(graph, neuron)
-        if not dead.any():
+        if keeps_outputs(graph, candidate):
+            current = candidate
             continue
-        keep = ~dead
-        if not keep.any():
-            keep[0] = True
-        edits = _downstream(graph, neuron, keep)
-        assert edits is not None  # removal_plan checked every reader
-        ndim = len(graph.shape(neuron))
-        layers = {lay.name: lay for lay in graph.layers}
-        layers[syn_name] = _shrink_rows(layers[syn_name], keep)
-        layers[neuron] = _shrink_neuron(layers[neuron], keep, ndim)
-        for consumer, mask in edits:
-            layers[consumer] = _shrink_inputs(layers[consumer], mask)
-        graph = graph.replace_layers([layers[lay.name] for lay in graph.layers])
-    return graph
+        layer = current.layer(neuron)
+        kept = int(dead_channels(current, neuron).sum())
+        current = current.replace_layers([layer.with_attrs(dead_kept=kept) if lay is layer
+                                          else lay for lay in current.layers])
+    return current
+
+
+def _remove_dead(graph: ir.Graph, neuron: str) -> ir.Graph:
+    """``graph`` without ``neuron``'s silent channels; ``graph`` itself when none can go."""
+    syn_name = removal_plan(graph, neuron)
+    if syn_name is None:
+        return graph
+    dead = dead_channels(graph, neuron)
+    if not dead.any():
+        return graph
+    keep = ~dead
+    if not keep.any():
+        keep[0] = True
+        if dead.size == 1:
+            return graph
+    edits = _downstream(graph, neuron, keep)
+    assert edits is not None  # removal_plan checked every reader
+    ndim = len(graph.shape(neuron))
+    layers = {lay.name: lay for lay in graph.layers}
+    layers[syn_name] = _shrink_rows(layers[syn_name], keep)
+    layers[neuron] = _shrink_neuron(layers[neuron], keep, ndim)
+    for consumer, mask in edits:
+        layers[consumer] = _shrink_inputs(layers[consumer], mask)
+    return graph.replace_layers([layers[lay.name] for lay in graph.layers])
