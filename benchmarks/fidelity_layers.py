@@ -14,6 +14,9 @@ on each integer target, with the scales the fidelity search chooses on the calib
 - **compiled**: chained, as ``snnc.api.quantize`` compiles it: the search widens weight layers
   and the input where the target's widths stay below its goal (``snnc.passes.fidelity``); the
   widths it chose are recorded.
+- **held out**: the mean chained agreement on the other test utterances (none of them
+  calibration data), at the target's widths and as compiled: what the widths chosen on the
+  calibration inputs keep on inputs they were not chosen on.
 
 Then the same model with the Cortex-M4 profile's weight and input widths widened everywhere
 (the sweep that shows what the goal of 0.95 needs). Prints tables and writes
@@ -57,6 +60,10 @@ def chained(qg: QuantizedGraph, x: np.ndarray, reference: Trace) -> dict[str, fl
     return spike_agreement(qg.graph, qg.profile, reference, integer.run_quantized(qg, timed))
 
 
+def _mean(per_layer: dict[str, float]) -> float:
+    return float(np.mean(list(per_layer.values())))
+
+
 def isolated(qg: QuantizedGraph, drive: np.ndarray) -> dict[str, float]:
     """Per neuron layer: agreement when every stage reads the float model's levels (one step)."""
     graph, p = qg.graph, qg.profile
@@ -97,16 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     x = np.load(MODEL / "test_x.npy")[:args.samples]
     drive = encode(x, graph.timesteps, graph.encoding, graph.input.shape)
     reference = run_graph(graph, drive, record=True)
-    result: dict[str, Any] = {"samples": args.samples, "layers": {}, "widths": [],
-                              "compiled": {}}
+    held = np.load(MODEL / "test_x.npy")[args.samples:]
+    held_reference = run_graph(graph, encode(held, graph.timesteps, graph.encoding,
+                                             graph.input.shape), record=True)
+    result: dict[str, Any] = {"samples": args.samples, "held_out_samples": len(held),
+                              "layers": {}, "widths": [], "compiled": {}}
     for name in TARGETS:
         target = load_target(name)
         # the target's own widths: goal 0 keeps the search from widening
         qg = choose_scales(graph, target.numeric, drive, calib=x, target=name, goal=0.0)
         result["layers"][name] = {"chained": chained(qg, x, reference),
-                                  "isolated": isolated(qg, drive)}
+                                  "isolated": isolated(qg, drive),
+                                  "held_out": _mean(chained(qg, held, held_reference))}
         compiled = api.quantize(graph, target, calib=x)
         result["compiled"][name] = {"chained": chained(compiled, x, reference),
+                                    "held_out": _mean(chained(compiled, held, held_reference)),
                                     "input_bits": compiled.profile.input_bits,
                                     "weight_bits": dict(compiled.widened)}
     names = list(result["layers"][TARGETS[0]]["chained"])
@@ -120,11 +132,13 @@ def main(argv: list[str] | None = None) -> int:
                     else (c[layer], i[layer]))
             cells.append(f"{pair[0]:.4f} / {pair[1]:.4f}")
         print(f"  {layer:<16}" + "".join(f"{c:>22}" for c in cells))
-    print("as compiled (widths chosen by the search): mean chained agreement, widths")
+    print(f"as compiled (widths chosen by the search): mean chained agreement, on the "
+          f"{len(held)} held-out utterances (at the target's widths -> as compiled), widths")
     for t in TARGETS:
         c = result["compiled"][t]
-        print(f"  {t:<12} {np.mean(list(c['chained'].values())):.4f}  input {c['input_bits']} "
-              f"bits, weights {c['weight_bits']}")
+        print(f"  {t:<12} {_mean(c['chained']):.4f}  held out "
+              f"{result['layers'][t]['held_out']:.4f} -> {c['held_out']:.4f}  "
+              f"input {c['input_bits']} bits, weights {c['weight_bits']}")
     if not args.no_sweep:
         base = load_target("cortex-m4").numeric
         print("cortex-m4 profile, widened: weight bits, input bits -> mean chained agreement")

@@ -275,6 +275,10 @@ def section_mcu(data: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _held_out(narrow: float | None, wide: float | None) -> str:
+    return "-" if narrow is None or wide is None else f"{narrow:.4f} -> {wide:.4f}"
+
+
 def _widths(row: dict[str, Any]) -> str:
     """The input and weight widths of a memory row: the target's 8 bits, or what the fidelity
     search widened to."""
@@ -480,7 +484,9 @@ def section_fidelity_layers(data: dict[str, Any]) -> list[str]:
             row.append(f"{pair[0]:.4f} / {pair[1]:.4f}")
         rows.append(row)
     widths = [[w["weight_bits"], w["input_bits"], f"{w['mean']:.4f}"] for w in data["widths"]]
-    compiled = [[t, f"{sum(c['chained'].values()) / len(c['chained']):.4f}", c["input_bits"],
+    compiled = [[t, f"{sum(c['chained'].values()) / len(c['chained']):.4f}",
+                 _held_out(data["layers"][t].get("held_out"), c.get("held_out")),
+                 c["input_bits"],
                  ", ".join(f"{name} {bits}" for name, bits in c["weight_bits"].items())
                  or "none"]
                 for t, c in (data.get("compiled") or {}).items()]
@@ -494,8 +500,11 @@ def section_fidelity_layers(data: dict[str, Any]) -> list[str]:
                "goal 0.95):", "", *_table(["weight bits", "input bits", "mean"], widths), ""]
               if widths else []),
             *(["As compiled: the widths the fidelity search chose on the same utterances "
-               "(mean chained agreement, input bits, weight layers widened to their bits):", "",
-               *_table(["target", "mean", "input bits", "widened weight layers"], compiled),
+               "(mean chained agreement; on the "
+               f"{data.get('held_out_samples', 0)} other test utterances, at the target's "
+               "widths -> as compiled; input bits; weight layers widened to their bits):", "",
+               *_table(["target", "mean", "held out", "input bits", "widened weight layers"],
+                       compiled),
                ""] if compiled else [])]
 
 

@@ -201,8 +201,14 @@ def test_fidelity_layers_section_lists_every_layer_and_width():
                         "loihi2": {"chained": {"a": 1.0, "b": 1.0}, "input_bits": 8,
                                    "weight_bits": {}}}
     text = "\n".join(script("run_all").section_fidelity_layers(data))
-    assert "| cortex-m4 | 0.9500 | 10 | fc 10, proj 10 |" in text
-    assert "| loihi2 | 1.0000 | 8 | none |" in text
+    assert "| cortex-m4 | 0.9500 | - | 10 | fc 10, proj 10 |" in text
+    assert "| loihi2 | 1.0000 | - | 8 | none |" in text
+    data["held_out_samples"] = 9
+    data["layers"]["cortex-m4"]["held_out"] = 0.5
+    data["compiled"]["cortex-m4"]["held_out"] = 0.75
+    text = "\n".join(script("run_all").section_fidelity_layers(data))
+    assert "on the 9 other test utterances" in text
+    assert "| cortex-m4 | 0.9500 | 0.5000 -> 0.7500 | 10 | fc 10, proj 10 |" in text
 
 
 def test_energy_truth_summary_counts_agreement_and_the_2x_band_per_target():
