@@ -158,6 +158,18 @@ def get_backend(tag: str) -> Backend:
     return backend
 
 
+def chosen_widths(qg: QuantizedGraph, target: Target) -> dict[str, Any]:
+    """``{"widths": ...}`` for ``resources.json`` when the fidelity search widened the graph
+    input or weight layers beyond the target's own widths (:mod:`snnc.passes.fidelity`):
+    the input's bits, the target's weight bits and each widened layer's; empty otherwise, so
+    an artifact without widening is what it always was."""
+    if not qg.widened and qg.profile.input_bits == target.numeric.input_bits:
+        return {}
+    return {"widths": {"input_bits": qg.profile.input_bits,
+                       "weight_bits": qg.profile.weight_bits,
+                       "widened_weight_bits": dict(sorted(qg.widened.items()))}}
+
+
 def resources_json(figures: dict[str, Any]) -> bytes:
     """``resources.json`` as the MCU and Loihi backends write it (sorted keys, two spaces)."""
     return (json.dumps(figures, indent=2, sort_keys=True) + "\n").encode()

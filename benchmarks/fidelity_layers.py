@@ -2,8 +2,8 @@
 and how it depends on the weight and input widths.
 
 For the spikeformer demo (``examples/spikeformer``, T = 1, every neuron a ``MultiLevelSpike``)
-on each integer target, with the scales ``snnc.api.quantize`` chooses on the calibration
-inputs (the first 32 test utterances, as ``benchmarks/fidelity.py``):
+on each integer target, with the scales the fidelity search chooses on the calibration inputs
+(the first 32 test utterances, as ``benchmarks/fidelity.py``) at the target's own widths:
 
 - **chained**: the integer reference run as deployed, each layer's levels against the float
   model's (``snnc.passes.fidelity.spike_agreement``);
@@ -11,8 +11,15 @@ inputs (the first 32 test utterances, as ``benchmarks/fidelity.py``):
   first stage), so the figure is that layer's own loss: its weight rounding, its threshold and
   rounding semantics, nothing inherited from the layers before it.
 
-Then the same model with the Cortex-M4 profile's weight and input widths widened (what a
-target would need for the goal of 0.95). Prints tables and writes
+- **compiled**: chained, as ``snnc.api.quantize`` compiles it: the search widens weight layers
+  and the input where the target's widths stay below its goal (``snnc.passes.fidelity``); the
+  widths it chose are recorded.
+- **held out**: the mean chained agreement on the other test utterances (none of them
+  calibration data), at the target's widths and as compiled: what the widths chosen on the
+  calibration inputs keep on inputs they were not chosen on.
+
+Then the same model with the Cortex-M4 profile's weight and input widths widened everywhere
+(the sweep that shows what the goal of 0.95 needs). Prints tables and writes
 ``benchmarks/results/fidelity_layers.json``.
 
     .venv/bin/python benchmarks/fidelity_layers.py [--samples N] [--no-sweep]
@@ -51,6 +58,10 @@ def chained(qg: QuantizedGraph, x: np.ndarray, reference: Trace) -> dict[str, fl
     timed = model_drive(x, qg.graph.timesteps, integer.latency(qg.graph, qg.profile),
                         qg.graph.encoding, qg.graph.input.shape)
     return spike_agreement(qg.graph, qg.profile, reference, integer.run_quantized(qg, timed))
+
+
+def _mean(per_layer: dict[str, float]) -> float:
+    return float(np.mean(list(per_layer.values())))
 
 
 def isolated(qg: QuantizedGraph, drive: np.ndarray) -> dict[str, float]:
@@ -93,11 +104,23 @@ def main(argv: list[str] | None = None) -> int:
     x = np.load(MODEL / "test_x.npy")[:args.samples]
     drive = encode(x, graph.timesteps, graph.encoding, graph.input.shape)
     reference = run_graph(graph, drive, record=True)
-    result: dict[str, Any] = {"samples": args.samples, "layers": {}, "widths": []}
+    held = np.load(MODEL / "test_x.npy")[args.samples:]
+    held_reference = run_graph(graph, encode(held, graph.timesteps, graph.encoding,
+                                             graph.input.shape), record=True)
+    result: dict[str, Any] = {"samples": args.samples, "held_out_samples": len(held),
+                              "layers": {}, "widths": [], "compiled": {}}
     for name in TARGETS:
-        qg = api.quantize(graph, load_target(name), calib=x)
+        target = load_target(name)
+        # the target's own widths: goal 0 keeps the search from widening
+        qg = choose_scales(graph, target.numeric, drive, calib=x, target=name, goal=0.0)
         result["layers"][name] = {"chained": chained(qg, x, reference),
-                                  "isolated": isolated(qg, drive)}
+                                  "isolated": isolated(qg, drive),
+                                  "held_out": _mean(chained(qg, held, held_reference))}
+        compiled = api.quantize(graph, target, calib=x)
+        result["compiled"][name] = {"chained": chained(compiled, x, reference),
+                                    "held_out": _mean(chained(compiled, held, held_reference)),
+                                    "input_bits": compiled.profile.input_bits,
+                                    "weight_bits": dict(compiled.widened)}
     names = list(result["layers"][TARGETS[0]]["chained"])
     print("per layer: chained (as deployed) / isolated (float inputs), chosen scales")
     print(f"  {'layer':<16}" + "".join(f"{t:>22}" for t in TARGETS))
@@ -109,12 +132,19 @@ def main(argv: list[str] | None = None) -> int:
                     else (c[layer], i[layer]))
             cells.append(f"{pair[0]:.4f} / {pair[1]:.4f}")
         print(f"  {layer:<16}" + "".join(f"{c:>22}" for c in cells))
+    print(f"as compiled (widths chosen by the search): mean chained agreement, on the "
+          f"{len(held)} held-out utterances (at the target's widths -> as compiled), widths")
+    for t in TARGETS:
+        c = result["compiled"][t]
+        print(f"  {t:<12} {_mean(c['chained']):.4f}  held out "
+              f"{result['layers'][t]['held_out']:.4f} -> {c['held_out']:.4f}  "
+              f"input {c['input_bits']} bits, weights {c['weight_bits']}")
     if not args.no_sweep:
         base = load_target("cortex-m4").numeric
         print("cortex-m4 profile, widened: weight bits, input bits -> mean chained agreement")
         for wb, ib in WIDTHS:
             profile = replace(base, weight_bits=wb, input_bits=ib)
-            qg = choose_scales(graph, profile, drive, calib=x, target="cortex-m4")
+            qg = choose_scales(graph, profile, drive, calib=x, target="cortex-m4", goal=0.0)
             mean = float(np.mean(list(chained(qg, x, reference).values())))
             result["widths"].append({"weight_bits": wb, "input_bits": ib, "mean": mean})
             print(f"  {wb:>2} {ib:>2}  {mean:.4f}")

@@ -359,6 +359,8 @@ def memory_rows(work: Path, targets: tuple[str, ...]) -> list[dict[str, Any]]:
                 "arena_bytes": memory["estimate"]["arena_bytes"],
                 "ram_equals_state_plus_arena": measured["ram_bytes"] == planned,
                 "stack_bytes": max(memory["measured"]["stack"]["worst_case_bytes"].values()),
+                # widths the fidelity search chose on the calibration data (docs/numerics.md)
+                "input_bits": qg.profile.input_bits, "widened_weight_bits": dict(qg.widened),
             })
     return rows
 

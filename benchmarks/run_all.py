@@ -261,15 +261,31 @@ def section_mcu(data: dict[str, Any]) -> list[str]:
                   "overhead); RAM (.data + .bss) = the planned state (SNNC_STATE_BYTES: "
                   "membranes, currents, delay lines, step counters) + arena bytes exactly (no "
                   "heap); the stack is the worst static call chain of snnc_step/snnc_init/"
-                  "snnc_finish.", ""]
-        lines += _table(["model", "target", "weight bytes", "flash", "flash goal", "RAM",
-                         "state + arena", "stack", "flash goal", "RAM = state + arena"],
-                        [[r["model"], r["target"], r["weight_bytes"], r["flash_bytes"],
+                  "snnc_finish. Each is compiled with its calibration inputs, so the "
+                  "fidelity search may widen layers (docs/numerics.md): a widened layer's "
+                  "weights are two int8 members, both counted in the weight bytes.", ""]
+        lines += _table(["model", "target", "widths", "weight bytes", "flash", "flash goal",
+                         "RAM", "state + arena", "stack", "flash goal", "RAM = state + arena"],
+                        [[r["model"], r["target"], _widths(r), r["weight_bytes"],
+                          r["flash_bytes"],
                           r["flash_budget_bytes"], r["ram_bytes"],
                           f"{r['state_bytes']} + {r['arena_bytes']}", r["stack_bytes"],
                           _met(r["flash_met"]), _met(r["ram_equals_state_plus_arena"])]
                          for r in memory])
     return [*lines, ""]
+
+
+def _held_out(narrow: float | None, wide: float | None) -> str:
+    return "-" if narrow is None or wide is None else f"{narrow:.4f} -> {wide:.4f}"
+
+
+def _widths(row: dict[str, Any]) -> str:
+    """The input and weight widths of a memory row: the target's 8 bits, or what the fidelity
+    search widened to."""
+    wide = row.get("widened_weight_bits") or {}
+    bits = "/".join(str(b) for b in sorted(set(wide.values())))
+    layers = f", {len(wide)} weight layers at {bits}" if wide else ""
+    return f"input {row.get('input_bits', 8)}{layers}"
 
 
 def section_large(data: dict[str, Any]) -> list[str]:
@@ -432,17 +448,24 @@ def section_fidelity(data: dict[str, Any]) -> list[str]:
     multi = data.get("summary_multispike", {})
     for target in goals:
         if f"{target}/chosen" in multi:
-            c = multi[f"{target}/chosen"]
-            rows.append([f"{target}, Sinabs MultiSpike (apart)", c["models"],
-                         f"{c['mean']:.4f}", f"{c['min']:.4f}", "", ""])
+            r, c = multi[f"{target}/range"], multi[f"{target}/chosen"]
+            rows.append([f"{target}, of which Sinabs MultiSpike", c["models"],
+                         f"{r['mean']:.4f} -> {c['mean']:.4f}",
+                         f"{r['min']:.4f} -> {c['min']:.4f}", "", ""])
+    widened = [f"{row['model']} on {t}: input {row[t]['widths']['input_bits']} bits, "
+               f"{len(row[t]['widths']['weight_bits'])} weight layers widened"
+               for row in data.get("rows", []) for t in goals if "widths" in row.get(t, {})]
     return ["## Spike agreement with the float model", "",
             "Command: `python benchmarks/fidelity.py` (run on its own, "
             f"{data['seconds'] / 60:.0f} min)", "",
             "Every exporter-matrix cell whose float reference equals onnxruntime, plus the "
             "digits and spikeformer demos: the integer reference in model time against the "
             "float model, mean over the neuron layers of the fraction of equal spike values; "
-            "range-based scales -> scales chosen on the same inputs.", "",
+            "range-based scales -> scales (and, where 8 bits miss 0.95, widths) chosen on the "
+            "same inputs. The Sinabs MultiSpike cells (graded spikes) count towards the goal "
+            "and are also summarized on their own.", "",
             *_table(["target", "models", "mean", "min", "goal (mean / min)", "worst"], rows),
+            *(["", "Widened by the search: " + "; ".join(widened) + "."] if widened else []),
             ""]
 
 
@@ -461,6 +484,12 @@ def section_fidelity_layers(data: dict[str, Any]) -> list[str]:
             row.append(f"{pair[0]:.4f} / {pair[1]:.4f}")
         rows.append(row)
     widths = [[w["weight_bits"], w["input_bits"], f"{w['mean']:.4f}"] for w in data["widths"]]
+    compiled = [[t, f"{sum(c['chained'].values()) / len(c['chained']):.4f}",
+                 _held_out(data["layers"][t].get("held_out"), c.get("held_out")),
+                 c["input_bits"],
+                 ", ".join(f"{name} {bits}" for name, bits in c["weight_bits"].items())
+                 or "none"]
+                for t, c in (data.get("compiled") or {}).items()]
     return ["## Spikeformer agreement per layer", "",
             "Command: `python benchmarks/fidelity_layers.py` (run on its own, "
             f"{data['samples']} test utterances)", "",
@@ -469,7 +498,14 @@ def section_fidelity_layers(data: dict[str, Any]) -> list[str]:
             *_table(["layer", *targets], rows), "",
             *(["The cortex-m4 profile with wider weights and inputs (mean chained agreement; "
                "goal 0.95):", "", *_table(["weight bits", "input bits", "mean"], widths), ""]
-              if widths else [])]
+              if widths else []),
+            *(["As compiled: the widths the fidelity search chose on the same utterances "
+               "(mean chained agreement; on the "
+               f"{data.get('held_out_samples', 0)} other test utterances, at the target's "
+               "widths -> as compiled; input bits; weight layers widened to their bits):", "",
+               *_table(["target", "mean", "held out", "input bits", "widened weight layers"],
+                       compiled),
+               ""] if compiled else [])]
 
 
 def write_readme(timings: dict[str, float]) -> Path:

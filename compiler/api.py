@@ -135,11 +135,31 @@ def agreement(graph: Graph, target: str | Target, calib: np.ndarray, mapping: st
               tolerance: float = 1.0) -> dict[str, float]:
     """Per neuron layer, the spike agreement of ``target``'s integer model with the float
     model on ``calib`` (see :mod:`snnc.passes.fidelity`), for the graph compile would emit."""
+    return fidelity(graph, target, calib, mapping=mapping, prune=prune, log=log,
+                    tolerance=tolerance).agreement
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """What the fidelity search chose on the calibration data: ``agreement`` per neuron layer
+    and ``widths`` (``{"widths": {...}}`` as ``resources.json`` records it when the graph
+    input or weight layers were widened beyond the target's widths, else empty)."""
+
+    agreement: dict[str, float]
+    widths: dict[str, Any]
+
+
+def fidelity(graph: Graph, target: str | Target, calib: np.ndarray, mapping: str = "auto",
+             prune: float | None = None, log: Log = None, tolerance: float = 1.0) -> Fidelity:
+    """:func:`agreement` and the widths chosen with it, for the graph compile would emit."""
+    from snnc.backends import chosen_widths
+
     t = as_target(target)
     optimized = optimize(graph, t, calib=calib, mapping=mapping, prune=prune, log=log,
                          tolerance=tolerance)
     _say(log, "choose scales on the calibration data")
-    return dict(quantize(optimized, t, calib=calib, mapping=mapping).agreement)
+    qg = quantize(optimized, t, calib=calib, mapping=mapping)
+    return Fidelity(dict(qg.agreement), chosen_widths(qg, t))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from snnc import api
+from snnc.backends import chosen_widths
 from snnc.errors import InputError, SnncError, UnsupportedError
 from snnc.heap import return_large_blocks
 from snnc.ir.layers import LIF, CubaLIF, Graph, Layer, MultiLevelSpike, SpikingSelfAttention
@@ -401,21 +402,37 @@ def compile_cmd(
             continue
         out.print(f"{result.target.name}: wrote {result.artifact.out_dir}/ "
                   f"({len(result.artifact.files)} files)")
-        for line in agreement_lines(result.quantized.agreement):
+        for line in agreement_lines(result.quantized.agreement,
+                                    chosen_widths(result.quantized, result.target)):
             out.print(f"  {line}", markup=False)
     if not any(r.artifact is not None for r in results):
         raise UnsupportedError("no target can hold the model (reasons above)")
 
 
-def agreement_lines(agreement: Mapping[str, float]) -> list[str]:
+def agreement_lines(agreement: Mapping[str, float],
+                    widths: Mapping[str, Any] | None = None) -> list[str]:
     """The per-layer spike agreement with the float model, one line per layer (none without
-    calibration data)."""
+    calibration data), then the widths the search widened (``chosen_widths``), if any."""
     if not agreement:
         return []
     values = list(agreement.values())
     lines = [f"spike agreement with the float model on the calibration data: mean "
              f"{sum(values) / len(values):.4f}, min {min(values):.4f}"]
     lines += [f"  {name}: {value:.4f}" for name, value in agreement.items()]
+    return lines + width_lines(widths or {})
+
+
+def width_lines(widths: Mapping[str, Any]) -> list[str]:
+    """The widths the fidelity search chose beyond the target's own (none when it kept them):
+    the graph input's and each widened weight layer's."""
+    chosen = widths.get("widths")
+    if not chosen:
+        return []
+    layers = chosen["widened_weight_bits"]
+    lines = [f"widened to reach the agreement goal: input {chosen['input_bits']} bits, "
+             f"{len(layers)} weight layer(s) beyond {chosen['weight_bits']} bits (each as two "
+             f"{chosen['weight_bits']}-bit members of one current)"]
+    lines += [f"  {name}: {bits}-bit weights" for name, bits in layers.items()]
     return lines
 
 
@@ -449,18 +466,23 @@ def report(
         graph = api.load(model, nir_semantics, dt)
         cost = api.report(graph, target, calib=calib_x, mapping=mapping, prune=prune,
                           log=log, tolerance=mapping_tolerance, measure=measure)
-        fidelity = ({} if calib_x is None else
-                    api.agreement(graph, target, calib_x, mapping=mapping, prune=prune,
-                                  tolerance=mapping_tolerance))
+        chosen = (None if calib_x is None else
+                  api.fidelity(graph, target, calib_x, mapping=mapping, prune=prune,
+                               tolerance=mapping_tolerance))
     out.print(render_json(cost) if as_json else render_markdown(cost), markup=False)
-    if fidelity and not as_json:
-        out.print("\n".join(agreement_lines(fidelity)), markup=False)
+    if chosen is not None and chosen.agreement and not as_json:
+        out.print("\n".join(agreement_lines(chosen.agreement, chosen.widths)), markup=False)
     if out_dir is not None:
         with atomic_dir(out_dir) as tmp:
             write_report(cost, tmp)
-            if fidelity:
+            if chosen is not None and chosen.agreement:
                 (tmp / "agreement.json").write_text(
-                    json.dumps(fidelity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+                    json.dumps(chosen.agreement, indent=2, sort_keys=True) + "\n",
+                    encoding="utf-8")
+            if chosen is not None and chosen.widths:
+                (tmp / "widths.json").write_text(
+                    json.dumps(chosen.widths["widths"], indent=2, sort_keys=True) + "\n",
+                    encoding="utf-8")
         out.print(f"wrote {out_dir}")
 
 

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from snnc.backends import RESOURCES_FILE, Artifact, resources_json
+from snnc.backends import RESOURCES_FILE, Artifact, chosen_widths, resources_json
 from snnc.ir.names import c_ident
 from snnc.ir.quantized import QuantizedGraph
 from snnc.reference.integer import latency, layer_latencies
@@ -166,7 +166,7 @@ def render(net: LoihiNet, qg: QuantizedGraph) -> dict[str, str]:
 def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
     """Write the Loihi artifact into ``out_dir`` (see the module docstring)."""
     net = lower(qg, target.name)
-    figures = allocate(net, target)
+    figures = {**allocate(net, target), **chosen_widths(qg, target)}
     blocks = netx_blocks(qg, net)
     netx_reason = blocks if isinstance(blocks, str) else None
     files: dict[str, bytes] = {

@@ -259,8 +259,11 @@ def split_digits(values: np.ndarray, what: str, layer: str,
     A stage's weights are 8-bit mantissas times a shared power of two (the quantizer's per-layer
     weight exponent, or sums of such weights composed through pooling): the common power of two
     becomes the synapse's ``weight_exp``. What still needs more than 8 bits is split as
-    ``lo + 128*hi`` over two synapse processes onto the same neurons. Lava's ``weight_exp`` stops
-    at 7, one of which the doubled storage uses, so shifts stop at :data:`SHIFT_MAX`.
+    ``lo + 2^h * hi`` over two synapse processes onto the same neurons, ``h`` =
+    :data:`HIGH_SHIFT` where the shifts allow it, else the smallest ``h`` whose high digits fit
+    (a layer widened to ``8 + e`` bits, :mod:`snnc.passes.widen`, composes to mantissas of
+    ``8 + e`` bits at its low member's exponent: ``h = e``). Lava's ``weight_exp`` stops at 7,
+    one of which the doubled storage uses, so shifts stop at :data:`SHIFT_MAX`.
     """
     if values.size == 0 or max(-int(values.min()), int(values.max())) <= DIGIT_MAX:
         return [(0, values)]
@@ -269,16 +272,29 @@ def split_digits(values: np.ndarray, what: str, layer: str,
     mant = values >> base
     if np.max(np.abs(mant)) <= DIGIT_MAX:
         return [(base, mant.astype(DIGIT_TYPE))]
-    high = np.sign(mant) * (np.abs(mant) >> HIGH_SHIFT)
-    low = mant - (high << HIGH_SHIFT)
-    if np.max(np.abs(high)) > DIGIT_MAX or base + HIGH_SHIFT > SHIFT_MAX:
+    shift = _high_shift(int(np.max(np.abs(mant))), base)
+    high = np.sign(mant) * (np.abs(mant) >> shift)
+    low = mant - (high << shift)
+    if np.max(np.abs(high)) > DIGIT_MAX or base + shift > SHIFT_MAX:
         worst = int(values.reshape(-1)[np.argmax(np.abs(values))])
         raise QuantizationError(
             f"layer '{layer}': composed {what} weight {worst} fits no Loihi weight exponent "
             f"(8-bit mantissas, weight_exp <= {SHIFT_MAX - 1}, at most two synapse processes) "
             f"on target '{target}'")
     return [(base, low.astype(DIGIT_TYPE)),
-            (base + HIGH_SHIFT, high.astype(DIGIT_TYPE))]
+            (base + shift, high.astype(DIGIT_TYPE))]
+
+
+def _high_shift(peak: int, base: int) -> int:
+    """The shift of a wide weight's high digits: :data:`HIGH_SHIFT` (low digits of 7 bits)
+    where ``base + HIGH_SHIFT`` is a weight exponent Lava has, else the smallest shift whose
+    high digits hold ``peak`` (its low digits are then narrower)."""
+    if base + HIGH_SHIFT <= SHIFT_MAX:
+        return HIGH_SHIFT
+    shift = 1
+    while shift < HIGH_SHIFT and peak >> shift > DIGIT_MAX:
+        shift += 1
+    return shift
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,7 +505,9 @@ class _Builder:
 
     def peak(self, layer: str) -> int:
         """Largest |value| a source sends per step (a rate-coded input sends spikes)."""
-        return source_peak(self.graph.layer(layer), self.qg.profile, self.graph.encoding)
+        q = self.qg.layers.get(layer)
+        return source_peak(self.graph.layer(layer), self.qg.profile, self.graph.encoding,
+                           None if q is None else q.vth)
 
     def note_counts(self, source: str, target_pop: str) -> None:
         """Record that ``target_pop`` reads ``source``'s spike counts or levels (more than one

@@ -23,7 +23,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from snnc.backends import RESOURCES_FILE, Artifact, resources_json
+from snnc.backends import RESOURCES_FILE, Artifact, chosen_widths, resources_json
 from snnc.backends.mcu.board import UART_RUNTIME, render_board, uart_context
 from snnc.backends.mcu.check import check_program, estimate
 from snnc.backends.mcu.families import families, kernel_switches, runtime_files
@@ -432,6 +432,7 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path, *,
     """Write the C project for ``qg`` into ``out_dir`` (see the module docstring)."""
     prog = lower(qg, target.name, core_for(target).kernels)
     figures = check_program(prog, target)  # check_resources without lowering a second time
+    figures = {**figures, **chosen_widths(qg, target)}
     out_dir = Path(out_dir)
     files = write_project(prog, target, out_dir, layer_latencies(qg.graph, qg.profile))
     memory = memory_report(prog, target, out_dir, measure)

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from snnc.backends import RESOURCES_FILE, Artifact
+from snnc.backends import RESOURCES_FILE, Artifact, chosen_widths
 from snnc.backends.spinnaker2.layout import Layout, WrittenImages, build_layout, pe_file
 from snnc.backends.spinnaker2.machine import LINKS
 from snnc.backends.spinnaker2.network import EventStage, MacStage, Model
@@ -159,12 +159,15 @@ def _json(doc: dict[str, Any]) -> bytes:
     return (json.dumps(doc, indent=1, ensure_ascii=True) + "\n").encode()
 
 
-def write_layout(layout: Layout, out_dir: Path) -> Artifact:
-    """Write ``layout.json``, the resources and every PE image not already in ``out_dir``."""
+def write_layout(layout: Layout, out_dir: Path,
+                 extra: dict[str, Any] | None = None) -> Artifact:
+    """Write ``layout.json``, the resources (plus ``extra`` figures, such as the widths the
+    fidelity search chose) and every PE image not already in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    resources = {**resources_document(layout), **(extra or {})}
     files: dict[str, bytes] = {"layout.json": _json(layout_document(layout)),
-                               RESOURCES_FILE: _json(resources_document(layout))}
+                               RESOURCES_FILE: _json(resources)}
     images = layout.images
     written = isinstance(images, WrittenImages) and images.directory == out_dir
     names = [pe_file(layout.sites[sl].pe_id) for sl in images]
@@ -173,8 +176,7 @@ def write_layout(layout: Layout, out_dir: Path) -> Artifact:
     if not written:
         for sl, name in zip(images, names, strict=True):
             (out_dir / name).write_bytes(images[sl])
-    return Artifact("spinnaker2", out_dir, tuple(sorted([*files, *names])),
-                    resources_document(layout))
+    return Artifact("spinnaker2", out_dir, tuple(sorted([*files, *names])), resources)
 
 
 def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
@@ -189,4 +191,4 @@ def emit(qg: QuantizedGraph, target: Target, out_dir: Path) -> Artifact:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    return write_layout(layout, out_dir)
+    return write_layout(layout, out_dir, chosen_widths(qg, target))

@@ -280,14 +280,16 @@ def _mac_stage(qg: QuantizedGraph, sink: int, layers: list[ir.Layer], sources: l
                     tuple(tuple(graph.shape(s)) for s in sources), tuple(ops), reason)
 
 
-def _event_fits(graph: ir.Graph, profile: NumericProfile, synapses: dict[str, Coo],
-                bias: np.ndarray) -> bool:
+def _event_fits(qg: QuantizedGraph, synapses: dict[str, Coo], bias: np.ndarray) -> bool:
     """Composed weights fit the synapse word and worst-case input fits the accumulator."""
+    graph, profile = qg.graph, qg.profile
     bound = np.abs(bias)
     for src, mat in synapses.items():
         if mat.nnz and max(-int(mat.vals.min()), int(mat.vals.max())) > WEIGHT_LIMIT:
             return False
-        bound = bound + mat.abs_sums(axis=1) * source_peak(graph.layer(src), profile)
+        q = qg.layers.get(src)
+        peak = source_peak(graph.layer(src), profile, vth=None if q is None else q.vth)
+        bound = bound + mat.abs_sums(axis=1) * peak
     return bool(bound.size == 0 or int(bound.max()) <= ACCUMULATOR_LIMIT)
 
 
@@ -383,7 +385,7 @@ def _stage(qg: QuantizedGraph, composer: StageComposer, sink: int, root: str,
     if reason is None:
         maps, bias = composer.affine(root)
         composer.memo.pop(root)  # held by the stage from here on (composing again is exact)
-        if _event_fits(graph, qg.profile, maps, bias):
+        if _event_fits(qg, maps, bias):
             synapses = {pop_of[name]: mat for name, mat in maps.items()}
             return EventStage(sink, MappingProxyType(dict(sorted(synapses.items()))), bias)
         reason = ("composed weights exceed the 16-bit synapse word or the summed input the "

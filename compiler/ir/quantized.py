@@ -73,6 +73,10 @@ class NumericProfile:
     ``max_spikes``: the largest spike count a neuron sends in one step: a graded LIF's count
     saturates there (the bit-shift neuron's multi-spike limit on Xylo); 1 where neurons send
     binary spikes only, and graded layers are refused.
+    ``wide_input_bits``: the widest graph input the fidelity search may choose where the
+    calibration data shows ``input_bits`` losing spikes (0: none wider; see
+    :mod:`snnc.passes.fidelity`). Weights widen through ``weight_exp_max`` instead: a wider
+    weight is two ``weight_bits`` mantissas summed into one current (:mod:`snnc.passes.widen`).
     """
 
     weight_bits: int = 8
@@ -101,6 +105,7 @@ class NumericProfile:
     activation_bits: int = 4
     max_pool_neuron: bool = False
     weight_exp_max: int = 0
+    wide_input_bits: int = 0
 
     @property
     def weight_max(self) -> int:
@@ -146,7 +151,11 @@ class QuantizedGraph:
 
     ``agreement``: per neuron layer of the float model, the fraction of its spikes (per step,
     sample and neuron, latency aligned) the integer run reproduced on the calibration data the
-    scales were chosen on (:mod:`snnc.passes.fidelity`); empty without calibration data."""
+    scales were chosen on (:mod:`snnc.passes.fidelity`); empty without calibration data.
+    ``widened``: weight layers of the float model whose weights are wider than the profile's
+    ``weight_bits``, with their mantissa width (each runs as a high and a low member summed
+    into its current, :mod:`snnc.passes.widen`); ``profile.input_bits`` is the graph input's
+    width as chosen (wider than the target's own where the search widened it)."""
 
     graph: Graph
     profile: NumericProfile
@@ -154,6 +163,7 @@ class QuantizedGraph:
     input_scale: float = 1.0
     target: str = "generic"
     agreement: Mapping[str, float] = field(default_factory=dict)
+    widened: Mapping[str, int] = field(default_factory=dict)
 
     def q(self, name: str) -> QuantLayer:
         return self.layers[name]

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from snnc.ir.layers import (
     LIF,
@@ -50,19 +53,27 @@ def read_lag(consumer: Layer, source: Layer, profile: NumericProfile) -> int:
     return 0
 
 
-def source_peak(layer: Layer, profile: NumericProfile, encoding: str = "direct") -> int:
+def source_peak(layer: Layer, profile: NumericProfile, encoding: str = "direct",
+                vth: Any = None) -> int:
     """Largest |value| a source sends in one step, in integer units.
 
     Spikes send 1, a graded LIF up to the profile's ``max_spikes``, a multi-level spike layer up
     to ``levels``, the graph input up to ``input_max`` (clipped to ``input_bits``); a rate-coded
-    input (``encoding == "rate"``) is a 0/1 spike train, so it sends 1.
+    input (``encoding == "rate"``) is a 0/1 spike train, so it sends 1. Given a graded LIF's
+    integer thresholds ``vth``, its count is also at most what its membrane register can hold,
+    ``2^(state_bits-1) // (min(vth) << threshold_shift)``: the count is ``floor(v / theta)`` of
+    a membrane within ``state_bits`` (a 24-bit Loihi membrane over a fine threshold sends far
+    fewer than 127).
     """
     if isinstance(layer, Input):
         return 1 if encoding == "rate" else profile.input_max
     if isinstance(layer, MultiLevelSpike):
         return int(layer.levels)
     if isinstance(layer, LIF) and layer.graded:
-        return profile.max_spikes
+        if vth is None or np.size(vth) == 0:
+            return profile.max_spikes
+        theta = max(1, int(np.min(vth))) << profile.threshold_shift
+        return min(profile.max_spikes, (1 << (profile.state_bits - 1)) // theta)
     return 1
 
 

@@ -16,10 +16,21 @@ Agreement of a layer: the fraction of (step, sample, neuron) spike values equal 
 float run and the integer run, the integer run read ``lag`` steps later where the profile's
 synaptic delays put the layer ``lag`` steps behind (:func:`snnc.reference.integer.layer_latencies`).
 Every candidate is a valid quantization, so whatever is chosen stays bit-exact on every backend.
+
+**Widths.** Where the best scales still leave the mean agreement below ``goal`` (default
+:data:`FIDELITY_GOAL`), the width is the limit, not the scale: a multi-level model whose levels
+feed each other through many layers inherits every rounding of its weights and inputs. The
+search then widens, as a mixed-precision compiler would: every weight group by ``e`` bits (two
+``weight_bits`` members summed into its current, :mod:`snnc.passes.widen`; ``e`` up to the
+profile's ``weight_exp_max``) and a real-valued graph input by as many (up to the profile's
+``wide_input_bits``), ``e = 1, 2, ...`` until the goal holds; then it narrows back, group by
+group in graph order and the input last, every width the goal does not need. Without
+calibration data, or where the goal already holds, nothing is widened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -32,6 +43,7 @@ from snnc.passes.quantize import (
     choose_input_scale,
     quantize,
     stage_groups,
+    stage_neuron,
 )
 from snnc.reference.integer import latency, layer_latencies, run_quantized
 from snnc.reference.simulate import Trace, run_graph
@@ -44,6 +56,14 @@ COARSEN = (1.0, 2 ** 0.25, 2 ** 0.5, 2 ** 0.75, 2.0)
 # Quantize-and-run trials per search: a large model's later groups keep the range-based unit
 # rather than make a compile with calibration data minutes long.
 MAX_TRIALS = 64
+# The mean spike agreement below which the search widens weights and inputs (the issue's per
+# model minimum over the exporter matrix).
+FIDELITY_GOAL = 0.95
+# Quantize-and-run trials the width search may add (a widening per extra bit, then one trial
+# per group and one for the input narrowing back).
+WIDEN_TRIALS = 96
+
+Trial = tuple[float, QuantizedGraph, dict[str, float]]
 
 
 def spike_agreement(graph: Graph, profile: NumericProfile, reference: Trace,
@@ -82,10 +102,12 @@ def _candidates(profile: NumericProfile) -> list[StageScale]:
 
 
 def choose_scales(graph: Graph, profile: NumericProfile, drive: np.ndarray,
-                  calib: np.ndarray | None = None, target: str = "generic") -> QuantizedGraph:
+                  calib: np.ndarray | None = None, target: str = "generic",
+                  goal: float = FIDELITY_GOAL) -> QuantizedGraph:
     """Quantize ``graph`` with the scales that best reproduce the float spikes on ``drive``
     (steps, batch, *input_shape), see the module docstring; ``calib`` (the raw calibration
-    inputs) sizes the range-based input unit as :func:`quantize` does."""
+    inputs) sizes the range-based input unit as :func:`quantize` does. Below ``goal`` (mean
+    agreement) weights and inputs are widened as little as reaches it."""
     drive = drive[:, :SEARCH_SAMPLES]
     reference = run_graph(graph, drive, record=True)
     first = quantize(graph, profile, calib=calib, target=target)
@@ -133,5 +155,74 @@ def choose_scales(graph: Graph, profile: NumericProfile, drive: np.ndarray,
             trial = measure(replace(options, stages=stages))
             if trial[0] > best[0]:
                 best, options = trial, replace(options, stages=stages)
+    if best[0] < goal:
+        best = _widen(graph, profile, roots, options, best, measure, goal)
     _, qg, agreement = best
     return replace(qg, agreement=agreement)
+
+
+def _widenable(graph: Graph, qg: QuantizedGraph, roots: list[str]) -> list[str]:
+    """The weight groups that may widen: those whose current drives a neuron stepped as SNN
+    (a stage mapped to its QNN twin keeps the twin's weights)."""
+    out = []
+    for root in roots:
+        head = stage_neuron(qg.graph, root)
+        if head is None or head.attrs.get("mapping") != "qnn":
+            out.append(root)
+    return out
+
+
+def _widen(graph: Graph, profile: NumericProfile, roots: list[str], options: QuantizeOptions,
+           best: Trial, measure: Callable[[QuantizeOptions], Trial], goal: float) -> Trial:
+    """The narrowest widening of ``options`` whose agreement reaches ``goal`` (module
+    docstring), or the best one tried when none does; ``best`` when no widening helps."""
+    groups = _widenable(graph, best[1], roots) if profile.weight_exp_max > 0 else []
+    wide_input = graph.encoding != "rate" and profile.wide_input_bits > profile.input_bits
+    most = max(profile.weight_exp_max if groups else 0,
+               profile.wide_input_bits - profile.input_bits if wide_input else 0)
+    if most <= 0:
+        return best
+    trials = 0
+
+    def widened(opts: QuantizeOptions, extra: int, names: list[str],
+                input_extra: int) -> QuantizeOptions:
+        stages = dict(opts.stages)
+        for name in names:
+            stages[name] = replace(stages.get(name, StageScale()),
+                                   widen=min(extra, profile.weight_exp_max))
+        bits = (min(profile.input_bits + input_extra, profile.wide_input_bits) if wide_input
+                else None)
+        scale = opts.input_scale
+        if bits is not None and scale is not None:  # the same range in finer units
+            scale = scale * profile.input_max / replace(profile, input_bits=bits).input_max
+        return replace(opts, stages=stages, input_bits=bits, input_scale=scale)
+
+    chosen, found = best, options
+    for extra in range(1, most + 1):
+        trial_options = widened(options, extra, groups, extra)
+        trial = measure(trial_options)
+        trials += 1
+        if trial[0] > chosen[0]:
+            chosen, found = trial, trial_options
+        if trial[0] >= goal:
+            break
+    if chosen is best:
+        return best
+    # narrow back: each group, then the input, to the profile's width where the goal holds
+    # without it (where it is not reached, where the agreement does not drop)
+    floor = min(goal, chosen[0])
+    for name in groups:
+        if trials >= WIDEN_TRIALS or not found.stages.get(name, StageScale()).widen:
+            continue
+        trial_options = replace(found, stages={**found.stages, name: replace(
+            found.stages[name], widen=0)})
+        trial = measure(trial_options)
+        trials += 1
+        if trial[0] >= floor:
+            chosen, found = trial, trial_options
+    if found.input_bits is not None and trials < WIDEN_TRIALS:
+        trial_options = replace(found, input_bits=None, input_scale=options.input_scale)
+        trial = measure(trial_options)
+        if trial[0] >= floor:
+            chosen = trial
+    return chosen

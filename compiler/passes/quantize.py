@@ -12,7 +12,7 @@ Must run after BatchNorm folding and pruning (they change the float weights it r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from snnc.ir.quantized import NumericProfile, QuantizedGraph, QuantLayer, round_
 from snnc.ir.stages import source_peak
 from snnc.passes.linear_chains import fuse_dense_chains
 from snnc.passes.or_pooling import or_neurons
+from snnc.passes.widen import split_wide
 
 _PASS_THROUGH = (ir.Pool2d, ir.Flatten, ir.Reshape, ir.Add)
 # Units a threshold should span before a weight exponent stops refining it.
@@ -29,13 +30,13 @@ THRESHOLD_LEVELS = 32
 ROW_BLOCK = 1 << 20  # weights per float64 block when summing |weights| by row
 
 
-def _stage_neuron(graph: ir.Graph, name: str) -> ir.Layer | None:
+def stage_neuron(graph: ir.Graph, name: str) -> ir.Layer | None:
     """The neuron layer that a synaptic value ends up driving (through pooling/reshapes/adds)."""
     for consumer in graph.consumers(name):
         if consumer.is_neuron:
             return consumer
         if isinstance(consumer, _PASS_THROUGH):
-            found = _stage_neuron(graph, consumer.name)
+            found = stage_neuron(graph, consumer.name)
             if found is not None:
                 return found
     return None
@@ -97,11 +98,10 @@ def _round_clip(x: np.ndarray | None, unit: float, bits: int) -> np.ndarray | No
     return None if x is None else round_clip(x, unit, (1 << (bits - 1)) - 1)
 
 
-def _weight_mantissas(weight: np.ndarray, unit: float, bits: int, shift: int) -> np.ndarray:
-    """``round_clip(weight / unit) << shift`` in its storage type (int16 for 8-bit weights:
+def _weight_mantissas(weight: np.ndarray, unit: float, lim: int, shift: int) -> np.ndarray:
+    """``round_clip(weight / unit, lim) << shift`` in its storage type (int16 for 8-bit weights:
     :func:`snnc.ir.quantized.storage_type`): the integer weights of a board-size network cost
     two bytes per synapse, not eight."""
-    lim = (1 << (bits - 1)) - 1
     q = round_clip(weight, unit, lim, storage_type(lim << shift))
     if shift:
         np.left_shift(q, shift, out=q)
@@ -118,12 +118,18 @@ class StageScale:
     often export, become exact integers);
     ``exponent``: the weight exponent ``k`` (integer weights are 8-bit mantissas times
     ``2^k``, so the current, threshold and bias have ``2^k`` times finer units than the
-    weights; only on profiles with ``weight_exp_max > 0``), None for the range-based choice.
+    weights; only on profiles with ``weight_exp_max > 0``), None for the range-based choice;
+    ``widen``: ``e`` more mantissa bits for the group's weights (a ``2^e`` times finer unit),
+    each member then running as two ``weight_bits`` members summed into the current
+    (:mod:`snnc.passes.widen`; the high member's exponent ``k + e`` stays within
+    ``weight_exp_max``, and ``e`` is lowered where the finer unit would overflow the
+    threshold, bias or current registers).
     """
 
     coarsen: float = 1.0
     power_of_two: bool = False
     exponent: int | None = None
+    widen: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,10 +138,13 @@ class QuantizeOptions:
     (rate encoding) and ``max|calib| / input_max`` (or ``1 / input_max``) for real inputs.
     ``stages``: a :class:`StageScale` per weight layer leading a group (the first weight layer
     of an ``Add`` group, in graph order; see :func:`stage_groups`); missing groups get the
-    range-based choice. :mod:`snnc.passes.fidelity` chooses them on calibration data."""
+    range-based choice. :mod:`snnc.passes.fidelity` chooses them on calibration data.
+    ``input_bits``: the graph input's width, when wider than the profile's (at most its
+    ``wide_input_bits``); the quantized graph's profile then carries it."""
 
     input_scale: float | None = None
     stages: Mapping[str, StageScale] = field(default_factory=dict)
+    input_bits: int | None = None
 
 
 def stage_groups(graph: ir.Graph) -> dict[str, list[str]]:
@@ -174,6 +183,7 @@ def _row_peak(layer: ir.Dense | ir.Conv2d) -> float:
 class _GroupScale:
     weight_unit: float      # real value of one unit of the weight mantissas, times unit_in
     exponent: int           # the current unit is weight_unit / 2^exponent
+    widen: int = 0          # extra mantissa bits: weight_unit is 2^widen times finer
 
     @property
     def current_unit(self) -> float:
@@ -193,7 +203,7 @@ def _group_scale(graph: ir.Graph, members: list[str], unit: dict[str, float], p:
     without one stays closest to what other tools (netx) can load.
     """
     layers = [graph.layer(m) for m in members]
-    neuron = _stage_neuron(graph, members[0])
+    neuron = stage_neuron(graph, members[0])
     need = max(_max_abs(lay.weight) * unit.get(lay.inputs[0], 1.0) for lay in layers)
     theta = _threshold_of(neuron)
     vth_max = (1 << p.threshold_bits) - 1
@@ -209,46 +219,77 @@ def _group_scale(graph: ir.Graph, members: list[str], unit: dict[str, float], p:
         s = float(2.0 ** np.ceil(np.log2(s)))
     if p.weight_exp_max <= 0:
         return _GroupScale(s, 0)
-    current = sum(_row_peak(lay) * unit.get(lay.inputs[0], 1.0) * _source_peak(graph, lay, p)
-                  for lay in layers) + bias
+    rows = [_row_peak(lay) * unit.get(lay.inputs[0], 1.0) for lay in layers]
     current_max = 1 << (p.current_bits - 1 - p.input_shift)
+
+    def current(shift: int) -> float:  # worst-case current (real) at the unit s / 2^shift
+        return bias + sum(row * _source_peak(graph, lay, p, unit, (neuron, s / 2 ** shift))
+                          for row, lay in zip(rows, layers, strict=True))
+
+    def fits(shift: int) -> bool:  # threshold, bias and current at the unit s / 2^shift
+        return (theta * 2 ** shift / s <= vth_max and bias * 2 ** shift / s <= bias_max
+                and current(shift) * 2 ** shift / s < current_max)
+
+    widen = min(choice.widen if choice is not None else 0, p.weight_exp_max)
+    while widen > 0 and not fits(widen):
+        widen -= 1
+    s /= 2 ** widen
     top = 0  # the largest exponent keeping threshold, bias and current within their registers
-    while (top < p.weight_exp_max and theta * 2 ** (top + 1) / s <= vth_max
-           and bias * 2 ** (top + 1) / s <= bias_max
-           and current * 2 ** (top + 1) / s < current_max):
+    while top < p.weight_exp_max - widen and fits(top + 1):
         top += 1
     if choice is not None and choice.exponent is not None:
-        return _GroupScale(s, min(max(choice.exponent, 0), top))
+        return _GroupScale(s, min(max(choice.exponent, 0), top), widen)
     k = 0
     while k < top and theta / s * 2 ** k < THRESHOLD_LEVELS:
         k += 1
-    return _GroupScale(s, k)
+    return _GroupScale(s, k, widen)
 
 
-def _member_exponent(need: float, scale: _GroupScale, p: NumericProfile) -> int:
+def _member_exponent(need: float, scale: _GroupScale, lim: int) -> int:
     """The weight exponent of one member of a group: the smallest (finest weights) that still
-    holds its largest weight ``need`` (in current units times the input unit) in
-    ``weight_bits``. Members summed into one current share its unit but not their exponents:
+    holds its largest weight ``need`` (in current units times the input unit) in mantissas
+    of at most ``lim``. Members summed into one current share its unit but not their exponents:
     a recurrent projection of spikes and a feed-forward one of an 8-bit input differ in
     magnitude by far more than 8 bits allow one grid to cover."""
     for k in range(scale.exponent + 1):
-        if need <= p.weight_max * scale.current_unit * 2 ** k * (1 + 1e-9):
+        if need <= lim * scale.current_unit * 2 ** k * (1 + 1e-9):
             return k
     return scale.exponent
 
 
-def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile) -> int:
+def _source_peak(graph: ir.Graph, layer: ir.Layer, p: NumericProfile,
+                 unit: Mapping[str, float] | None = None,
+                 own: tuple[ir.Layer | None, float] | None = None) -> int:
     """Largest integer value the layer's input takes in one step: what its source sends (1 for
     spikes, up to ``max_spikes`` for graded counts, ``levels``, ``input_max``), through
     reshapes and max pools, times the window area of each sum or average pool (an integer
-    average pool sums)."""
+    average pool sums). A graded source's count is also bounded by its membrane register
+    over its integer threshold (:func:`snnc.ir.stages.source_peak`), known from its input's
+    unit: ``unit`` (the units chosen so far) or, for the neuron of the group being scaled
+    (a recurrent projection of its own counts), ``own`` = (that neuron, the candidate unit)."""
     name, gain = layer.inputs[0], 1
     while isinstance(graph.layer(name), ir.Flatten | ir.Reshape | ir.Pool2d):
         pool = graph.layer(name)
         if isinstance(pool, ir.Pool2d) and pool.pool != "max":
             gain *= pool.kernel[0] * pool.kernel[1]
         name = pool.inputs[0]
-    return gain * source_peak(graph.layer(name), p, graph.encoding)
+    src = graph.layer(name)
+    src_unit = None
+    if isinstance(src, ir.LIF) and src.graded:
+        if own is not None and own[0] is src:
+            src_unit = own[1]
+        elif unit is not None:
+            src_unit = unit.get(src.inputs[0])
+    return gain * source_peak(src, p, graph.encoding, _graded_vth(src, src_unit, p))
+
+
+def _graded_vth(layer: ir.Layer, unit_in: float | None, p: NumericProfile) -> int | None:
+    """The smallest integer threshold a graded LIF gets at the input unit ``unit_in`` (as
+    :func:`_quantize_neuron` rounds it, at least one unit); None when the unit is unknown."""
+    if unit_in is None or not isinstance(layer, ir.LIF):
+        return None
+    theta = float(np.min(np.asarray(layer.threshold, np.float64)))
+    return max(1, min(int(np.rint(theta / unit_in)), (1 << p.threshold_bits) - 1))
 
 
 def attention_fraction_bits(graph: ir.Graph, lay: ir.SpikingSelfAttention,
@@ -298,6 +339,8 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
     integer reference and the backend then both run."""
     options = options or QuantizeOptions()
     p = profile
+    if options.input_bits is not None and options.input_bits != p.input_bits:
+        p = replace(p, input_bits=options.input_bits)
     graph = fuse_dense_chains(graph)
     if p.max_pool_neuron:
         graph = or_neurons(graph)
@@ -307,6 +350,7 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
     unit: dict[str, float] = {}
     group_scale: dict[str, _GroupScale] = {}
     out: dict[str, QuantLayer] = {}
+    widened: dict[str, int] = {}
     for lay in graph.layers:
         if isinstance(lay, ir.Input):
             unit[lay.name] = in_scale
@@ -319,8 +363,11 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
             scale = group_scale[root]
             s_out = scale.current_unit
             unit_in = unit.get(lay.inputs[0], 1.0)  # recurrent: a later neuron, unit 1
-            k = _member_exponent(_max_abs(lay.weight) * unit_in, scale, p)
-            weight = _weight_mantissas(lay.weight, s_out * 2 ** k / unit_in, p.weight_bits, k)
+            lim = p.weight_max << scale.widen
+            k = _member_exponent(_max_abs(lay.weight) * unit_in, scale, lim)
+            weight = _weight_mantissas(lay.weight, s_out * 2 ** k / unit_in, lim, k)
+            if scale.widen:
+                widened[lay.name] = scale.widen
             out[lay.name] = QuantLayer(unit=s_out, weight=weight,
                                        bias=_round_clip(lay.bias, s_out, 32), weight_exp=k)
             unit[lay.name] = s_out
@@ -361,8 +408,10 @@ def quantize(graph: ir.Graph, profile: NumericProfile, calib: np.ndarray | None 
             raise QuantizationError(f"no quantization rule for {type(lay).__name__}")
     if p.neuron_model == "bitshift":
         out = _bitshift_neurons(graph, out, p)
+    graph, out = split_wide(graph, out, widened)
     return QuantizedGraph(graph=graph, profile=p, layers=out, input_scale=in_scale,
-                          target=target)
+                          target=target,
+                          widened={name: p.weight_bits + e for name, e in widened.items()})
 
 
 def _summed_need(graph: ir.Graph, members: list[str], unit: dict[str, float],

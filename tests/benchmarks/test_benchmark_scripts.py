@@ -112,6 +112,14 @@ def test_simulate_section_explains_every_case_below_the_goal():
     assert "in every case: met" in met
 
 
+def test_memory_rows_name_the_widths_the_fidelity_search_chose():
+    widths = script("run_all")._widths
+    assert widths({"input_bits": 10, "widened_weight_bits": {"a": 10, "b": 11}}) == (
+        "input 10, 2 weight layers at 10/11")
+    assert widths({"input_bits": 8, "widened_weight_bits": {}}) == "input 8"
+    assert widths({}) == "input 8"  # results from before the width search
+
+
 def test_mcu_costs_rewrites_only_the_measured_energy_keys(tmp_path):
     costs = script("mcu_costs")
     toml = tmp_path / "cortex-m4.toml"
@@ -160,6 +168,25 @@ def test_isolated_agreement_is_each_layers_own_loss():
     assert own["s1"] < 1.0 and own["s2"] == 1.0
 
 
+def test_fidelity_section_judges_the_goal_with_multispike_cells_and_names_widenings():
+    def stats(mean: float, low: float) -> dict:
+        return {"models": 2, "mean": mean, "min": low, "worst": [["cell", low]]}
+
+    data = {"goals": {"cortex-m4": 0.99}, "minimum_goal": 0.95, "seconds": 60,
+            "summary": {"cortex-m4/range": stats(0.9, 0.8), "cortex-m4/chosen": stats(0.995, 0.96)},
+            "summary_multispike": {"cortex-m4/range": stats(0.7, 0.6),
+                                   "cortex-m4/chosen": stats(1.0, 1.0)},
+            "rows": [{"model": "net", "cortex-m4": {"chosen": 0.96, "widths": {
+                "input_bits": 10, "weight_bits": {"fc": 10}}}}]}
+    text = "\n".join(script("run_all").section_fidelity(data))
+    assert ("| cortex-m4 | 2 | 0.9000 -> 0.9950 | 0.8000 -> 0.9600 | >= 0.99 / >= 0.95: met |"
+            in text)
+    assert "| cortex-m4, of which Sinabs MultiSpike | 2 | 0.7000 -> 1.0000 |" in text
+    assert "Widened by the search: net on cortex-m4: input 10 bits, 1 weight layers" in text
+    data["summary"]["cortex-m4/chosen"] = stats(0.995, 0.94)
+    assert "**NOT met**" in "\n".join(script("run_all").section_fidelity(data))
+
+
 def test_fidelity_layers_section_lists_every_layer_and_width():
     data = {"samples": 4, "widths": [{"weight_bits": 8, "input_bits": 8, "mean": 0.9}],
             "layers": {t: {"chained": {"a": 0.5, "b": 0.7}, "isolated": {"a": 1.0, "b": 0.9}}
@@ -168,6 +195,20 @@ def test_fidelity_layers_section_lists_every_layer_and_width():
     assert "| b | 0.7000 / 0.9000 | 0.7000 / 0.9000 |" in text
     assert "| mean | 0.6000 / 0.9500 | 0.6000 / 0.9500 |" in text
     assert "| 8 | 8 | 0.9000 |" in text
+    assert "As compiled" not in text  # results from before the width search
+    data["compiled"] = {"cortex-m4": {"chained": {"a": 0.9, "b": 1.0}, "input_bits": 10,
+                                      "weight_bits": {"fc": 10, "proj": 10}},
+                        "loihi2": {"chained": {"a": 1.0, "b": 1.0}, "input_bits": 8,
+                                   "weight_bits": {}}}
+    text = "\n".join(script("run_all").section_fidelity_layers(data))
+    assert "| cortex-m4 | 0.9500 | - | 10 | fc 10, proj 10 |" in text
+    assert "| loihi2 | 1.0000 | - | 8 | none |" in text
+    data["held_out_samples"] = 9
+    data["layers"]["cortex-m4"]["held_out"] = 0.5
+    data["compiled"]["cortex-m4"]["held_out"] = 0.75
+    text = "\n".join(script("run_all").section_fidelity_layers(data))
+    assert "on the 9 other test utterances" in text
+    assert "| cortex-m4 | 0.9500 | 0.5000 -> 0.7500 | 10 | fc 10, proj 10 |" in text
 
 
 def test_energy_truth_summary_counts_agreement_and_the_2x_band_per_target():

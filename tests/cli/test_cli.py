@@ -158,6 +158,58 @@ def test_compile_twice_gives_byte_identical_trees(model: Path, tmp_path: Path):
     assert trees[0] == trees[1]
 
 
+SPIKEFORMER = ROOT / "examples" / "spikeformer"
+
+
+def _said(output: str) -> str:
+    """The CLI's output with its line wrapping undone."""
+    return " ".join(output.split())
+
+
+def test_compile_with_calibration_prints_the_agreement_and_the_widths_chosen(tmp_path: Path):
+    """The spikeformer demo misses the agreement goal with 8-bit weights and inputs: the
+    summary names every widened layer, as ``resources.json`` records them."""
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["compile", str(SPIKEFORMER / "model.onnx"), "-t",
+                                 "spinnaker2", "--calib", str(SPIKEFORMER / "calib_x.npy"),
+                                 "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    said = _said(result.output)
+    mean = float(said.split("on the calibration data: mean ")[1].split(",")[0])
+    assert mean >= 0.95
+    widths = json.loads((out / "spinnaker2" / "resources.json").read_text())["widths"]
+    assert widths["weight_bits"] == 8 and 8 < widths["input_bits"] <= 16
+    layers = widths["widened_weight_bits"]
+    assert layers and all(8 < bits <= 14 for bits in layers.values())
+    assert (f"widened to reach the agreement goal: input {widths['input_bits']} bits, "
+            f"{len(layers)} weight layer(s) beyond 8 bits") in said
+    for name, bits in layers.items():
+        assert f"{name}: {bits}-bit weights" in said
+
+
+def test_compile_keeps_the_target_widths_where_the_goal_holds(tmp_path: Path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["compile", str(DIGITS), "-t", "spinnaker2", "--calib",
+                                 str(ROOT / "examples" / "digits" / "calib_x.npy"),
+                                 "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "spike agreement with the float model" in result.output
+    assert "widened" not in result.output
+    assert "widths" not in json.loads((out / "spinnaker2" / "resources.json").read_text())
+
+
+def test_report_with_calibration_writes_the_agreement_and_the_widths(tmp_path: Path):
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", str(SPIKEFORMER / "model.onnx"), "-t", "cortex-m4",
+                                 "--calib", str(SPIKEFORMER / "calib_x.npy"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    agreement = json.loads((out / "agreement.json").read_text())
+    assert np.mean(list(agreement.values())) >= 0.95
+    widths = json.loads((out / "widths.json").read_text())
+    assert widths["input_bits"] > 8 and widths["widened_weight_bits"]
+    assert "widened to reach the agreement goal" in _said(result.output)
+
+
 def test_unknown_target_is_one_line_and_exit_2(model: Path, tmp_path: Path):
     result = runner.invoke(app, ["compile", str(model), "--target", "gpu", "-o",
                                  str(tmp_path / "o")])

@@ -9,6 +9,10 @@ emitted Loihi network and the MCU project on QEMU for Cortex-M4 (DSP kernels) an
 (Helium kernels). Outputs, spikes and membranes must be equal bit for bit. A backend may
 refuse a net only before emitting, with a resource error or a documented unsupported feature.
 
+A third of the nets are quantized wider than the targets' 8 bits (every weight group as a high
+and a low member of one current, a real-valued input wider too), as the fidelity search
+chooses where 8 bits lose spikes.
+
 Example counts come from the hypothesis profile: ``make fuzz`` (``--hypothesis-profile=fuzz``,
 max_examples = 1000) runs 1000 nets through MCU and SpiNNaker 2 and another 1000 through Lava,
 each split over two tests so both xdist workers share them; otherwise a small deterministic
@@ -86,6 +90,8 @@ def differential(case: FuzzCase, target: str, runner: str | None = None) -> bool
     assert_equal_runs(want, got, f"{target} {runner or ''} {case.recipe}")
     twins = [lay.name for lay in qg.graph.layers if "twin_of" in lay.attrs]
     event(f"{target}: compared, {'mixed SNN/QNN' if twins else 'all SNN'}")
+    if qg.widened:
+        event(f"{target}: weights widened to two members of one current")
     originals = {lay.name: lay for lay in case.graph.layers}
     for name in twins:  # leaky, reset-to-zero or CUBA twins approximate their layer
         exact = name in originals and structural_exactness(originals[name]) is None

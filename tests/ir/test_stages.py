@@ -4,10 +4,13 @@ contains and how large a value a source can send."""
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snnc.ir.layers import LIF, Add, Dense, Graph, Input, MultiLevelSpike, SpikingSelfAttention
 from snnc.ir.quantized import NumericProfile
 from snnc.ir.stages import is_source, read_lag, source_peak, stage_of, stages
+from snnc.reference.integer import graded_fire
 
 
 def _w(n_out: int, n_in: int) -> np.ndarray:
@@ -84,3 +87,22 @@ def test_source_peak_is_the_largest_value_sent_in_one_step():
     assert source_peak(x, p, "rate") == 1
     assert source_peak(LIF("l", ("d",)), p) == 1
     assert source_peak(MultiLevelSpike("m", ("d",), levels=5), p) == 5
+
+
+def test_a_graded_layer_sends_no_more_than_its_membrane_register_holds():
+    """``floor(v / theta)`` of a membrane within ``state_bits``: a Loihi-like 24-bit membrane
+    over a threshold of 8715 << 6 holds 15 thresholds, whatever ``max_spikes`` allows."""
+    p = NumericProfile(state_bits=24, threshold_shift=6, max_spikes=127)
+    graded = LIF("g", ("d",), graded=True)
+    assert source_peak(graded, p) == 127  # thresholds unknown: the spike message's limit
+    assert source_peak(graded, p, vth=np.array([9000, 8715])) == 15
+    assert source_peak(graded, p, vth=np.array([1])) == 127
+
+
+@given(state_bits=st.integers(8, 40), shift=st.integers(0, 6), vth=st.integers(1, 1 << 20),
+       frac=st.floats(0, 1))
+def test_graded_counts_stay_within_the_register_bound(state_bits, shift, vth, frac):
+    p = NumericProfile(state_bits=state_bits, threshold_shift=shift, max_spikes=127)
+    v = np.array([int(frac * ((1 << (state_bits - 1)) - 1))], np.int64)  # any membrane it holds
+    counts, _ = graded_fire(v, np.array([vth << shift], np.int64), p.max_spikes)
+    assert int(counts.max()) <= source_peak(LIF("g", ("d",), graded=True), p, vth=[vth])

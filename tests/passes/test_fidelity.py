@@ -74,3 +74,23 @@ def test_chosen_scales_stay_bit_exact_on_the_backends(tmp_path):
         got = get_backend(target.backend).simulate(qg, target, x, runner, tmp_path / name)
         assert np.array_equal(want.output, got.output)
         assert all(np.array_equal(want.v[k], got.v[k]) for k in want.v)
+
+
+def test_recurrent_graded_counts_bounded_by_their_membrane_leave_loihi_its_exponents():
+    """Sinabs ``LIFRecurrent`` with ``MultiSpike``: the recurrent projection reads counts that
+    ``max_spikes`` allows up to 127 but a 24-bit membrane over the fine threshold holds only a
+    few of; with that bound the weight exponent fits Loihi's current register and the spikes
+    come out as the float model's."""
+    from snnc.frontend.onnx import import_onnx
+    from snnc.frontend.timeline import layouts, to_steps
+
+    cell = Path(__file__).parents[1] / "fixtures" / "matrix" / (
+        "sinabs_lifrecurrent_multispike_rec_dyn18")
+    graph = import_onnx(cell.with_suffix(".onnx")).graph
+    with np.load(cell.with_suffix(".npz")) as data:
+        found = layouts(graph.layout)
+        assert found is not None  # a whole-sequence export: (batch, steps, ...) -> steps first
+        drive = to_steps(data["x"], found[0], found[2])
+    qg = api.quantize(graph, load_target("loihi2"), calib=drive)
+    assert qg.agreement and min(qg.agreement.values()) == 1.0
+    assert qg.q("n1.rec_connect").weight_exp > 0

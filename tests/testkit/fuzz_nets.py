@@ -25,7 +25,9 @@ forced kernel, storage or QNN-mapping attributes, and ``pipeline`` runs the opti
 runs a random subset of the convertible neuron layers as their integer QNN twins, so about half
 the nets exercise the mixed schedule (QNN stages once per inference, SNN stages step by step);
 their IF layers reset by subtraction, whose twins are exact (leaky, reset-to-zero and CUBA
-layers give approximate ones).
+layers give approximate ones). ``widen`` quantizes every weight group ``e`` bits wider (each
+weight layer then runs as a high and a low member of one current, :mod:`snnc.passes.widen`)
+and a real-valued input ``e`` bits wider, as the fidelity search does where 8 bits lose spikes.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, source_peak
 from snnc.passes.or_pooling import is_or_neuron
 from snnc.passes.pipeline import optimize
-from snnc.passes.quantize import quantize
+from snnc.passes.quantize import QuantizeOptions, StageScale, quantize, stage_groups
 from snnc.passes.snn_to_qnn import convert_quantized, convertible, mapped_neurons
 from snnc.reference.encode import encode
 from snnc.target import Target
@@ -86,6 +88,7 @@ class Recipe:
     extreme: bool
     pipeline: bool           # run the optimisation pipeline (calibration, mapping) first
     twins: int = 0           # bit i % 4: run the i-th convertible neuron layer as its QNN twin
+    widen: int = 0           # extra bits for every weight group and a real-valued input
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,24 @@ class FuzzCase:
         graph = self.graph
         if self.recipe.pipeline:
             graph = optimize(graph, target, calib=self.x)
-        qg = quantize(graph, target.numeric, calib=self.x, target=target.name)
+        qg = quantize(graph, target.numeric, calib=self.x, target=target.name,
+                      options=self.widened(graph, target))
         if self.recipe.extreme:
             qg = extremes(qg, np.random.default_rng(self.recipe.seed + 1))
         return self.mapped(qg)
+
+    def widened(self, graph: Graph, target: Target) -> QuantizeOptions | None:
+        """The recipe's widening as quantizer options: every weight group ``widen`` bits
+        wider (as far as the profile's exponents and registers allow), a real-valued input
+        too (up to ``wide_input_bits``)."""
+        e, p = self.recipe.widen, target.numeric
+        if not e:
+            return None
+        roots = stage_groups(quantize(graph, p, calib=self.x, target=target.name).graph)
+        bits = (min(p.input_bits + e, p.wide_input_bits)
+                if graph.encoding != "rate" and p.wide_input_bits > p.input_bits else None)
+        return QuantizeOptions(stages={root: StageScale(widen=e) for root in roots},
+                               input_bits=bits)
 
     def mapped(self, qg: QuantizedGraph) -> QuantizedGraph:
         """``qg`` with the recipe's choice of stages run as QNN twins (the mixed schedule),
@@ -155,6 +172,7 @@ def recipes(draw: st.DrawFn, families: tuple[str, ...] = FAMILIES) -> Recipe:
         extreme=extreme,
         pipeline=draw(st.integers(0, 3)) == 3,
         twins=max(0, draw(st.integers(-15, 15))),  # about half the nets mixed
+        widen=max(0, draw(st.integers(-5, 3))),     # a third of the nets widened by 1-3 bits
     )
 
 

@@ -90,6 +90,21 @@ def test_wide_weights_split_into_two_exact_digits_within_8_bits(peak):
     assert len(digits) == (1 if peak <= 127 else 2)
 
 
+@given(extra=st.integers(1, 6), data=st.data())
+def test_widened_weights_split_with_a_high_shift_lava_has(extra, data):
+    """A layer widened to ``8 + e`` bits composes to mantissas ``|m| <= 127 * 2^e`` at its low
+    member's exponent ``k <= 6 - e``: the high digits take the shift ``e`` where ``k + 7``
+    would pass Lava's largest weight exponent."""
+    k = data.draw(st.integers(0, 6 - extra))
+    peak = 127 << extra
+    mant = data.draw(st.lists(st.integers(-peak, peak), min_size=1, max_size=8))
+    values = np.array([*mant, peak, 1], np.int64) << k
+    digits = split_digits(values, "test", "layer", "loihi2")
+    assert np.array_equal(sum(d.astype(np.int64) << shift for shift, d in digits), values)
+    assert all(np.max(np.abs(d)) <= 127 for _, d in digits)
+    assert max(shift for shift, _ in digits) <= 8
+
+
 def test_weights_no_exponent_fits_are_refused_naming_the_value():
     with pytest.raises(QuantizationError,
                        match=r"layer 'layer'.*weight 32767 fits no Loihi weight exponent"):
