@@ -23,9 +23,12 @@ feed each other through many layers inherits every rounding of its weights and i
 search then widens, as a mixed-precision compiler would: every weight group by ``e`` bits (two
 ``weight_bits`` members summed into its current, :mod:`snnc.passes.widen`; ``e`` up to the
 profile's ``weight_exp_max``) and a real-valued graph input by as many (up to the profile's
-``wide_input_bits``), ``e = 1, 2, ...`` until the goal holds; then it narrows back, group by
-group in graph order and the input last, every width the goal does not need. Without
-calibration data, or where the goal already holds, nothing is widened.
+``wide_input_bits``), ``e = 1, 2, ...`` until the agreement reaches ``goal + margin`` (default
+:data:`FIDELITY_MARGIN`); then it narrows back, group by group in graph order and the input
+last, every width that aim does not need. The margin is there because the widths are chosen on
+a few calibration samples: stopping exactly at the goal on them leaves inputs they do not
+represent below it. Without calibration data, or where the goal already holds, nothing is
+widened (the margin only applies once the search widens).
 """
 
 from __future__ import annotations
@@ -59,6 +62,12 @@ MAX_TRIALS = 64
 # The mean spike agreement below which the search widens weights and inputs (the issue's per
 # model minimum over the exporter matrix).
 FIDELITY_GOAL = 0.95
+# What the width search aims above the goal once it widens: widths chosen on SEARCH_SAMPLES
+# calibration inputs to just reach the goal keep less on inputs they were not chosen on (the
+# spikeformer demo, widened to 0.950 on 32 utterances, kept 0.945 on 218 others; aimed at 0.96
+# it keeps more than 0.95 on them, benchmarks/fidelity_layers.py). Nets that meet the goal at
+# the target's own widths are not widened for the margin.
+FIDELITY_MARGIN = 0.01
 # Quantize-and-run trials the width search may add (a widening per extra bit, then one trial
 # per group and one for the input narrowing back).
 WIDEN_TRIALS = 96
@@ -103,11 +112,12 @@ def _candidates(profile: NumericProfile) -> list[StageScale]:
 
 def choose_scales(graph: Graph, profile: NumericProfile, drive: np.ndarray,
                   calib: np.ndarray | None = None, target: str = "generic",
-                  goal: float = FIDELITY_GOAL) -> QuantizedGraph:
+                  goal: float = FIDELITY_GOAL,
+                  margin: float = FIDELITY_MARGIN) -> QuantizedGraph:
     """Quantize ``graph`` with the scales that best reproduce the float spikes on ``drive``
     (steps, batch, *input_shape), see the module docstring; ``calib`` (the raw calibration
     inputs) sizes the range-based input unit as :func:`quantize` does. Below ``goal`` (mean
-    agreement) weights and inputs are widened as little as reaches it."""
+    agreement) weights and inputs are widened as little as reaches ``goal + margin``."""
     drive = drive[:, :SEARCH_SAMPLES]
     reference = run_graph(graph, drive, record=True)
     first = quantize(graph, profile, calib=calib, target=target)
@@ -156,7 +166,7 @@ def choose_scales(graph: Graph, profile: NumericProfile, drive: np.ndarray,
             if trial[0] > best[0]:
                 best, options = trial, replace(options, stages=stages)
     if best[0] < goal:
-        best = _widen(graph, profile, roots, options, best, measure, goal)
+        best = _widen(graph, profile, roots, options, best, measure, min(goal + margin, 1.0))
     _, qg, agreement = best
     return replace(qg, agreement=agreement)
 
@@ -173,9 +183,10 @@ def _widenable(graph: Graph, qg: QuantizedGraph, roots: list[str]) -> list[str]:
 
 
 def _widen(graph: Graph, profile: NumericProfile, roots: list[str], options: QuantizeOptions,
-           best: Trial, measure: Callable[[QuantizeOptions], Trial], goal: float) -> Trial:
-    """The narrowest widening of ``options`` whose agreement reaches ``goal`` (module
-    docstring), or the best one tried when none does; ``best`` when no widening helps."""
+           best: Trial, measure: Callable[[QuantizeOptions], Trial], aim: float) -> Trial:
+    """The narrowest widening of ``options`` whose agreement reaches ``aim`` (the goal plus
+    its margin, module docstring), or the best one tried when none does; ``best`` when no
+    widening helps."""
     groups = _widenable(graph, best[1], roots) if profile.weight_exp_max > 0 else []
     wide_input = graph.encoding != "rate" and profile.wide_input_bits > profile.input_bits
     most = max(profile.weight_exp_max if groups else 0,
@@ -204,13 +215,13 @@ def _widen(graph: Graph, profile: NumericProfile, roots: list[str], options: Qua
         trials += 1
         if trial[0] > chosen[0]:
             chosen, found = trial, trial_options
-        if trial[0] >= goal:
+        if trial[0] >= aim:
             break
     if chosen is best:
         return best
-    # narrow back: each group, then the input, to the profile's width where the goal holds
+    # narrow back: each group, then the input, to the profile's width where the aim holds
     # without it (where it is not reached, where the agreement does not drop)
-    floor = min(goal, chosen[0])
+    floor = min(aim, chosen[0])
     for name in groups:
         if trials >= WIDEN_TRIALS or not found.stages.get(name, StageScale()).widen:
             continue
