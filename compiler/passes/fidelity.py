@@ -171,12 +171,14 @@ def choose_scales(graph: Graph, profile: NumericProfile, drive: np.ndarray,
     return replace(qg, agreement=agreement)
 
 
-def _widenable(graph: Graph, qg: QuantizedGraph, roots: list[str]) -> list[str]:
-    """The weight groups that may widen: those whose current drives a neuron stepped as SNN
-    (a stage mapped to its QNN twin keeps the twin's weights)."""
+def widenable_groups(graph: Graph, roots: list[str]) -> list[str]:
+    """The weight groups of ``graph`` (stage roots, :func:`stage_groups`) that may widen: those
+    whose current drives a neuron stepped as SNN. A stage mapped to its QNN twin keeps the
+    twin's weights: widened, it would no longer have an exact twin, and the mapping it was
+    chosen for could not run."""
     out = []
     for root in roots:
-        head = stage_neuron(qg.graph, root)
+        head = stage_neuron(graph, root)
         if head is None or head.attrs.get("mapping") != "qnn":
             out.append(root)
     return out
@@ -187,7 +189,7 @@ def _widen(graph: Graph, profile: NumericProfile, roots: list[str], options: Qua
     """The narrowest widening of ``options`` whose agreement reaches ``aim`` (the goal plus
     its margin, module docstring), or the best one tried when none does; ``best`` when no
     widening helps."""
-    groups = _widenable(graph, best[1], roots) if profile.weight_exp_max > 0 else []
+    groups = widenable_groups(best[1].graph, roots) if profile.weight_exp_max > 0 else []
     wide_input = graph.encoding != "rate" and profile.wide_input_bits > profile.input_bits
     most = max(profile.weight_exp_max if groups else 0,
                profile.wide_input_bits - profile.input_bits if wide_input else 0)

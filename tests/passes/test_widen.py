@@ -19,6 +19,7 @@ from snnc.passes.fidelity import (
     FIDELITY_MARGIN,
     choose_scales,
     spike_agreement,
+    widenable_groups,
 )
 from snnc.passes.quantize import QuantizeOptions, StageScale, quantize, stage_groups
 from snnc.passes.widen import is_wide_member, split_mantissas
@@ -136,6 +137,16 @@ def test_widening_stops_at_the_weight_exponents_the_target_has():
 def _fixture(name: str, reading: str) -> tuple[Graph, np.ndarray]:
     with np.load(FIXTURES / f"{name}.npz") as data:
         return load_nir(FIXTURES / f"{name}.nir", reading), data["x"]
+
+
+def test_a_stage_mapped_to_its_qnn_twin_is_not_widened():
+    """A widened current has no exact QNN twin, so the stage the mapping chose to run once per
+    inference keeps its weights: only the stages stepped as SNN may widen."""
+    graph, _ = _net()
+    mapped = graph.replace_layers([lay.with_attrs(mapping="qnn") if lay.name == "out" else lay
+                                   for lay in graph.layers])
+    assert widenable_groups(graph, stage_groups(graph)) == ["fc1", "fc2"]
+    assert widenable_groups(mapped, stage_groups(mapped)) == ["fc1"]
 
 
 def test_search_keeps_the_target_widths_where_the_goal_already_holds():

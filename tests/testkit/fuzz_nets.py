@@ -25,7 +25,8 @@ forced kernel, storage or QNN-mapping attributes, and ``pipeline`` runs the opti
 runs a random subset of the convertible neuron layers as their integer QNN twins, so about half
 the nets exercise the mixed schedule (QNN stages once per inference, SNN stages step by step);
 their IF layers reset by subtraction, whose twins are exact (leaky, reset-to-zero and CUBA
-layers give approximate ones). ``widen`` quantizes every weight group ``e`` bits wider (each
+layers give approximate ones). ``widen`` quantizes every weight group of a stage stepped as
+SNN ``e`` bits wider (a stage mapped to its QNN twin keeps the twin's weights; each
 weight layer then runs as a high and a low member of one current, :mod:`snnc.passes.widen`)
 and a real-valued input ``e`` bits wider, as the fidelity search does where 8 bits lose spikes.
 """
@@ -54,6 +55,7 @@ from snnc.ir.layers import (
 )
 from snnc.ir.quantized import QuantizedGraph, QuantLayer
 from snnc.ir.stages import is_source, source_peak
+from snnc.passes.fidelity import widenable_groups
 from snnc.passes.or_pooling import is_or_neuron
 from snnc.passes.pipeline import optimize
 from snnc.passes.quantize import QuantizeOptions, StageScale, quantize, stage_groups
@@ -119,7 +121,9 @@ class FuzzCase:
         e, p = self.recipe.widen, target.numeric
         if not e:
             return None
-        roots = stage_groups(quantize(graph, p, calib=self.x, target=target.name).graph)
+        # as the fidelity search does: a stage mapped to its QNN twin keeps the twin's weights
+        first = quantize(graph, p, calib=self.x, target=target.name).graph
+        roots = widenable_groups(first, stage_groups(first))
         bits = (min(p.input_bits + e, p.wide_input_bits)
                 if graph.encoding != "rate" and p.wide_input_bits > p.input_bits else None)
         return QuantizeOptions(stages={root: StageScale(widen=e) for root in roots},
