@@ -179,7 +179,7 @@ class Pipeline:
         n = reference.shape[1]
         if step.preserves_outputs:
             got = self._outputs(after)
-            if not np.array_equal(got, reference):
+            if not same_outputs(got, reference):
                 raise VerifyError(f"pass '{step.name}' changed the reference output on the "
                                   f"calibration data (layer '{after.output}')")
             return PassRecord(step.name, step.guarantee,
@@ -199,6 +199,14 @@ def check_drive(graph: Graph, inputs: np.ndarray) -> np.ndarray:
     return drive[:, :CHECK_SAMPLES]
 
 
+def same_outputs(got: np.ndarray, want: np.ndarray) -> bool:
+    """Whether two float reference outputs are identical, NaN where the other has NaN: a model
+    whose float run overflows (a recurrent graded layer whose counts grow without bound) gives
+    inf and then NaN, and a pass that keeps its outputs keeps those too (NaN never equals
+    itself, so plain equality would call every such pass wrong)."""
+    return bool(np.array_equal(got, want, equal_nan=True))
+
+
 class OutputsKept:
     """``(before, after) -> bool``: the float reference outputs of ``after`` on the checked
     calibration samples equal those of ``before``. A pass that tries many candidates against the
@@ -213,8 +221,7 @@ class OutputsKept:
             drive = check_drive(before, self.inputs)
             self._before = (before, run_graph(before, drive, record=False).output)
         drive = check_drive(after, self.inputs)
-        return bool(np.array_equal(run_graph(after, drive, record=False).output,
-                                   self._before[1]))
+        return same_outputs(run_graph(after, drive, record=False).output, self._before[1])
 
 
 def _verify_structure(name: str, before: Graph, after: Graph) -> None:

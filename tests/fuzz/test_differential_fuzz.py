@@ -102,6 +102,12 @@ def differential(case: FuzzCase, target: str, runner: str | None = None) -> bool
 @pytest.mark.needs("gcc")
 @budget(0.5, SMOKE)
 @given(fuzz_cases(("mlp", "levels")))
+# found by `make fuzz`: the float run of this recurrent graded net overflows to NaN, and the
+# pass checks called NaN a changed output (the integer targets cap the counts and agree)
+@example(build(Recipe(family="mlp", seed=18485322, width=2, hidden=(3, 1),
+                      neurons=("graded", "levels"), variant=0, recurrent=True, residual=False,
+                      pool="none", encoding="direct", steps=40, batch=1, drive_scale=0.1,
+                      tiny_threshold=False, extreme=True, pipeline=True, twins=0, widen=0)))
 def test_dense_and_multilevel_nets_equal_the_reference_on_mcu_and_spinnaker2(case) -> None:
     compared = [differential(case, "cortex-m4"), differential(case, "spinnaker2")]
     assume(any(compared))  # only nets some backend ran count towards the examples

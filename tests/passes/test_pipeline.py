@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from testkit.digits_net import digits_like, digits_x
+from testkit.fuzz_nets import Recipe, build
 from testkit.pass_nets import if_chain
 
 from snnc.errors import InputError, VerifyError
 from snnc.ir.layers import Dense, Graph
 from snnc.passes.pipeline import Pipeline, Step, build_pipeline, optimize
-from snnc.reference.simulate import simulate
+from snnc.reference.simulate import run_graph, simulate
 from snnc.target import load_target
 
 ORDER = ["calibrate", "eliminate_dead_neurons", "prune", "calibrate", "choose_kernels",
@@ -67,3 +68,17 @@ def test_without_calibration_only_structure_is_checked():
     checks = [r["check"] for r in out.input.attrs["pipeline"]]
     assert checks and all("structure only" in c for c in checks)
     assert "spike_rate_in" not in out.layer("lif1").attrs
+
+
+def test_a_float_model_that_overflows_to_nan_keeps_its_outputs_through_the_passes():
+    """A recurrent graded layer whose counts grow without bound (found by ``make fuzz``): its
+    float run reaches inf and then NaN; the passes keep that NaN where it was, and NaN never
+    equals itself, so the check compares NaN positions (the integer targets cap the counts)."""
+    case = build(Recipe(family="mlp", seed=18485322, width=2, hidden=(3, 1),
+                        neurons=("graded", "levels"), variant=0, recurrent=True,
+                        residual=False, pool="none", encoding="direct", steps=40, batch=1,
+                        drive_scale=0.1, tiny_threshold=False, extreme=True, pipeline=True,
+                        twins=0, widen=0))
+    with np.errstate(all="ignore"):
+        assert np.isnan(run_graph(case.graph, case.drive(), record=False).output).any()
+        optimize(case.graph, load_target("cortex-m4"), calib=case.x)  # no VerifyError
