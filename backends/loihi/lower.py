@@ -510,9 +510,12 @@ class _Builder:
                            None if q is None else q.vth)
 
     def note_counts(self, source: str, target_pop: str) -> None:
-        """Record that ``target_pop`` reads ``source``'s spike counts or levels (more than one
-        spike a step), whose worst case a graded layer at its limit does reach."""
-        if self.graph.layer(source).is_neuron and self.peak(source) > 1:
+        """Record that ``target_pop`` reads more than one unit a step from ``source``: a neuron
+        layer's spike counts or levels, or a real-valued graph input. Their worst case is
+        reached (a graded layer at its limit, an input at ``input_max``: widened inputs and
+        full-scale weights take a stage past Lava's modular limit)."""
+        layer = self.graph.layer(source)
+        if (layer.is_neuron or isinstance(layer, ir.Input)) and self.peak(source) > 1:
             self.counted.add(target_pop)
 
     def stage(self, value_node: str, target_pop: str) -> tuple[np.ndarray, np.ndarray | None]:

@@ -148,5 +148,11 @@ def test_dense_and_multilevel_nets_equal_the_reference_in_lava(case) -> None:
                       recurrent=False, residual=False, pool="none", encoding="direct",
                       steps=1, batch=1, drive_scale=0.1, tiny_threshold=False, extreme=False,
                       pipeline=True, twins=1, widen=1)))
+# found by `make fuzz`: an 11-bit input on full-scale conv weights took the first stage past
+# Lava's modular limit, where its stock LIF differs; such a stage now runs as the variant
+@example(build(Recipe(family="conv", seed=4, width=4, hidden=(1,), neurons=("lif",), variant=0,
+                      recurrent=False, residual=False, pool="none", encoding="direct",
+                      steps=40, batch=1, drive_scale=0.1, tiny_threshold=False, extreme=True,
+                      pipeline=False, twins=0, widen=3)))
 def test_conv_and_attention_nets_equal_the_reference_in_lava(case) -> None:
     assume(differential(case, "loihi2"))

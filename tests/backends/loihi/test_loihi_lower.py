@@ -335,3 +335,17 @@ def test_a_layer_reading_counts_beyond_lavas_modular_limit_runs_as_the_exact_var
     graded = lower(q(net(graded=True))).by_layer()["h"]
     assert graded.params["max_input"] > LAVA_MODULAR_LIMIT and graded.kind == "lif_variant"
     assert lower(q(net(graded=False))).by_layer()["h"].kind == "lif"
+
+
+def test_a_layer_reading_a_real_valued_input_beyond_lavas_modular_limit_runs_as_the_variant():
+    # an input at input_max on 64 full-scale weights passes 2^18 (found by `make fuzz` with
+    # widened inputs, where Lava's stock LIF then differed); a rate-coded input sends spikes
+    w = np.random.default_rng(1).normal(0, 1, (4, 64)).astype(F32)
+
+    def net(encoding: str) -> Graph:
+        return Graph((Input("x", (), shape=(64,)), Dense("a", ("x",), weight=w), LIF("h", ("a",))),
+                     output="h", encoding=encoding)
+
+    direct = lower(q(net("direct"))).by_layer()["h"]
+    assert direct.params["max_input"] > LAVA_MODULAR_LIMIT and direct.kind == "lif_variant"
+    assert lower(q(net("rate"))).by_layer()["h"].kind == "lif"
