@@ -116,9 +116,14 @@ class SharedPasses:
 class Pipeline:
     """Runs its steps in the given order; never loops to a fixpoint."""
 
-    def __init__(self, steps: list[Step], check_inputs: np.ndarray | None = None) -> None:
+    def __init__(self, steps: list[Step], check_inputs: np.ndarray | None = None,
+                 outputs: ReferenceOutputs | None = None) -> None:
         self.steps = list(steps)
         self.check_inputs = check_inputs
+        # the float outputs every check compares, shared with the passes that check their own
+        # candidates (a graph one of them ran is not run again)
+        self._reference = (outputs if outputs is not None or check_inputs is None
+                           else ReferenceOutputs(check_inputs))
 
     def describe(self) -> str:
         return "\n".join(f"{i + 1}. {s.name}: {s.guarantee}" for i, s in enumerate(self.steps))
@@ -169,8 +174,7 @@ class Pipeline:
         return None if self.check_inputs is None else check_drive(graph, self.check_inputs)
 
     def _outputs(self, graph: Graph) -> np.ndarray | None:
-        drive = self._drive(graph)
-        return None if drive is None else run_graph(graph, drive, record=False).output
+        return None if self._reference is None else self._reference(graph)
 
     def _check(self, step: Step, before: Graph, after: Graph,
                reference: np.ndarray | None) -> PassRecord:
@@ -207,21 +211,38 @@ def same_outputs(got: np.ndarray, want: np.ndarray) -> bool:
     return bool(np.array_equal(got, want, equal_nan=True))
 
 
-class OutputsKept:
-    """``(before, after) -> bool``: the float reference outputs of ``after`` on the checked
-    calibration samples equal those of ``before``. A pass that tries many candidates against the
-    same original (dead-neuron elimination) runs the original once: its outputs are cached."""
+class ReferenceOutputs:
+    """``graph -> outputs``: the float reference outputs on the checked calibration samples
+    (:func:`check_drive`). The pipeline's checks and a pass that checks its own candidates
+    (dead-neuron elimination) ask for the same graphs, so the last few graphs asked for keep
+    their outputs (by identity: graphs are immutable) and run once."""
+
+    KEEP = 3
 
     def __init__(self, inputs: np.ndarray) -> None:
         self.inputs = inputs
-        self._before: tuple[Graph, np.ndarray] | None = None
+        self._kept: list[tuple[Graph, np.ndarray]] = []  # least recently asked first
+
+    def __call__(self, graph: Graph) -> np.ndarray:
+        for i, (kept, outputs) in enumerate(self._kept):
+            if kept is graph:
+                self._kept.append(self._kept.pop(i))
+                return outputs
+        outputs = run_graph(graph, check_drive(graph, self.inputs), record=False).output
+        self._kept = [*self._kept[1 - self.KEEP:], (graph, outputs)]
+        return outputs
+
+
+class OutputsKept:
+    """``(before, after) -> bool``: the float reference outputs of ``after`` on the checked
+    calibration samples equal those of ``before`` (:class:`ReferenceOutputs`, which a pipeline
+    shares with it)."""
+
+    def __init__(self, inputs: np.ndarray, outputs: ReferenceOutputs | None = None) -> None:
+        self.outputs = outputs if outputs is not None else ReferenceOutputs(inputs)
 
     def __call__(self, before: Graph, after: Graph) -> bool:
-        if self._before is None or self._before[0] is not before:
-            drive = check_drive(before, self.inputs)
-            self._before = (before, run_graph(before, drive, record=False).output)
-        drive = check_drive(after, self.inputs)
-        return same_outputs(run_graph(after, drive, record=False).output, self._before[1])
+        return same_outputs(self.outputs(after), self.outputs(before))
 
 
 def _verify_structure(name: str, before: Graph, after: Graph) -> None:
@@ -261,12 +282,14 @@ def build_pipeline(target: Target, calib: np.ndarray | None = None, mapping: str
     check_mode(mapping)
     check_tolerance(tolerance)
     steps: list[Step] = []
+    outputs = None if calib is None else ReferenceOutputs(calib)
     if calib is not None:
         steps.append(Step("calibrate", partial(calibrate, x=calib),
                           "annotations only: spike rates, gamma, twin conditions",
                           shared=("calibrate",)))
         steps.append(Step("eliminate_dead_neurons",
-                          partial(eliminate_dead_neurons, keeps_outputs=OutputsKept(calib)),
+                          partial(eliminate_dead_neurons,
+                                  keeps_outputs=OutputsKept(calib, outputs)),
                           "removes never-firing neurons; outputs identical on calibration data",
                           shared=("eliminate_dead_neurons",)))
     if prune is not None:
@@ -287,7 +310,7 @@ def build_pipeline(target: Target, calib: np.ndarray | None = None, mapping: str
                                                    runs_qnn=runs_qnn),
                           "annotations only: QNN twins kept where the answers stay within "
                           f"{100 * tolerance:g} % agreement"))
-    return Pipeline(steps, check_inputs=calib)
+    return Pipeline(steps, check_inputs=calib, outputs=outputs)
 
 
 def optimize(graph: Graph, target: Target, calib: np.ndarray | None = None,
